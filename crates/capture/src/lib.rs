@@ -1,0 +1,1 @@
+//! stormwatch-capture (under construction).

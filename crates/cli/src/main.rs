@@ -1,0 +1,5 @@
+//! The `stormwatch` binary (under construction).
+
+fn main() {
+    println!("stormwatch: under construction");
+}

@@ -1,0 +1,1 @@
+//! stormwatch-correlate (under construction).

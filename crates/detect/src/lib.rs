@@ -1,0 +1,1 @@
+//! stormwatch-detect (under construction).

@@ -1,0 +1,1 @@
+//! stormwatch-engine (under construction).

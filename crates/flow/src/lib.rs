@@ -1,0 +1,1 @@
+//! stormwatch-flow (under construction).

@@ -1,0 +1,199 @@
+//! Packet time. The engine never reads the wall clock: every timeout, window and
+//! rate is measured in [`Timestamp`]s taken from the capture.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A point in packet time: nanoseconds since the Unix epoch (UTC).
+///
+/// Captures carry seconds plus a fraction in µs or ns; both fit without loss.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+/// Nanoseconds in one second.
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    /// Builds a timestamp from whole seconds and nanoseconds within the second.
+    pub const fn from_secs_nanos(secs: i64, nanos: u32) -> Self {
+        Timestamp(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add(nanos as i64),
+        )
+    }
+
+    /// Builds a timestamp from whole seconds and microseconds within the second.
+    pub const fn from_secs_micros(secs: i64, micros: u32) -> Self {
+        Timestamp(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add((micros as i64).saturating_mul(1000)),
+        )
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch (rounded towards negative infinity).
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(NANOS_PER_SEC)
+    }
+
+    /// Nanoseconds within the current second.
+    pub const fn subsec_nanos(self) -> u32 {
+        // rem_euclid is in 0..1e9, which fits u32.
+        self.0.rem_euclid(NANOS_PER_SEC) as u32
+    }
+
+    /// Microseconds within the current second.
+    pub const fn subsec_micros(self) -> u32 {
+        self.subsec_nanos() / 1000
+    }
+
+    /// Seconds as a float (for rates and reports).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_SEC as f64
+    }
+
+    /// `self + secs` seconds.
+    pub const fn add_secs(self, secs: i64) -> Self {
+        Timestamp(self.0.saturating_add(secs.saturating_mul(NANOS_PER_SEC)))
+    }
+
+    /// Signed difference `self - earlier` in nanoseconds.
+    pub const fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// Difference `self - earlier` in seconds (float; negative when `earlier` is later).
+    pub fn secs_since(self, earlier: Timestamp) -> f64 {
+        self.nanos_since(earlier) as f64 / NANOS_PER_SEC as f64
+    }
+
+    /// Suricata's EVE timestamp: `2009-11-24T18:13:51.591346+0000` (UTC, microseconds).
+    pub fn to_eve(self) -> String {
+        let mut s = String::with_capacity(31);
+        self.write_eve(&mut s);
+        s
+    }
+
+    /// Appends the EVE form of this timestamp to `out` without allocating.
+    pub fn write_eve(self, out: &mut String) {
+        use fmt::Write;
+        let (y, mo, d, h, mi, s) = civil(self.secs());
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+0000",
+            self.subsec_micros()
+        );
+    }
+
+    /// ISO-8601 date and time in UTC to the second: `2004-04-20 09:12:04` (for reports).
+    pub fn to_human(self) -> String {
+        let (y, mo, d, h, mi, s) = civil(self.secs());
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    }
+
+    /// Time of day in UTC to the second: `09:12:04` (for timelines).
+    pub fn to_time_of_day(self) -> String {
+        let (_, _, _, h, mi, s) = civil(self.secs());
+        format!("{h:02}:{mi:02}:{s:02}")
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_eve())
+    }
+}
+
+/// Splits seconds since the epoch into UTC (year, month, day, hour, minute, second).
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        y,
+        m,
+        d,
+        (sod / 3600) as u32,
+        ((sod % 3600) / 60) as u32,
+        (sod % 60) as u32,
+    )
+}
+
+/// Formats a duration in seconds the way the reports do: `3h41m`, `12m05s`, `41s`.
+pub fn human_duration(secs: f64) -> String {
+    let total = if secs.is_finite() && secs > 0.0 {
+        secs.round() as u64
+    } else {
+        0
+    };
+    let (d, h, m, s) = (
+        total / 86_400,
+        (total / 3600) % 24,
+        (total / 60) % 60,
+        total % 60,
+    );
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eve_format_matches_suricata() {
+        // 2009-11-24 18:13:51.591346 UTC
+        let ts = Timestamp::from_secs_micros(1_259_086_431, 591_346);
+        assert_eq!(ts.to_eve(), "2009-11-24T18:13:51.591346+0000");
+        assert_eq!(Timestamp::ZERO.to_eve(), "1970-01-01T00:00:00.000000+0000");
+    }
+
+    #[test]
+    fn pre_epoch_and_leap_days() {
+        assert_eq!(
+            Timestamp::from_secs_nanos(-1, 0).to_eve(),
+            "1969-12-31T23:59:59.000000+0000"
+        );
+        // 2004-02-29 12:00:00
+        assert_eq!(
+            Timestamp::from_secs_nanos(1_078_056_000, 0).to_human(),
+            "2004-02-29 12:00:00"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(13_260.0), "3h41m");
+        assert_eq!(human_duration(725.0), "12m05s");
+        assert_eq!(human_duration(41.2), "41s");
+        assert_eq!(human_duration(-3.0), "0s");
+    }
+}

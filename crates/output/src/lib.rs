@@ -1,0 +1,1 @@
+//! stormwatch-output (under construction).

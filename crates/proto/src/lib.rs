@@ -1,0 +1,1 @@
+//! stormwatch-proto (under construction).

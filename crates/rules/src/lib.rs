@@ -1,0 +1,1 @@
+//! stormwatch-rules (under construction).

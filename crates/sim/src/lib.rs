@@ -1,0 +1,1 @@
+//! stormwatch-sim (under construction).
