@@ -1,0 +1,5 @@
+//! Http (under construction).
+
+/// Http parser and logger settings.
+#[derive(Clone, Debug, Default)]
+pub struct HttpConfig {}
