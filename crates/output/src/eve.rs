@@ -1,0 +1,1 @@
+//! EVE JSON lines (under construction).
