@@ -91,10 +91,29 @@ impl OutputRecord {
     }
 }
 
+/// Engine facts about a record that are not part of the record itself.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// 1-based number of the packet whose processing produced the record
+    /// (EVE `pcap_cnt`); `None` for records produced by timeouts or at the end.
+    pub pcap_cnt: Option<u64>,
+    /// Link type of that packet (EVE `packet_info.linktype`).
+    pub linktype: Option<u32>,
+    /// Source of the inspected data for alerts (EVE `pkt_src`: `wire/pcap`,
+    /// `stream (flow timeout)`, `ip defrag`...).
+    pub pkt_src: Option<&'static str>,
+}
+
 /// A consumer of output records (EVE writer, SQLite store, report builder...).
 pub trait Sink {
     /// Takes one record.
     fn write(&mut self, rec: &OutputRecord) -> io::Result<()>;
+    /// Takes one record with engine facts (`pcap_cnt`...). Sinks that do not print
+    /// them need not implement this.
+    fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
+        let _ = meta;
+        self.write(rec)
+    }
     /// Flushes at the end of the run.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
@@ -119,6 +138,9 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     fn write(&mut self, rec: &OutputRecord) -> io::Result<()> {
         (**self).write(rec)
     }
+    fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
+        (**self).write_meta(rec, meta)
+    }
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()
     }
@@ -127,6 +149,9 @@ impl<S: Sink + ?Sized> Sink for &mut S {
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn write(&mut self, rec: &OutputRecord) -> io::Result<()> {
         (**self).write(rec)
+    }
+    fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
+        (**self).write_meta(rec, meta)
     }
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()
