@@ -96,6 +96,72 @@ impl Timestamp {
         );
     }
 
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HHMM|+HH:MM|-..)` (also with a space
+    /// instead of `T`, or no zone = UTC).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() < 19 {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let t = s.get(r)?;
+            if t.bytes().all(|c| c.is_ascii_digit()) {
+                t.parse().ok()
+            } else {
+                None
+            }
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if b.get(4) != Some(&b'-')
+            || b.get(7) != Some(&b'-')
+            || !matches!(b.get(10), Some(b'T' | b' '))
+        {
+            return None;
+        }
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let mut rest = s.get(19..)?;
+        let mut nanos: i64 = 0;
+        if let Some(frac) = rest.strip_prefix('.') {
+            let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            let f = frac.get(..digits)?;
+            for (i, c) in f.bytes().enumerate() {
+                if i < 9 {
+                    nanos = nanos * 10 + i64::from(c - b'0');
+                }
+            }
+            for _ in digits.min(9)..9 {
+                nanos *= 10;
+            }
+            rest = frac.get(digits..)?;
+        }
+        let offset_secs = match rest {
+            "" | "Z" | "z" => 0,
+            z => {
+                let sign = match z.as_bytes().first()? {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                let z = z.get(1..)?.replace(':', "");
+                if z.len() != 4 || !z.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                let hh: i64 = z.get(..2)?.parse().ok()?;
+                let mm: i64 = z.get(2..)?.parse().ok()?;
+                sign * (hh * 3600 + mm * 60)
+            }
+        };
+        let days = days_from_civil(y, mo as u32, d as u32);
+        let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+        Some(Timestamp(
+            secs.checked_mul(NANOS_PER_SEC)?.checked_add(nanos)?,
+        ))
+    }
+
     /// ISO-8601 date and time in UTC to the second: `2004-04-20 09:12:04` (for reports).
     pub fn to_human(self) -> String {
         let (y, mo, d, h, mi, s) = civil(self.secs());
@@ -138,6 +204,17 @@ fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
         ((sod % 3600) / 60) as u32,
         (sod % 60) as u32,
     )
+}
+
+/// Days since the epoch of a UTC civil date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Formats a duration in seconds the way the reports do: `3h41m`, `12m05s`, `41s`.
@@ -187,6 +264,34 @@ mod tests {
             Timestamp::from_secs_nanos(1_078_056_000, 0).to_human(),
             "2004-02-29 12:00:00"
         );
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        for ts in [
+            Timestamp::from_secs_micros(1_259_086_431, 591_346),
+            Timestamp::ZERO,
+            Timestamp::from_secs_nanos(-1, 0),
+            Timestamp::from_secs_nanos(1_078_056_000, 0),
+        ] {
+            assert_eq!(Timestamp::parse(&ts.to_eve()), Some(ts));
+            let json = serde_json::to_string(&ts).unwrap();
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
+        }
+        assert_eq!(
+            Timestamp::parse("2004-04-20T09:12:04Z"),
+            Timestamp::parse("2004-04-20T11:12:04+02:00")
+        );
+        assert_eq!(
+            Timestamp::parse("2004-04-20T09:12:04.000000001Z").map(|t| t.subsec_nanos()),
+            Some(1)
+        );
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("42").unwrap(),
+            Timestamp(42)
+        );
+        assert!(Timestamp::parse("2004-13-20T09:12:04Z").is_none());
+        assert!(Timestamp::parse("yesterday").is_none());
     }
 
     #[test]
