@@ -73,9 +73,10 @@ pub enum DecodeAnomaly {
     TcpPktTooSmall,
     /// TCP data offset < 5 or beyond the segment.
     TcpHlenTooSmall,
-    /// TCP option length invalid.
+    /// A TCP option kind at the end of the options without its length byte.
     TcpInvalidOptlen,
-    /// TCP option list longer than the header.
+    /// A TCP option whose length byte is < 2, runs past the header, or is wrong for
+    /// its kind (Suricata `TCP_OPT_INVALID_LEN`).
     TcpOptInvalid,
     /// Duplicate TCP option.
     TcpOptDuplicate,
@@ -99,6 +100,72 @@ pub enum DecodeAnomaly {
     TunnelTooDeep,
     /// Frame truncated by the capture's snaplen.
     CaptureTruncated,
+    /// NULL/loopback address family is neither IPv4 nor IPv6.
+    NullUnsupportedType,
+    /// Raw-IP link: the version nibble is neither 4 nor 6.
+    IprawInvalidIpVersion,
+    /// IPv4 option with a malformed body (pointer or length wrong for its type).
+    Ipv4OptMalformed,
+    /// IPv4 option present twice.
+    Ipv4OptDuplicate,
+    /// IPv4 option of an unknown type.
+    Ipv4OptUnknown,
+    /// IPv4 fragment whose offset plus length exceeds 65,535 bytes.
+    Ipv4FragPktTooLarge,
+    /// ICMPv6 carried in IPv4.
+    Ipv4WithIcmpv6,
+    /// IPv6 extension header runs past the packet.
+    Ipv6TruncExthdr,
+    /// IPv6 fragment header present twice.
+    Ipv6ExthdrDuplFh,
+    /// IPv6 routing header present twice.
+    Ipv6ExthdrDuplRh,
+    /// More than two IPv6 destination-options headers.
+    Ipv6ExthdrDuplDh,
+    /// IPv6 authentication header present twice.
+    Ipv6ExthdrDuplAh,
+    /// More IPv6 extension headers than the decoder walks ([`crate::MAX_IPV6_EXT_HEADERS`]).
+    Ipv6ExthdrTooMany,
+    /// IPv6 routing header type 0 (deprecated by RFC 5095).
+    Ipv6RhType0,
+    /// IPv6 fragment whose offset plus length exceeds 65,535 bytes.
+    Ipv6FragPktTooLarge,
+    /// ICMPv4 carried in IPv6.
+    Ipv6WithIcmpv4,
+    /// ICMPv4 code unknown for its type.
+    Icmpv4UnknownCode,
+    /// ICMPv4 error quoting an IPv4 header that is cut short.
+    Icmpv4Ipv4TruncPkt,
+    /// ICMPv4 error quoting a packet that is not IPv4.
+    Icmpv4Ipv4UnknownVer,
+    /// ICMPv6 code unknown for its type.
+    Icmpv6UnknownCode,
+    /// ICMPv6 error quoting an IPv6 header that is cut short.
+    Icmpv6Ipv6TruncPkt,
+    /// ICMPv6 error quoting a packet that is not IPv6.
+    Icmpv6Ipv6UnknownVer,
+    /// GRE v0 with recursion control bits set.
+    GreVersion0Recur,
+    /// GRE v0 with reserved flag bits set.
+    GreVersion0Flags,
+    /// GRE v0 source route entries malformed.
+    GreVersion0MalformedSreHdr,
+    /// GRE v1 (PPTP) with the checksum bit set.
+    GreVersion1Chksum,
+    /// GRE v1 (PPTP) with the routing bit set.
+    GreVersion1Route,
+    /// GRE v1 (PPTP) with recursion control bits set.
+    GreVersion1Recur,
+    /// GRE v1 (PPTP) with reserved flag bits set.
+    GreVersion1Flags,
+    /// GRE v1 (PPTP) without the mandatory key.
+    GreVersion1NoKey,
+    /// GRE v1 (PPTP) carrying something other than PPP.
+    GreVersion1WrongProtocol,
+    /// PPP header truncated.
+    PppPktTooSmall,
+    /// PPP protocol is not IPv4/IPv6 (nor a PPP control protocol).
+    PppUnsupProto,
 }
 
 impl DecodeAnomaly {
@@ -140,6 +207,39 @@ impl DecodeAnomaly {
             GreVersionWrong => "decoder.gre.wrong_version",
             TunnelTooDeep => "decoder.tunnel_too_deep",
             CaptureTruncated => "decoder.capture_truncated",
+            NullUnsupportedType => "decoder.null.unsupported_type",
+            IprawInvalidIpVersion => "decoder.ipraw.invalid_ip_version",
+            Ipv4OptMalformed => "decoder.ipv4.opt_malformed",
+            Ipv4OptDuplicate => "decoder.ipv4.opt_duplicate",
+            Ipv4OptUnknown => "decoder.ipv4.opt_unknown",
+            Ipv4FragPktTooLarge => "decoder.ipv4.frag_pkt_too_large",
+            Ipv4WithIcmpv6 => "decoder.ipv4.icmpv6",
+            Ipv6TruncExthdr => "decoder.ipv6.trunc_exthdr",
+            Ipv6ExthdrDuplFh => "decoder.ipv6.exthdr_dupl_fh",
+            Ipv6ExthdrDuplRh => "decoder.ipv6.exthdr_dupl_rh",
+            Ipv6ExthdrDuplDh => "decoder.ipv6.exthdr_dupl_dh",
+            Ipv6ExthdrDuplAh => "decoder.ipv6.exthdr_dupl_ah",
+            Ipv6ExthdrTooMany => "decoder.ipv6.exthdr_too_many",
+            Ipv6RhType0 => "decoder.ipv6.rh_type_0",
+            Ipv6FragPktTooLarge => "decoder.ipv6.frag_pkt_too_large",
+            Ipv6WithIcmpv4 => "decoder.ipv6.icmpv4",
+            Icmpv4UnknownCode => "decoder.icmpv4.unknown_code",
+            Icmpv4Ipv4TruncPkt => "decoder.icmpv4.ipv4_trunc_pkt",
+            Icmpv4Ipv4UnknownVer => "decoder.icmpv4.ipv4_unknown_ver",
+            Icmpv6UnknownCode => "decoder.icmpv6.unknown_code",
+            Icmpv6Ipv6TruncPkt => "decoder.icmpv6.ipv6_trunc_pkt",
+            Icmpv6Ipv6UnknownVer => "decoder.icmpv6.ipv6_unknown_version",
+            GreVersion0Recur => "decoder.gre.version0_recur",
+            GreVersion0Flags => "decoder.gre.version0_flags",
+            GreVersion0MalformedSreHdr => "decoder.gre.version0_malformed_sre_hdr",
+            GreVersion1Chksum => "decoder.gre.version1_chksum",
+            GreVersion1Route => "decoder.gre.version1_route",
+            GreVersion1Recur => "decoder.gre.version1_recur",
+            GreVersion1Flags => "decoder.gre.version1_flags",
+            GreVersion1NoKey => "decoder.gre.version1_no_key",
+            GreVersion1WrongProtocol => "decoder.gre.version1_wrong_protocol",
+            PppPktTooSmall => "decoder.ppp.pkt_too_small",
+            PppUnsupProto => "decoder.ppp.unsup_proto",
         }
     }
 }
@@ -273,7 +373,8 @@ pub struct Ipv6Info {
     pub flow_label: u32,
     /// Payload length field.
     pub payload_len: u16,
-    /// Length of the fixed header plus extension headers.
+    /// Length of the fixed header plus every extension header walked (up to the
+    /// upper-layer header; for a later fragment, up to the fragment header).
     pub header_len: u16,
     /// Fragment header, when present.
     pub frag: Option<Ipv6Frag>,
@@ -292,7 +393,8 @@ pub enum L3<'a> {
     Ipv4(Ipv4Info<'a>),
     /// IPv6.
     Ipv6(Ipv6Info),
-    /// Another EtherType.
+    /// Another EtherType (not decoded). Values up to 1500 are IEEE 802.3 length
+    /// fields (LLC frames such as STP or CDP): non-IP, not an anomaly.
     Other(u16),
 }
 
@@ -440,10 +542,14 @@ pub struct Decoded<'a> {
     pub l3: L3<'a>,
     /// Transport layer of the innermost network layer.
     pub l4: L4<'a>,
-    /// The innermost IP header bytes (for defragmentation and `packet` output).
+    /// The innermost IP header bytes (for defragmentation and `packet` output):
+    /// IPv4 header with options; IPv6 fixed header plus the extension headers
+    /// walked — for an IPv6 fragment, up to and including the fragment header
+    /// (the "unfragmentable part" plus the fragment header).
     pub ip_header: &'a [u8],
     /// The innermost IP payload as bounded by its length fields and the capture
-    /// (for defragmentation).
+    /// (for defragmentation): the bytes after `ip_header`, so for an IPv6
+    /// fragment the fragment data that its offset refers to.
     pub ip_payload: &'a [u8],
     /// Transport payload (bounded by IP length fields and captured bytes).
     pub payload: &'a [u8],
@@ -453,6 +559,10 @@ pub struct Decoded<'a> {
     pub is_arp: bool,
     /// Decode anomalies.
     pub anomalies: AnomalyList,
+    /// `payload` (and `ip_payload`) hold less than the packet carried: the packet
+    /// is an IP fragment (first or later), or its IP length field claims more
+    /// bytes than were captured (snaplen or a lying length).
+    pub payload_partial: bool,
 }
 
 impl Default for Decoded<'_> {
@@ -469,24 +579,7 @@ impl Default for Decoded<'_> {
             tunnel_depth: 0,
             is_arp: false,
             anomalies: AnomalyList::default(),
+            payload_partial: false,
         }
     }
-}
-
-/// Decodes one frame of the given link type. Never fails: what cannot be decoded
-/// is recorded in `anomalies` and the layers beyond stay `None`.
-pub fn decode_frame(link: LinkType, data: &[u8]) -> Decoded<'_> {
-    let mut d = Decoded::default();
-    let _ = (link, data);
-    d.anomalies.push(DecodeAnomaly::UnsupportedLinkType);
-    d
-}
-
-/// Decodes a bare IP datagram (v4 or v6 by its version nibble), as the
-/// defragmenter does with a reassembled datagram.
-pub fn decode_ip(data: &[u8]) -> Decoded<'_> {
-    let mut d = Decoded::default();
-    let _ = data;
-    d.anomalies.push(DecodeAnomaly::Ipv4PktTooSmall);
-    d
 }

@@ -1,0 +1,368 @@
+//! The frame decoder: link layer → VLAN → IP (+ tunnels) → transport.
+//!
+//! Every read goes through a length-checked view (`first_chunk`, `get`), so
+//! no input can make it panic; nothing allocates. What cannot be decoded is
+//! recorded as a [`DecodeAnomaly`] and decoding stops at that layer.
+
+use crate::decoded::*;
+use crate::{icmp, ip, link, transport};
+
+/// Deepest tunnel nesting (IP-in-IP, GRE) the decoder removes. A tunnel deeper
+/// than this is left as the transport protocol of the last decoded IP layer
+/// and counted as [`DecodeAnomaly::TunnelTooDeep`].
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
+
+/// VLAN tags followed per frame. [`DecodeAnomaly::VlanTooManyLayers`] is raised
+/// from the third tag on (only two ids are kept); past this limit decoding stops.
+pub const MAX_VLAN_TAGS: u8 = 8;
+
+/// IPv6 extension headers walked per header chain; past this limit decoding
+/// stops with [`DecodeAnomaly::Ipv6ExthdrTooMany`].
+pub const MAX_IPV6_EXT_HEADERS: u8 = 16;
+
+/// Decoder state for one frame.
+pub(crate) struct Dec<'a> {
+    /// What has been decoded so far.
+    pub(crate) d: Decoded<'a>,
+    /// Bytes the capture's snaplen cut off the end of the frame.
+    snap_missing: usize,
+    /// The current layer's bytes end where the snaplen cut the frame.
+    snap_cut: bool,
+    /// The current layer's bytes end before its length fields say (cut by the
+    /// capture or by a lying length field).
+    pub(crate) cut: bool,
+}
+
+impl<'a> Dec<'a> {
+    fn new(snap_missing: usize) -> Self {
+        Dec {
+            d: Decoded::default(),
+            snap_missing,
+            snap_cut: snap_missing > 0,
+            cut: snap_missing > 0,
+        }
+    }
+
+    /// Records an anomaly.
+    #[inline]
+    pub(crate) fn anomaly(&mut self, a: DecodeAnomaly) {
+        self.d.anomalies.push(a);
+    }
+
+    /// Records a header that does not fit in the bytes at hand: when the
+    /// snaplen explains it, one [`DecodeAnomaly::CaptureTruncated`]; else `a`.
+    #[inline]
+    pub(crate) fn too_small(&mut self, a: DecodeAnomaly) {
+        if self.snap_cut {
+            self.capture_truncated();
+        } else {
+            self.anomaly(a);
+        }
+    }
+
+    fn capture_truncated(&mut self) {
+        if !self.d.anomalies.contains(DecodeAnomaly::CaptureTruncated) {
+            self.anomaly(DecodeAnomaly::CaptureTruncated);
+        }
+    }
+
+    /// Bounds a layer that claims `declared` bytes of which `avail` are at hand:
+    /// returns the usable length. A claim larger than what is at hand is a
+    /// snaplen cut ([`DecodeAnomaly::CaptureTruncated`]) when the snaplen
+    /// explains it, else `lying`; either way the payload is marked partial.
+    pub(crate) fn bound(&mut self, avail: usize, declared: usize, lying: DecodeAnomaly) -> usize {
+        if declared <= avail {
+            // The layer ends inside the bytes at hand: nothing below it is cut.
+            self.snap_cut = false;
+            self.cut = false;
+            declared
+        } else {
+            if self.snap_cut && declared - avail <= self.snap_missing {
+                self.capture_truncated();
+            } else {
+                self.snap_cut = false;
+                self.anomaly(lying);
+            }
+            self.cut = true;
+            self.d.payload_partial = true;
+            avail
+        }
+    }
+
+    /// Dispatches on the link type.
+    fn frame(&mut self, link: LinkType, data: &'a [u8]) {
+        match link {
+            LinkType::ETHERNET => link::ethernet(self, data, true, 0),
+            LinkType::NULL => link::null(self, data, false),
+            LinkType::LOOP => link::null(self, data, true),
+            LinkType::RAW | LinkType::RAW_DLT12 => self.raw_ip(data, 0),
+            LinkType::IPV4 => ip::ipv4(self, data, 0),
+            LinkType::IPV6 => ip::ipv6(self, data, 0),
+            LinkType::LINUX_SLL => link::sll(self, data),
+            LinkType::LINUX_SLL2 => link::sll2(self, data),
+            _ => self.anomaly(DecodeAnomaly::UnsupportedLinkType),
+        }
+    }
+
+    /// An IP datagram of either version, chosen by its version nibble.
+    pub(crate) fn raw_ip(&mut self, data: &'a [u8], depth: u8) {
+        match data.first().map(|b| b >> 4) {
+            Some(4) => ip::ipv4(self, data, depth),
+            Some(6) => ip::ipv6(self, data, depth),
+            Some(_) => self.anomaly(DecodeAnomaly::IprawInvalidIpVersion),
+            None => self.too_small(DecodeAnomaly::Ipv4PktTooSmall),
+        }
+    }
+
+    /// The transport layer of an IP packet whose payload is `data`.
+    pub(crate) fn transport(&mut self, proto: u8, data: &'a [u8], depth: u8, v6: bool) {
+        match proto {
+            6 => transport::tcp(self, data),
+            17 => transport::udp(self, data),
+            1 if !v6 => icmp::icmpv4(self, data),
+            58 if v6 => icmp::icmpv6(self, data),
+            1 => {
+                self.anomaly(DecodeAnomaly::Ipv6WithIcmpv4);
+                self.d.l4 = L4::Other(proto);
+            }
+            58 => {
+                self.anomaly(DecodeAnomaly::Ipv4WithIcmpv6);
+                self.d.l4 = L4::Other(proto);
+            }
+            4 => self.tunnel(proto, depth, |dec, inner| ip::ipv4(dec, data, inner)),
+            41 => self.tunnel(proto, depth, |dec, inner| ip::ipv6(dec, data, inner)),
+            47 => {
+                self.d.l4 = L4::Other(proto);
+                crate::gre::gre(self, data, depth);
+            }
+            _ => self.d.l4 = L4::Other(proto),
+        }
+    }
+
+    /// Decodes an inner layer with `f` at `depth + 1`. When the inner layer
+    /// yields no network layer the outer layers are kept as they were (with
+    /// `L4::Other(proto)`); when it does, `tunnel_depth` counts it.
+    pub(crate) fn tunnel(&mut self, proto: u8, depth: u8, f: impl FnOnce(&mut Self, u8)) {
+        self.d.l4 = L4::Other(proto);
+        if depth >= MAX_TUNNEL_DEPTH {
+            self.anomaly(DecodeAnomaly::TunnelTooDeep);
+            return;
+        }
+        let saved = Saved {
+            l3: self.d.l3,
+            l4: self.d.l4,
+            ip_header: self.d.ip_header,
+            ip_payload: self.d.ip_payload,
+            payload: self.d.payload,
+            payload_partial: self.d.payload_partial,
+            is_arp: self.d.is_arp,
+            cut: self.cut,
+            snap_cut: self.snap_cut,
+        };
+        self.d.l3 = L3::None;
+        f(self, depth + 1);
+        if matches!(self.d.l3, L3::None) {
+            self.d.l3 = saved.l3;
+            self.d.l4 = saved.l4;
+            self.d.ip_header = saved.ip_header;
+            self.d.ip_payload = saved.ip_payload;
+            self.d.payload = saved.payload;
+            self.d.payload_partial = saved.payload_partial;
+            self.d.is_arp = saved.is_arp;
+            self.cut = saved.cut;
+            self.snap_cut = saved.snap_cut;
+        } else {
+            self.d.tunnel_depth = self.d.tunnel_depth.saturating_add(1);
+        }
+    }
+}
+
+/// The outer layers kept while a tunnel's inner layer is tried.
+struct Saved<'a> {
+    l3: L3<'a>,
+    l4: L4<'a>,
+    ip_header: &'a [u8],
+    ip_payload: &'a [u8],
+    payload: &'a [u8],
+    payload_partial: bool,
+    is_arp: bool,
+    cut: bool,
+    snap_cut: bool,
+}
+
+/// Decodes one frame of the given link type. Never fails: what cannot be decoded
+/// is recorded in `anomalies` and the layers beyond stay `None`.
+///
+/// Without the frame's length on the wire, an IP length field larger than the
+/// captured bytes is reported as a lie ([`DecodeAnomaly::Ipv4TruncPkt`] /
+/// [`DecodeAnomaly::Ipv6TruncPkt`]); use [`decode_frame_with_orig_len`] for
+/// frames a snaplen may have cut.
+#[inline]
+pub fn decode_frame(link: LinkType, data: &[u8]) -> Decoded<'_> {
+    decode_frame_with_orig_len(link, data, 0)
+}
+
+/// Decodes one frame knowing its length on the wire (`orig_len`, as the capture
+/// record states). When the capture holds fewer bytes than that, a length field
+/// the missing bytes explain is reported once as
+/// [`DecodeAnomaly::CaptureTruncated`] rather than as a lie, and the payload is
+/// marked partial. An `orig_len` not larger than `data.len()` means "not cut".
+#[inline]
+pub fn decode_frame_with_orig_len(link: LinkType, data: &[u8], orig_len: u32) -> Decoded<'_> {
+    let missing = usize::try_from(orig_len)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(data.len());
+    let mut dec = Dec::new(missing);
+    dec.frame(link, data);
+    dec.d
+}
+
+/// Decodes a bare IP datagram (v4 or v6 by its version nibble), as the
+/// defragmenter does with a reassembled datagram.
+pub fn decode_ip(data: &[u8]) -> Decoded<'_> {
+    let mut dec = Dec::new(0);
+    dec.raw_ip(data, 0);
+    dec.d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use crate::{icmp_checksum_ok, ipv4_header_checksum_ok, tcp_checksum_ok, udp_checksum_ok};
+
+    /// One valid frame of every kind the decoder knows, with its link type.
+    fn samples() -> Vec<(LinkType, Vec<u8>)> {
+        let mut v = Vec::new();
+        v.push((LinkType::ETHERNET, eth_v4_tcp(b"payload")));
+        let mut opt = V4::new(6);
+        opt.options = vec![1, 7, 7, 4, 0, 0, 0, 0];
+        let tcp_opts = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        v.push((
+            LinkType::ETHERNET,
+            eth(
+                0x8100,
+                &vlan_tag(5, 0x0800, &opt.build(&tcp(1, 2, 2, &tcp_opts, b"a", P4))),
+            ),
+        ));
+        v.push((LinkType::RAW, ipv4(17, &udp(53, 53, b"dns", P4))));
+        v.push((LinkType::RAW, ipv4(1, &icmp4(8, 0, [0, 1, 0, 2], b"echo"))));
+        let quoted = ipv4(6, &tcp(9, 10, 2, &[], b"", P4));
+        v.push((LinkType::RAW, ipv4(1, &icmp4(3, 1, [0; 4], &quoted[..28]))));
+        let mut chain = ext(44, &[1, 4, 0, 0, 0, 0]);
+        chain.extend(frag6(6, 0, true, 7));
+        chain.extend(tcp(3, 4, 2, &[], b"v6", P6));
+        v.push((LinkType::IPV6, ipv6(0, &chain)));
+        v.push((LinkType::RAW, ipv6(58, &icmp6(128, 0, [0, 1, 0, 1], b"e"))));
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x86, 0xdd];
+        sll.extend(ipv6(17, &udp(1, 2, b"u", P6)));
+        v.push((LinkType::LINUX_SLL, sll));
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend(ipv4(6, &tcp(5, 6, 0x11, &[], b"", P4)));
+        v.push((LinkType::NULL, null));
+        let mut g = vec![0x20, 0, 0x08, 0, 0, 0, 0, 1];
+        g.extend(ipv4(6, &tcp(7, 8, 2, &[], b"gre", P4)));
+        v.push((LinkType::ETHERNET, eth(0x0800, &ipv4(47, &g))));
+        v.push((LinkType::RAW, ipv4(4, &ipv4(17, &udp(1, 2, b"ipip", P4)))));
+        v
+    }
+
+    #[test]
+    fn samples_decode_cleanly() {
+        for (link, f) in samples() {
+            let d = decode_frame(link, &f);
+            assert!(
+                d.anomalies.is_empty(),
+                "{link:?} {f:02x?}: {:?}",
+                d.anomalies
+            );
+            assert!(!matches!(d.l4, L4::None), "{link:?} {f:02x?}");
+        }
+    }
+
+    #[test]
+    fn truncation_at_every_offset_is_an_anomaly() {
+        for (link, f) in samples() {
+            for n in 0..f.len() {
+                let cut = &f[..n];
+                // Without the wire length: something is reported, nothing panics.
+                let d = decode_frame(link, cut);
+                assert!(
+                    !d.anomalies.is_empty(),
+                    "{link:?} cut at {n} of {}",
+                    f.len()
+                );
+                // With it: reported as a capture cut (and only that).
+                let d = decode_frame_with_orig_len(link, cut, f.len() as u32);
+                let a: Vec<_> = d.anomalies.iter().collect();
+                assert_eq!(
+                    a,
+                    vec![DecodeAnomaly::CaptureTruncated],
+                    "{link:?} cut at {n}"
+                );
+                assert!(d.payload.len() <= n);
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let links = [
+            LinkType::ETHERNET,
+            LinkType::NULL,
+            LinkType::LOOP,
+            LinkType::RAW,
+            LinkType::IPV4,
+            LinkType::IPV6,
+            LinkType::LINUX_SLL,
+            LinkType::LINUX_SLL2,
+            LinkType(9999),
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for i in 0..20_000 {
+            let n = (rng.next() % 200) as usize;
+            let mut b = rng.bytes(n);
+            // Bias towards plausible headers so deeper layers are reached.
+            if i % 2 == 0 && b.len() > 20 {
+                b[0] = if i % 4 == 0 { 0x45 } else { 0x60 };
+            }
+            for link in links {
+                let d = decode_frame(link, &b);
+                assert!(d.payload.len() <= b.len());
+                let _ = (
+                    tcp_checksum_ok(&d),
+                    udp_checksum_ok(&d),
+                    icmp_checksum_ok(&d),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mutations_of_samples_never_panic() {
+        // Flip bytes of valid frames one position at a time (all 256 values for
+        // header bytes): reaches every branch deep inside the headers.
+        for (link, f) in samples() {
+            for pos in 0..f.len().min(80) {
+                let mut m = f.clone();
+                for val in 0..=255u8 {
+                    m[pos] = val;
+                    let d = decode_frame(link, &m);
+                    let _ = (ipv4_header_checksum_ok(&d), tcp_checksum_ok(&d));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn orig_len_not_larger_means_not_cut() {
+        let f = eth_v4_tcp(b"x");
+        for orig in [0, 10, f.len() as u32] {
+            let d = decode_frame_with_orig_len(LinkType::ETHERNET, &f, orig);
+            assert!(d.anomalies.is_empty());
+            assert!(!d.payload_partial);
+        }
+    }
+}
