@@ -671,8 +671,10 @@ mod tests {
 
     #[test]
     fn writer_filters_types_and_writes_lines() {
-        let mut opts = EveOptions::default();
-        opts.types = Some(["stats".to_string()].into_iter().collect());
+        let opts = EveOptions {
+            types: Some(["stats".to_string()].into_iter().collect()),
+            ..EveOptions::default()
+        };
         let mut w = EveWriter::new(Vec::new(), opts);
         let mut s = Stats::default();
         s.add("decoder.pkts", 1);
