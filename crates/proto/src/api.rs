@@ -2,7 +2,9 @@
 //! dispatch) and the individual protocol modules. Every protocol module exposes a
 //! probe and a parser implementing [`StreamParser`] and/or [`DatagramParser`].
 
-use stormwatch_model::{AppContext, AppEvent, AppProto, AppRecord, Anomaly, Direction, StreamData, TxView};
+use stormwatch_model::{
+    Anomaly, AppContext, AppEvent, AppProto, AppRecord, Direction, StreamData, TxView,
+};
 
 /// Where parsers report what they found. Implemented by the engine.
 pub trait ProtoSink {
@@ -62,7 +64,12 @@ pub trait StreamParser {
     /// The protocol parsed.
     fn proto(&self) -> AppProto;
     /// Consumes the next in-order data (or gap) of direction `ctx.dir`.
-    fn parse(&mut self, ctx: &AppContext, data: StreamData<'_>, sink: &mut dyn ProtoSink) -> ParseStatus;
+    fn parse(
+        &mut self,
+        ctx: &AppContext,
+        data: StreamData<'_>,
+        sink: &mut dyn ProtoSink,
+    ) -> ParseStatus;
     /// The flow ended: flush incomplete transactions and log what must be logged.
     fn close(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink);
 }
@@ -75,4 +82,142 @@ pub trait DatagramParser {
     fn parse(&mut self, ctx: &AppContext, payload: &[u8], sink: &mut dyn ProtoSink) -> ParseStatus;
     /// The flow ended.
     fn close(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink);
+}
+
+/// A sink that keeps everything (tests, tools, benchmarks that check output).
+#[derive(Debug, Default)]
+pub struct VecSink {
+    /// Events with their context.
+    pub events: Vec<(AppContext, AppEvent)>,
+    /// EVE records.
+    pub records: Vec<AppRecord>,
+    /// Anomalies.
+    pub anomalies: Vec<Anomaly>,
+    /// Transactions offered to the rule engine, copied as (protocol, tx id,
+    /// direction of the data that completed them, buffers present).
+    pub txs: Vec<TxSnapshot>,
+}
+
+/// A copy of what a [`TxView`] held when it was offered to the sink.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxSnapshot {
+    /// Protocol.
+    pub proto: AppProto,
+    /// Transaction id.
+    pub tx_id: u64,
+    /// Direction of the data that completed it.
+    pub dir: Option<Direction>,
+    /// Every non-empty buffer instance, in [`stormwatch_model::BufferId::ALL`] order.
+    pub buffers: Vec<(stormwatch_model::BufferId, Vec<u8>)>,
+    /// Scalar fields that have a value.
+    pub fields: Vec<(stormwatch_model::TxField, u64)>,
+}
+
+impl TxSnapshot {
+    /// Copies a transaction view.
+    pub fn of(ctx: &AppContext, tx: &dyn TxView) -> TxSnapshot {
+        use stormwatch_model::{BufferId, TxField};
+        let mut buffers = Vec::new();
+        for &id in BufferId::ALL {
+            for i in 0..tx.buffer_count(id) {
+                if let Some(b) = tx.buffer(id, i) {
+                    buffers.push((id, b.to_vec()));
+                }
+            }
+        }
+        let mut fields = Vec::new();
+        for f in [
+            TxField::DnsOpcode,
+            TxField::DnsRcode,
+            TxField::DnsRrtype,
+            TxField::TlsVersion,
+            TxField::SslState,
+            TxField::SslVersions,
+            TxField::HttpStatCode,
+            TxField::HttpContentLen,
+        ] {
+            if let Some(v) = tx.field(f) {
+                fields.push((f, v));
+            }
+        }
+        TxSnapshot {
+            proto: tx.app_proto(),
+            tx_id: tx.tx_id(),
+            dir: Some(ctx.dir),
+            buffers,
+            fields,
+        }
+    }
+
+    /// First instance of buffer `id`, if present.
+    pub fn buffer(&self, id: stormwatch_model::BufferId) -> Option<&[u8]> {
+        self.buffers
+            .iter()
+            .find(|(b, _)| *b == id)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+impl ProtoSink for VecSink {
+    fn event(&mut self, ctx: &AppContext, ev: AppEvent) {
+        self.events.push((*ctx, ev));
+    }
+    fn record(&mut self, rec: AppRecord) {
+        self.records.push(rec);
+    }
+    fn anomaly(&mut self, a: Anomaly) {
+        self.anomalies.push(a);
+    }
+    fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
+        self.txs.push(TxSnapshot::of(ctx, tx));
+    }
+}
+
+/// Builds an `applayer` anomaly tied to a flow (layer `proto_parser`).
+pub fn parser_anomaly(
+    ctx: &AppContext,
+    proto: AppProto,
+    event: &'static str,
+    detail: Option<String>,
+) -> Anomaly {
+    let mut a = Anomaly::new(ctx.ts, stormwatch_model::AnomalyType::Applayer, event);
+    a.layer = Some("proto_parser".into());
+    a.app_proto = Some(proto);
+    a.flow_id = Some(ctx.flow_id);
+    a.endpoints = Some(endpoints(ctx));
+    a.detail = detail;
+    a
+}
+
+/// The packet endpoints of the data `ctx` describes (source = sender of `ctx.dir`).
+pub fn endpoints(ctx: &AppContext) -> stormwatch_model::Endpoints {
+    let k = match ctx.dir {
+        Direction::ToServer => ctx.key,
+        Direction::ToClient => ctx.key.reversed(),
+    };
+    stormwatch_model::Endpoints {
+        src: k.src,
+        dst: k.dst,
+        src_port: k.src_port,
+        dst_port: k.dst_port,
+        proto: k.proto,
+    }
+}
+
+/// Builds an EVE record for the flow of `ctx` (endpoints client → server).
+pub fn app_record(
+    ctx: &AppContext,
+    event_type: &str,
+    tx_id: Option<u64>,
+    body: serde_json::Value,
+) -> AppRecord {
+    AppRecord {
+        ts: ctx.ts,
+        event_type: event_type.to_string(),
+        flow_id: ctx.flow_id,
+        key: ctx.key,
+        tx_id,
+        body,
+        extra: serde_json::Map::new(),
+    }
 }
