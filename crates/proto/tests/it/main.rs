@@ -1,0 +1,7 @@
+//! Integration tests of `stormwatch-proto` (one binary, submodules beside it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod dns;
+mod http;
+mod pcapkit;
+mod svcheck;
