@@ -47,6 +47,7 @@ pub mod api;
 pub mod config;
 mod dispatch;
 pub mod dns;
+pub mod files;
 pub mod ftp;
 pub mod http;
 pub mod irc;
