@@ -1,0 +1,2 @@
+//! Flow-stage benchmarks (written below).
+fn main() {}

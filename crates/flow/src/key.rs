@@ -1,0 +1,236 @@
+//! The flow lookup key: the bidirectional 5-tuple (+ VLAN ids), normalised so both
+//! directions of a flow hash and compare equal.
+
+use rustc_hash::FxHasher;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use stormwatch_model::{FlowKey, IpProto};
+use stormwatch_wire::{Decoded, L4};
+
+/// Kind of protocol handling a flow gets.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Tcp,
+    Udp,
+    Icmp,
+    Other,
+}
+
+/// Normalised lookup key: `(a, pa) <= (b, pb)`.
+///
+/// ICMP: echo-like messages (v4 echo, timestamp, information, address mask; v6 echo)
+/// are keyed by their identifier, with the request type as `icmp_kind`, so a request
+/// and its reply share a flow; every other ICMP message is keyed by `(type, code)`
+/// (`icmp_kind` 255), so e.g. all port-unreachables from one host to another form one
+/// flow. Protocols other than TCP, UDP and ICMP are keyed by addresses and protocol.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LookupKey {
+    pub a: IpAddr,
+    pub b: IpAddr,
+    pub pa: u16,
+    pub pb: u16,
+    pub proto: u8,
+    pub icmp_kind: u8,
+    pub vlan: [u16; 2],
+}
+
+/// What the key extraction learned about the packet.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct PacketKey {
+    pub key: LookupKey,
+    /// The packet's source is endpoint `a` of the key.
+    pub src_is_a: bool,
+    pub class: Class,
+    /// ICMP type and code.
+    pub icmp: Option<(u8, u8)>,
+}
+
+/// For ICMP messages that carry an identifier: the request type of the pair.
+fn icmp_request_type(v6: bool, ty: u8) -> Option<u8> {
+    if v6 {
+        match ty {
+            128 | 129 => Some(128),
+            _ => None,
+        }
+    } else {
+        match ty {
+            0 | 8 => Some(8),
+            13 | 14 => Some(13),
+            15 | 16 => Some(15),
+            17 | 18 => Some(17),
+            _ => None,
+        }
+    }
+}
+
+impl PacketKey {
+    /// The key of a decoded IP packet; `None` when it has no usable transport
+    /// header for its protocol (truncated TCP/UDP/ICMP header, or no IP).
+    pub fn of(pkt: &Decoded<'_>) -> Option<PacketKey> {
+        let (src, dst) = pkt.l3.addrs()?;
+        let proto = pkt.l3.proto()?;
+        let (sp, dp, class, kind, icmp) = match (&pkt.l4, proto) {
+            (L4::Tcp(t), _) => (t.src_port, t.dst_port, Class::Tcp, 0, None),
+            (L4::Udp(u), _) => (u.src_port, u.dst_port, Class::Udp, 0, None),
+            (L4::Icmp(i), _) => {
+                let tc = (i.icmp_type, i.code);
+                match (icmp_request_type(i.v6, i.icmp_type), i.id) {
+                    (Some(req), Some(id)) => (id, id, Class::Icmp, req, Some(tc)),
+                    _ => {
+                        let p = u16::from_be_bytes([i.icmp_type, i.code]);
+                        (p, p, Class::Icmp, 255, Some(tc))
+                    }
+                }
+            }
+            (L4::Other(_), p) if p != 6 && p != 17 && p != 1 && p != 58 => {
+                (0, 0, Class::Other, 0, None)
+            }
+            _ => return None,
+        };
+        let src_is_a = (src, sp) <= (dst, dp);
+        let (a, pa, b, pb) = if src_is_a {
+            (src, sp, dst, dp)
+        } else {
+            (dst, dp, src, sp)
+        };
+        Some(PacketKey {
+            key: LookupKey {
+                a,
+                b,
+                pa,
+                pb,
+                proto,
+                icmp_kind: kind,
+                vlan: pkt.vlan,
+            },
+            src_is_a,
+            class,
+            icmp,
+        })
+    }
+}
+
+impl LookupKey {
+    /// 32-bit hash (Fx: fixed, no random seed).
+    pub fn hash32(&self) -> u32 {
+        let mut h = FxHasher::default();
+        self.hash(&mut h);
+        let v = h.finish();
+        let b = (v ^ (v >> 32)).to_le_bytes();
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// The model's key, oriented client → server. ICMP flows carry the first
+    /// packet's type and code as ports (Suricata style).
+    pub fn flow_key(&self, client_is_a: bool, icmp: Option<(u8, u8)>) -> FlowKey {
+        let (src, sp, dst, dp) = if client_is_a {
+            (self.a, self.pa, self.b, self.pb)
+        } else {
+            (self.b, self.pb, self.a, self.pa)
+        };
+        let (src_port, dst_port) = match icmp {
+            Some((t, c)) => (u16::from(t), u16::from(c)),
+            None => (sp, dp),
+        };
+        FlowKey {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            proto: IpProto(self.proto),
+            vlan: self.vlan,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use stormwatch_wire::{IcmpInfo, Ipv4Info, L3, UdpInfo};
+
+    fn v4(src: [u8; 4], dst: [u8; 4], proto: u8) -> L3<'static> {
+        L3::Ipv4(Ipv4Info {
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            proto,
+            ttl: 64,
+            id: 0,
+            tos: 0,
+            dont_frag: false,
+            more_frags: false,
+            reserved_flag: false,
+            frag_offset: 0,
+            header_len: 20,
+            total_len: 28,
+            checksum: 0,
+            options: &[],
+        })
+    }
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let mut p = Decoded {
+            l3: v4([10, 0, 0, 1], [10, 0, 0, 2], 17),
+            l4: L4::Udp(UdpInfo {
+                src_port: 1000,
+                dst_port: 53,
+                len: 8,
+                checksum: 0,
+            }),
+            ..Default::default()
+        };
+        let k1 = PacketKey::of(&p).unwrap();
+        p.l3 = v4([10, 0, 0, 2], [10, 0, 0, 1], 17);
+        p.l4 = L4::Udp(UdpInfo {
+            src_port: 53,
+            dst_port: 1000,
+            len: 8,
+            checksum: 0,
+        });
+        let k2 = PacketKey::of(&p).unwrap();
+        assert_eq!(k1.key, k2.key);
+        assert_ne!(k1.src_is_a, k2.src_is_a);
+        assert_eq!(k1.key.hash32(), k2.key.hash32());
+        let fk = k1.key.flow_key(k1.src_is_a, None);
+        assert_eq!(fk.src_port, 1000);
+        assert_eq!(fk.dst_port, 53);
+    }
+
+    #[test]
+    fn echo_request_and_reply_share_a_key_by_id() {
+        let icmp = |ty: u8, id: u16| IcmpInfo {
+            icmp_type: ty,
+            code: 0,
+            id: Some(id),
+            seq: Some(1),
+            v6: false,
+            quoted: None,
+        };
+        let mut p = Decoded {
+            l3: v4([1, 1, 1, 1], [2, 2, 2, 2], 1),
+            l4: L4::Icmp(icmp(8, 77)),
+            ..Default::default()
+        };
+        let req = PacketKey::of(&p).unwrap();
+        p.l3 = v4([2, 2, 2, 2], [1, 1, 1, 1], 1);
+        p.l4 = L4::Icmp(icmp(0, 77));
+        let rep = PacketKey::of(&p).unwrap();
+        assert_eq!(req.key, rep.key);
+        p.l4 = L4::Icmp(icmp(0, 78));
+        assert_ne!(PacketKey::of(&p).unwrap().key, req.key);
+    }
+
+    #[test]
+    fn truncated_transport_has_no_key() {
+        let mut p = Decoded {
+            l3: v4([1, 1, 1, 1], [2, 2, 2, 2], 6),
+            l4: L4::None,
+            ..Default::default()
+        };
+        assert!(PacketKey::of(&p).is_none());
+        p.l4 = L4::Other(47);
+        p.l3 = v4([1, 1, 1, 1], [2, 2, 2, 2], 47);
+        assert_eq!(PacketKey::of(&p).unwrap().class, Class::Other);
+    }
+}

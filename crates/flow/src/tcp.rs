@@ -1,0 +1,1270 @@
+//! TCP session tracking (Suricata's state names, Zeek-style history) and per-direction
+//! stream reassembly.
+//!
+//! Reassembly works on stream *offsets* (`u64`, 0 = first byte after the SYN or first
+//! byte seen midstream); a sequence number is turned into an offset by its modular
+//! distance to the next byte expected, so wrapping at 2^32 needs no special case.
+//! In-order data is handed on as a borrow of the packet; only out-of-order data is
+//! copied (into [`Held`], allocated on first need), plus a bounded copy of recently
+//! delivered bytes that retransmissions are compared against until the peer
+//! acknowledges them.
+
+use crate::config::FlowConfig;
+use crate::events::{Counters, StreamEvent};
+use crate::segments::{PieceStore, len64};
+use crate::seq::SeqNumber;
+use std::collections::VecDeque;
+use stormwatch_model::{Direction, StreamData, TcpState, tcp_flags as tf};
+
+// Per-direction bits.
+const SYN_SEEN: u16 = 1 << 0;
+const SYN_ACKED: u16 = 1 << 1;
+const FIN_SEEN: u16 = 1 << 2;
+const FIN_ACKED: u16 = 1 << 3;
+const ACK_SEEN: u16 = 1 << 4;
+const WIN_ZERO: u16 = 1 << 5;
+const SEQ_KNOWN: u16 = 1 << 6;
+const BASE_KNOWN: u16 = 1 << 7;
+const DEPTH_REACHED: u16 = 1 << 8;
+/// The peer is seen acknowledging: delivered bytes are kept until it does.
+const KEEP_OK: u16 = 1 << 9;
+
+// Session bits.
+const S_MIDSTREAM: u8 = 1 << 0;
+const S_CLOSED_BY_RST: u8 = 1 << 1;
+const S_TRACKED: u8 = 1 << 2;
+const S_FLIPPED: u8 = 1 << 3;
+
+/// History letters in code order; upper case for the originator.
+const LETTERS: &[u8; 12] = b"SHADFRTCWGIQ";
+const L_S: usize = 0;
+const L_H: usize = 1;
+const L_A: usize = 2;
+const L_D: usize = 3;
+const L_F: usize = 4;
+const L_R: usize = 5;
+const L_T: usize = 6;
+const L_C: usize = 7;
+const L_W: usize = 8;
+const L_G: usize = 9;
+const L_I: usize = 10;
+const L_Q: usize = 11;
+const CODE_FLIP: u128 = 25;
+
+/// Shared state and limits the TCP code works against.
+pub(crate) struct Env<'e> {
+    pub cfg: &'e FlowConfig,
+    pub counters: &'e mut Counters,
+    /// Bytes held by reassembly across all flows.
+    pub mem: &'e mut u64,
+    /// Set when the global reassembly memcap was hit during this call.
+    pub memcap_hit: &'e mut bool,
+}
+
+/// Receives in-order stream chunks: direction, stream offset, data.
+pub(crate) type ChunkSink<'s> = dyn FnMut(Direction, u64, StreamData<'_>) + 's;
+
+/// Out-of-order data and kept (delivered, unacknowledged) bytes of one direction.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    ooo: PieceStore,
+    kept: VecDeque<u8>,
+    kept_start: u64,
+    accounted: u64,
+}
+
+impl Held {
+    fn footprint(&self) -> u64 {
+        let fixed = std::mem::size_of::<Held>() + self.ooo.len() * 48;
+        u64::try_from(fixed + self.kept.capacity() + self.ooo.bytes()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One direction of a TCP connection: the sender's sequence facts and the
+/// reassembly of what it sends.
+#[derive(Debug, Default)]
+pub(crate) struct TcpDir {
+    isn: u32,
+    /// Highest sequence number sent so far plus one (valid with `SEQ_KNOWN`).
+    next_seq: u32,
+    /// Highest acknowledgement this side sent (valid with `ACK_SEEN`).
+    last_ack: u32,
+    /// Sequence number of this side's FIN.
+    fin_seq: u32,
+    /// Sequence number of stream offset 0 (valid with `BASE_KNOWN`).
+    base: u32,
+    /// Stream offset of the next byte to deliver.
+    delivered: u64,
+    gap_bytes: u64,
+    held: Option<Box<Held>>,
+    bits: u16,
+    hist_seen: u16,
+    flags: u8,
+}
+
+/// The TCP part of a flow.
+#[derive(Debug)]
+pub(crate) struct TcpSession {
+    dir: [TcpDir; 2],
+    hist: u128,
+    hist_len: u8,
+    state: TcpState,
+    bits: u8,
+}
+
+impl Default for TcpSession {
+    fn default() -> Self {
+        TcpSession {
+            dir: [TcpDir::default(), TcpDir::default()],
+            hist: 0,
+            hist_len: 0,
+            state: TcpState::None,
+            bits: 0,
+        }
+    }
+}
+
+/// What the stream phase of a segment has to do.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Plan {
+    /// The segment acknowledges the peer's stream up to here.
+    pub peer_ack: Option<u32>,
+    /// The payload is stream data starting at this sequence number.
+    pub data_seq: Option<u32>,
+}
+
+/// The TCP facts of one segment.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Segment<'p> {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    pub payload: &'p [u8],
+}
+
+fn low32(v: u64) -> u32 {
+    let b = v.to_le_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn usize_of(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn seq_ge(a: u32, b: u32) -> bool {
+    SeqNumber(a).distance(SeqNumber(b)) >= 0
+}
+
+impl TcpDir {
+    fn has(&self, b: u16) -> bool {
+        self.bits & b != 0
+    }
+
+    fn set(&mut self, b: u16) {
+        self.bits |= b;
+    }
+
+    /// Stream offset of sequence number `seq` (negative: before offset 0).
+    fn offset_of(&self, seq: u32) -> i64 {
+        let expected = self.base.wrapping_add(low32(self.delivered));
+        i64_of(self.delivered) + i64::from(SeqNumber(seq).distance(SeqNumber(expected)))
+    }
+
+    fn note_seq_end(&mut self, end: u32) {
+        if self.has(SEQ_KNOWN) {
+            self.next_seq = SeqNumber(self.next_seq).max_mod(SeqNumber(end)).0;
+        } else {
+            self.next_seq = end;
+            self.set(SEQ_KNOWN);
+        }
+    }
+
+    fn depth_limit(cfg: &FlowConfig) -> u64 {
+        if cfg.reassembly_depth_bytes == 0 {
+            u64::MAX
+        } else {
+            cfg.reassembly_depth_bytes
+        }
+    }
+
+    /// Re-accounts the held buffers against the global memory figure and frees
+    /// them when empty and small.
+    fn account(&mut self, env: &mut Env<'_>) {
+        let Some(h) = self.held.as_mut() else {
+            return;
+        };
+        let drop_it = h.ooo.is_empty() && h.kept.is_empty() && h.kept.capacity() <= 4096;
+        let now = if drop_it { 0 } else { h.footprint() };
+        *env.mem = env.mem.saturating_sub(h.accounted).saturating_add(now);
+        h.accounted = now;
+        if drop_it {
+            self.held = None;
+        }
+        env.counters.tcp_reasm_mem = *env.mem;
+    }
+
+    fn emit_bytes(
+        &mut self,
+        d: Direction,
+        data: &[u8],
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        sink(d, self.delivered, StreamData::Bytes(data));
+        self.keep(data, env);
+        self.delivered = self.delivered.saturating_add(len64(data));
+        env.counters.tcp_stream_bytes += len64(data);
+        if self.delivered >= Self::depth_limit(env.cfg) {
+            self.reach_depth(env);
+        }
+    }
+
+    fn reach_depth(&mut self, env: &mut Env<'_>) {
+        if !self.has(DEPTH_REACHED) {
+            self.set(DEPTH_REACHED);
+            env.counters.tcp_depth_reached += 1;
+        }
+        if let Some(h) = self.held.as_mut() {
+            h.ooo.clear();
+            h.kept.clear();
+            h.kept.shrink_to_fit();
+        }
+        self.account(env);
+    }
+
+    fn emit_gap(
+        &mut self,
+        d: Direction,
+        len: u64,
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) -> u32 {
+        let mut left = len;
+        while left > 0 {
+            let n = u32::try_from(left).unwrap_or(u32::MAX);
+            sink(d, self.delivered, StreamData::Gap(n));
+            self.delivered = self.delivered.saturating_add(u64::from(n));
+            left -= u64::from(n);
+        }
+        self.gap_bytes = self.gap_bytes.saturating_add(len);
+        env.counters.tcp_gap += 1;
+        env.counters.tcp_gap_bytes += len;
+        if let Some(h) = self.held.as_mut() {
+            h.kept.clear();
+            h.kept_start = self.delivered;
+        }
+        if self.delivered >= Self::depth_limit(env.cfg) {
+            self.reach_depth(env);
+        }
+        StreamEvent::SeqGap.bit()
+    }
+
+    /// Appends delivered bytes to the kept window (for retransmission checks).
+    fn keep(&mut self, data: &[u8], env: &mut Env<'_>) {
+        let cap = usize_of(u64::from(env.cfg.retransmit_check_bytes));
+        if cap == 0 || !self.has(KEEP_OK) {
+            return;
+        }
+        let start = self.delivered;
+        let end = start.saturating_add(len64(data));
+        let h = self.held.get_or_insert_with(Box::default);
+        let kept_end = h.kept_start + u64::try_from(h.kept.len()).unwrap_or(0);
+        if h.kept.is_empty() || kept_end != start {
+            h.kept.clear();
+            h.kept_start = start;
+        }
+        if *env.mem >= env.cfg.reassembly_memcap_bytes {
+            // No room: forget what was kept; retransmissions of it go unchecked.
+            h.kept.clear();
+            h.kept_start = end;
+            return;
+        }
+        let tail = if data.len() > cap {
+            &data[data.len() - cap..]
+        } else {
+            data
+        };
+        if tail.len() < data.len() {
+            h.kept.clear();
+        }
+        h.kept.extend(tail.iter().copied());
+        let excess = h.kept.len().saturating_sub(cap);
+        if excess > 0 {
+            h.kept.drain(..excess);
+        }
+        h.kept_start = end - u64::try_from(h.kept.len()).unwrap_or(0);
+    }
+
+    /// Forgets kept bytes before `off` (the peer acknowledged them).
+    fn trim_kept(&mut self, off: u64) {
+        if let Some(h) = self.held.as_mut()
+            && off > h.kept_start
+        {
+            let n = usize_of(off - h.kept_start).min(h.kept.len());
+            h.kept.drain(..n);
+            h.kept_start += u64::try_from(n).unwrap_or(0);
+        }
+    }
+
+    /// Compares `[start, end)` of `data` (which begins at `data_start`) with kept bytes.
+    fn differs_from_kept(&self, data_start: u64, data: &[u8], end: u64) -> bool {
+        let Some(h) = self.held.as_ref() else {
+            return false;
+        };
+        let ks = h.kept_start;
+        let ke = ks + u64::try_from(h.kept.len()).unwrap_or(0);
+        let s = data_start.max(ks);
+        let e = end.min(ke);
+        if s >= e {
+            return false;
+        }
+        let a = usize_of(s - ks);
+        let b = usize_of(e - ks);
+        let new = &data[usize_of(s - data_start)..usize_of(e - data_start)];
+        let (k1, k2) = h.kept.as_slices();
+        // Compare against the (possibly split) ring without copying.
+        let mut i = a;
+        let mut j = 0;
+        while i < b {
+            let byte = if i < k1.len() {
+                k1[i]
+            } else {
+                k2[i - k1.len()]
+            };
+            if byte != new[j] {
+                return true;
+            }
+            i += 1;
+            j += 1;
+        }
+        false
+    }
+
+    /// Delivers held pieces that now start at (or before) the delivery point.
+    fn release_held(&mut self, d: Direction, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) {
+        loop {
+            let Some(h) = self.held.as_mut() else {
+                return;
+            };
+            let Some(front) = h.ooo.front() else {
+                return;
+            };
+            if front.start > self.delivered {
+                return;
+            }
+            let Some(p) = h.ooo.pop_front() else {
+                return;
+            };
+            let end = p.end();
+            if end > self.delivered {
+                let from = usize_of(self.delivered - p.start);
+                self.emit_bytes(d, &p.data[from..], env, sink);
+            }
+        }
+    }
+
+    /// Gaps out up to the first held piece and delivers what follows it.
+    fn gap_out_first(&mut self, d: Direction, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) -> u32 {
+        let Some(start) = self
+            .held
+            .as_ref()
+            .and_then(|h| h.ooo.front())
+            .map(|p| p.start)
+        else {
+            return 0;
+        };
+        let mut ev = 0;
+        if start > self.delivered {
+            ev |= self.emit_gap(d, start - self.delivered, env, sink);
+        }
+        self.release_held(d, env, sink);
+        ev
+    }
+
+    /// Delivers everything held, reporting the holes as gaps.
+    fn flush(&mut self, d: Direction, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) -> u32 {
+        let mut ev = 0;
+        while self
+            .held
+            .as_ref()
+            .is_some_and(|h| !h.ooo.is_empty() && !self.has(DEPTH_REACHED))
+        {
+            ev |= self.gap_out_first(d, env, sink);
+        }
+        self.account(env);
+        ev
+    }
+
+    /// Handles `data` whose first byte has sequence number `seq`.
+    fn on_data(
+        &mut self,
+        d: Direction,
+        seq: u32,
+        data: &[u8],
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) -> u32 {
+        let mut ev = 0;
+        if data.is_empty() || self.has(DEPTH_REACHED) {
+            return ev;
+        }
+        let off = self.offset_of(seq);
+        let (mut start, mut data) = if off < 0 {
+            let cut = usize_of(off.unsigned_abs());
+            if cut >= data.len() {
+                env.counters.tcp_before_base += 1;
+                return ev | StreamEvent::SegmentBeforeBase.bit();
+            }
+            (0u64, &data[cut..])
+        } else {
+            (off.unsigned_abs(), data)
+        };
+        let orig_s = start;
+        let orig_e = start + len64(data);
+        let limit = Self::depth_limit(env.cfg);
+        if start >= limit {
+            self.reach_depth(env);
+            return ev;
+        }
+        if orig_e > limit {
+            data = &data[..usize_of(limit - start)];
+        }
+        // A FIN ends the stream: nothing after it is data.
+        if self.has(FIN_SEEN) {
+            let fin_off = self.offset_of(self.fin_seq);
+            if fin_off >= 0 && start.saturating_add(len64(data)) > fin_off.unsigned_abs() {
+                env.counters.tcp_data_after_fin += 1;
+                let keep = usize_of(fin_off.unsigned_abs().saturating_sub(start));
+                data = &data[..keep.min(data.len())];
+                if data.is_empty() {
+                    return ev;
+                }
+            }
+        }
+        let end = start + len64(data);
+        // Bytes already handed on: a retransmission, never re-delivered.
+        if start < self.delivered {
+            let dup_end = end.min(self.delivered);
+            env.counters.tcp_retransmission += 1;
+            ev |= StreamEvent::PktRetransmission.bit();
+            if self.differs_from_kept(start, data, dup_end) {
+                env.counters.tcp_overlap_diff += 1;
+                ev |= StreamEvent::OverlapDifferentData.bit();
+            }
+            data = &data[usize_of(dup_end - start)..];
+            start = dup_end;
+            if data.is_empty() {
+                return ev;
+            }
+        }
+        let front = self
+            .held
+            .as_ref()
+            .and_then(|h| h.ooo.front())
+            .map(|p| p.start);
+        if start == self.delivered && front.is_none_or(|f| end <= f) {
+            // The common case: in order, nothing held in the way. Zero-copy.
+            self.emit_bytes(d, data, env, sink);
+            self.release_held(d, env, sink);
+            self.account(env);
+            return ev;
+        }
+        if start > self.delivered {
+            env.counters.tcp_ooo += 1;
+        }
+        let policy = env.cfg.overlap_policy;
+        let h = self.held.get_or_insert_with(Box::default);
+        let out = h.ooo.insert(start, data, orig_s, orig_e, |a, b, c, e| {
+            policy.tcp_new_wins(a, b, c, e)
+        });
+        if out.overlapped {
+            env.counters.tcp_overlap += 1;
+        }
+        if out.different {
+            env.counters.tcp_overlap_diff += 1;
+            ev |= StreamEvent::OverlapDifferentData.bit();
+        }
+        if out.duplicate {
+            env.counters.tcp_retransmission += 1;
+            ev |= StreamEvent::PktRetransmission.bit();
+        }
+        self.release_held(d, env, sink);
+        // Bounded queue: too much held gaps out the oldest hole.
+        loop {
+            let (n, b) = match self.held.as_ref() {
+                Some(h) => (h.ooo.len(), h.ooo.bytes()),
+                None => (0, 0),
+            };
+            let over_n = u64::try_from(n).unwrap_or(u64::MAX)
+                > u64::from(env.cfg.reassembly_max_held_segments);
+            let over_b =
+                u64::try_from(b).unwrap_or(u64::MAX) > u64::from(env.cfg.reassembly_max_held_bytes);
+            if n == 0 || !(over_n || over_b) {
+                break;
+            }
+            env.counters.tcp_held_limit += 1;
+            ev |= StreamEvent::InsertLimit.bit();
+            ev |= self.gap_out_first(d, env, sink);
+        }
+        self.account(env);
+        if *env.mem > env.cfg.reassembly_memcap_bytes {
+            env.counters.tcp_memcap += 1;
+            *env.memcap_hit = true;
+            ev |= StreamEvent::InsertMemcap.bit();
+            ev |= self.flush(d, env, sink);
+            if let Some(h) = self.held.as_mut() {
+                h.kept.clear();
+                h.kept.shrink_to_fit();
+                h.kept_start = self.delivered;
+            }
+            self.account(env);
+        }
+        ev
+    }
+
+    /// The peer acknowledged up to `ack`: what it acknowledged but was never seen
+    /// is a gap; held data up to there is released.
+    fn on_peer_ack(
+        &mut self,
+        d: Direction,
+        ack: u32,
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) -> u32 {
+        if !self.has(BASE_KNOWN) {
+            return 0;
+        }
+        let a = self.offset_of(ack);
+        if a <= i64_of(self.delivered) {
+            if a > 0 {
+                self.trim_kept(a.unsigned_abs());
+                self.account(env);
+            }
+            return 0;
+        }
+        let mut a = a.unsigned_abs();
+        if self.has(FIN_SEEN) {
+            let f = self.offset_of(self.fin_seq);
+            if f >= 0 {
+                a = a.min(f.unsigned_abs());
+            }
+        }
+        a = a.min(Self::depth_limit(env.cfg));
+        self.trim_kept(a);
+        let mut ev = 0;
+        if self.has(DEPTH_REACHED) {
+            return ev;
+        }
+        while self.delivered < a && !self.has(DEPTH_REACHED) {
+            let front = self
+                .held
+                .as_ref()
+                .and_then(|h| h.ooo.front())
+                .map(|p| p.start);
+            match front {
+                Some(f) if f <= self.delivered => self.release_held(d, env, sink),
+                Some(f) if f < a => ev |= self.gap_out_first(d, env, sink),
+                _ => {
+                    let n = a - self.delivered;
+                    ev |= self.emit_gap(d, n, env, sink);
+                }
+            }
+        }
+        self.account(env);
+        ev
+    }
+}
+
+impl TcpSession {
+    fn has(&self, b: u8) -> bool {
+        self.bits & b != 0
+    }
+
+    /// TCP state.
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+
+    /// Handshake seen complete (not a midstream pickup).
+    pub fn handshake_done(&self) -> bool {
+        let [c, s] = &self.dir;
+        !self.has(S_MIDSTREAM)
+            && c.has(SYN_SEEN)
+            && s.has(SYN_SEEN)
+            && c.has(SYN_ACKED)
+            && s.has(SYN_ACKED)
+    }
+
+    /// Established (handshake done or picked up midstream), now or before closing.
+    pub fn established(&self) -> bool {
+        !matches!(
+            self.state,
+            TcpState::None | TcpState::SynSent | TcpState::SynRecv
+        )
+    }
+
+    /// Reassembly is active for data sent in direction `d`.
+    pub fn stream_tracked(&self, d: Direction) -> bool {
+        self.has(S_TRACKED) && !self.dir[d.index()].has(DEPTH_REACHED)
+    }
+
+    /// OR of the flags sent in direction `d`.
+    pub fn flags(&self, d: Direction) -> u8 {
+        self.dir[d.index()].flags
+    }
+
+    /// Gap bytes reported in direction `d`.
+    pub fn gap_bytes(&self, d: Direction) -> u64 {
+        self.dir[d.index()].gap_bytes
+    }
+
+    /// The initial sequence number of the client, when its SYN was seen.
+    pub fn client_isn(&self) -> Option<u32> {
+        let c = &self.dir[0];
+        c.has(SYN_SEEN).then_some(c.isn)
+    }
+
+    /// The connection reached a state in which a new SYN on the same tuple starts
+    /// a new connection (closed by RST or FIN exchange).
+    pub fn reusable(&self) -> bool {
+        matches!(
+            self.state,
+            TcpState::LastAck | TcpState::TimeWait | TcpState::Closed
+        )
+    }
+
+    /// Zeek-style history string.
+    pub fn history(&self) -> String {
+        let mut s = String::with_capacity(usize::from(self.hist_len));
+        for i in 0..u32::from(self.hist_len) {
+            let code = (self.hist >> (5 * i)) & 31;
+            if code == CODE_FLIP {
+                s.push('^');
+            } else if (1..=12).contains(&code) {
+                let c = LETTERS[usize_of(u64::try_from(code - 1).unwrap_or(0))];
+                s.push(char::from(c));
+            } else if (13..=24).contains(&code) {
+                let c = LETTERS[usize_of(u64::try_from(code - 13).unwrap_or(0))];
+                s.push(char::from(c.to_ascii_lowercase()));
+            }
+        }
+        s
+    }
+
+    fn push_hist(&mut self, code: u128) {
+        if self.hist_len < 25 {
+            self.hist |= code << (5 * u32::from(self.hist_len));
+            self.hist_len += 1;
+        }
+    }
+
+    /// Records history letter `letter` for direction `d` (first occurrence only).
+    fn letter(&mut self, d: Direction, letter: usize) {
+        let bit = 1u16 << letter;
+        let dir = &mut self.dir[d.index()];
+        if dir.hist_seen & bit != 0 {
+            return;
+        }
+        dir.hist_seen |= bit;
+        let base = match d {
+            Direction::ToServer => 1,
+            Direction::ToClient => 13,
+        };
+        self.push_hist(base + u128::try_from(letter).unwrap_or(0));
+    }
+
+    /// Records the `C` (bad checksum) letter.
+    pub fn bad_checksum(&mut self, d: Direction) {
+        self.letter(d, L_C);
+    }
+
+    /// Sets up the session for the flow's first packet. `flipped`: the first packet
+    /// came from the server (a SYN/ACK), so history starts with `^`.
+    pub fn start(
+        &mut self,
+        seg: &Segment<'_>,
+        flipped: bool,
+        cfg: &FlowConfig,
+        counters: &mut Counters,
+    ) -> u32 {
+        counters.tcp_sessions += 1;
+        if flipped {
+            self.bits |= S_FLIPPED;
+            self.push_hist(CODE_FLIP);
+        }
+        let f = seg.flags;
+        let mut ev = 0;
+        if f & tf::SYN != 0 && f & tf::RST == 0 {
+            // Handshake (or a SYN/ACK picked up, which needs midstream).
+            if f & tf::ACK == 0 || cfg.midstream {
+                self.bits |= S_TRACKED;
+            }
+        } else if f & tf::RST != 0 {
+            ev |= StreamEvent::RstButNoSession.bit();
+        } else if f & tf::FIN != 0 {
+            ev |= StreamEvent::FinButNoSession.bit();
+        }
+        ev
+    }
+
+    /// Tries a midstream pickup on a packet without SYN.
+    fn try_pickup(&mut self, seg: &Segment<'_>, cfg: &FlowConfig, counters: &mut Counters) {
+        let f = seg.flags;
+        if cfg.midstream && f & tf::ACK != 0 && f & (tf::RST | tf::FIN | tf::SYN) == 0 {
+            self.bits |= S_TRACKED | S_MIDSTREAM;
+            self.state = TcpState::Established;
+            counters.tcp_midstream += 1;
+        }
+    }
+
+    fn history_for(&mut self, d: Direction, seg: &Segment<'_>) {
+        let f = seg.flags;
+        let syn = f & tf::SYN != 0;
+        let fin = f & tf::FIN != 0;
+        let rst = f & tf::RST != 0;
+        let ack = f & tf::ACK != 0;
+        if syn && (fin || rst) {
+            self.letter(d, L_Q);
+        } else if fin && rst {
+            self.letter(d, L_I);
+        } else {
+            if syn {
+                self.letter(d, if ack { L_H } else { L_S });
+            }
+            if fin {
+                self.letter(d, L_F);
+            }
+            if rst {
+                self.letter(d, L_R);
+            }
+            if ack && !syn && !fin && !rst && seg.payload.is_empty() {
+                self.letter(d, L_A);
+            }
+        }
+        if !seg.payload.is_empty() {
+            self.letter(d, L_D);
+        }
+        if seg.window == 0 && !rst {
+            self.letter(d, L_W);
+        }
+    }
+
+    fn recompute_handshake(&mut self) {
+        if !matches!(
+            self.state,
+            TcpState::None | TcpState::SynSent | TcpState::SynRecv
+        ) {
+            return;
+        }
+        let [c, s] = &self.dir;
+        let seen = (c.has(SYN_SEEN), s.has(SYN_SEEN));
+        let acked = (c.has(SYN_ACKED), s.has(SYN_ACKED));
+        self.state = if seen.0 && seen.1 && acked.0 && acked.1 {
+            TcpState::Established
+        } else if seen.0 && seen.1 && (acked.0 || acked.1) {
+            TcpState::SynRecv
+        } else if seen.0 || seen.1 {
+            TcpState::SynSent
+        } else {
+            self.state
+        };
+    }
+
+    /// State phase of one segment sent in direction `d` (checksum already judged
+    /// good): flags, handshake, RST/FIN and the closing states, history. Returns the
+    /// stream events raised (bits of [`StreamEvent`]) and what the stream phase
+    /// ([`TcpSession::on_stream`]) must do.
+    pub fn on_segment(
+        &mut self,
+        d: Direction,
+        seg: &Segment<'_>,
+        env: &mut Env<'_>,
+    ) -> (u32, Plan) {
+        let mut plan = Plan::default();
+        let (di, oi) = (d.index(), d.flip().index());
+        let f = seg.flags;
+        let syn = f & tf::SYN != 0;
+        let ackf = f & tf::ACK != 0;
+        let fin = f & tf::FIN != 0;
+        let rst = f & tf::RST != 0;
+        let mut ev = 0u32;
+
+        self.dir[di].flags |= f;
+        self.history_for(d, seg);
+        if syn {
+            if ackf {
+                env.counters.tcp_synack += 1;
+            } else {
+                env.counters.tcp_syn += 1;
+            }
+        }
+        if syn && fin {
+            ev |= StreamEvent::FinSyn.bit();
+        }
+        if seg.window == 0 && !rst {
+            self.dir[di].set(WIN_ZERO);
+        } else if !rst {
+            self.dir[di].bits &= !WIN_ZERO;
+        }
+
+        if self.state == TcpState::None && !syn {
+            if !self.has(S_TRACKED) {
+                self.try_pickup(seg, env.cfg, env.counters);
+            }
+            if !self.has(S_TRACKED) {
+                env.counters.tcp_untracked += 1;
+                return (ev, plan);
+            }
+        }
+        if syn && !self.has(S_TRACKED) {
+            if ackf && !env.cfg.midstream && !self.dir[oi].has(SYN_SEEN) {
+                env.counters.tcp_untracked += 1;
+                return (ev, plan);
+            }
+            self.bits |= S_TRACKED;
+        }
+
+        // RST: closes the session when its sequence number is plausible.
+        if rst {
+            env.counters.tcp_rst += 1;
+            let dir = &self.dir[di];
+            let plausible = !dir.has(SEQ_KNOWN) || {
+                let dist = SeqNumber(seg.seq).distance(SeqNumber(dir.next_seq));
+                (-65_536..=(1 << 30)).contains(&dist)
+            };
+            if plausible {
+                self.state = TcpState::Closed;
+                self.bits |= S_CLOSED_BY_RST;
+            } else {
+                env.counters.tcp_invalid_rst += 1;
+                ev |= StreamEvent::RstInvalidSeq.bit();
+            }
+            return (ev, plan);
+        }
+        if self.has(S_CLOSED_BY_RST) && !syn {
+            if !seg.payload.is_empty() {
+                env.counters.tcp_data_after_rst += 1;
+            }
+            return (ev, plan);
+        }
+
+        // SYN and SYN/ACK.
+        if syn {
+            if ackf && d == Direction::ToServer && !self.dir[oi].has(SYN_SEEN) {
+                // A SYN/ACK from the client before any SYN from the server.
+                return (ev | StreamEvent::SynackWrongDirection.bit(), plan);
+            }
+            let dir = &mut self.dir[di];
+            if !dir.has(SYN_SEEN) {
+                dir.isn = seg.seq;
+                dir.base = seg.seq.wrapping_add(1);
+                dir.delivered = 0;
+                dir.set(SYN_SEEN | BASE_KNOWN);
+                dir.note_seq_end(seg.seq.wrapping_add(1));
+            } else if seg.seq != dir.isn {
+                if self.state == TcpState::SynSent && d == Direction::ToServer && dir.delivered == 0
+                {
+                    // The client retried with a new ISN before any answer.
+                    dir.isn = seg.seq;
+                    dir.base = seg.seq.wrapping_add(1);
+                    dir.next_seq = seg.seq.wrapping_add(1);
+                } else {
+                    return (ev | StreamEvent::SynResendDiffSeq.bit(), plan);
+                }
+            } else {
+                env.counters.tcp_syn_retransmit += 1;
+            }
+            if ackf {
+                let other = &mut self.dir[oi];
+                if other.has(SYN_SEEN) {
+                    let lo = other.isn.wrapping_add(1);
+                    let hi = if other.has(SEQ_KNOWN) {
+                        other.next_seq
+                    } else {
+                        lo
+                    };
+                    if seq_ge(seg.ack, lo) && seq_ge(hi, seg.ack) {
+                        other.set(SYN_ACKED);
+                    } else {
+                        ev |= StreamEvent::SynackWrongAck.bit();
+                    }
+                } else {
+                    // SYN/ACK picked up without the SYN: the ACK tells where the
+                    // client's stream begins.
+                    other.isn = seg.ack.wrapping_sub(1);
+                    other.base = seg.ack;
+                    other.set(SYN_SEEN | SYN_ACKED | BASE_KNOWN);
+                    other.note_seq_end(seg.ack);
+                    self.bits |= S_MIDSTREAM;
+                    env.counters.tcp_midstream += 1;
+                }
+            }
+        }
+
+        // ACK field.
+        if ackf {
+            if seg.ack == 0 && !syn {
+                ev |= StreamEvent::PktBrokenAck.bit();
+            }
+            let midstream = self.has(S_MIDSTREAM);
+            let other = &mut self.dir[oi];
+            if other.has(SYN_SEEN) && !other.has(SYN_ACKED) {
+                let lo = other.isn.wrapping_add(1);
+                let hi = if other.has(SEQ_KNOWN) {
+                    other.next_seq
+                } else {
+                    lo
+                };
+                if seq_ge(seg.ack, lo) && seq_ge(hi, seg.ack) {
+                    other.set(SYN_ACKED);
+                }
+            }
+            if !other.has(BASE_KNOWN) && !other.has(SYN_SEEN) && midstream {
+                other.base = seg.ack;
+                other.set(BASE_KNOWN);
+                other.note_seq_end(seg.ack);
+            }
+            if other.has(FIN_SEEN) && seq_ge(seg.ack, other.fin_seq.wrapping_add(1)) {
+                other.set(FIN_ACKED);
+            }
+            let dir = &mut self.dir[di];
+            dir.last_ack = if dir.has(ACK_SEEN) {
+                SeqNumber(dir.last_ack).max_mod(SeqNumber(seg.ack)).0
+            } else {
+                seg.ack
+            };
+            dir.set(ACK_SEEN);
+        }
+        self.recompute_handshake();
+
+        // The peer's stream: what this ACK covers.
+        if ackf && self.dir[oi].has(BASE_KNOWN) {
+            let sane = !self.dir[oi].has(SEQ_KNOWN) || {
+                let dist = SeqNumber(seg.ack).distance(SeqNumber(self.dir[oi].next_seq));
+                dist <= (1 << 30)
+            };
+            if sane {
+                plan.peer_ack = Some(seg.ack);
+            } else {
+                ev |= StreamEvent::PktInvalidAck.bit();
+            }
+        }
+
+        // This direction's data.
+        let data_seq = if syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let plen = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+        let data_end = data_seq.wrapping_add(plen);
+        if !seg.payload.is_empty() {
+            let peer_zero = self.dir[oi].has(WIN_ZERO);
+            let peer_acks = self.dir[oi].has(ACK_SEEN);
+            let dir = &mut self.dir[di];
+            if peer_acks {
+                dir.set(KEEP_OK);
+            }
+            let keepalive = seg.payload.len() <= 1
+                && !syn
+                && !fin
+                && dir.has(SEQ_KNOWN)
+                && seg.seq == dir.next_seq.wrapping_sub(1);
+            let probe = seg.payload.len() == 1
+                && !syn
+                && !fin
+                && peer_zero
+                && dir.has(SEQ_KNOWN)
+                && seg.seq == dir.next_seq;
+            if keepalive {
+                env.counters.tcp_keepalive += 1;
+            } else if probe {
+                env.counters.tcp_zero_window_probe += 1;
+            } else {
+                if !dir.has(BASE_KNOWN) {
+                    dir.base = data_seq;
+                    dir.delivered = 0;
+                    dir.set(BASE_KNOWN);
+                }
+                plan.data_seq = Some(data_seq);
+                dir.note_seq_end(data_end);
+                if self.state == TcpState::SynRecv && d == Direction::ToClient {
+                    // Server data while the client's ACK was not seen: it was lost.
+                    self.state = TcpState::Established;
+                }
+            }
+        } else if !syn && !self.dir[di].has(SEQ_KNOWN) {
+            self.dir[di].note_seq_end(seg.seq);
+        }
+
+        // FIN and the closing states (Suricata's names: a FIN from the client first
+        // gives close_wait, from the server first fin_wait1).
+        if fin {
+            let dir = &mut self.dir[di];
+            if !dir.has(FIN_SEEN) {
+                dir.fin_seq = data_end;
+                dir.set(FIN_SEEN);
+            }
+            dir.note_seq_end(data_end.wrapping_add(1));
+            // A FIN acknowledged by this same packet's peer data cannot be yet; the
+            // state follows who closed first.
+            self.state = match (self.state, d) {
+                (
+                    TcpState::Established | TcpState::SynRecv | TcpState::SynSent,
+                    Direction::ToServer,
+                ) => TcpState::CloseWait,
+                (
+                    TcpState::Established | TcpState::SynRecv | TcpState::SynSent,
+                    Direction::ToClient,
+                ) => TcpState::FinWait1,
+                (TcpState::FinWait1, Direction::ToServer) => {
+                    if self.dir[1].has(FIN_ACKED) {
+                        TcpState::TimeWait
+                    } else {
+                        TcpState::Closing
+                    }
+                }
+                (TcpState::FinWait2, Direction::ToServer) => TcpState::TimeWait,
+                (TcpState::CloseWait, Direction::ToClient) => TcpState::LastAck,
+                (s, _) => s,
+            };
+        }
+        if ackf {
+            let (c, s) = (&self.dir[0], &self.dir[1]);
+            self.state = match self.state {
+                TcpState::FinWait1 if !fin && d == Direction::ToServer && s.has(FIN_ACKED) => {
+                    TcpState::FinWait2
+                }
+                st => st,
+            };
+            if c.has(FIN_SEEN) && s.has(FIN_SEEN) && c.has(FIN_ACKED) && s.has(FIN_ACKED) {
+                self.state = TcpState::Closed;
+            } else if self.state == TcpState::Closing && (c.has(FIN_ACKED) || s.has(FIN_ACKED)) {
+                self.state = TcpState::TimeWait;
+            }
+        }
+
+        (ev, plan)
+    }
+
+    /// Stream phase: releases what the peer acknowledged in the other direction, then
+    /// reassembles this segment's data, handing in-order chunks to `sink`.
+    pub fn on_stream(
+        &mut self,
+        d: Direction,
+        plan: Plan,
+        payload: &[u8],
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) -> u32 {
+        let mut ev = 0;
+        if let Some(ack) = plan.peer_ack {
+            ev |= self.dir[d.flip().index()].on_peer_ack(d.flip(), ack, env, sink);
+        }
+        if let Some(seq) = plan.data_seq {
+            ev |= self.dir[d.index()].on_data(d, seq, payload, env, sink);
+        }
+        if ev & StreamEvent::PktRetransmission.bit() != 0 {
+            self.letter(d, L_T);
+        }
+        if ev & StreamEvent::SeqGap.bit() != 0 {
+            self.gap_letters(ev);
+        }
+        ev
+    }
+
+    /// Records `G` for the direction(s) whose gap counters moved.
+    fn gap_letters(&mut self, _ev: u32) {
+        for d in [Direction::ToServer, Direction::ToClient] {
+            if self.dir[d.index()].gap_bytes > 0 {
+                self.letter(d, L_G);
+            }
+        }
+    }
+
+    /// End of the flow: delivers everything held (holes become gaps), then any
+    /// acknowledged-but-unseen tail. Returns the events raised.
+    pub fn finish(&mut self, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) -> u32 {
+        let mut ev = 0;
+        for d in [Direction::ToServer, Direction::ToClient] {
+            ev |= self.dir[d.index()].flush(d, env, sink);
+            if let Some(h) = self.dir[d.index()].held.as_mut() {
+                h.kept.clear();
+                h.kept.shrink_to_fit();
+            }
+            self.dir[d.index()].account(env);
+            let freed = self.dir[d.index()]
+                .held
+                .take()
+                .map(|h| h.accounted)
+                .unwrap_or(0);
+            *env.mem = env.mem.saturating_sub(freed);
+        }
+        if ev & StreamEvent::SeqGap.bit() != 0 {
+            self.gap_letters(ev);
+        }
+        env.counters.tcp_reasm_mem = *env.mem;
+        ev
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Run {
+        cfg: FlowConfig,
+        counters: Counters,
+        mem: u64,
+        hit: bool,
+        out: [Vec<u8>; 2],
+        gaps: [u64; 2],
+        offsets_ok: bool,
+    }
+
+    impl Run {
+        fn new(cfg: FlowConfig) -> Self {
+            Run {
+                cfg,
+                counters: Counters::default(),
+                mem: 0,
+                hit: false,
+                out: [Vec::new(), Vec::new()],
+                gaps: [0, 0],
+                offsets_ok: true,
+            }
+        }
+
+        fn seg(
+            &mut self,
+            s: &mut TcpSession,
+            d: Direction,
+            seq: u32,
+            ack: u32,
+            flags: u8,
+            p: &[u8],
+        ) -> u32 {
+            let mut env = Env {
+                cfg: &self.cfg,
+                counters: &mut self.counters,
+                mem: &mut self.mem,
+                memcap_hit: &mut self.hit,
+            };
+            let out = &mut self.out;
+            let gaps = &mut self.gaps;
+            let ok = &mut self.offsets_ok;
+            let mut sink = |dd: Direction, off: u64, data: StreamData<'_>| {
+                let i = dd.index();
+                if off != out[i].len() as u64 + gaps[i] {
+                    *ok = false;
+                }
+                match data {
+                    StreamData::Bytes(b) => out[i].extend_from_slice(b),
+                    StreamData::Gap(n) => gaps[i] += u64::from(n),
+                }
+            };
+            let seg = Segment {
+                seq,
+                ack,
+                flags,
+                window: 1000,
+                payload: p,
+            };
+            let (ev, plan) = s.on_segment(d, &seg, &mut env);
+            ev | s.on_stream(d, plan, p, &mut env, &mut sink)
+        }
+    }
+
+    const SYN: u8 = tf::SYN;
+    const ACK: u8 = tf::ACK;
+    const FIN: u8 = tf::FIN;
+
+    fn handshake(r: &mut Run, s: &mut TcpSession, c_isn: u32, s_isn: u32) {
+        let seg = Segment {
+            seq: c_isn,
+            ack: 0,
+            flags: SYN,
+            window: 1000,
+            payload: b"",
+        };
+        s.start(&seg, false, &r.cfg, &mut r.counters);
+        r.seg(s, Direction::ToServer, c_isn, 0, SYN, b"");
+        r.seg(
+            s,
+            Direction::ToClient,
+            s_isn,
+            c_isn.wrapping_add(1),
+            SYN | ACK,
+            b"",
+        );
+        r.seg(
+            s,
+            Direction::ToServer,
+            c_isn.wrapping_add(1),
+            s_isn.wrapping_add(1),
+            ACK,
+            b"",
+        );
+    }
+
+    #[test]
+    fn handshake_then_in_order_data() {
+        let mut r = Run::new(FlowConfig::default());
+        let mut s = TcpSession::default();
+        handshake(&mut r, &mut s, 100, 5000);
+        assert_eq!(s.state(), TcpState::Established);
+        assert!(s.handshake_done());
+        r.seg(&mut s, Direction::ToServer, 101, 5001, ACK, b"hello ");
+        r.seg(&mut s, Direction::ToServer, 107, 5001, ACK, b"world");
+        assert_eq!(r.out[0], b"hello world");
+        assert!(r.offsets_ok);
+        assert_eq!(s.history(), "ShAD");
+    }
+
+    #[test]
+    fn out_of_order_is_held_then_released() {
+        let mut r = Run::new(FlowConfig::default());
+        let mut s = TcpSession::default();
+        handshake(&mut r, &mut s, 0, 0);
+        r.seg(&mut s, Direction::ToServer, 6, 1, ACK, b"world");
+        assert!(r.out[0].is_empty());
+        assert!(r.mem > 0);
+        r.seg(&mut s, Direction::ToServer, 1, 1, ACK, b"hello");
+        assert_eq!(r.out[0], b"helloworld");
+        assert!(r.offsets_ok);
+    }
+
+    #[test]
+    fn fin_from_client_first_gives_close_wait_then_closed() {
+        let mut r = Run::new(FlowConfig::default());
+        let mut s = TcpSession::default();
+        handshake(&mut r, &mut s, 10, 20);
+        r.seg(&mut s, Direction::ToServer, 11, 21, FIN | ACK, b"");
+        assert_eq!(s.state(), TcpState::CloseWait);
+        r.seg(&mut s, Direction::ToClient, 21, 12, FIN | ACK, b"");
+        assert_eq!(s.state(), TcpState::LastAck);
+        r.seg(&mut s, Direction::ToServer, 12, 22, ACK, b"");
+        assert_eq!(s.state(), TcpState::Closed);
+        assert_eq!(s.history(), "ShAFf");
+    }
+
+    #[test]
+    fn keepalive_is_not_a_retransmission() {
+        let mut r = Run::new(FlowConfig::default());
+        let mut s = TcpSession::default();
+        handshake(&mut r, &mut s, 0, 0);
+        r.seg(&mut s, Direction::ToServer, 1, 1, ACK, b"abc");
+        let ev = r.seg(&mut s, Direction::ToServer, 3, 1, ACK, b"\0");
+        assert_eq!(ev & StreamEvent::PktRetransmission.bit(), 0);
+        assert_eq!(r.counters.tcp_keepalive, 1);
+        assert_eq!(r.out[0], b"abc");
+    }
+}
