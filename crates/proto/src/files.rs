@@ -48,8 +48,10 @@ impl Default for FileConfig {
 /// Says what a file's first bytes are. `head` is the start of the file (as many
 /// bytes as are known, ideally [`MAGIC_WINDOW`]).
 ///
-/// PE needs `MZ` and, when the header offset `e_lfanew` (at 0x3c) lies inside
-/// `head`, the `PE\0\0` signature there. Scripts are recognised by a marker at
+/// [`FileMagic::Pe`] covers `MZ` executables: when the header offset `e_lfanew`
+/// (at 0x3c) lies inside `head`, a `PE\0\0`, `NE`, `LE` or `LX` signature must be
+/// there or the DOS header must look real (header size of at least two
+/// paragraphs); when it lies beyond `head`, `MZ` alone decides. Scripts are recognised by a marker at
 /// the start (after a byte-order mark and white space): `#!`, `<script`,
 /// `@echo off`, PowerShell and VBScript idioms.
 pub fn detect_magic(head: &[u8]) -> FileMagic {
@@ -80,15 +82,25 @@ pub fn detect_magic(head: &[u8]) -> FileMagic {
     FileMagic::Other
 }
 
-/// `Some(true)` when the PE signature is where `e_lfanew` says, `Some(false)`
-/// when that place is visible and holds something else, `None` when not visible.
+/// `Some(true)` when a PE/NE/LE/LX signature is where `e_lfanew` says or the
+/// DOS header looks real, `Some(false)` when that place is visible and neither
+/// holds, `None` when it is not visible.
 fn pe_signature(head: &[u8]) -> Option<bool> {
     let off = head.get(0x3c..0x40)?;
     let lfanew = u32::from_le_bytes([off[0], off[1], off[2], off[3]]);
     let start = usize::try_from(lfanew).ok()?;
     let end = start.checked_add(4)?;
     let sig = head.get(start..end)?;
-    Some(sig == b"PE\0\0")
+    let header_paragraphs = head
+        .get(8..10)
+        .map_or(0, |p| u16::from_le_bytes([p[0], p[1]]));
+    Some(
+        sig == b"PE\0\0"
+            || sig.starts_with(b"NE")
+            || sig.starts_with(b"LE")
+            || sig.starts_with(b"LX")
+            || (header_paragraphs >= 2 && lfanew >= 0x40),
+    )
 }
 
 fn is_macho(head: &[u8]) -> bool {
@@ -398,6 +410,77 @@ pub(crate) mod util {
         }
     }
 
+    /// Splits a byte stream into lines (LF-terminated, a CR before the LF
+    /// removed), keeping at most `limit` bytes of a line: longer lines are cut
+    /// and flagged, the rest of them skipped up to the LF.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct LineReader {
+        buf: Vec<u8>,
+        overflow: bool,
+    }
+
+    impl LineReader {
+        /// Takes the next complete line from `input` (or buffers a partial one).
+        /// Returns the bytes of `input` consumed and, when a line completed, the
+        /// line (without terminator) and whether it was cut at `limit`.
+        pub(crate) fn take<'a>(
+            &'a mut self,
+            input: &'a [u8],
+            limit: usize,
+        ) -> (usize, Option<(&'a [u8], bool)>) {
+            match memchr::memchr(b'\n', input) {
+                Some(i) => {
+                    let piece = &input[..i];
+                    if self.buf.is_empty() && !self.overflow {
+                        let cut = piece.len() > limit;
+                        let line = if cut {
+                            &piece[..limit]
+                        } else {
+                            strip_cr(piece)
+                        };
+                        (i + 1, Some((line, cut)))
+                    } else {
+                        if push_bounded(&mut self.buf, piece, limit) {
+                            self.overflow = true;
+                        }
+                        let cut = self.overflow;
+                        self.overflow = false;
+                        // Cleared by `done` once the caller has used the line.
+                        let line: &[u8] = &self.buf;
+                        let line = if cut { line } else { strip_cr(line) };
+                        (i + 1, Some((line, cut)))
+                    }
+                }
+                None => {
+                    if push_bounded(&mut self.buf, input, limit) {
+                        self.overflow = true;
+                    }
+                    (input.len(), None)
+                }
+            }
+        }
+
+        /// Forgets the line taken from the buffer (call after using it).
+        pub(crate) fn done(&mut self) {
+            self.buf.clear();
+        }
+
+        /// Drops any partial line (after a gap).
+        pub(crate) fn reset(&mut self) {
+            self.buf.clear();
+            self.overflow = false;
+        }
+
+        /// The partial line held so far.
+        pub(crate) fn pending(&self) -> &[u8] {
+            &self.buf
+        }
+    }
+
+    fn strip_cr(l: &[u8]) -> &[u8] {
+        l.strip_suffix(b"\r").unwrap_or(l)
+    }
+
     /// Decodes a hex string (test vectors).
     #[cfg(test)]
     pub(crate) fn unhex(s: &str) -> Vec<u8> {
@@ -464,6 +547,10 @@ mod tests {
         let mut bad = pe(0x80, 512);
         bad[0x80] = b'X';
         assert_eq!(detect_magic(&bad), FileMagic::Other);
+        // A 16-bit NE executable (MSVIDEO.DLL in zeek-pe-pe.pcap).
+        let mut ne = pe(0x80, 512);
+        ne[0x80..0x84].copy_from_slice(b"NE\x05\x3c");
+        assert_eq!(detect_magic(&ne), FileMagic::Pe);
         assert_eq!(detect_magic(b"MZ"), FileMagic::Pe);
         assert_eq!(detect_magic(b"\x7fELF\x01"), FileMagic::Elf);
         assert_eq!(detect_magic(b"\xcf\xfa\xed\xfe\x07"), FileMagic::MachO);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dns;
+mod ftp;
 mod http;
 mod pcapkit;
 mod svcheck;

@@ -408,13 +408,41 @@ fn probes() -> Vec<(&'static str, Probe)> {
 
 /// Probes of the line protocols, in order (FTP before SMTP: both greet with 220).
 fn extra_probes() -> Vec<(&'static str, Probe)> {
-    vec![]
+    vec![("ftp", stormwatch_proto::ftp::probe)]
 }
 
 /// Parsers of the line protocols.
 fn extra_parser(name: &str, cfg: &ProtoConfig) -> Option<Box<dyn StreamParser>> {
-    let _ = (name, cfg);
-    None
+    match name {
+        "ftp" => Some(Box::new(stormwatch_proto::ftp::FtpParser::new(cfg))),
+        _ => None,
+    }
+}
+
+/// FTP data connections announced so far: (address, port, command, file name).
+type Expect = (std::net::IpAddr, u16, Option<String>, Option<String>);
+
+/// Reads the announcements (and the transfer command that followed each) from
+/// the events a control connection produced since `from`.
+fn expectations(sink: &Recorded, from: usize, out: &mut Vec<Expect>) {
+    use stormwatch_model::{AppEvent, FtpEvent};
+    let first_new = out.len();
+    for (_, _, e) in &sink.events[from..] {
+        match e {
+            AppEvent::Ftp(FtpEvent::DataExpected { addr, port }) => {
+                out.push((*addr, *port, None, None))
+            }
+            AppEvent::Ftp(FtpEvent::Command { command, arg, .. })
+                if ["RETR", "STOR", "STOU", "APPE", "LIST", "NLST"].contains(&command.as_str()) =>
+            {
+                if let Some(x) = out[first_new..].iter_mut().rev().find(|x| x.2.is_none()) {
+                    x.2 = Some(command.clone());
+                    x.3 = (!arg.is_empty()).then(|| arg.clone());
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Runs the right parser over every conversation of a capture.
@@ -422,9 +450,26 @@ pub fn run_capture(pcap: &Path, cfg: &ProtoConfig) -> Recorded {
     let pkts = pcapkit::read_pcap(pcap);
     let convs = pcapkit::conversations(&pkts);
     let mut sink = Recorded::default();
+    let mut expect: Vec<Expect> = Vec::new();
     for (i, conv) in convs.iter().enumerate() {
         let flow = i as u64 + 1;
-        run_conv(flow, conv, cfg, &mut sink);
+        let from = sink.events.len();
+        let data = expect
+            .iter()
+            .position(|x| x.0 == conv.key.dst && x.1 == conv.key.dst_port)
+            .map(|i| expect.remove(i));
+        match data {
+            Some((_, _, cmd, name)) => {
+                let mut p = stormwatch_proto::ftp::FtpDataParser::with_context(
+                    cfg,
+                    cmd.as_deref(),
+                    name.as_deref(),
+                );
+                pcapkit::run_stream(flow, conv, &mut p as &mut dyn StreamParser, &mut sink);
+            }
+            None => run_conv(flow, conv, cfg, &mut sink),
+        }
+        expectations(&sink, from, &mut expect);
     }
     sink
 }
