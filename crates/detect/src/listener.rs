@@ -1,0 +1,249 @@
+//! New listeners (E6): a host starts accepting TCP connections on a port it
+//! was not seen serving before.
+//!
+//! A host's served ports are learned silently for `listener_warmup_secs` after
+//! the host is first seen. After that, a SYN/ACK from an unlearned port is a
+//! candidate, reported when:
+//! - the host was the target of an exploit before (any accepted connection), or
+//! - the connection is *used*: application data identified on it, data in
+//!   both directions at its end, or still open `listener_confirm_secs` later.
+//!
+//! Ports a scanner discovers (SYN/ACK to a decided scanner on a host with no
+//! exploit) and ports announced by FTP (`PORT`/`PASV`) or IRC DCC offers are
+//! learned without a record.
+
+use crate::Ctx;
+use crate::util::{FifoMap, ep};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use stormwatch_model::{
+    FlowId, FlowRecord, IpProto, ListenerInfo, Notice, NoticeKind, PacketSummary, Stage, Timestamp,
+    human_duration, tcp_flags,
+};
+
+struct Host {
+    first_seen: Timestamp,
+    ports: Vec<u16>,
+}
+
+struct Candidate {
+    server: IpAddr,
+    port: u16,
+    client: IpAddr,
+    ts: Timestamp,
+    watched_secs: f64,
+    reset: bool,
+}
+
+/// Listener learning state.
+pub(crate) struct Listeners {
+    hosts: FifoMap<IpAddr, Host>,
+    expect: FifoMap<(IpAddr, u16), Timestamp>,
+    cand: FifoMap<FlowId, Candidate>,
+    cand_q: VecDeque<(Timestamp, FlowId)>,
+    /// Ports learned during warm-up.
+    pub learned: u64,
+    /// Accepts on announced FTP data / DCC ports.
+    pub expected: u64,
+    /// Open ports found by a scanner (learned, not reported).
+    pub scan_discovered: u64,
+    /// Hosts at their port limit.
+    pub ports_full: u64,
+    /// Candidates dropped (probe-like: no data, reset).
+    pub dropped: u64,
+    /// Records emitted.
+    pub reported: u64,
+}
+
+impl Listeners {
+    pub(crate) fn new(hosts_max: usize, expect_max: usize) -> Listeners {
+        Listeners {
+            hosts: FifoMap::new(hosts_max),
+            expect: FifoMap::new(expect_max),
+            cand: FifoMap::new(expect_max),
+            cand_q: VecDeque::new(),
+            learned: 0,
+            expected: 0,
+            scan_discovered: 0,
+            ports_full: 0,
+            dropped: 0,
+            reported: 0,
+        }
+    }
+
+    pub(crate) fn evicted(&self) -> u64 {
+        self.hosts.evicted + self.expect.evicted + self.cand.evicted
+    }
+
+    pub(crate) fn hosts(&self) -> usize {
+        self.hosts.len()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.hosts
+            .capacity_bytes(std::mem::size_of::<(IpAddr, Host)>() + 16)
+            + self.expect.capacity_bytes(40)
+            + self
+                .cand
+                .capacity_bytes(std::mem::size_of::<(FlowId, Candidate)>())
+            + self.cand_q.capacity() * 16
+    }
+
+    /// An FTP data connection or DCC offer announced `addr:port`.
+    pub(crate) fn expect(&mut self, addr: IpAddr, port: u16, now: Timestamp, ctx: &Ctx<'_>) {
+        let secs =
+            i64::try_from(ctx.cfg.listener_expectation_secs).unwrap_or(i64::MAX / 2_000_000_000);
+        let (d, _) = self
+            .expect
+            .entry_or_insert_with((addr, port), || Timestamp::ZERO);
+        *d = now.add_secs(secs);
+    }
+
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) {
+        if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
+            return;
+        }
+        if !self.hosts.contains(&ip) {
+            self.hosts.entry_or_insert_with(ip, || Host {
+                first_seen: ts,
+                ports: Vec::new(),
+            });
+        }
+    }
+
+    /// Packet entry point. `scanner(ip)` tells whether `ip` is a decided scanner.
+    pub(crate) fn on_packet(
+        &mut self,
+        p: &PacketSummary,
+        scanner: impl Fn(IpAddr) -> bool,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.watch(p.src, p.ts, ctx);
+        self.watch(p.dst, p.ts, ctx);
+        if p.proto != IpProto::TCP {
+            return;
+        }
+        let f = p.tcp_flags;
+        if f & tcp_flags::RST != 0 {
+            if let Some(c) = self.cand.get_mut(&p.flow_id) {
+                c.reset = true;
+            }
+            return;
+        }
+        if f & (tcp_flags::SYN | tcp_flags::ACK) != tcp_flags::SYN | tcp_flags::ACK {
+            return;
+        }
+        let (server, port, client) = (p.src, p.src_port, p.dst);
+        if ctx.cfg.listener_home_only && !ctx.is_home(server) {
+            return;
+        }
+        if let Some(&until) = self.expect.get(&(server, port))
+            && p.ts <= until
+        {
+            self.expected += 1;
+            return;
+        }
+        let Some(h) = self.hosts.get_mut(&server) else {
+            return;
+        };
+        if h.ports.contains(&port) {
+            return;
+        }
+        if h.ports.len() >= ctx.cfg.listener_ports_per_host_max {
+            self.ports_full += 1;
+            return;
+        }
+        h.ports.push(port);
+        let watched = p.ts.secs_since(h.first_seen);
+        let warmup = ctx.cfg.listener_warmup_secs as f64;
+        if watched < warmup {
+            self.learned += 1;
+            return;
+        }
+        let c = Candidate {
+            server,
+            port,
+            client,
+            ts: p.ts,
+            watched_secs: watched,
+            reset: false,
+        };
+        if ctx.attacks.exploit_before(server, p.ts).is_some() {
+            self.report(&c, p.flow_id, ctx);
+        } else if scanner(client) {
+            self.scan_discovered += 1;
+        } else {
+            let secs =
+                i64::try_from(ctx.cfg.listener_confirm_secs).unwrap_or(i64::MAX / 2_000_000_000);
+            self.cand_q.push_back((p.ts.add_secs(secs), p.flow_id));
+            self.cand.entry_or_insert_with(p.flow_id, || c);
+        }
+    }
+
+    /// Application data identified on the flow: the listener is in use.
+    pub(crate) fn on_app_data(&mut self, flow: FlowId, ctx: &mut Ctx<'_>) {
+        if let Some(c) = self.cand.remove(&flow) {
+            self.report(&c, flow, ctx);
+        }
+    }
+
+    /// The flow ended: data in both directions confirms, otherwise the accept
+    /// was a probe.
+    pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
+        let Some(c) = self.cand.remove(&rec.flow_id) else {
+            return;
+        };
+        let used = match &rec.tcp {
+            Some(t) if !t.history.is_empty() => t.history.contains('D') && t.history.contains('d'),
+            _ => rec.pkts_toserver >= 4 && rec.pkts_toclient >= 3,
+        };
+        if used {
+            self.report(&c, rec.flow_id, ctx);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Time moved: candidates still open (no reset) after the confirmation delay
+    /// are in use.
+    pub(crate) fn advance(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {
+        while let Some(&(deadline, flow)) = self.cand_q.front() {
+            if deadline > now {
+                break;
+            }
+            self.cand_q.pop_front();
+            let open = self.cand.get(&flow).is_some_and(|c| !c.reset);
+            if open && let Some(c) = self.cand.remove(&flow) {
+                self.report(&c, flow, ctx);
+            }
+        }
+    }
+
+    fn report(&mut self, c: &Candidate, flow: FlowId, ctx: &mut Ctx<'_>) {
+        let identifier = format!("listener:{}:tcp/{}", c.server, c.port);
+        if !ctx.sup.first(&identifier) {
+            return;
+        }
+        self.reported += 1;
+        ctx.out.push(Notice {
+            ts: c.ts,
+            identifier,
+            host: c.server,
+            peer: Some(c.client),
+            flow_id: Some(flow),
+            stage: Some(Stage::E6NewListener),
+            msg: format!(
+                "new listener {} accepts connections from {} (port not served in the {} watched before)",
+                ep(c.server, c.port),
+                c.client,
+                human_duration(c.watched_secs)
+            ),
+            kind: NoticeKind::NewListener(ListenerInfo {
+                port: c.port,
+                proto: IpProto::TCP,
+                first_client: c.client,
+                watched_secs: c.watched_secs,
+            }),
+        });
+    }
+}

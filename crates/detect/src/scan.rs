@@ -1,0 +1,899 @@
+//! Scan detection: Threshold Random Walk over first-contact outcomes per
+//! source and protocol class, a ping-sweep fan-out rule, classification,
+//! the tool fingerprint and the EVE `scan` records.
+//!
+//! A *first contact* is a probe from a source to a (destination, port) pair it
+//! had not probed before: a TCP SYN (or FIN/NULL/Xmas) opening a flow, the
+//! first datagram of a UDP flow, an ICMP echo request. Its outcome is a
+//! *success* when the destination answers (SYN/ACK, any UDP reply, echo reply;
+//! in a one-sided capture also the client's own FIN or RST, which it only sends
+//! after an answer) and a *failure* on a RST, an ICMP unreachable or no answer
+//! within `probe_timeout_ms` (or at the end of input).
+
+use crate::Ctx;
+use crate::config::Trw;
+use crate::fingerprint::{Class, FpAcc};
+use crate::sketch::{Budget, Distinct, Seen};
+use crate::util::{hash64, ip_key, is_group_address, thousands};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::IpAddr;
+use stormwatch_model::{
+    Direction, FlowId, IpProto, Notice, NoticeKind, PacketSummary, ScanInfo, ScanKind, Stage,
+    Timestamp, tcp_flags,
+};
+
+/// A source: address and protocol class (each walks on its own).
+pub(crate) type SrcKey = (IpAddr, Class);
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failure,
+}
+
+/// A first contact awaiting its outcome.
+struct Pending {
+    key: SrcKey,
+    dst: IpAddr,
+}
+
+/// A home target probed while its scanner was still undecided.
+struct Backlog {
+    target: IpAddr,
+    port: u16,
+    ts: Timestamp,
+    flow: FlowId,
+}
+
+/// What is kept once a source is decided.
+struct Decided {
+    identifier: String,
+    failures: u32,
+    target_notices: u64,
+    snapshot: ScanInfo,
+}
+
+/// Per-source state: fixed size apart from the distinct counters (bounded by
+/// the shared budget) and the short lists.
+struct Source {
+    llr: f64,
+    failures: u32,
+    successes: u32,
+    pending: u32,
+    probes: u64,
+    answered: u64,
+    last_answered: Option<FlowId>,
+    last_activity: Timestamp,
+    stamp: u64,
+    targets: Distinct,
+    ports: Distinct,
+    pairs: Distinct,
+    ports_listed: Vec<u16>,
+    sample: Vec<IpAddr>,
+    first_target: Option<IpAddr>,
+    fp: FpAcc,
+    backlog: Vec<Backlog>,
+    ping_window: (Timestamp, u32),
+    app_tool: Option<&'static str>,
+    decided: Option<Box<Decided>>,
+}
+
+impl Source {
+    fn new(now: Timestamp, stamp: u64) -> Source {
+        Source {
+            llr: 0.0,
+            failures: 0,
+            successes: 0,
+            pending: 0,
+            probes: 0,
+            answered: 0,
+            last_answered: None,
+            last_activity: now,
+            stamp,
+            targets: Distinct::default(),
+            ports: Distinct::default(),
+            pairs: Distinct::default(),
+            ports_listed: Vec::new(),
+            sample: Vec::new(),
+            first_target: None,
+            fp: FpAcc::default(),
+            backlog: Vec::new(),
+            ping_window: (now, 0),
+            app_tool: None,
+            decided: None,
+        }
+    }
+
+    fn release(&mut self, budget: &mut Budget) {
+        self.targets.release(budget);
+        self.ports.release(budget);
+        self.pairs.release(budget);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.targets.heap_bytes()
+            + self.ports.heap_bytes()
+            + self.pairs.heap_bytes()
+            + self.ports_listed.capacity() * 2
+            + self.sample.capacity() * std::mem::size_of::<IpAddr>()
+            + self.backlog.capacity() * std::mem::size_of::<Backlog>()
+            + self
+                .decided
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Decided>() + 512)
+    }
+
+    fn kind(&self, class: Class) -> ScanKind {
+        if class == Class::Icmp {
+            return ScanKind::PingSweep;
+        }
+        classify(self.targets.count(), self.ports.count())
+    }
+
+    fn info(&self, key: SrcKey, failures_to_decision: u32, ctx: &Ctx<'_>) -> ScanInfo {
+        let (ip, class) = key;
+        let kind = self.kind(class);
+        let ports = if class == Class::Icmp {
+            0
+        } else {
+            self.ports.count()
+        };
+        let proto = match (class, ip) {
+            (Class::Tcp, _) => IpProto::TCP,
+            (Class::Udp, _) => IpProto::UDP,
+            (Class::Icmp, IpAddr::V4(_)) => IpProto::ICMP,
+            (Class::Icmp, IpAddr::V6(_)) => IpProto::ICMPV6,
+        };
+        let live_ratio = if self.probes == 0 {
+            0.0
+        } else {
+            (self.answered as f64 / self.probes as f64).min(1.0)
+        };
+        ScanInfo {
+            scanner: ip,
+            kind,
+            proto,
+            ports: self.ports_listed.clone(),
+            port_count: ports,
+            target_count: self.targets.count(),
+            live_ratio,
+            failures_to_decision,
+            first_seen: self.fp.first(),
+            last_seen: self.fp.last(),
+            tool: self
+                .fp
+                .fingerprint(class, kind, ports, self.app_tool, ctx.cfg),
+            sample_targets: self.sample.clone(),
+        }
+    }
+}
+
+/// Horizontal / vertical / block from distinct target and port counts.
+pub(crate) fn classify(targets: u64, ports: u64) -> ScanKind {
+    const FEW: u64 = 3;
+    if targets <= 1 {
+        if ports <= 1 {
+            ScanKind::Horizontal
+        } else {
+            ScanKind::Vertical
+        }
+    } else if targets > FEW && ports > FEW {
+        ScanKind::Block
+    } else if ports > FEW {
+        ScanKind::Vertical
+    } else if targets > FEW || targets >= ports {
+        ScanKind::Horizontal
+    } else {
+        ScanKind::Vertical
+    }
+}
+
+fn kind_name(k: ScanKind) -> &'static str {
+    match k {
+        ScanKind::Horizontal => "horizontal",
+        ScanKind::Vertical => "vertical",
+        ScanKind::Block => "block",
+        ScanKind::PingSweep => "ping sweep",
+    }
+}
+
+fn class_of(p: IpProto) -> Option<Class> {
+    match p {
+        IpProto::TCP => Some(Class::Tcp),
+        IpProto::UDP => Some(Class::Udp),
+        IpProto::ICMP | IpProto::ICMPV6 => Some(Class::Icmp),
+        _ => None,
+    }
+}
+
+fn ports_text(ports: &[u16], count: u64) -> String {
+    let shown: Vec<String> = ports.iter().take(5).map(u16::to_string).collect();
+    let mut s = shown.join(",");
+    if count > shown.len() as u64 {
+        s.push_str(",…");
+    }
+    s
+}
+
+fn tool_text(info: &ScanInfo) -> String {
+    let auto = if info.tool.automated {
+        "automated"
+    } else {
+        "manual"
+    };
+    match &info.tool.name {
+        Some(n) => format!("{auto}, {n}"),
+        None => auto.to_string(),
+    }
+}
+
+fn scan_summary(info: &ScanInfo) -> String {
+    let proto = info.proto.eve_name().to_ascii_lowercase();
+    let t = info.target_count;
+    let mut s = format!(
+        "{} {} scan by {}: {} target{}",
+        kind_name(info.kind),
+        proto,
+        info.scanner,
+        thousands(t),
+        if t == 1 { "" } else { "s" }
+    );
+    if info.kind != ScanKind::PingSweep {
+        s.push_str(&format!(
+            ", {} port{} ({})",
+            thousands(info.port_count),
+            if info.port_count == 1 { "" } else { "s" },
+            ports_text(&info.ports, info.port_count)
+        ));
+    }
+    s.push_str(&format!(
+        ", live {:.0}%, {}",
+        info.live_ratio * 100.0,
+        tool_text(info)
+    ));
+    s
+}
+
+/// The scan detector.
+pub(crate) struct Scans {
+    trw: Trw,
+    timeout_ns: i64,
+    sources: FxHashMap<SrcKey, Source>,
+    lru: VecDeque<(SrcKey, u64)>,
+    seq: u64,
+    pending: FxHashMap<FlowId, Pending>,
+    pending_q: VecDeque<(Timestamp, FlowId)>,
+    pair_index: FxHashMap<(IpAddr, IpAddr), FlowId>,
+    scanning: BinaryHeap<Reverse<(Timestamp, SrcKey)>>,
+    episodes: FxHashMap<SrcKey, u32>,
+    pub budget: Budget,
+    pub probes: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub timeouts: u64,
+    pub benign_resets: u64,
+    pub decided: u64,
+    pub ended: u64,
+    pub sources_evicted: u64,
+    pub sources_expired: u64,
+    pub pending_full: u64,
+    pub target_notices_capped: u64,
+    pub backlog_full: u64,
+    pub episodes_forgotten: u64,
+}
+
+impl Scans {
+    pub(crate) fn new(cfg: &crate::DetectConfig) -> Scans {
+        Scans {
+            trw: Trw::from_config(cfg),
+            timeout_ns: i64::try_from(cfg.probe_timeout_ms)
+                .unwrap_or(i64::MAX / 1_000_000)
+                .saturating_mul(1_000_000),
+            sources: FxHashMap::default(),
+            lru: VecDeque::new(),
+            seq: 0,
+            pending: FxHashMap::default(),
+            pending_q: VecDeque::new(),
+            pair_index: FxHashMap::default(),
+            scanning: BinaryHeap::new(),
+            episodes: FxHashMap::default(),
+            budget: Budget::new(cfg.distinct_exact_budget, cfg.sketches_max),
+            probes: 0,
+            successes: 0,
+            failures: 0,
+            timeouts: 0,
+            benign_resets: 0,
+            decided: 0,
+            ended: 0,
+            sources_evicted: 0,
+            sources_expired: 0,
+            pending_full: 0,
+            target_notices_capped: 0,
+            backlog_full: 0,
+            episodes_forgotten: 0,
+        }
+    }
+
+    pub(crate) fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when `ip` is a decided scanner (any protocol class) still scanning.
+    pub(crate) fn is_scanner(&self, ip: IpAddr) -> bool {
+        [Class::Tcp, Class::Udp, Class::Icmp].iter().any(|c| {
+            self.sources
+                .get(&(ip, *c))
+                .is_some_and(|s| s.decided.is_some())
+        })
+    }
+
+    /// Approximate heap bytes held (walks every source: for counters only).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(SrcKey, Source)>() + 1;
+        self.sources.capacity() * entry
+            + self.sources.values().map(Source::heap_bytes).sum::<usize>()
+            + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
+            + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
+            + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
+            + self.pair_index.capacity() * (std::mem::size_of::<((IpAddr, IpAddr), FlowId)>() + 1)
+            + self.scanning.capacity() * std::mem::size_of::<(Timestamp, SrcKey)>()
+            + self.episodes.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
+    }
+
+    /// Packet entry point.
+    pub(crate) fn on_packet(&mut self, p: &PacketSummary, ctx: &mut Ctx<'_>) {
+        let Some(class) = class_of(p.proto) else {
+            return;
+        };
+        match class {
+            Class::Tcp => {
+                let f = p.tcp_flags;
+                let syn = f & tcp_flags::SYN != 0;
+                let ack = f & tcp_flags::ACK != 0;
+                let rst = f & tcp_flags::RST != 0;
+                let fin = f & tcp_flags::FIN != 0;
+                match p.dir {
+                    Direction::ToServer => {
+                        if syn && !ack {
+                            if p.first_in_flow {
+                                self.probe(p, class, ctx);
+                            }
+                        } else if p.first_in_flow && !syn && !ack && !rst {
+                            // FIN, NULL and Xmas probes open no connection.
+                            self.probe(p, class, ctx);
+                        } else if (rst || fin) && !syn {
+                            if self.pending.contains_key(&p.flow_id) {
+                                // The client only tears down what was answered.
+                                self.resolve(p.flow_id, Outcome::Success, p.ts, ctx);
+                            } else if rst {
+                                self.answered_late(p.src, class, p.flow_id);
+                            }
+                        }
+                    }
+                    Direction::ToClient => {
+                        if self.pending.contains_key(&p.flow_id) {
+                            let o = if rst && !syn {
+                                Outcome::Failure
+                            } else {
+                                Outcome::Success
+                            };
+                            self.resolve(p.flow_id, o, p.ts, ctx);
+                        } else if syn && ack {
+                            self.answered_late(p.dst, class, p.flow_id);
+                        }
+                    }
+                }
+            }
+            Class::Udp => match p.dir {
+                Direction::ToServer => {
+                    // A datagram from a service port to a high port is a
+                    // response whose request was not captured.
+                    let response_like = p.src_port < 1024 && p.dst_port >= 1024;
+                    if p.first_in_flow && !response_like && !is_group_address(p.dst) {
+                        self.probe(p, class, ctx);
+                    }
+                }
+                Direction::ToClient => {
+                    if self.pending.contains_key(&p.flow_id) {
+                        self.resolve(p.flow_id, Outcome::Success, p.ts, ctx);
+                    } else {
+                        self.answered_late(p.dst, class, p.flow_id);
+                    }
+                }
+            },
+            Class::Icmp => {
+                let v6 = p.proto == IpProto::ICMPV6;
+                let t = p.icmp.map_or(255, |(t, _)| t);
+                let (req, rep) = if v6 { (128, 129) } else { (8, 0) };
+                let unreachable = if v6 {
+                    t == 1 || t == 3
+                } else {
+                    t == 3 || t == 11
+                };
+                if t == req {
+                    if !is_group_address(p.dst) {
+                        self.probe(p, class, ctx);
+                    }
+                } else if t == rep || unreachable {
+                    let o = if t == rep {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    };
+                    if self.pending.contains_key(&p.flow_id) {
+                        self.resolve(p.flow_id, o, p.ts, ctx);
+                    } else if let Some(&f) = self.pair_index.get(&(p.dst, p.src)) {
+                        self.resolve(f, o, p.ts, ctx);
+                    } else if t == rep {
+                        self.answered_late(p.dst, class, p.flow_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An answer on a flow no longer pending: counts towards the live ratio of
+    /// a decided scanner.
+    fn answered_late(&mut self, client: IpAddr, class: Class, flow: FlowId) {
+        if let Some(s) = self.sources.get_mut(&(client, class))
+            && s.decided.is_some()
+            && s.last_answered != Some(flow)
+        {
+            s.answered += 1;
+            s.last_answered = Some(flow);
+        }
+    }
+
+    /// The source's state, created (evicting the least recently active) if new.
+    fn source_mut(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) -> &mut Source {
+        self.seq += 1;
+        let stamp = self.seq;
+        if !self.sources.contains_key(&key) {
+            while self.sources.len() >= ctx.cfg.scan_sources_max.max(1) {
+                let Some((k, st)) = self.lru.pop_front() else {
+                    break;
+                };
+                let Some(s) = self.sources.get(&k) else {
+                    continue;
+                };
+                if s.stamp != st {
+                    let cur = s.stamp;
+                    self.lru.push_back((k, cur));
+                    continue;
+                }
+                self.sources_evicted += 1;
+                self.end_and_remove(k, now, ctx);
+            }
+            self.lru.push_back((key, stamp));
+            self.sources.insert(key, Source::new(now, stamp));
+        }
+        let s = self
+            .sources
+            .entry(key)
+            .or_insert_with(|| Source::new(now, stamp));
+        s.stamp = stamp;
+        if now > s.last_activity {
+            s.last_activity = now;
+        }
+        s
+    }
+
+    /// Emits `ScanEnded` for a decided source, then forgets it.
+    fn end_and_remove(&mut self, key: SrcKey, ts: Timestamp, ctx: &mut Ctx<'_>) {
+        let Some(mut s) = self.sources.remove(&key) else {
+            return;
+        };
+        if let Some(d) = &s.decided {
+            let info = s.info(key, d.failures, ctx);
+            let msg = format!("scan ended: {}", scan_summary(&info));
+            ctx.out.push(Notice {
+                ts,
+                identifier: d.identifier.clone(),
+                host: key.0,
+                peer: s.first_target,
+                flow_id: None,
+                stage: ctx.is_home(key.0).then_some(Stage::E5OutboundAttack),
+                msg,
+                kind: NoticeKind::ScanEnded(info),
+            });
+            self.ended += 1;
+        }
+        s.release(&mut self.budget);
+    }
+
+    /// A flow-opening probe.
+    fn probe(&mut self, p: &PacketSummary, class: Class, ctx: &mut Ctx<'_>) {
+        if ctx.cfg.scan_ignore_sources.contains(p.src) {
+            return;
+        }
+        let key = (p.src, class);
+        let port = if class == Class::Icmp { 0 } else { p.dst_port };
+        let per_set = ctx.cfg.distinct_exact_max;
+        let pending_room = self.pending.len() < ctx.cfg.scan_pending_max
+            && self.pending_q.len() < ctx.cfg.scan_pending_max.saturating_mul(2);
+        self.source_mut(key, p.ts, ctx);
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let pair = hash64(&(ip_key(p.dst), port));
+        if s.pairs.insert(pair, per_set, &mut self.budget) == Seen::Again {
+            return;
+        }
+        self.probes += 1;
+        s.probes += 1;
+        let tnew = s.targets.insert(ip_key(p.dst), per_set, &mut self.budget);
+        if class != Class::Icmp
+            && s.ports.insert(u64::from(port), per_set, &mut self.budget) != Seen::Again
+            && let Err(i) = s.ports_listed.binary_search(&port)
+        {
+            // Keep the lowest ports seen.
+            let max = ctx.cfg.scan_ports_listed_max;
+            if s.ports_listed.len() < max {
+                s.ports_listed.insert(i, port);
+            } else if i < s.ports_listed.len() {
+                s.ports_listed.insert(i, port);
+                s.ports_listed.truncate(max);
+            }
+        }
+        if tnew == Seen::New
+            && s.sample.len() < ctx.cfg.scan_sample_targets
+            && let Err(i) = s.sample.binary_search(&p.dst)
+        {
+            s.sample.insert(i, p.dst);
+        }
+        if s.first_target.is_none() {
+            s.first_target = Some(p.dst);
+        }
+        s.fp.add(p);
+        let home_target = ctx.is_home(p.dst);
+
+        if let Some(d) = s.decided.as_mut() {
+            if home_target && tnew != Seen::Again {
+                if target_notice(d, p.src, class, p.dst, port, p.ts, p.flow_id, ctx) {
+                    ctx.attacks
+                        .record_scan(p.dst, p.src, proto_num(class, p.src), port, p.ts);
+                } else {
+                    self.target_notices_capped += 1;
+                }
+            }
+            return;
+        }
+
+        if home_target && tnew == Seen::New {
+            if s.backlog.len() < ctx.cfg.scan_undecided_targets_max {
+                s.backlog.push(Backlog {
+                    target: p.dst,
+                    port,
+                    ts: p.ts,
+                    flow: p.flow_id,
+                });
+            } else {
+                self.backlog_full += 1;
+            }
+        }
+
+        if class == Class::Icmp && tnew != Seen::Again {
+            let window_ns = i64::try_from(ctx.cfg.ping_sweep_window_secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000_000);
+            if p.ts.nanos_since(s.ping_window.0) > window_ns || s.ping_window.1 == 0 {
+                s.ping_window = (p.ts, 0);
+            }
+            s.ping_window.1 += 1;
+            if s.ping_window.1 >= ctx.cfg.ping_sweep_min_targets.max(1) {
+                self.decide(key, p.ts, Some(p.flow_id), ctx);
+                return;
+            }
+        }
+
+        if s.pending < ctx.cfg.scan_pending_per_source_max && pending_room {
+            s.pending += 1;
+            self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
+            self.pair_index.insert((p.src, p.dst), p.flow_id);
+            self.pending_q
+                .push_back((Timestamp(p.ts.0.saturating_add(self.timeout_ns)), p.flow_id));
+        } else {
+            self.pending_full += 1;
+        }
+    }
+
+    /// Applies a first contact's outcome to its source's walk.
+    fn resolve(&mut self, flow: FlowId, o: Outcome, ts: Timestamp, ctx: &mut Ctx<'_>) {
+        let Some(pe) = self.pending.remove(&flow) else {
+            return;
+        };
+        let pk = (pe.key.0, pe.dst);
+        if self.pair_index.get(&pk) == Some(&flow) {
+            self.pair_index.remove(&pk);
+        }
+        let Some(s) = self.sources.get_mut(&pe.key) else {
+            return;
+        };
+        s.pending = s.pending.saturating_sub(1);
+        match o {
+            Outcome::Success => {
+                self.successes += 1;
+                s.successes += 1;
+                s.answered += 1;
+                s.last_answered = Some(flow);
+                if s.decided.is_none() {
+                    s.llr += self.trw.success;
+                    if s.llr <= self.trw.lower {
+                        // Benign for now: the walk restarts (Jung et al. §4).
+                        s.llr = 0.0;
+                        self.benign_resets += 1;
+                    }
+                }
+            }
+            Outcome::Failure => {
+                self.failures += 1;
+                s.failures += 1;
+                if s.decided.is_none() {
+                    s.llr += self.trw.fail;
+                    if s.llr >= self.trw.upper {
+                        self.decide(pe.key, ts, Some(flow), ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The source is a scanner: `ScanDetected`, `E1` records for the home
+    /// targets probed so far, propagation check.
+    fn decide(&mut self, key: SrcKey, ts: Timestamp, flow: Option<FlowId>, ctx: &mut Ctx<'_>) {
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        if s.decided.is_some() {
+            return;
+        }
+        if self.episodes.len() >= ctx.cfg.scan_sources_max.max(1)
+            && !self.episodes.contains_key(&key)
+        {
+            self.episodes.clear();
+            self.episodes_forgotten += 1;
+        }
+        let ep = self.episodes.entry(key).or_insert(0);
+        *ep += 1;
+        let identifier = if *ep == 1 {
+            format!("scan:{}:{}", key.0, key.1.name())
+        } else {
+            format!("scan:{}:{}#{}", key.0, key.1.name(), ep)
+        };
+        let info = s.info(key, s.failures, ctx);
+        let mut msg = scan_summary(&info);
+        msg.push_str(&format!(
+            "; decided after {} failed first contact{}",
+            s.failures,
+            if s.failures == 1 { "" } else { "s" }
+        ));
+        if let Some(t) = s.app_tool
+            && s.failures == 0
+        {
+            msg.push_str(&format!(" and {t} application-layer probes"));
+        }
+        ctx.out.push(Notice {
+            ts,
+            identifier: identifier.clone(),
+            host: key.0,
+            peer: s.first_target,
+            flow_id: flow,
+            stage: ctx.is_home(key.0).then_some(Stage::E5OutboundAttack),
+            msg,
+            kind: NoticeKind::ScanDetected(info.clone()),
+        });
+        self.decided += 1;
+        let mut d = Box::new(Decided {
+            identifier,
+            failures: s.failures,
+            target_notices: 0,
+            snapshot: info,
+        });
+        let proto = proto_num(key.1, key.0);
+        for b in std::mem::take(&mut s.backlog) {
+            if target_notice(&mut d, key.0, key.1, b.target, b.port, b.ts, b.flow, ctx) {
+                ctx.attacks
+                    .record_scan(b.target, key.0, proto, b.port, b.ts);
+            } else {
+                self.target_notices_capped += 1;
+            }
+        }
+        // Propagation: was the scanner itself a target before?
+        let info = &d.snapshot;
+        let port = info.ports.first().copied().unwrap_or(0);
+        crate::attacks::check_propagation(
+            ctx,
+            key.0,
+            proto,
+            port,
+            None,
+            &format!("{} scan", kind_name(info.kind)),
+            &info.sample_targets,
+            ts,
+            flow,
+        );
+        let deadline = scan_deadline(s.fp.last().max(ts), ctx);
+        s.decided = Some(d);
+        self.scanning.push(Reverse((deadline, key)));
+    }
+
+    /// Application-layer probes named a scanning tool (nmap's NSE user agent):
+    /// decides the source even when the walk could not (one target, one port).
+    pub(crate) fn tool_seen(
+        &mut self,
+        client: IpAddr,
+        tool: &'static str,
+        ts: Timestamp,
+        flow: FlowId,
+        ctx: &mut Ctx<'_>,
+    ) {
+        if ctx.cfg.scan_ignore_sources.contains(client) {
+            return;
+        }
+        let key = (client, Class::Tcp);
+        let s = self.source_mut(key, ts, ctx);
+        s.app_tool = Some(tool);
+        if s.decided.is_none() {
+            self.decide(key, ts, Some(flow), ctx);
+        }
+    }
+
+    /// Time moved to `now`: probe timeouts, scans that went quiet, idle sources.
+    pub(crate) fn advance(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {
+        while let Some(&(deadline, flow)) = self.pending_q.front() {
+            if deadline > now {
+                break;
+            }
+            self.pending_q.pop_front();
+            if self.pending.contains_key(&flow) {
+                self.timeouts += 1;
+                self.resolve(flow, Outcome::Failure, deadline, ctx);
+            }
+        }
+        while let Some(&Reverse((deadline, key))) = self.scanning.peek() {
+            if deadline > now {
+                break;
+            }
+            self.scanning.pop();
+            let Some(s) = self.sources.get(&key) else {
+                continue;
+            };
+            if s.decided.is_none() {
+                continue;
+            }
+            let real = scan_deadline(s.fp.last(), ctx);
+            if real > deadline {
+                self.scanning.push(Reverse((real, key)));
+                continue;
+            }
+            self.end_and_remove(key, deadline, ctx);
+        }
+        let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000);
+        while let Some(&(k, st)) = self.lru.front() {
+            let Some(s) = self.sources.get(&k) else {
+                self.lru.pop_front();
+                continue;
+            };
+            if s.stamp != st {
+                let cur = s.stamp;
+                self.lru.pop_front();
+                self.lru.push_back((k, cur));
+                continue;
+            }
+            if s.decided.is_none() && s.pending == 0 && now.nanos_since(s.last_activity) >= idle_ns
+            {
+                self.lru.pop_front();
+                self.sources_expired += 1;
+                self.end_and_remove(k, now, ctx);
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// End of input: unanswered probes fail (in the order they were sent), then
+    /// every decided scan ends with its final counts.
+    pub(crate) fn finish(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {
+        self.advance(now, ctx);
+        while let Some((_, flow)) = self.pending_q.pop_front() {
+            if self.pending.contains_key(&flow) {
+                self.timeouts += 1;
+                self.resolve(flow, Outcome::Failure, now, ctx);
+            }
+        }
+        let mut keys: Vec<SrcKey> = self
+            .sources
+            .iter()
+            .filter(|(_, s)| s.decided.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        for k in keys {
+            self.end_and_remove(k, now, ctx);
+        }
+        self.scanning.clear();
+    }
+}
+
+fn scan_deadline(last: Timestamp, ctx: &Ctx<'_>) -> Timestamp {
+    last.add_secs(i64::try_from(ctx.cfg.scan_idle_secs).unwrap_or(i64::MAX / 2_000_000_000))
+}
+
+fn proto_num(class: Class, ip: IpAddr) -> u8 {
+    match (class, ip) {
+        (Class::Tcp, _) => 6,
+        (Class::Udp, _) => 17,
+        (Class::Icmp, IpAddr::V4(_)) => 1,
+        (Class::Icmp, IpAddr::V6(_)) => 58,
+    }
+}
+
+/// The `E1` record for one home target of a decided scan (false when capped or
+/// already reported).
+#[allow(clippy::too_many_arguments)]
+fn target_notice(
+    d: &mut Decided,
+    scanner: IpAddr,
+    class: Class,
+    target: IpAddr,
+    port: u16,
+    ts: Timestamp,
+    flow: FlowId,
+    ctx: &mut Ctx<'_>,
+) -> bool {
+    if d.target_notices >= ctx.cfg.scan_target_notices_max {
+        return false;
+    }
+    let identifier = format!("scan-target:{}:{}:{}", scanner, class.name(), target);
+    if !ctx.sup.first(&identifier) {
+        return true;
+    }
+    d.target_notices += 1;
+    let info = &d.snapshot;
+    let how = if class == Class::Icmp {
+        format!("probed by ICMP echo from {scanner}")
+    } else {
+        format!("probed on {port}/{} by {scanner}", class.name())
+    };
+    let msg = format!(
+        "{how} ({} scan, {} targets so far, {})",
+        kind_name(info.kind),
+        thousands(info.target_count),
+        tool_text(info)
+    );
+    ctx.out.push(Notice {
+        ts,
+        identifier,
+        host: target,
+        peer: Some(scanner),
+        flow_id: Some(flow),
+        stage: Some(Stage::E1InboundScan),
+        msg,
+        kind: NoticeKind::ScanDetected(info.clone()),
+    });
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        assert_eq!(classify(1, 1001), ScanKind::Vertical);
+        assert_eq!(classify(1024, 1), ScanKind::Horizontal);
+        assert_eq!(classify(7, 3), ScanKind::Horizontal);
+        assert_eq!(classify(50, 20), ScanKind::Block);
+        assert_eq!(classify(2, 3), ScanKind::Vertical);
+        assert_eq!(classify(1, 2), ScanKind::Vertical);
+        assert_eq!(classify(3, 3), ScanKind::Horizontal);
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the detectors through their public API, with event
+//! sequences built in the tests and (where present) facts extracted from the
+//! shared real-capture corpus with tshark.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod scan;
+#[allow(dead_code)]
+mod util;
