@@ -1,75 +1,9 @@
-//! TCP checksum validation with the Auto mode state.
+//! TCP checksum validation (the Auto mode state); the checksum itself is
+//! [`stormwatch_wire::tcp_checksum_ok`].
 
 use crate::config::{ChecksumMode, FlowConfig};
 use crate::events::Counters;
-use stormwatch_wire::{DecodeAnomaly, Decoded, L3, L4};
-
-fn add(data: &[u8], mut acc: u64) -> u64 {
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        if let [a, b, c, d] = *c {
-            acc += u64::from(u32::from_be_bytes([a, b, c, d]));
-        }
-    }
-    match *chunks.remainder() {
-        [a] => acc += u64::from(a) << 8,
-        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
-        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
-        _ => {}
-    }
-    acc
-}
-
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    u16::try_from(acc).unwrap_or(0xffff)
-}
-
-/// Internet checksum of `data` (value for a zeroed checksum field).
-pub(crate) fn internet_checksum(data: &[u8]) -> u16 {
-    !fold(add(data, 0))
-}
-
-/// Whether the TCP checksum of the innermost segment is right; `None` when the whole
-/// segment is not there (fragment, snaplen cut, lying length field).
-pub(crate) fn tcp_checksum_ok(d: &Decoded<'_>) -> Option<bool> {
-    if !matches!(d.l4, L4::Tcp(_)) {
-        return None;
-    }
-    if d.anomalies.contains(DecodeAnomaly::CaptureTruncated)
-        || d.anomalies.contains(DecodeAnomaly::Ipv4TruncPkt)
-        || d.anomalies.contains(DecodeAnomaly::Ipv6TruncPkt)
-    {
-        return None;
-    }
-    let seg = d.ip_payload;
-    let len = u64::try_from(seg.len()).ok()?;
-    let acc = match &d.l3 {
-        L3::Ipv4(v) => {
-            if v.is_fragment() {
-                return None;
-            }
-            let expect = usize::from(v.total_len).checked_sub(usize::from(v.header_len))?;
-            if seg.len() != expect {
-                return None;
-            }
-            add(&v.dst.octets(), add(&v.src.octets(), 0)) + 6 + len
-        }
-        L3::Ipv6(v) => {
-            if v.frag.is_some() {
-                return None;
-            }
-            add(&v.dst.octets(), add(&v.src.octets(), 0)) + 6 + len
-        }
-        _ => return None,
-    };
-    if seg.len() < 20 {
-        return None;
-    }
-    Some(fold(add(seg, acc)) == 0xffff)
-}
+use stormwatch_wire::{Decoded, tcp_checksum_ok};
 
 /// Checksum validation state (Auto mode decides once).
 #[derive(Debug, Default)]
@@ -136,12 +70,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checksum_of_known_header() {
-        // RFC 1071 style example: IPv4 header from a well-known capture.
-        let hdr = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
-            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+    fn auto_mode_disables_after_sample_with_many_bad() {
+        // A TCP segment with a wrong checksum: raw IPv4 + TCP, checksum field left 0.
+        let pkt = [
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x04, 0xd2, 0,
+            80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
         ];
-        assert_eq!(internet_checksum(&hdr), 0xb861);
+        let d = stormwatch_wire::decode_ip(&pkt);
+        assert_eq!(tcp_checksum_ok(&d), Some(false));
+        let cfg = FlowConfig {
+            checksum_auto_sample_packets: 10,
+            ..FlowConfig::default()
+        };
+        let mut st = ChecksumState::default();
+        let mut c = Counters::default();
+        for _ in 0..9 {
+            assert!(st.segment_invalid(&cfg, &d, &mut c));
+        }
+        // The tenth decides: all bad, so validation stops.
+        assert!(!st.segment_invalid(&cfg, &d, &mut c));
+        assert!(!st.segment_invalid(&cfg, &d, &mut c));
+        assert_eq!(c.tcp_checksum_disabled, 1);
+        let on = FlowConfig {
+            checksum: ChecksumMode::On,
+            ..FlowConfig::default()
+        };
+        assert!(ChecksumState::default().segment_invalid(&on, &d, &mut c));
+        let off = FlowConfig {
+            checksum: ChecksumMode::Off,
+            ..FlowConfig::default()
+        };
+        assert!(!ChecksumState::default().segment_invalid(&off, &d, &mut c));
     }
 }

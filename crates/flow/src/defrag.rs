@@ -5,17 +5,20 @@
 //! rebuilt (header of the offset-0 fragment, fragment fields cleared, lengths and
 //! IPv4 header checksum recomputed) and returned for decoding.
 
-use crate::checksum::internet_checksum;
 use crate::config::FlowConfig;
 use crate::events::Counters;
 use crate::segments::{PieceStore, len64};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use stormwatch_model::{Anomaly, AnomalyType, Endpoints, IpProto, Timestamp};
-use stormwatch_wire::{Decoded, L3};
+use stormwatch_wire::{DecodeAnomaly, Decoded, L3};
 
 /// Largest IPv4 datagram / IPv6 payload.
 const MAX_LEN: u64 = 65_535;
+/// Accounted bytes of a tracker and its map entry, without its data.
+const TRACKER_BYTES: u64 = 256;
+/// Accounted bytes per held piece besides its data.
+const PIECE_BYTES: u64 = 48;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct FragKey {
@@ -44,11 +47,10 @@ struct Tracker {
 
 impl Tracker {
     fn footprint(&self) -> u64 {
-        let h = self.header.as_ref().map_or(0, Vec::len);
-        u64::try_from(
-            std::mem::size_of::<Tracker>() + 64 + h + self.pieces.bytes() + self.pieces.len() * 48,
-        )
-        .unwrap_or(u64::MAX)
+        let h = self.header.as_ref().map_or(0, |h| len64(h));
+        let n = u64::try_from(self.pieces.len()).unwrap_or(u64::MAX);
+        let b = u64::try_from(self.pieces.bytes()).unwrap_or(u64::MAX);
+        TRACKER_BYTES + h + b + n * PIECE_BYTES
     }
 
     fn complete(&self) -> bool {
@@ -203,7 +205,7 @@ fn rebuild(key: &FragKey, t: &Tracker) -> Option<Vec<u8>> {
         out.get_mut(6..8)?.copy_from_slice(&[flags, 0]);
         out.get_mut(10..12)?.copy_from_slice(&[0, 0]);
         let hl = header.len();
-        let c = internet_checksum(out.get(..hl)?);
+        let c = stormwatch_wire::checksum(out.get(..hl)?);
         out.get_mut(10..12)?.copy_from_slice(&c.to_be_bytes());
     }
     Some(out)
@@ -271,18 +273,22 @@ impl Defragmenter {
         let end = f.offset + len;
         if end + f.hdr_len > MAX_LEN || (v6 && end > MAX_LEN) {
             c.defrag_too_large += 1;
-            let name = if v6 {
-                "decoder.ipv6.frag_pkt_too_large"
+            let (name, seen) = if v6 {
+                (
+                    "decoder.ipv6.frag_pkt_too_large",
+                    DecodeAnomaly::Ipv6FragPktTooLarge,
+                )
             } else {
-                "decoder.ipv4.frag_pkt_too_large"
+                (
+                    "decoder.ipv4.frag_pkt_too_large",
+                    DecodeAnomaly::Ipv4FragPktTooLarge,
+                )
             };
-            out(anomaly(
-                ts,
-                AnomalyType::Decode,
-                name,
-                &f.key,
-                Some(format!("fragment ends at {end}")),
-            ));
+            // The decoder reports it already when it noticed; do not say it twice.
+            if !pkt.anomalies.contains(seen) {
+                let detail = Some(format!("fragment ends at {end}"));
+                out(anomaly(ts, AnomalyType::Decode, name, &f.key, detail));
+            }
             return None;
         }
         if f.more && !len.is_multiple_of(8) {
@@ -295,21 +301,38 @@ impl Defragmenter {
         {
             self.expire(&f.key.clone(), ts, c, out);
         }
-        if !self.trackers.contains_key(&f.key) {
-            if self.trackers.len() >= cfg.defrag_max_trackers {
-                c.defrag_max_trackers += 1;
-                if self.once & 1 == 0 {
-                    self.once |= 1;
-                    let mut a =
-                        Anomaly::new(ts, AnomalyType::Engine, "defrag.max_trackers_reached");
-                    a.detail = Some(format!(
-                        "{} datagrams in reassembly",
-                        cfg.defrag_max_trackers
-                    ));
-                    out(a);
-                }
-                return None;
+        let is_new = !self.trackers.contains_key(&f.key);
+        if is_new && self.trackers.len() >= cfg.defrag_max_trackers {
+            c.defrag_max_trackers += 1;
+            if self.once & 1 == 0 {
+                self.once |= 1;
+                let mut a = Anomaly::new(ts, AnomalyType::Engine, "defrag.max_trackers_reached");
+                a.detail = Some(format!(
+                    "{} datagrams in reassembly",
+                    cfg.defrag_max_trackers
+                ));
+                out(a);
             }
+            return None;
+        }
+        // Estimated growth: the data, a piece, the header and (new) the tracker.
+        let hdr = f.header.as_ref().map_or(0, |h| len64(h));
+        let fixed = if is_new { TRACKER_BYTES } else { 0 };
+        let need = len + PIECE_BYTES + hdr + fixed;
+        if self.mem.saturating_add(need) > cfg.defrag_memcap_bytes {
+            c.defrag_memcap += 1;
+            if self.once & 2 == 0 {
+                self.once |= 2;
+                let mut a = Anomaly::new(ts, AnomalyType::Engine, "defrag.memcap_reached");
+                a.detail = Some(format!(
+                    "{} of {} bytes held",
+                    self.mem, cfg.defrag_memcap_bytes
+                ));
+                out(a);
+            }
+            return None;
+        }
+        if is_new {
             self.trackers.insert(
                 f.key.clone(),
                 Tracker {
@@ -323,16 +346,6 @@ impl Defragmenter {
                     proto: f.key.proto,
                 },
             );
-        }
-        if self.mem.saturating_add(len) > cfg.defrag_memcap_bytes {
-            c.defrag_memcap += 1;
-            if self.once & 2 == 0 {
-                self.once |= 2;
-                let mut a = Anomaly::new(ts, AnomalyType::Engine, "defrag.memcap_reached");
-                a.detail = Some(format!("{} bytes held", self.mem));
-                out(a);
-            }
-            return None;
         }
         let t = self.trackers.get_mut(&f.key)?;
         if t.frags >= cfg.defrag_max_fragments {

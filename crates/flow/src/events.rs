@@ -21,6 +21,7 @@ pub(crate) enum StreamEvent {
     InsertMemcap,
     SegmentBeforeBase,
     FinSyn,
+    EstSynResend,
 }
 
 impl StreamEvent {
@@ -41,6 +42,7 @@ impl StreamEvent {
             StreamEvent::InsertMemcap => "stream.reassembly_insert_memcap",
             StreamEvent::SegmentBeforeBase => "stream.reassembly_segment_before_base_seq",
             StreamEvent::FinSyn => "stream.fin_syn",
+            StreamEvent::EstSynResend => "stream.est_syn_resend",
         }
     }
 
@@ -146,6 +148,7 @@ mod tests {
             StreamEvent::InsertMemcap,
             StreamEvent::SegmentBeforeBase,
             StreamEvent::FinSyn,
+            StreamEvent::EstSynResend,
         ];
         let mut mask = 0u32;
         for e in all {

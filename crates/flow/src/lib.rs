@@ -302,7 +302,7 @@ impl<U> Flow<U> {
     }
 }
 
-const ALL_EVENTS: [StreamEvent; 15] = [
+const ALL_EVENTS: [StreamEvent; 16] = [
     StreamEvent::SynackWrongDirection,
     StreamEvent::SynackWrongAck,
     StreamEvent::SynResendDiffSeq,
@@ -318,6 +318,7 @@ const ALL_EVENTS: [StreamEvent; 15] = [
     StreamEvent::InsertMemcap,
     StreamEvent::SegmentBeforeBase,
     StreamEvent::FinSyn,
+    StreamEvent::EstSynResend,
 ];
 
 fn dup(h: u32) -> u64 {

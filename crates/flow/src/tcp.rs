@@ -29,6 +29,11 @@ const DEPTH_REACHED: u16 = 1 << 8;
 /// The peer is seen acknowledging: delivered bytes are kept until it does.
 const KEEP_OK: u16 = 1 << 9;
 
+/// An RST is accepted when its sequence number lies within this distance of the
+/// sender's next sequence number (1 MiB: larger than any unscaled window and than
+/// common scaled ones; an injected RST must guess within it).
+const RST_WINDOW: i32 = 1 << 20;
+
 // Session bits.
 const S_MIDSTREAM: u8 = 1 << 0;
 const S_CLOSED_BY_RST: u8 = 1 << 1;
@@ -731,26 +736,26 @@ impl TcpSession {
         let fin = f & tf::FIN != 0;
         let rst = f & tf::RST != 0;
         let ack = f & tf::ACK != 0;
+        let data = !seg.payload.is_empty();
         if syn && (fin || rst) {
             self.letter(d, L_Q);
-        } else if fin && rst {
-            self.letter(d, L_I);
-        } else {
-            if syn {
-                self.letter(d, if ack { L_H } else { L_S });
-            }
-            if fin {
+        } else if syn {
+            self.letter(d, if ack { L_H } else { L_S });
+        }
+        // Data comes before a FIN or RST on the same segment (sequence order).
+        if data {
+            self.letter(d, L_D);
+        }
+        if !syn {
+            if fin && rst {
+                self.letter(d, L_I);
+            } else if fin {
                 self.letter(d, L_F);
-            }
-            if rst {
+            } else if rst {
                 self.letter(d, L_R);
-            }
-            if ack && !syn && !fin && !rst && seg.payload.is_empty() {
+            } else if ack && !data {
                 self.letter(d, L_A);
             }
-        }
-        if !seg.payload.is_empty() {
-            self.letter(d, L_D);
         }
         if seg.window == 0 && !rst {
             self.letter(d, L_W);
@@ -838,7 +843,7 @@ impl TcpSession {
             let dir = &self.dir[di];
             let plausible = !dir.has(SEQ_KNOWN) || {
                 let dist = SeqNumber(seg.seq).distance(SeqNumber(dir.next_seq));
-                (-65_536..=(1 << 30)).contains(&dist)
+                (-RST_WINDOW..=RST_WINDOW).contains(&dist)
             };
             if plausible {
                 self.state = TcpState::Closed;
@@ -862,11 +867,17 @@ impl TcpSession {
                 // A SYN/ACK from the client before any SYN from the server.
                 return (ev | StreamEvent::SynackWrongDirection.bit(), plan);
             }
+            if self.established() && !self.dir[di].has(SYN_SEEN) {
+                // A SYN inside a connection picked up midstream: not a new stream.
+                return (ev | StreamEvent::EstSynResend.bit(), plan);
+            }
             let dir = &mut self.dir[di];
             if !dir.has(SYN_SEEN) {
                 dir.isn = seg.seq;
-                dir.base = seg.seq.wrapping_add(1);
-                dir.delivered = 0;
+                if !dir.has(BASE_KNOWN) || (dir.delivered == 0 && dir.held.is_none()) {
+                    dir.base = seg.seq.wrapping_add(1);
+                    dir.delivered = 0;
+                }
                 dir.set(SYN_SEEN | BASE_KNOWN);
                 dir.note_seq_end(seg.seq.wrapping_add(1));
             } else if seg.seq != dir.isn {

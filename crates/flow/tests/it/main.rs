@@ -1,0 +1,9 @@
+//! Integration tests of the flow stage: generated packets (real bytes decoded by
+//! `stormwatch_wire`) through `FlowTable`, every delivered byte checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod defrag;
+mod prop;
+mod reassembly;
+mod table;
+mod util;
