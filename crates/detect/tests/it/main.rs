@@ -3,6 +3,10 @@
 //! shared real-capture corpus with tshark.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bruteforce;
+mod c2;
+mod egg;
+mod listener;
+mod propagation;
 mod scan;
-#[allow(dead_code)]
 mod util;

@@ -73,7 +73,6 @@ pub const SYN: u8 = tcp_flags::SYN;
 pub const SYNACK: u8 = tcp_flags::SYN | tcp_flags::ACK;
 pub const RSTACK: u8 = tcp_flags::RST | tcp_flags::ACK;
 pub const RST: u8 = tcp_flags::RST;
-pub const FINACK: u8 = tcp_flags::FIN | tcp_flags::ACK;
 
 /// A finished TCP flow record.
 #[allow(clippy::too_many_arguments)]
