@@ -111,6 +111,9 @@ const F_MASQUERADE: u8 = 2;
 const F_EXPECTED: u8 = 4;
 const F_ANNOUNCE: u8 = 8;
 const F_MISMATCH: u8 = 16;
+/// Bit `F_SKIP << dir.index()`: that direction names another protocol than the
+/// flow's parser; its data is not fed to it.
+const F_SKIP: u8 = 32;
 
 /// Per-flow protocol state. Small when idle (16 bytes: names and flags inline,
 /// everything else boxed and freed as soon as the flow needs no more parsing).
@@ -625,7 +628,7 @@ impl Proto {
                         && app.orig == AppProto::Unknown
                         && app.flags & F_MISMATCH == 0
                     {
-                        app.flags |= F_MISMATCH;
+                        app.flags |= F_MISMATCH | (F_SKIP << d);
                         self.counters.mismatch += 1;
                         sink.anomaly(detect_anomaly(
                             ctx,
@@ -659,8 +662,9 @@ impl Proto {
             }
             return;
         }
-        // 2. Parsing (unless the replay above already fed this chunk).
-        if !replayed {
+        // 2. Parsing (unless the replay above already fed this chunk, or this
+        // direction speaks another protocol).
+        if !replayed && app.flags & (F_SKIP << d) == 0 {
             let status = match st.stream.as_mut() {
                 Some(parser) => parser.parse(ctx, data, sink),
                 None => return,
@@ -698,6 +702,7 @@ impl Proto {
             }
             ParseStatus::Upgrade(p) => {
                 self.counters.upgrades += 1;
+                app.flags &= !(F_SKIP | (F_SKIP << 1) | F_MISMATCH);
                 if app.orig == AppProto::Unknown {
                     app.orig = app.proto;
                 }
@@ -753,6 +758,7 @@ impl Proto {
                 }
                 st.reidentify += 1;
                 self.counters.reidentified += 1;
+                app.flags &= !(F_SKIP | (F_SKIP << 1) | F_MISMATCH);
                 st.prev = app.proto;
                 app.proto = AppProto::Unknown;
                 app.dir_proto = [AppProto::Unknown; 2];

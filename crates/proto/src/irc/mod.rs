@@ -1,10 +1,12 @@
 //! IRC (RFC 1459 / 2812): message grammar, CTCP and DCC, per-session nick,
 //! user and channels; our own EVE `irc` record (see `docs/eve.md`).
 
+pub mod detect;
+pub mod logger;
 pub mod parser;
 mod state;
 
-pub use state::IrcParser;
+pub use state::{IrcParser, IrcSession};
 
 use crate::api::ProbeResult;
 use stormwatch_model::Direction;

@@ -3,10 +3,14 @@
 //! SSL3/TLS records and handshake messages are read with `tls-parser` (behind
 //! this module); SSLv2 and PCT hellos with our own parsers in [`parser`].
 
+pub mod cert;
+pub mod detect;
+pub mod ja;
+pub mod logger;
 pub mod parser;
 mod state;
 
-pub use state::TlsParser;
+pub use state::{TlsParser, TlsSide, TlsState};
 
 use crate::api::ProbeResult;
 use stormwatch_model::Direction;

@@ -4,5 +4,9 @@
 mod dns;
 mod ftp;
 mod http;
+mod ident;
+mod irc;
 mod pcapkit;
+mod ssh;
 mod svcheck;
+mod tls;

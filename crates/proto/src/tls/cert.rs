@@ -1,0 +1,87 @@
+//! X.509 certificate facts in Suricata's formats (via `x509-parser`, the same
+//! library Suricata uses, so DN strings match).
+
+use sha1::{Digest, Sha1};
+
+/// What the logger and the rule buffers need from one certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Subject DN (`C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS`).
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial as upper-case colon-separated hex of the DER integer bytes.
+    pub serial: String,
+    /// SHA-1 of the DER certificate, lower-case colon-separated hex.
+    pub fingerprint: String,
+    /// notBefore, seconds since the epoch.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// DNS names of the subjectAltName extension.
+    pub san: Vec<String>,
+}
+
+/// Colon-separated hex.
+pub fn colon_hex(b: &[u8], upper: bool) -> String {
+    let mut s = String::with_capacity(b.len() * 3);
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        let hex = if upper {
+            b"0123456789ABCDEF"
+        } else {
+            b"0123456789abcdef"
+        };
+        s.push(char::from(hex[usize::from(x >> 4)]));
+        s.push(char::from(hex[usize::from(x & 15)]));
+    }
+    s
+}
+
+/// Decodes one DER certificate; `None` when it does not parse.
+pub fn parse_cert(der: &[u8]) -> Option<CertInfo> {
+    use x509_parser::prelude::*;
+    let fingerprint = colon_hex(&Sha1::digest(der), false);
+    let (_, x) = parse_x509_certificate(der).ok()?;
+    let mut san = Vec::new();
+    if let Ok(Some(ext)) = x.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                san.push((*d).to_string());
+            }
+        }
+    }
+    Some(CertInfo {
+        subject: x.subject().to_string(),
+        issuer: x.issuer().to_string(),
+        serial: colon_hex(x.raw_serial(), true),
+        fingerprint,
+        not_before: x.validity().not_before.timestamp(),
+        not_after: x.validity().not_after.timestamp(),
+        san,
+    })
+}
+
+/// `2017-05-11T20:44:49` (UTC), as Suricata writes certificate dates.
+pub fn eve_date(secs: i64) -> String {
+    stormwatch_model::Timestamp::from_secs_nanos(secs, 0)
+        .to_human()
+        .replacen(' ', "T", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(colon_hex(&[0x08, 0x3a, 0xff], true), "08:3A:FF");
+        assert_eq!(colon_hex(&[0xcc, 0xaa], false), "cc:aa");
+        assert_eq!(colon_hex(&[0x55], true), "55");
+        assert_eq!(eve_date(0), "1970-01-01T00:00:00");
+        assert_eq!(eve_date(-86400), "1969-12-31T00:00:00");
+        assert!(parse_cert(b"not a certificate").is_none());
+    }
+}

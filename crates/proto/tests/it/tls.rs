@@ -1,0 +1,215 @@
+//! TLS / SSLv2 / PCT: suricata-verify EVE checks, corpus captures, and the
+//! hello overflow shapes in every segmentation.
+
+use crate::ident::{self, conv, key, run_convs, sv_check};
+use stormwatch_model::{AppEvent, AppProto, Direction, TlsEvent};
+use stormwatch_proto::ProtoConfig;
+
+fn cfg_default() -> ProtoConfig {
+    ProtoConfig::default()
+}
+
+#[test]
+fn suricata_verify_tls_records() {
+    let mut custom = ProtoConfig::default();
+    custom.tls.custom = Some(vec!["server_handshake".into()]);
+    let tests: Vec<(&str, ProtoConfig)> = vec![
+        ("bug-2646-01", cfg_default()),
+        ("bug-5713-01", cfg_default()),
+        ("bug-5758", cfg_default()),
+        ("ja4-sv-handshake", custom),
+        ("sslv2-tls-upgrade-01", cfg_default()),
+        ("tls/tls-pre-1970", cfg_default()),
+        ("tls/tls-issuerdn", cfg_default()),
+        ("tls/tls-subject", cfg_default()),
+        ("tls/tls-client-hello-frag-01", cfg_default()),
+        ("tls/tls-json-output-ids", cfg_default()),
+    ];
+    let mut evaluated = 0;
+    let mut failures = Vec::new();
+    for (t, cfg) in tests {
+        let Some(r) = sv_check(t, &["tls"], cfg) else {
+            println!("skipped: shared data not found");
+            return;
+        };
+        evaluated += r.evaluated;
+        failures.extend(r.failures);
+    }
+    assert!(evaluated >= 10, "only {evaluated} checks evaluated");
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn tls_buffers_for_rules() {
+    // tls-subject-zero: the subject keeps its NUL byte; tls-cert-noissuer: a
+    // certificate without issuer still yields its subject.
+    for (t, want) in [
+        (
+            "tls/tls-subject-zero",
+            &b"C=US, ST=WA, L=Redmond, O=Microsoft Corporat\x00on, OU=Microsoft Corporation, CN=go.microsoft.com"[..],
+        ),
+        ("tls/tls-cert-noissuer", &b"localhost"[..]),
+    ] {
+        let Some(p) = ident::sv_pcap(t) else {
+            println!("skipped: shared data not found");
+            return;
+        };
+        let (sink, _) = ident::run_capture(&p, ProtoConfig::default());
+        let subj = sink
+            .txs
+            .iter()
+            .filter_map(|(_, s)| s.buffer(stormwatch_model::BufferId::TlsCertSubject))
+            .next()
+            .expect("a transaction with a certificate subject");
+        assert!(
+            subj.windows(want.len()).any(|w| w == want),
+            "{t}: {:?}",
+            String::from_utf8_lossy(subj)
+        );
+    }
+    // bug-5758: tls.sni for the rule.
+    let Some(p) = ident::sv_pcap("bug-5758") else {
+        return;
+    };
+    let (sink, _) = ident::run_capture(&p, ProtoConfig::default());
+    assert!(
+        sink.txs
+            .iter()
+            .any(|(_, s)| s.buffer(stormwatch_model::BufferId::TlsSni) == Some(b"ftp.nluug.nl"))
+    );
+}
+
+/// sslv2-tls-upgrade-01: an SSLv2-format hello that negotiates TLS 1.0 is
+/// benign: SSLv2 facts, no overflow anomaly, no PCT.
+#[test]
+fn sslv2_compatible_hello_is_not_an_overflow() {
+    for name in ["suricata-verify-ssl-v2-s1.pcap", "zeek-tls-ssl-v2.pcap"] {
+        let Some(p) = ident::corpus(name) else {
+            println!("skipped: shared data not found");
+            return;
+        };
+        let (sink, flows) = ident::run_capture(&p, ProtoConfig::default());
+        assert!(flows.iter().any(|f| f.proto == AppProto::Tls), "{name}");
+        assert!(flows.iter().all(|f| f.proto != AppProto::Pct), "{name}");
+        let names: Vec<_> = sink
+            .anomalies
+            .iter()
+            .map(|(_, a)| a.event.clone())
+            .collect();
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with("pct.") || n.starts_with("sslv2.")),
+            "{name}: {names:?}"
+        );
+        assert!(
+            sink.events
+                .iter()
+                .any(|(_, _, e)| matches!(e, AppEvent::Tls(TlsEvent::Sslv2ClientHello { challenge_len, .. }) if (16..=32).contains(challenge_len))),
+            "{name}"
+        );
+    }
+}
+
+/// The PCT CLIENT-HELLO overflow shape sid 2515 tests: byte 2 = 1, bytes 6-7
+/// > 0, bytes 8-9 not 0/16, bytes 10-11 > 20 with byte 11 = 0x8F, bytes 12-13
+/// > 32768.
+pub fn pct_overflow_record() -> Vec<u8> {
+    let mut r = vec![
+        0x80, 0x62, 0x01, 0x80, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00, 0x16, 0x8f, 0x86, 0x01,
+    ];
+    r.resize(2 + 0x62, 0x41);
+    r
+}
+
+/// A well-formed PCT 1.0 CLIENT-HELLO in the draft's layout.
+pub fn pct_good_record() -> Vec<u8> {
+    let mut m = vec![0x01, 0x80, 0x01, 0x00];
+    m.extend_from_slice(&[0x11; 32]);
+    m.extend_from_slice(&[0x22; 32]);
+    m.extend_from_slice(&10u16.to_be_bytes());
+    for l in [4u16, 2, 2, 2, 0] {
+        m.extend_from_slice(&l.to_be_bytes());
+    }
+    m.extend_from_slice(&[0, 1, 0, 1, 0, 2, 0, 3, 0, 4]);
+    let mut r = vec![0x80 | (m.len() >> 8) as u8, m.len() as u8];
+    r.extend_from_slice(&m);
+    r
+}
+
+fn pct_anomalies(record: &[u8], seg: usize, port: u16) -> (Vec<String>, AppProto, usize) {
+    let pieces: Vec<(Direction, &[u8])> = record
+        .chunks(seg)
+        .map(|c| (Direction::ToServer, c))
+        .collect();
+    let c = conv(key(1055, port), &pieces);
+    let (sink, flows) = run_convs(&[c], ProtoConfig::default());
+    let names = sink
+        .anomalies
+        .iter()
+        .map(|(_, a)| a.event.to_string())
+        .collect();
+    let overflow_events = sink
+        .events
+        .iter()
+        .filter(|(_, _, e)| {
+            matches!(
+                e,
+                AppEvent::Tls(TlsEvent::PctClientHello { overflow: true, .. })
+            )
+        })
+        .count();
+    (names, flows[0].proto, overflow_events)
+}
+
+#[test]
+fn pct_overflow_named_in_every_segmentation() {
+    let rec = pct_overflow_record();
+    for seg in [1, 2, 3, 7, 13, 14, 64, rec.len()] {
+        for port in [443, 993, 31337] {
+            let (names, proto, ev) = pct_anomalies(&rec, seg, port);
+            assert_eq!(proto, AppProto::Pct, "seg {seg}");
+            assert_eq!(ev, 1, "seg {seg}: one overflow event");
+            for want in [
+                "pct.client_hello_oversized_challenge",
+                "pct.client_hello_oversized_cipher_specs",
+                "pct.client_hello_oversized_key_length",
+            ] {
+                assert_eq!(
+                    names.iter().filter(|n| *n == want).count(),
+                    1,
+                    "seg {seg} port {port}: {names:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn well_formed_pct_hello_raises_nothing() {
+    let rec = pct_good_record();
+    for seg in [1, 5, rec.len()] {
+        let (names, proto, ev) = pct_anomalies(&rec, seg, 443);
+        assert_eq!(proto, AppProto::Pct);
+        assert_eq!(ev, 0);
+        assert!(names.is_empty(), "seg {seg}: {names:?}");
+    }
+}
+
+/// An SSLv2 CLIENT-HELLO with a 65535-byte challenge, delivered byte by byte.
+#[test]
+fn sslv2_oversized_challenge_in_one_byte_segments() {
+    let mut m = vec![0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0xff, 0xff];
+    m.extend_from_slice(&[0x01, 0x00, 0x80]);
+    m.extend_from_slice(&[0x42; 40]);
+    let mut rec = vec![0x80 | (m.len() >> 8) as u8, m.len() as u8];
+    rec.extend_from_slice(&m);
+    let (names, proto, _) = pct_anomalies(&rec, 1, 443);
+    assert_eq!(proto, AppProto::Tls);
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "sslv2.client_hello_oversized_challenge"),
+        "{names:?}"
+    );
+}
