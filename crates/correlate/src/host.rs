@@ -306,6 +306,10 @@ impl HostState {
 
 /// The key under which repeats of one piece of evidence merge.
 pub(crate) fn same_record(a: &Evidence, b: &Evidence) -> bool {
+    // One probe record per (target, scanner), whichever notice or flow reported it.
+    if a.stage == Stage::E1InboundScan && b.stage == Stage::E1InboundScan && a.peer.is_some() {
+        return a.peer == b.peer;
+    }
     a.stage == b.stage
         && a.peer == b.peer
         // One record per (target, scanner): a vertical scan's thousand flows merge.

@@ -225,7 +225,7 @@ impl Correlator {
         let max_hosts = self.cfg.max_hosts;
         let mut rejudge_host = None;
         match &n.kind {
-            NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) => {
+            NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) if n.host == s.scanner => {
                 let internal = self.cfg.home_net.contains(n.host);
                 if let Some(i) = self.table.get_or_insert(n.host, internal, false, max_hosts) {
                     let facts = map::scan_facts(&n.identifier, s);
@@ -241,8 +241,12 @@ impl Correlator {
                 }
             }
             NoticeKind::BruteForce { attempts, .. } => {
-                let internal = self.cfg.home_net.contains(n.host);
-                if let Some(i) = self.table.get_or_insert(n.host, internal, false, max_hosts) {
+                let attacker = map::brute_attacker(n).unwrap_or(n.host);
+                let internal = self.cfg.home_net.contains(attacker);
+                if let Some(i) = self
+                    .table
+                    .get_or_insert(attacker, internal, false, max_hosts)
+                {
                     if let Some(h) = self.table.hosts.get_mut(i as usize) {
                         let a = &mut h.extra_mut().actor;
                         a.brute = a.brute.max(u64::from(*attempts));
@@ -838,14 +842,13 @@ impl Correlator {
     }
 
     /// E1 details quote the scan's final counts (a scan notice at the end of the
-    /// scan updates them).
+    /// scan updates them): each probe record is re-rendered from its scanner's scan
+    /// on the same transport.
     fn refresh_probe_details(&mut self) {
-        let mut scans: FxHashMap<String, (IpAddr, host::ScanFacts)> = FxHashMap::default();
+        let mut scans: FxHashMap<IpAddr, Vec<host::ScanFacts>> = FxHashMap::default();
         for h in &self.table.hosts {
-            if let Some(a) = h.actor() {
-                for s in &a.scans {
-                    scans.insert(s.identifier.clone(), (h.ip, s.clone()));
-                }
+            if let Some(a) = h.actor().filter(|a| !a.scans.is_empty()) {
+                scans.insert(h.ip, a.scans.clone());
             }
         }
         if scans.is_empty() {
@@ -853,13 +856,27 @@ impl Correlator {
         }
         for h in &mut self.table.hosts {
             for slot in &mut h.slots {
-                if slot.ev.stage != Stage::E1InboundScan {
+                if slot.ev.stage != Stage::E1InboundScan
+                    || !matches!(&slot.ev.source, EvidenceSource::Notice { kind, .. } if kind == "scan")
+                {
                     continue;
                 }
-                if let EvidenceSource::Notice { identifier, .. } = &slot.ev.source
-                    && let Some((ip, s)) = scans.get(identifier)
+                let Some(list) = slot.ev.peer.and_then(|p| scans.get(&p)) else {
+                    continue;
+                };
+                let proto = slot
+                    .ev
+                    .vector
+                    .as_ref()
+                    .map(|v| map::proto_name(IpProto(v.proto)));
+                if let Some(s) = list
+                    .iter()
+                    .find(|s| proto.as_deref() == Some(s.proto.as_str()))
+                    .or(list.first())
                 {
-                    slot.ev.detail = map::probe_detail(*ip, s);
+                    if let Some(p) = slot.ev.peer {
+                        slot.ev.detail = map::probe_detail(p, s);
+                    }
                 }
             }
         }

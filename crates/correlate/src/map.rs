@@ -398,6 +398,24 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
         detail: n.msg.clone(),
     };
     match &n.kind {
+        NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) if n.host != s.scanner => {
+            // A per-target notice: `host` was probed by `s.scanner`.
+            let facts = scan_facts(&n.identifier, s);
+            vec![Evidence {
+                peer: Some(s.scanner),
+                vector: Some(Vector {
+                    proto: s.proto.0,
+                    port: if s.ports.len() == 1 {
+                        s.ports.first().copied().unwrap_or(0)
+                    } else {
+                        0
+                    },
+                    signature: None,
+                }),
+                detail: probe_detail(s.scanner, &facts),
+                ..base(n.host, Stage::E1InboundScan, "scan")
+            }]
+        }
         NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) => {
             let facts = scan_facts(&n.identifier, s);
             let mut out = Vec::new();
@@ -532,23 +550,26 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             port,
             attempts,
         } => {
+            // detect reports brute force about the server, with the guesser as peer.
+            let Some(attacker) = brute_attacker(n) else {
+                return Vec::new();
+            };
             let vector = Some(Vector {
                 proto: IpProto::TCP.0,
                 port: *port,
                 signature: Some("brute-force".into()),
             });
             let mut out = vec![Evidence {
-                peer: Some(n.host),
+                peer: Some(attacker),
                 vector: vector.clone(),
                 detail: format!(
-                    "password guessing: {} failed {} logins from {} on {port}/tcp",
+                    "password guessing: {} failed {} logins from {attacker} on {port}/tcp",
                     thousands(u64::from(*attempts)),
-                    proto.as_str(),
-                    n.host
+                    proto.as_str().to_ascii_uppercase(),
                 ),
                 ..base(*target, Stage::E2InboundExploit, "brute_force")
             }];
-            if cfg.home_net.contains(n.host) {
+            if cfg.home_net.contains(attacker) {
                 out.push(Evidence {
                     peer: Some(*target),
                     vector,
@@ -556,11 +577,20 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
                         "outbound password guessing against {target}:{port} ({} attempts)",
                         thousands(u64::from(*attempts))
                     ),
-                    ..base(n.host, Stage::E5OutboundAttack, "brute_force")
+                    ..base(attacker, Stage::E5OutboundAttack, "brute_force")
                 });
             }
             out
         }
+    }
+}
+
+/// The guessing side of a brute-force notice (the endpoint that is not the target).
+pub(crate) fn brute_attacker(n: &Notice) -> Option<IpAddr> {
+    match &n.kind {
+        NoticeKind::BruteForce { target, .. } if n.host == *target => n.peer,
+        NoticeKind::BruteForce { .. } => Some(n.host),
+        _ => None,
     }
 }
 

@@ -382,13 +382,14 @@ pub fn propagation(
     )
 }
 
+/// As detect writes it: about the server, with the guesser as peer.
 pub fn brute(ts: Timestamp, attacker: &str, target: &str, port: u16, attempts: u32) -> Notice {
     notice(
         ts,
         format!("brute:{attacker}:{target}:{port}"),
-        attacker,
-        Some(target),
-        None,
+        target,
+        Some(attacker),
+        Some(Stage::E2InboundExploit),
         NoticeKind::BruteForce {
             proto: AppProto::Ftp,
             target: ip(target),
@@ -479,4 +480,23 @@ pub fn pct_overflow_hello() -> AppEvent {
         key_specs_len: 0,
         overflow: true,
     })
+}
+
+/// A per-target scan notice as detect writes it (host = target, peer = scanner).
+pub fn scan_target(ts: Timestamp, scanner: &str, target: &str, port: u16, targets: u64) -> Notice {
+    let mut n = scan(
+        ts,
+        scanner,
+        port,
+        targets,
+        Some("masscan"),
+        true,
+        &[],
+        false,
+    );
+    n.identifier = format!("scan-target:{scanner}:tcp:{target}");
+    n.host = ip(target);
+    n.peer = Some(ip(scanner));
+    n.stage = Some(Stage::E1InboundScan);
+    n
 }

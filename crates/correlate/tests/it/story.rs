@@ -167,6 +167,9 @@ fn mipsiv_campaign_of_three_trojans() {
         r.flow(flow(200 + k as u64, at("09:12:10"), ATTACKER, v, 443));
     }
     r.flow(flow(300, at("09:12:30"), ATTACKER, "10.1.1.99", 443));
+    // detect's per-target notices (one per probed target), twice for one target.
+    r.notice(scan_target(at("09:12:05"), ATTACKER, "10.1.1.50", 443, 10));
+    r.notice(scan_target(at("09:12:06"), ATTACKER, "10.1.1.3", 443, 11));
     for (k, v) in victims.iter().enumerate() {
         let s = 60 * k as i64;
         r.anomaly(pct_anomaly(
@@ -220,11 +223,16 @@ fn mipsiv_campaign_of_three_trojans() {
         "{}",
         bot.reason
     );
-    for p in ["10.1.1.2", "10.1.1.3", "10.1.1.99"] {
+    for p in ["10.1.1.2", "10.1.1.3", "10.1.1.99", "10.1.1.50"] {
         assert_eq!(label_of(&c, p), Label::Probed, "{p}");
     }
     // Final counts in the probe lines.
-    let probe = &current(&c, "10.1.1.3").evidence[0];
+    assert_eq!(
+        current(&c, "10.1.1.3").evidence.len(),
+        1,
+        "one probe record per target and scanner"
+    );
+    let probe = &current(&c, "10.1.1.50").evidence[0];
     assert!(
         probe.detail.contains("1,024 targets") && probe.detail.contains("masscan"),
         "{}",
