@@ -869,14 +869,12 @@ impl Correlator {
                     .vector
                     .as_ref()
                     .map(|v| map::proto_name(IpProto(v.proto)));
-                if let Some(s) = list
+                let scan = list
                     .iter()
                     .find(|s| proto.as_deref() == Some(s.proto.as_str()))
-                    .or(list.first())
-                {
-                    if let Some(p) = slot.ev.peer {
-                        slot.ev.detail = map::probe_detail(p, s);
-                    }
+                    .or(list.first());
+                if let (Some(s), Some(p)) = (scan, slot.ev.peer) {
+                    slot.ev.detail = map::probe_detail(p, s);
                 }
             }
         }
