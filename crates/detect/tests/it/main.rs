@@ -5,6 +5,7 @@
 
 mod bruteforce;
 mod c2;
+mod corpus;
 mod egg;
 mod listener;
 mod propagation;
