@@ -73,7 +73,8 @@ struct Counters {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ExpectKind {
     Ftp,
-    DccSend,
+    /// An IRC DCC SEND offer with its file name.
+    DccSend(String),
 }
 
 #[derive(Clone, Debug)]
@@ -232,7 +233,8 @@ impl ProtoSink for Tap<'_> {
                     && dcc.port != 0
                     && let Some(addr) = dcc.addr
                 {
-                    self.expects.push((addr, dcc.port, ExpectKind::DccSend));
+                    self.expects
+                        .push((addr, dcc.port, ExpectKind::DccSend(dcc.argument.clone())));
                 }
             }
             _ => {}
@@ -323,18 +325,25 @@ impl Proto {
             return;
         }
         self.counters.expect_matched += 1;
-        let _ = e.kind;
         app.proto = AppProto::FtpData;
         app.dir_proto = [AppProto::FtpData; 2];
         app.flags |= F_EXPECTED | F_ANNOUNCE;
         self.counters.detected[proto_index(AppProto::FtpData)] += 1;
-        match crate::registry::data_channel_maker() {
-            Some(make) => {
+        let parser: Option<Box<dyn StreamParser + Send>> = match &e.kind {
+            ExpectKind::DccSend(name) => Some(Box::new(crate::ftp::FtpDataParser::with_context(
+                &self.cfg,
+                Some("DCC SEND"),
+                Some(name),
+            ))),
+            ExpectKind::Ftp => crate::registry::data_channel_maker().map(|make| make(&self.cfg)),
+        };
+        match parser {
+            Some(p) => {
                 let st = app.state.get_or_insert_with(Box::default);
-                st.stream = Some(make(&self.cfg));
+                st.stream = Some(p);
             }
             None => {
-                // Nothing parses data connections yet: the flow is named, not parsed.
+                // Nothing parses data connections: the flow is named, not parsed.
                 app.flags |= F_DONE;
             }
         }

@@ -61,6 +61,21 @@ fn make_ssh(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
 fn make_irc(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
     Box::new(crate::irc::IrcParser::new(cfg))
 }
+fn make_http(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
+    Box::new(crate::http::HttpParser::new(cfg))
+}
+fn make_ftp(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
+    Box::new(crate::ftp::FtpParser::new(cfg))
+}
+fn make_ftp_data(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
+    Box::new(crate::ftp::FtpDataParser::new(cfg))
+}
+fn make_dns_tcp(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
+    Box::new(crate::dns::DnsTcpParser::new(cfg))
+}
+fn make_dns_udp(cfg: &ProtoConfig) -> Box<dyn DatagramParser + Send> {
+    Box::new(crate::dns::DnsUdpParser::new(cfg))
+}
 fn make_pop3(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
     Box::new(crate::mail::MailParser::new_pop3(cfg))
 }
@@ -86,6 +101,16 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
         make: make_ssh,
     },
     StreamProto {
+        proto: AppProto::Http,
+        probe: crate::http::probe,
+        make: make_http,
+    },
+    StreamProto {
+        proto: AppProto::Ftp,
+        probe: crate::ftp::probe,
+        make: make_ftp,
+    },
+    StreamProto {
         proto: AppProto::Imap,
         probe: crate::mail::probe_imap,
         make: make_imap,
@@ -100,10 +125,19 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
         probe: crate::irc::probe,
         make: make_irc,
     },
+    StreamProto {
+        proto: AppProto::Dns,
+        probe: crate::dns::probe_tcp,
+        make: make_dns_tcp,
+    },
 ];
 
 /// UDP protocols in probe order.
-pub const DATAGRAM_PROTOS: &[DatagramProto] = &[];
+pub const DATAGRAM_PROTOS: &[DatagramProto] = &[DatagramProto {
+    proto: AppProto::Dns,
+    probe: crate::dns::probe,
+    make: make_dns_udp,
+}];
 
 /// The parser constructor for `proto` on streams, if registered.
 pub fn stream_maker(proto: AppProto) -> Option<MakeStream> {
@@ -114,7 +148,7 @@ pub fn stream_maker(proto: AppProto) -> Option<MakeStream> {
 }
 
 /// The constructor for the parser of an expected data connection
-/// (FTP data, IRC DCC SEND), once one is registered.
+/// (FTP data, IRC DCC SEND).
 pub fn data_channel_maker() -> Option<MakeStream> {
-    None
+    Some(make_ftp_data)
 }

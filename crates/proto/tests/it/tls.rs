@@ -213,3 +213,19 @@ fn sslv2_oversized_challenge_in_one_byte_segments() {
         "{names:?}"
     );
 }
+
+/// HTTP CONNECT then TLS through the tunnel (bug-2430), and an HTTP client
+/// talking to an SSH server (output-eve-anomaly-02: one mismatch anomaly,
+/// layer `proto_detect`).
+#[test]
+fn suricata_verify_connect_and_mismatch() {
+    let Some(r) = sv_check("bug-2430", &["tls"], cfg_default()) else {
+        println!("skipped: shared data not found");
+        return;
+    };
+    assert_eq!(r.evaluated, 1);
+    assert!(r.failures.is_empty(), "{:#?}", r.failures);
+    let r = sv_check("output-eve-anomaly-02", &["anomaly"], cfg_default()).unwrap();
+    assert_eq!(r.evaluated, 3);
+    assert!(r.failures.is_empty(), "{:#?}", r.failures);
+}
