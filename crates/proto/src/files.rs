@@ -411,8 +411,9 @@ pub(crate) mod util {
     }
 
     /// Splits a byte stream into lines (LF-terminated, a CR before the LF
-    /// removed), keeping at most `limit` bytes of a line: longer lines are cut
-    /// and flagged, the rest of them skipped up to the LF.
+    /// removed). A line whose LF does not come within the first `limit` bytes
+    /// is cut to `limit` bytes (a CR among them is kept) and flagged, and the
+    /// rest of it is skipped up to the LF — Suricata's SMTP/FTP line rule.
     #[derive(Clone, Debug, Default)]
     pub(crate) struct LineReader {
         buf: Vec<u8>,
@@ -432,7 +433,7 @@ pub(crate) mod util {
                 Some(i) => {
                     let piece = &input[..i];
                     if self.buf.is_empty() && !self.overflow {
-                        let cut = piece.len() > limit;
+                        let cut = piece.len() >= limit;
                         let line = if cut {
                             &piece[..limit]
                         } else {
@@ -440,10 +441,8 @@ pub(crate) mod util {
                         };
                         (i + 1, Some((line, cut)))
                     } else {
-                        if push_bounded(&mut self.buf, piece, limit) {
-                            self.overflow = true;
-                        }
-                        let cut = self.overflow;
+                        let cut = self.overflow || self.buf.len() + piece.len() >= limit;
+                        push_bounded(&mut self.buf, piece, limit);
                         self.overflow = false;
                         // Cleared by `done` once the caller has used the line.
                         let line: &[u8] = &self.buf;
@@ -452,7 +451,7 @@ pub(crate) mod util {
                     }
                 }
                 None => {
-                    if push_bounded(&mut self.buf, input, limit) {
+                    if push_bounded(&mut self.buf, input, limit) || self.buf.len() >= limit {
                         self.overflow = true;
                     }
                     (input.len(), None)

@@ -7,6 +7,7 @@ mod http;
 mod ident;
 mod irc;
 mod pcapkit;
+mod smtp;
 mod ssh;
 mod svcheck;
 mod tls;

@@ -305,6 +305,11 @@ fn test_config(dir: &Path, test: &Value) -> TestConfig {
                         if name == "http" {
                             apply_http(&mut cfg.proto.http, opts);
                         }
+                        if name == "smtp"
+                            && let Some(v) = opts.get("extended").and_then(Value::as_bool)
+                        {
+                            cfg.proto.smtp.extended = v;
+                        }
                     }
                 }
                 _ => {}
@@ -408,13 +413,17 @@ fn probes() -> Vec<(&'static str, Probe)> {
 
 /// Probes of the line protocols, in order (FTP before SMTP: both greet with 220).
 fn extra_probes() -> Vec<(&'static str, Probe)> {
-    vec![("ftp", stormwatch_proto::ftp::probe)]
+    vec![
+        ("ftp", stormwatch_proto::ftp::probe),
+        ("smtp", stormwatch_proto::smtp::probe),
+    ]
 }
 
 /// Parsers of the line protocols.
 fn extra_parser(name: &str, cfg: &ProtoConfig) -> Option<Box<dyn StreamParser>> {
     match name {
         "ftp" => Some(Box::new(stormwatch_proto::ftp::FtpParser::new(cfg))),
+        "smtp" => Some(Box::new(stormwatch_proto::smtp::SmtpParser::new(cfg))),
         _ => None,
     }
 }
