@@ -10,4 +10,5 @@ mod pcapkit;
 mod smtp;
 mod ssh;
 mod svcheck;
+mod tftp;
 mod tls;
