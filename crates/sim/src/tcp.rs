@@ -730,9 +730,8 @@ impl TcpConn {
             .overlap
             .filter(|o| o.e <= data.len() && o.b >= o.a + 2 && o.c > o.b)
         {
-            let fake = |r: std::ops::Range<usize>| -> Vec<u8> {
-                data[r].iter().map(|b| b ^ 0xff).collect()
-            };
+            // Decoy bytes are zeros: they conflict wherever the real byte is not 0.
+            let fake = |r: std::ops::Range<usize>| -> Vec<u8> { vec![0u8; r.len()] };
             plan.push((ov.a, data[ov.a..ov.b].to_vec()));
             plan.push((ov.a + 1, fake(ov.a + 1..ov.b)));
             plan.push((ov.c, fake(ov.c..ov.e)));

@@ -965,6 +965,17 @@ fn record_egg(
     });
 }
 
+/// A file's bytes depend only on its kind, size, name and the scenario seed,
+/// so every download of one URL (a botnet's update, a worm's body) is the same file.
+fn file_body(w: &World<'_>, kind: BodyKind, size: usize, name: &str) -> Vec<u8> {
+    use rand::SeedableRng;
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| {
+        (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = SimRng::seed_from_u64(mix64(h ^ mix64(w.sc.seed) ^ size as u64));
+    exe::body(kind, size, name, &mut rng)
+}
+
 fn http_download(
     w: &mut World<'_>,
     rng: &mut SimRng,
@@ -972,7 +983,7 @@ fn http_download(
     h: &HttpDownload,
     campaign: &str,
 ) -> i64 {
-    let body = exe::body(h.body, h.size, &h.path, rng);
+    let body = file_body(w, h.body, h.size, &h.path);
     let mut c = w.conn(h.client, h.server, h.port, rng);
     c.handshake(t0);
     let req = http::request(
@@ -1345,7 +1356,7 @@ fn ssh_session(w: &mut World<'_>, rng: &mut SimRng, t0: i64, s: &SshSession) {
 // ---------------------------------------------------------------- FTP, TFTP
 
 fn ftp_session(w: &mut World<'_>, rng: &mut SimRng, t0: i64, f: &FtpSession, campaign: &str) {
-    let body = exe::body(f.body, f.size, &f.file, rng);
+    let body = file_body(w, f.body, f.size, &f.file);
     let d = SendHow::default();
     let mut c = w.conn(f.client, f.server, f.port, rng);
     c.handshake(t0);
@@ -1452,7 +1463,7 @@ fn ftp_session(w: &mut World<'_>, rng: &mut SimRng, t0: i64, f: &FtpSession, cam
 }
 
 fn tftp_read(w: &mut World<'_>, rng: &mut SimRng, t0: i64, t: &Tftp, campaign: &str) {
-    let body = exe::body(t.body, t.size, &t.file, rng);
+    let body = file_body(w, t.body, t.size, &t.file);
     let ch = w.host(t.client);
     let sh = w.host(t.server);
     let cport = w.eph_port(t.client);

@@ -135,7 +135,7 @@ impl<'a, 'c> Tab<'a, 'c> {
         self.ctx.err(
             &self.header,
             format!(
-                "missing key \"{key}\" in {}: expected {key} = {expected}",
+                "missing key \"{key}\" in {}: expected {expected}",
                 self.what
             ),
         )
@@ -629,7 +629,7 @@ fn header(ctx: &Ctx<'_>, root: &toml_edit::Table) -> R<Header> {
     };
     let sc = Tab::new(ctx, sc_table, "[scenario]", header);
     sc.check_keys(&["name", "seed", "start", "end", "home_net", "description"])?;
-    let name = sc.str_req("name", "\"a-name\"")?.0;
+    let name = sc.str_req("name", "a scenario name (a string)")?.0;
     let seed = match sc.value("seed", "an integer of 0 or more")? {
         Some((Value::Integer(i), span)) => u64::try_from(*i.value()).map_err(|_| {
             sc.bad(
@@ -642,7 +642,7 @@ fn header(ctx: &Ctx<'_>, root: &toml_edit::Table) -> R<Header> {
         Some((v, span)) => {
             return Err(sc.bad("seed", &span, "an integer of 0 or more", type_name(v)));
         }
-        None => return Err(sc.missing("seed", "an integer")),
+        None => return Err(sc.missing("seed", "an integer of 0 or more")),
     };
     let (start_s, start_span) =
         sc.str_req("start", "an RFC 3339 time such as \"2004-04-20T09:00:00Z\"")?;
@@ -657,7 +657,12 @@ fn header(ctx: &Ctx<'_>, root: &toml_edit::Table) -> R<Header> {
     let end = sc.time_opt("end")?.map(|(t, _)| t);
     let home = sc
         .str_list("home_net", "a CIDR block or a list of them")?
-        .ok_or_else(|| sc.missing("home_net", "[\"10.1.0.0/16\"]"))?;
+        .ok_or_else(|| {
+            sc.missing(
+                "home_net",
+                "a CIDR block or a list of them, such as [\"10.1.0.0/16\"]",
+            )
+        })?;
     let mut home_net = Vec::new();
     for (s, span) in home {
         let c: Cidr = s.parse().map_err(|_| {
@@ -692,8 +697,8 @@ fn header(ctx: &Ctx<'_>, root: &toml_edit::Table) -> R<Header> {
         for t in arr.iter() {
             let h = Tab::new(ctx, t as &dyn TableLike, "[[host]]", t.span());
             h.check_keys(&["name", "ip", "os", "label", "rtt_ms", "note"])?;
-            let (name, name_span) = h.str_req("name", "\"victim1\"")?;
-            let (ip_s, ip_span) = h.str_req("ip", "\"10.1.1.20\"")?;
+            let (name, name_span) = h.str_req("name", "a host name such as \"victim1\"")?;
+            let (ip_s, ip_span) = h.str_req("ip", "an IPv4 address such as \"10.1.1.20\"")?;
             let ip: Ipv4Addr = ip_s.parse().map_err(|_| {
                 ctx.err(
                     &ip_span,
@@ -756,7 +761,7 @@ fn activity(a: &Tab<'_, '_>, line: u32) -> R<Activity> {
     let (kind, kind_span) = a.str_req("kind", &format!("one of {}", KINDS.join(", ")))?;
     let (at, _) = a
         .time_opt("at")?
-        .ok_or_else(|| a.missing("at", "\"+12m\" or \"09:14:31\""))?;
+        .ok_or_else(|| a.missing("at", "a time such as \"+12m\" or \"09:14:31\""))?;
     let campaign = a.str_opt("campaign", "a string")?.map(|x| x.0);
     let spec = match kind.as_str() {
         "scan" => scan(a)?,
@@ -818,9 +823,12 @@ fn scan(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         "automated",
     ]))?;
     let from = a.host_req("from")?;
-    let targets = a
-        .addresses("targets")?
-        .ok_or_else(|| a.missing("targets", "\"10.1.0.0/22\" or a list of addresses"))?;
+    let targets = a.addresses("targets")?.ok_or_else(|| {
+        a.missing(
+            "targets",
+            "a CIDR block such as \"10.1.0.0/22\" or a list of addresses",
+        )
+    })?;
     let proto = a.choice(
         "proto",
         &[
@@ -833,7 +841,12 @@ fn scan(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     let ports = match a.ports("ports")? {
         Some(p) => p,
         None if proto == ScanProto::Icmp => vec![0],
-        None => return Err(a.missing("ports", "[443] or \"1-1024\"")),
+        None => {
+            return Err(a.missing(
+                "ports",
+                "a port or a list of ports, such as [443] or [\"1-1024\"]",
+            ));
+        }
     };
     if targets.len().saturating_mul(ports.len()) > 4 * MAX_ADDRESSES {
         return Err(a.ctx.err(
@@ -983,7 +996,7 @@ fn listener(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         port: {
             match a.int_opt("port", "a port between 1 and 65535", 1..65536)? {
                 Some(p) => p as u16,
-                None => return Err(a.missing("port", "31337")),
+                None => return Err(a.missing("port", "a port such as 31337")),
             }
         },
         client: a.host_req("client")?,
@@ -1023,7 +1036,7 @@ fn irc(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         "split_lines",
         "quit",
     ]))?;
-    let (channel, cspan) = a.str_req("channel", "\"#mip\"")?;
+    let (channel, cspan) = a.str_req("channel", "a channel name such as \"#mip\"")?;
     if !channel.starts_with('#') || channel.contains(' ') || channel.len() > 50 {
         return Err(a.bad_text(
             "channel",
@@ -1053,7 +1066,7 @@ fn irc(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         server_name: a.string("server_name", "irc.example.net")?,
         duration: a
             .duration_opt("duration", None)?
-            .ok_or_else(|| a.missing("duration", "\"3h45m\""))?,
+            .ok_or_else(|| a.missing("duration", "a duration such as \"3h45m\""))?,
         ping_interval: a
             .duration_opt("ping_interval", Some(300_000_000_000))?
             .unwrap_or(300_000_000_000)
@@ -1100,7 +1113,7 @@ fn http(a: &Tab<'_, '_>) -> R<ActivitySpec> {
             ));
         }
     };
-    let (path, pspan) = a.str_req("path", "\"/x.exe\"")?;
+    let (path, pspan) = a.str_req("path", "a path such as \"/x.exe\"")?;
     if !path.starts_with('/') || path.contains(' ') {
         return Err(a.bad_text("path", &pspan, "an absolute path such as \"/x.exe\"", &path));
     }
@@ -1135,7 +1148,9 @@ fn tls(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         client: a.host_req("client")?,
         server: a.host_req("server")?,
         port: a.port("port", 443)?,
-        sni: a.str_req("sni", "\"www.example.com\"")?.0,
+        sni: a
+            .str_req("sni", "a server name such as \"www.example.com\"")?
+            .0,
         version: a.choice(
             "version",
             &[
@@ -1172,7 +1187,7 @@ fn dns_act(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         names.insert(0, n);
     }
     if names.is_empty() {
-        return Err(a.missing("name", "\"www.example.com\""));
+        return Err(a.missing("name", "a domain name such as \"www.example.com\""));
     }
     for n in &names {
         if n.is_empty() || n.len() > 253 || n.split('.').any(|l| l.len() > 63) {
@@ -1231,7 +1246,7 @@ fn ftp(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         port: a.port("port", 21)?,
         user: a.string("user", "anonymous")?,
         pass: a.string("pass", "guest@")?,
-        file: a.str_req("file", "\"x.exe\"")?.0,
+        file: a.str_req("file", "a file name such as \"x.exe\"")?.0,
         body: a.body(BodyKind::Pe)?,
         size: a.uint("size", "a size in bytes up to 16 MiB", 16 << 20, 28672usize)?,
         passive: a.choice("mode", &[("passive", true), ("active", false)], true)?,
@@ -1243,7 +1258,7 @@ fn tftp(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     Ok(ActivitySpec::Tftp(Tftp {
         client: a.host_req("client")?,
         server: a.host_req("server")?,
-        file: a.str_req("file", "\"x.exe\"")?.0,
+        file: a.str_req("file", "a file name such as \"x.exe\"")?.0,
         body: a.body(BodyKind::Pe)?,
         size: a.uint("size", "a size in bytes up to 32 MiB", 32 << 20, 28672usize)?,
     }))
@@ -1282,7 +1297,7 @@ fn propagate(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     };
     let pool = a
         .addresses("pool")?
-        .ok_or_else(|| a.missing("pool", "\"10.1.0.0/20\""))?;
+        .ok_or_else(|| a.missing("pool", "a CIDR block such as \"10.1.0.0/20\""))?;
     let generations = a.uint(
         "generations",
         "a number of generations between 1 and 8",
@@ -1290,7 +1305,7 @@ fn propagate(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         0u32,
     )?;
     if generations == 0 {
-        return Err(a.missing("generations", "3"));
+        return Err(a.missing("generations", "a number of generations such as 3"));
     }
     Ok(ActivitySpec::Propagate(Propagate {
         from: a.host_req("from")?,
@@ -1352,13 +1367,13 @@ fn bot_command(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         BotOrder::Scan {
             targets: a
                 .addresses("targets")?
-                .ok_or_else(|| a.missing("targets", "\"10.2.0.0/24\""))?,
+                .ok_or_else(|| a.missing("targets", "a CIDR block such as \"10.2.0.0/24\""))?,
             ports: a.ports("ports")?.unwrap_or_else(|| vec![445]),
             rate: rate(a, "rate", 5.0, "probes per second (a positive number)")?,
             open_ratio: ratio(a, "open_ratio", 0.05)?,
         }
     } else {
-        let (path, pspan) = a.str_req("path", "\"/x.exe\"")?;
+        let (path, pspan) = a.str_req("path", "a path such as \"/x.exe\"")?;
         if !path.starts_with('/') || path.contains(' ') {
             return Err(a.bad_text("path", &pspan, "an absolute path such as \"/x.exe\"", &path));
         }
@@ -1371,7 +1386,7 @@ fn bot_command(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     };
     Ok(ActivitySpec::BotCommand(BotCommand {
         controller: a.host_req("controller")?,
-        channel: a.str_req("channel", "\"#bots\"")?.0,
+        channel: a.str_req("channel", "a channel name such as \"#bots\"")?.0,
         operator: a.string("operator", "h4x0r")?,
         text: a.str_opt("text", "a string")?.map(|x| x.0),
         delay: a.duration_opt("delay", Some(20_000_000_000))?.unwrap_or(0),
@@ -1387,7 +1402,7 @@ fn background(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     ]))?;
     let (until, until_span) = a
         .time_opt("until")?
-        .ok_or_else(|| a.missing("until", "\"+4h\""))?;
+        .ok_or_else(|| a.missing("until", "a time such as \"+4h\""))?;
     let mix = match a.sub("mix")? {
         None => Mix {
             tls: 4,
@@ -1445,12 +1460,15 @@ fn background(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     let _ = until_span;
     Ok(ActivitySpec::Background(Background {
         until,
-        clients: a
-            .addresses("clients")?
-            .ok_or_else(|| a.missing("clients", "\"10.1.2.0/26\""))?,
+        clients: a.addresses("clients")?.ok_or_else(|| {
+            a.missing(
+                "clients",
+                "a CIDR block such as \"10.1.2.0/26\" or a list of addresses",
+            )
+        })?,
         servers: a
             .addresses("servers")?
-            .ok_or_else(|| a.missing("servers", "[\"192.0.2.10\", \"198.51.100.80\"]"))?,
+            .ok_or_else(|| a.missing("servers", "a list of addresses such as [\"192.0.2.10\"]"))?,
         resolver: a.host_opt("resolver")?,
         rate: rate(a, "rate", 2.0, "flows per minute (a positive number)")?,
         mix,
