@@ -1,0 +1,39 @@
+//! Load + compile all ET rule files (acceptance: ≤ 1 s in release).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use stormwatch_rules::{RuleSet, RulesConfig};
+
+fn shared() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("STORMWATCH_SHARED") {
+        return Some(PathBuf::from(p));
+    }
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    [ws.join("../shared"), PathBuf::from("/work/shared")]
+        .into_iter()
+        .find(|p| p.is_dir())
+}
+
+fn load(c: &mut Criterion) {
+    let Some(sh) = shared() else {
+        println!("skipped: shared data not found");
+        return;
+    };
+    let dir = sh.join("rules/et-open-snort-2.9.0-2017");
+    let mut cfg = RulesConfig::default();
+    cfg.load_classification(&dir.join("classification.config"))
+        .unwrap();
+    let paths = vec![dir.join("rules")];
+    let (rs, rep) = RuleSet::load(&paths, &cfg).unwrap();
+    println!("ET: {} rules loaded, {} skipped", rs.len(), rep.skipped());
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10);
+    g.bench_function("et_open_all_files", |b| {
+        b.iter(|| RuleSet::load(&paths, &cfg).unwrap().0.len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, load);
+criterion_main!(benches);

@@ -1,0 +1,218 @@
+//! Rule files → logical rules (comments, blank lines and `\` continuations
+//! handled), and a rule's option text → `(keyword, value)` pairs.
+
+/// One logical rule: its text with continuations joined and the physical line
+/// it starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LogicalLine {
+    /// 1-based line of the first physical line.
+    pub(crate) line: usize,
+    /// Joined text (continuation backslashes removed).
+    pub(crate) text: String,
+    /// For each physical line after the first: (byte offset in `text` where it
+    /// starts, its line number), so errors can point at the exact line.
+    pub(crate) breaks: Vec<(usize, usize)>,
+}
+
+impl LogicalLine {
+    /// The physical line holding byte `off` of `text`.
+    pub(crate) fn line_at(&self, off: usize) -> usize {
+        let mut l = self.line;
+        for &(o, n) in &self.breaks {
+            if off >= o {
+                l = n;
+            } else {
+                break;
+            }
+        }
+        l
+    }
+}
+
+/// Splits a rule file into logical lines. Lines whose first non-blank
+/// character is `#` are comments; a line ending in `\` continues on the next.
+pub(crate) fn logical_lines(text: &str) -> Vec<LogicalLine> {
+    let mut out = Vec::new();
+    let mut cur: Option<LogicalLine> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim_end();
+        let trimmed = line.trim();
+        // Continuation lines keep their leading blanks (Suricata only removes
+        // the backslash and the newline).
+        let src = if cur.is_some() { line } else { trimmed };
+        let (body, cont) = match src.strip_suffix('\\') {
+            Some(b) => (b, true),
+            None => (src, false),
+        };
+        match cur.as_mut() {
+            Some(c) => {
+                // A comment line inside a continuation is left out of the rule.
+                if trimmed.starts_with('#') {
+                    continue;
+                }
+                let off = c.text.len();
+                c.breaks.push((off, n));
+                c.text.push_str(body);
+                if !cont && let Some(done) = cur.take() {
+                    out.push(done);
+                }
+            }
+            None => {
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let l = LogicalLine {
+                    line: n,
+                    text: body.to_string(),
+                    breaks: Vec::new(),
+                };
+                if cont {
+                    cur = Some(l);
+                } else {
+                    out.push(l);
+                }
+            }
+        }
+    }
+    if let Some(c) = cur {
+        out.push(c);
+    }
+    out
+}
+
+/// One `keyword[:value]` option with the byte offset of the keyword within the
+/// option text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RawOption<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) value: Option<&'a str>,
+    pub(crate) offset: usize,
+}
+
+/// Splits the text between the rule's parentheses into options. A `;` ends an
+/// option unless escaped (`\;`) or inside a double-quoted string.
+pub(crate) fn split_options(body: &str) -> Result<Vec<RawOption<'_>>, (usize, String)> {
+    let bytes = body.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip blanks between options.
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        let mut in_q = false;
+        let mut esc = false;
+        let mut end = None;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_q = !in_q;
+            } else if c == b';' && !in_q {
+                end = Some(i);
+                break;
+            }
+            i += 1;
+        }
+        let Some(end) = end else {
+            let frag = body[start..].trim();
+            return Err((
+                start,
+                if in_q {
+                    format!("expected a closing `\"` in option `{frag}`")
+                } else {
+                    format!("expected `;` after option `{frag}`")
+                },
+            ));
+        };
+        let opt = &body[start..end];
+        let (name, value) = match opt.find(':') {
+            Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
+            None => (opt.trim(), None),
+        };
+        if name.is_empty() {
+            return Err((start, "expected a keyword before `:`".to_string()));
+        }
+        out.push(RawOption {
+            name,
+            value,
+            offset: start,
+        });
+        i = end + 1;
+    }
+    Ok(out)
+}
+
+/// Removes surrounding double quotes, when present.
+pub(crate) fn unquote(s: &str) -> &str {
+    let t = s.trim();
+    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+        &t[1..t.len() - 1]
+    } else {
+        t
+    }
+}
+
+/// Resolves `\"`, `\;`, `\\`, `\:` escapes of a quoted string (msg and similar).
+pub(crate) fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some(n) => out.push(n),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuations_and_comments() {
+        let t = "# c\n\nalert tcp any any -> any any ( \\\n msg:\"x\"; \\\nsid:1;)\n  # alert ...\nalert udp any any -> any any (sid:2;)\n";
+        let l = logical_lines(t);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].line, 3);
+        assert_eq!(
+            l[0].text,
+            "alert tcp any any -> any any (  msg:\"x\"; sid:1;)"
+        );
+        assert_eq!(l[0].line_at(l[0].text.find("sid").unwrap()), 5);
+        assert_eq!(l[1].line, 7);
+    }
+
+    #[test]
+    fn options_respect_quotes_and_escapes() {
+        let o = split_options(r#"msg:"a;b"; content:"x\;y"; nocase; sid:1;"#).unwrap();
+        let names: Vec<_> = o.iter().map(|o| o.name).collect();
+        assert_eq!(names, ["msg", "content", "nocase", "sid"]);
+        assert_eq!(o[0].value, Some("\"a;b\""));
+        assert_eq!(o[1].value, Some(r#""x\;y""#));
+        assert_eq!(o[2].value, None);
+        let e = split_options("msg:\"abc; sid:1;").unwrap_err();
+        assert!(e.1.contains("closing `\"`"), "{}", e.1);
+        let e = split_options("sid:1; rev:2").unwrap_err();
+        assert!(e.1.contains("expected `;`"));
+    }
+
+    #[test]
+    fn unescaping() {
+        assert_eq!(unescape(r#"a\"b\;c\\d"#), "a\"b;c\\d");
+        assert_eq!(unquote(" \"x\" "), "x");
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the rules crate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check;
+mod common;
