@@ -1,0 +1,143 @@
+//! The frame iterator over an open capture.
+
+use crate::error::{CaptureError, ErrorKind};
+use crate::file::{CaptureFile, Format};
+use crate::pcap::{self, PcapReader};
+use crate::pcapng::PcapngReader;
+use stormwatch_model::RawFrame;
+
+enum Reader {
+    Pcap(PcapReader),
+    Pcapng(PcapngReader),
+}
+
+/// Iterator over the frames of a [`CaptureFile`], in file order:
+/// `Result<RawFrame<'_>, CaptureError>`. The frames borrow the capture's bytes.
+/// After an error it ends (it is fused); every frame before the error was
+/// yielded. A gzip stream that ended early is reported after the last frame
+/// that was decompressed.
+pub struct Frames<'a> {
+    file: &'a CaptureFile,
+    data: &'a [u8],
+    pos: usize,
+    file_index: u32,
+    done: bool,
+    reader: Reader,
+    /// Read-ahead cursor: every cache line up to `pos + READ_AHEAD` has been
+    /// touched (see [`Frames::touch_ahead`]).
+    ahead: usize,
+}
+
+/// How far ahead of the current record the readers touch memory.
+const READ_AHEAD: usize = 16 * 1024;
+/// Cache line size assumed by the read-ahead.
+const LINE: usize = 64;
+
+/// Loads one byte of every cache line from `ahead` up to `pos + READ_AHEAD`;
+/// returns the new cursor. See [`Frames::touch_ahead`]. (Touching in larger
+/// batches, or fewer lines, measured slower.)
+#[inline(always)]
+pub(crate) fn touch_ahead(data: &[u8], pos: usize, mut ahead: usize) -> usize {
+    let end = pos.saturating_add(READ_AHEAD).min(data.len());
+    let mut acc = 0u8;
+    while ahead < end {
+        acc ^= data.get(ahead).copied().unwrap_or(0);
+        ahead += LINE;
+    }
+    std::hint::black_box(acc);
+    ahead
+}
+
+impl<'a> Frames<'a> {
+    pub(crate) fn new(file: &'a CaptureFile, file_index: u32) -> Self {
+        let (reader, pos) = match file.format() {
+            Format::Pcap {
+                big_endian,
+                nanos,
+                link_type,
+                record_header_len,
+                ..
+            } => (
+                Reader::Pcap(PcapReader {
+                    big_endian,
+                    nanos,
+                    link_type,
+                    record_header_len,
+                }),
+                pcap::HEADER_LEN,
+            ),
+            Format::Pcapng => (Reader::Pcapng(PcapngReader::new()), 0),
+        };
+        Frames {
+            file,
+            data: file.bytes(),
+            pos,
+            file_index,
+            done: false,
+            reader,
+            ahead: pos,
+        }
+    }
+
+    /// Loads one byte of every cache line between the read-ahead cursor and
+    /// `pos + READ_AHEAD`. Walking records is a chain of dependent loads (each
+    /// header gives the next one's offset); with records of hundreds of bytes
+    /// every header is a cache and TLB miss and the walk runs at memory
+    /// latency. These independent loads stream the bytes in ahead of the chain
+    /// so it runs at memory bandwidth instead (about 3x on mixed traffic).
+    #[inline(always)]
+    fn touch_ahead(&mut self) {
+        self.ahead = touch_ahead(self.data, self.pos, self.ahead);
+    }
+
+    /// Byte offset of the next record to read (in the decompressed stream).
+    pub fn position(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// The error to report when the data ran out: a gzip stream that ended
+    /// early replaces a truncation it caused.
+    fn finish(&mut self, err: Option<CaptureError>) -> Option<Result<RawFrame<'a>, CaptureError>> {
+        self.done = true;
+        let gzip = self.file.gzip_error().map(|detail| {
+            CaptureError::new(
+                self.file.path(),
+                Some(self.data.len() as u64),
+                ErrorKind::Gzip {
+                    detail: detail.to_string(),
+                },
+            )
+        });
+        match (err, gzip) {
+            (Some(e), Some(g)) if e.is_truncation() => Some(Err(g)),
+            (Some(e), _) => Some(Err(e)),
+            (None, g) => g.map(Err),
+        }
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<RawFrame<'a>, CaptureError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let path = self.file.path();
+        let r = match &mut self.reader {
+            Reader::Pcap(p) => p.next(path, self.data, &mut self.pos, self.file_index),
+            Reader::Pcapng(p) => p.next(path, self.data, &mut self.pos, self.file_index),
+        };
+        match r {
+            Ok(Some(f)) => {
+                self.touch_ahead();
+                Some(Ok(f))
+            }
+            Ok(None) => self.finish(None),
+            Err(e) => self.finish(Some(e)),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Frames<'_> {}
