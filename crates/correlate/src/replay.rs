@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use stormwatch_model::{
     Alert, AlertAction, AlertFlow, Anomaly, AnomalyType, AppContext, AppEvent, AppProto, Direction,
-    EndReason, Endpoints, FlowId, FlowKey, FlowRecord, FlowState, IpProto, Notice, SignatureInfo,
-    Target, Timestamp, TlsEvent, Verdict,
+    EndReason, Endpoints, FlowId, FlowKey, FlowRecord, FlowState, IpProto, Notice, NoticeKind,
+    ScanInfo, SignatureInfo, Stage, Target, Timestamp, TlsEvent, Verdict,
 };
 
 /// What a replay read.
@@ -343,11 +343,7 @@ fn parse_tls(
     )))
 }
 
-fn parse_notice(
-    v: &Value,
-    m: &Map<String, Value>,
-    ts: Timestamp,
-) -> Result<Option<Notice>, String> {
+fn parse_notice(m: &Map<String, Value>, ts: Timestamp) -> Result<Option<Notice>, String> {
     let Some(n) = m.get("notice") else {
         return Ok(None);
     };
@@ -355,10 +351,41 @@ fn parse_notice(
     if let Some(o) = n.as_object_mut() {
         o.entry("ts").or_insert_with(|| Value::String(ts.to_eve()));
     }
-    let _ = v;
-    serde_json::from_value::<Notice>(n)
-        .map(Some)
-        .map_err(|e| format!("a \"notice\" object as stormwatch writes it ({e})"))
+    match serde_json::from_value::<Notice>(n.clone()) {
+        Ok(notice) => Ok(Some(notice)),
+        // `NoticeKind` is tagged by "kind", which `ScanInfo.kind` overwrites when a
+        // scan notice is serialised: rebuild it from the record's `scan` object.
+        Err(e) => match (m.get("scan"), n.as_object()) {
+            (Some(Value::Object(scan)), Some(o)) => {
+                let mut scan = scan.clone();
+                let phase = scan.remove("phase");
+                let info: ScanInfo = serde_json::from_value(Value::Object(scan))
+                    .map_err(|e| format!("a \"scan\" object as stormwatch writes it ({e})"))?;
+                let kind = if phase.as_ref().and_then(Value::as_str) == Some("ended") {
+                    NoticeKind::ScanEnded(info)
+                } else {
+                    NoticeKind::ScanDetected(info)
+                };
+                let notice = Notice {
+                    ts: s(o, "ts").and_then(Timestamp::parse).unwrap_or(ts),
+                    identifier: s(o, "identifier").unwrap_or_default().to_string(),
+                    host: need_ip(o, "host")?,
+                    peer: match s(o, "peer") {
+                        Some(_) => Some(need_ip(o, "peer")?),
+                        None => None,
+                    },
+                    flow_id: u(o, "flow_id").map(FlowId),
+                    stage: o
+                        .get("stage")
+                        .and_then(|x| serde_json::from_value::<Stage>(x.clone()).ok()),
+                    msg: s(o, "msg").unwrap_or_default().to_string(),
+                    kind,
+                };
+                Ok(Some(notice))
+            }
+            _ => Err(format!("a \"notice\" object as stormwatch writes it ({e})")),
+        },
+    }
 }
 
 fn replay_line(
@@ -385,7 +412,7 @@ fn replay_line(
             c.on_anomaly(&a, out);
             stats.anomalies += 1;
         }
-        "notice" | "scan" => match parse_notice(&v, m, ts)? {
+        "notice" | "scan" => match parse_notice(m, ts)? {
             Some(n) => {
                 c.on_notice(&n, out);
                 stats.notices += 1;

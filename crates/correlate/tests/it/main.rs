@@ -7,4 +7,5 @@
 )]
 
 mod build;
+mod roundtrip;
 mod story;
