@@ -286,6 +286,8 @@ pub struct RuleSet {
     tx_by_buf: BTreeMap<BufferId, Group>,
     tx_always: BTreeMap<AppProto, Vec<u32>>,
     max_pat: usize,
+    /// Some transaction rule also has raw payload keywords (read from the stream turn).
+    tx_reads_stream: bool,
     thresholds: Mutex<ThresholdTable>,
     th_file: ThresholdFile,
     counters: Counters,
@@ -468,6 +470,7 @@ impl RuleSet {
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
             max_pat: 1,
+            tx_reads_stream: false,
             thresholds: Mutex::new(ThresholdTable::default()),
             th_file,
             counters: Counters::default(),
@@ -536,6 +539,10 @@ impl RuleSet {
         self.tx_always = tx_always;
         self.ip_only = ip_only;
         self.max_pat = max_pat;
+        self.tx_reads_stream = self
+            .rules
+            .iter()
+            .any(|r| r.kind == Kind::Tx && !r.payload.is_empty());
     }
 
     /// Number of rules loaded.
@@ -658,18 +665,23 @@ impl RuleSet {
     /// last sent data, at most `stream_window_bytes`), so a pattern split over
     /// segments matches, and each rule alerts at most once per turn.
     pub fn match_stream(&self, s: &StreamInput<'_>, fs: &mut FlowState, out: &mut Vec<Alert>) {
-        if self.stream.is_empty() || s.flow.key.proto != IpProto::TCP {
+        if (self.stream.is_empty() && !self.tx_reads_stream) || s.flow.key.proto != IpProto::TCP {
             return;
         }
         if fs.passed() {
             return;
         }
         let (src, sp, dst, dp) = s.flow.oriented();
+        let d = s.flow.dir;
         let groups = self.stream.lookup(sp, dp);
-        if groups.iter().flatten().all(|g| g.is_empty()) {
+        let no_rules = groups.iter().flatten().all(|g| g.is_empty());
+        if no_rules && !self.tx_reads_stream {
+            // Still note the turn change for the other direction's rules.
+            if let Some(inner) = fs.inner.as_mut() {
+                inner.last_stream_dir = Some(d);
+            }
             return;
         }
-        let d = s.flow.dir;
         let inner = fs.inner();
         if inner.last_stream_dir != Some(d) {
             inner.stream[d.index()].reset();
@@ -689,6 +701,11 @@ impl RuleSet {
         }
         let old_len = sd.buf.len();
         sd.buf.extend_from_slice(bytes);
+        if no_rules {
+            // Kept only for the raw-payload part of transaction rules.
+            self.trim_window(sd);
+            return;
+        }
         let scan_from = old_len.saturating_sub(self.max_pat.saturating_sub(1));
         let mut cands: Vec<u32> = Vec::new();
         let mut hits: Vec<u32> = Vec::new();
@@ -821,12 +838,18 @@ impl RuleSet {
             flow: Some(&t.flow),
             frame: t.frame,
         };
-        // Raw payload parts of tx rules look at this direction's stream turn.
-        let turn: Vec<u8> = fs
-            .inner
-            .as_ref()
-            .map(|i| i.stream[t.flow.dir.index()].buf.clone())
-            .unwrap_or_default();
+        // Raw payload parts of tx rules look at this direction's stream turn
+        // (moved out while the rules run, so flowbits can borrow the state).
+        let di = t.flow.dir.index();
+        let needs_turn = cands.iter().any(|&r| {
+            self.rules
+                .get(r as usize)
+                .is_some_and(|r| !r.payload.is_empty())
+        });
+        let turn = match fs.inner.as_mut() {
+            Some(i) if needs_turn => std::mem::take(&mut i.stream[di].buf),
+            _ => Vec::new(),
+        };
         let mut matched = Vec::new();
         self.run_candidates(
             &cands,
@@ -837,6 +860,9 @@ impl RuleSet {
             out,
             Some(&mut matched),
         );
+        if needs_turn && let Some(i) = fs.inner.as_mut() {
+            i.stream[di].buf = turn;
+        }
         let limit = self.limits.tx_alerts_per_flow.max(1);
         let inner = fs.inner();
         for r in matched {

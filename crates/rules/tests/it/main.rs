@@ -3,3 +3,5 @@
 
 mod check;
 mod common;
+mod pct;
+mod semantics;

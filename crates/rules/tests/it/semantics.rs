@@ -1,0 +1,624 @@
+//! Keyword semantics, positive and negative, on packets, streams and
+//! transactions built in the tests.
+
+use crate::common::*;
+use stormwatch_model::{AppProto, BufferId, Direction, StreamData, TxField};
+use stormwatch_rules::{PacketInput, RuleSet, RulesConfig};
+use stormwatch_wire::{LinkType, decode_frame};
+
+const TS: Direction = Direction::ToServer;
+const TC: Direction = Direction::ToClient;
+
+/// A UDP flow: every payload rule is inspected on the packet.
+fn udp_hits(rs: &RuleSet, payload: &[u8]) -> Vec<u32> {
+    let mut f = Flow::new(17, 5000, 53);
+    f.packet(rs, TS, 0, payload)
+}
+
+#[test]
+fn content_position_modifiers() {
+    let rs = rules(
+        r#"alert udp any any -> any any (msg:"depth"; content:"abc"; depth:3; sid:1;)
+alert udp any any -> any any (msg:"offset"; content:"abc"; offset:2; depth:3; sid:2;)
+alert udp any any -> any any (msg:"nocase"; content:"ABC"; nocase; sid:3;)
+alert udp any any -> any any (msg:"case"; content:"ABC"; sid:4;)
+alert udp any any -> any any (msg:"dist"; content:"ab"; content:"ef"; distance:2; within:2; sid:5;)
+alert udp any any -> any any (msg:"neg"; content:"abc"; content:!"zzz"; sid:6;)
+alert udp any any -> any any (msg:"neg rel"; content:"abc"; content:!"d"; distance:0; within:1; sid:7;)
+alert udp any any -> any any (msg:"starts"; content:"abc"; startswith; sid:8;)
+alert udp any any -> any any (msg:"ends"; content:"ef"; endswith; sid:9;)
+alert udp any any -> any any (msg:"hex"; content:"|61 62|c"; sid:10;)
+"#,
+    );
+    assert_eq!(udp_hits(&rs, b"abcdef"), [1, 3, 5, 6, 8, 9, 10]);
+    assert_eq!(udp_hits(&rs, b"xxabcxef"), [2, 3, 5, 6, 7, 9, 10]);
+    assert_eq!(udp_hits(&rs, b"ABCdefzzz"), [3, 4]);
+}
+
+#[test]
+fn relative_matches_backtrack_like_suricata() {
+    // alert-distance-within-1: the first "AllWork..." is followed too far away.
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"AllWorkAndNoPlayMakesWill"; content:"DullBoy"; distance:1; within:7; sid:2;)"#,
+    );
+    assert_eq!(
+        udp_hits(
+            &rs,
+            b"AllWorkAndNoPlayMakesWill....AllWorkAndNoPlayMakesWill DullBoy"
+        ),
+        [2]
+    );
+    assert!(udp_hits(&rs, b"AllWorkAndNoPlayMakesWill  DullBoy").is_empty());
+}
+
+#[test]
+fn pcre_flags_and_relative() {
+    let rs = rules(
+        r#"alert udp any any -> any any (pcre:"/^GET\s+\/x/i"; sid:1;)
+alert udp any any -> any any (content:"key="; pcre:"/^\d{3}/R"; sid:2;)
+alert udp any any -> any any (content:"key="; pcre:!"/secret/"; sid:3;)
+alert udp any any -> any any (pcre:"m#a.b#s"; sid:4;)
+"#,
+    );
+    assert_eq!(udp_hits(&rs, b"get /x key=123"), [1, 2, 3]);
+    assert_eq!(udp_hits(&rs, b"GET /y key=12x secret"), Vec::<u32>::new());
+    assert_eq!(udp_hits(&rs, b"a\nb"), [4]);
+}
+
+#[test]
+fn byte_test_bitmask_like_detect_bytetest_01() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content: "|48 54 54 50|"; byte_test:1,=,0x9,0, bitmask 0xf8; sid:1;)
+alert udp any any -> any any (content: "|48 54 54 50|"; byte_test:1,>,0x8,0, bitmask 0xf8; sid:2;)
+alert udp any any -> any any (content: "|48 54 54 50|"; byte_test:1,<,0xa,0, bitmask 0xf8; sid:3;)
+alert udp any any -> any any (content: "|48 54 54 50|"; byte_test:1,!=,0x48,0, bitmask 0xf8; sid:4;)
+alert udp any any -> any any (content: "|48 54 54 50|"; byte_test:2,=,0x90a,0, bitmask 0xf8f8; sid:5;)
+alert udp any any -> any any (content: "HTTP"; byte_test:1,=,0x49,0; sid:6;)
+alert udp any any -> any any (content: "HTTP"; byte_test:4,>,100,0,relative,string,dec; sid:7;)
+alert udp any any -> any any (content: "HTTP"; byte_test:2,&,0x0001,8; sid:8;)
+"#,
+    );
+    assert_eq!(udp_hits(&rs, b"HTTP1000\x01\x00"), [1, 2, 3, 4, 5, 7]);
+    assert_eq!(udp_hits(&rs, b"HTTP0099\x00\x01"), [1, 2, 3, 4, 5, 8]);
+}
+
+#[test]
+fn byte_jump_like_detect_bytejump_01() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"Question?"; byte_jump:2,0,relative,string,from_end,post_offset -26; content:"pandemic";distance:0; sid:1;)
+alert udp any any -> any any (content:"Question?"; byte_jump:0,0,relative,string,from_end,post_offset -3; content:"pandemic";distance:0; sid:2;)
+alert udp any any -> any any (content:"|00|"; byte_jump:1,0,relative; content:"END"; within:3; sid:3;)
+alert udp any any -> any any (byte_jump:1,0,from_beginning,post_offset 1; content:"Q"; within:1; sid:4;)
+"#,
+    );
+    assert_eq!(
+        udp_hits(&rs, b"Question?13When will the pandemic end?"),
+        [1]
+    );
+    assert_eq!(udp_hits(&rs, b"x\x00\x03abcEND"), [3]);
+    assert_eq!(udp_hits(&rs, b"\x02xyQ"), [4]);
+    assert!(udp_hits(&rs, b"x\x00\x04abcEND").is_empty());
+}
+
+#[test]
+fn byte_extract_variable_distance_like_bug_7390() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"Authorization:"; content:"5f71ycy"; distance:0; byte_extract:1,0,option_len,string,relative; content:!"|38|"; distance:option_len; within:1; content:"|37|"; distance:-1; within:1; content:"|49|"; distance:option_len; within:1; sid:1;)
+alert udp any any -> any any (content:"LEN"; byte_extract:2,0,n,relative; isdataat:n,relative; sid:2;)
+alert udp any any -> any any (content:"LEN"; byte_extract:1,0,n,relative; byte_test:1,=,n,1,relative; sid:3;)
+"#,
+    );
+    // option_len = 7: byte 7 after the digit is '7', then 'I' seven after it.
+    let p = b"Authorization: 5f71ycy7abcdefgI";
+    assert_eq!(udp_hits(&rs, p), [1]);
+    assert!(udp_hits(&rs, b"Authorization: 5f71ycy7abcdefg8").is_empty());
+    assert_eq!(udp_hits(&rs, b"LEN\x00\x03abc"), [2]);
+    assert!(udp_hits(&rs, b"LEN\x00\x04abc").is_empty());
+    assert_eq!(udp_hits(&rs, b"LEN\x05x\x05"), [3]);
+}
+
+#[test]
+fn isdataat_absolute_relative_negated() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"AB"; isdataat:2,relative; sid:1;)
+alert udp any any -> any any (content:"AB"; isdataat:!1,relative; sid:2;)
+alert udp any any -> any any (isdataat:10; sid:3;)
+"#,
+    );
+    assert_eq!(udp_hits(&rs, b"xAB12"), [1]);
+    assert_eq!(udp_hits(&rs, b"xAB"), [2]);
+    assert_eq!(udp_hits(&rs, b"0123456789A"), [3]);
+}
+
+#[test]
+fn base64_decode_and_data() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"Auth: "; base64_decode:relative; base64_data; content:"admin:"; sid:1;)"#,
+    );
+    // "admin:secret"
+    assert_eq!(udp_hits(&rs, b"Auth: YWRtaW46c2VjcmV0\r\n"), [1]);
+    assert!(udp_hits(&rs, b"Auth: Z3Vlc3Q6c2VjcmV0\r\n").is_empty());
+}
+
+#[test]
+fn packet_header_keywords() {
+    let rs = rules(
+        r#"alert tcp any any -> any any (flags:S; sid:1;)
+alert tcp any any -> any any (flags:SA; sid:2;)
+alert tcp any any -> any any (flags:A+; sid:3;)
+alert tcp any any -> any any (flags:!A; sid:4;)
+alert tcp any any -> any any (dsize:>3; sid:5;)
+alert tcp any any -> any any (dsize:1<>4; sid:6;)
+alert ip any any -> any any (ttl:64; sid:7;)
+alert ip any any -> any any (ip_proto:6; sid:8;)
+alert tcp any any -> any any (flags:S,12; sid:9;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    assert_eq!(f.packet(&rs, TS, 0x02, b""), [1, 4, 7, 8, 9]);
+    assert_eq!(f.packet(&rs, TC, 0x12, b""), [2, 3, 7, 8]);
+    assert_eq!(f.packet(&rs, TS, 0x18, b"ab"), [3, 6, 7, 8]);
+    assert_eq!(f.packet(&rs, TS, 0xC2, b"abcd"), [4, 5, 7, 8, 9]);
+}
+
+#[test]
+fn icmp_keywords() {
+    let rs = rules(
+        r#"alert icmp any any -> any any (itype:8; icode:0; sid:1;)
+alert icmp any any -> any any (icmp_id:77; icmp_seq:3; sid:2;)
+alert icmp any any -> any any (itype:>10; sid:3;)
+alert icmp any any -> any any (content:"ping"; sid:4;)
+alert ip any any -> any any (sameip; sid:5;)
+"#,
+    );
+    let frame = icmp_echo(CLIENT, SERVER, 77, 3, b"xping");
+    let d = decode_frame(LinkType::RAW, &frame);
+    let mut out = Vec::new();
+    rs.match_packet(
+        &PacketInput {
+            ts: Default::default(),
+            pkt: &d,
+            frame: &frame,
+            flow: None,
+        },
+        None,
+        &mut out,
+    );
+    assert_eq!(sids(&out), [1, 2, 4]);
+    let frame = icmp_echo(CLIENT, CLIENT, 1, 1, b"");
+    let d = decode_frame(LinkType::RAW, &frame);
+    out.clear();
+    rs.match_packet(
+        &PacketInput {
+            ts: Default::default(),
+            pkt: &d,
+            frame: &frame,
+            flow: None,
+        },
+        None,
+        &mut out,
+    );
+    assert_eq!(sids(&out), [1, 5]);
+}
+
+#[test]
+fn flow_keyword_direction_and_state() {
+    let rs = rules(
+        r#"alert udp any any -> any any (flow:to_server; content:"x"; sid:1;)
+alert udp any any -> any any (flow:to_client; content:"x"; sid:2;)
+alert udp any any -> any any (flow:established,to_server; content:"x"; sid:3;)
+alert udp any any -> any any (flow:not_established; content:"x"; sid:4;)
+alert udp any any -> any any (flow:stateless; content:"x"; sid:5;)
+"#,
+    );
+    let mut f = Flow::new(17, 5000, 53);
+    f.info.established = false;
+    assert_eq!(f.packet(&rs, TS, 0, b"x"), [1, 4, 5]);
+    f.info.established = true;
+    assert_eq!(f.packet(&rs, TC, 0, b"x"), [2, 5]);
+    assert_eq!(f.packet(&rs, TS, 0, b"x"), [1, 3, 5]);
+}
+
+#[test]
+fn no_established_flow_no_alert_like_alert_no_3whs() {
+    let rs = rules(
+        r#"alert tcp 127.0.0.1 any -> 127.0.0.1 1212 ( msg:"RULE:to_server,established #1"; content:"MATCH?"; flow:to_server,established; priority:3; sid:13371340;)"#,
+    );
+    let frame = tcp([127, 0, 0, 1], 5555, [127, 0, 0, 1], 1212, PA, b"MATCH?");
+    let d = decode_frame(LinkType::RAW, &frame);
+    let mut out = Vec::new();
+    rs.match_packet(
+        &PacketInput {
+            ts: Default::default(),
+            pkt: &d,
+            frame: &frame,
+            flow: None,
+        },
+        None,
+        &mut out,
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn addresses_ports_and_bidirectional() {
+    let rs = rules(
+        r#"alert tcp $HOME_NET any -> $EXTERNAL_NET 80 (content:"a"; sid:1;)
+alert tcp $EXTERNAL_NET 80 -> $HOME_NET any (content:"a"; sid:2;)
+alert tcp any any <> 203.0.113.0/24 any (content:"a"; sid:3;)
+alert tcp any any -> any !80 (content:"a"; sid:4;)
+alert tcp any [1:1023,!22] -> any any (content:"a"; sid:5;)
+"#,
+    );
+    let mut f = Flow::new(6, 40000, 80);
+    f.info.stream_tracked = false;
+    assert_eq!(f.packet(&rs, TS, PA, b"a"), [1, 3]);
+    assert_eq!(f.packet(&rs, TC, PA, b"a"), [2, 3, 4, 5]);
+}
+
+#[test]
+fn flowbits_set_isset_oring_and_noalert() {
+    // Like flowbit-oring: fb1 set by a noalert rule, checked with a|b.
+    let rs = rules(
+        r#"alert udp any any -> any any (msg:"set fb1"; content:"one"; flowbits:set,fb1; flowbits:noalert; sid:1;)
+alert udp any any -> any any (msg:"set fb2"; content:"two"; flowbits:set,fb2; sid:2;)
+alert udp any any -> any any (msg:"or"; content:"check"; flowbits:isset,fb4|fb2|fb1; sid:4;)
+alert udp any any -> any any (msg:"or2"; content:"check"; flowbits:isset,fb2|fb3|fb4; sid:5;)
+alert udp any any -> any any (msg:"not"; content:"check"; flowbits:isnotset,fb1; sid:6;)
+alert udp any any -> any any (msg:"unset"; content:"clear"; flowbits:unset,fb1; noalert; sid:7;)
+alert udp any any -> any any (msg:"and"; content:"check"; flowbits:isset,fb1&fb2; sid:8;)
+"#,
+    );
+    let mut f = Flow::new(17, 5000, 9999);
+    assert_eq!(f.packet(&rs, TS, 0, b"check"), [6]);
+    assert_eq!(f.packet(&rs, TS, 0, b"one"), Vec::<u32>::new());
+    assert_eq!(f.packet(&rs, TS, 0, b"check"), [4]);
+    assert_eq!(rs.flowbits_set(&f.fs), ["fb1"]);
+    assert_eq!(f.packet(&rs, TS, 0, b"two"), [2]);
+    assert_eq!(f.packet(&rs, TS, 0, b"check"), [4, 5, 8]);
+    assert_eq!(f.packet(&rs, TS, 0, b"clear"), Vec::<u32>::new());
+    assert_eq!(f.packet(&rs, TS, 0, b"check"), [4, 5, 6]);
+    // Setters run before checkers within one packet.
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"x"; flowbits:isset,b; sid:1;)
+alert udp any any -> any any (content:"x"; flowbits:set,b; noalert; sid:2;)
+"#,
+    );
+    let mut f = Flow::new(17, 5000, 9999);
+    assert_eq!(f.packet(&rs, TS, 0, b"x"), [1]);
+}
+
+#[test]
+fn threshold_and_detection_filter() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"L"; threshold:type limit, track by_src, count 2, seconds 60; sid:1;)
+alert udp any any -> any any (content:"T"; threshold:type threshold, track by_dst, count 3, seconds 60; sid:2;)
+alert udp any any -> any any (content:"D"; detection_filter:track by_src, count 2, seconds 60; sid:3;)
+alert udp any any -> any any (content:"B"; threshold:type backoff, track by_flow, count 1, multiplier 2; sid:4;)
+"#,
+    );
+    let mut f = Flow::new(17, 5000, 9999);
+    let l: Vec<usize> = (0..5).map(|_| f.packet(&rs, TS, 0, b"L").len()).collect();
+    assert_eq!(l, [1, 1, 0, 0, 0]);
+    let t: Vec<usize> = (0..6).map(|_| f.packet(&rs, TS, 0, b"T").len()).collect();
+    assert_eq!(t, [0, 0, 1, 0, 0, 1]);
+    let d: Vec<usize> = (0..4).map(|_| f.packet(&rs, TS, 0, b"D").len()).collect();
+    assert_eq!(d, [0, 0, 1, 1]);
+    let b: Vec<usize> = (0..8).map(|_| f.packet(&rs, TS, 0, b"B").len()).collect();
+    assert_eq!(b, [1, 1, 0, 1, 0, 0, 0, 1]);
+}
+
+#[test]
+fn threshold_config_suppress_and_override() {
+    let cfg = RulesConfig::default();
+    let (rs, _) = RuleSet::from_text_with_thresholds(
+        "t.rules",
+        "alert udp any any -> any any (content:\"S\"; sid:1;)\nalert udp any any -> any any (content:\"O\"; sid:2;)\n",
+        &cfg,
+        "suppress gen_id 1, sig_id 1, track by_src, ip 192.168.0.0/16\nthreshold gen_id 1, sig_id 2, type limit, track by_src, count 1, seconds 60\n",
+    )
+    .unwrap();
+    let mut f = Flow::new(17, 5000, 9999);
+    assert!(
+        f.packet(&rs, TS, 0, b"S").is_empty(),
+        "client is in 192.168/16"
+    );
+    assert_eq!(f.packet(&rs, TC, 0, b"S"), [1]);
+    assert_eq!(f.packet(&rs, TS, 0, b"O"), [2]);
+    assert!(f.packet(&rs, TS, 0, b"O").is_empty());
+}
+
+#[test]
+fn app_layer_protocol_and_negation() {
+    let rs = rules(
+        r#"alert tcp any any -> any 80 (msg:"not http on 80"; app-layer-protocol:!http; sid:1;)
+alert tcp any any -> any any (app-layer-protocol:http; sid:2;)
+alert tcp any any -> any any (msg:"HTTP client to SSH server"; flow:to_client; app-layer-protocol:http1,to_server; app-layer-protocol:ssh,to_client; sid:3;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    assert!(
+        f.packet(&rs, TS, ACK, b"").is_empty(),
+        "unknown protocol: no match either way"
+    );
+    f.info.app_proto = AppProto::Irc;
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [1]);
+    f.info.app_proto = AppProto::Http;
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [2]);
+    f.info.app_proto_ts = AppProto::Http;
+    f.info.app_proto_tc = AppProto::Ssh;
+    assert!(f.packet(&rs, TC, ACK, b"").contains(&3));
+}
+
+#[test]
+fn ip_only_rules_once_per_flow_direction() {
+    // iponly-midstream-01 / mac-eve-packet semantics.
+    let rs = rules(
+        r#"alert tcp 192.168.1.10 any -> 203.0.113.7 any (sid:1;)
+alert tcp 203.0.113.7 any -> 192.168.1.10 any (sid:2;)
+alert tcp any any -> any any (sid:3;)
+alert ip any any -> any any (flowbits:set,seen; sid:4;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    let sorted = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(f.packet(&rs, TS, SYN, b"")), [1, 3, 4]);
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    assert_eq!(sorted(f.packet(&rs, TC, 0x12, b"")), [2, 3, 4]);
+    assert!(f.packet(&rs, TC, ACK, b"").is_empty());
+    assert_eq!(rs.flowbits_set(&f.fs), ["seen"]);
+    // A rule with flow:established is evaluated on every packet (like-ip-only-01).
+    let rs = rules("alert tcp 192.168.1.10 any -> !192.168.1.10 any (flow:established; sid:1001;)");
+    let mut f = Flow::new(6, 4000, 80);
+    let n: usize = (0..4).map(|_| f.packet(&rs, TS, ACK, b"").len()).sum();
+    assert_eq!(n, 4);
+}
+
+#[test]
+fn pass_rule_stops_the_flow() {
+    let rs = rules(
+        r#"pass tcp any any -> any any (content:"trusted"; sid:1;)
+alert tcp any any -> any any (content:"evil"; sid:2;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    assert_eq!(f.send(&rs, TS, b"evil"), [2]);
+    assert!(f.send(&rs, TC, b"trusted evil").is_empty());
+    assert!(f.fs.passed());
+    assert!(f.send(&rs, TS, b"evil").is_empty());
+}
+
+#[test]
+fn stream_vs_packet_rules_like_tcp_split_handshake() {
+    // One alert each: tcp (stream), tcp-stream, tcp-pkt.
+    let rs = rules(
+        r#"alert tcp any any -> any any (content:"EVIL"; sid:1;)
+alert tcp-stream any any -> any any (content:"EVIL"; sid:2;)
+alert tcp-pkt any any -> any any (content:"EVIL"; sid:3;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    let mut got = f.send(&rs, TS, b"xxEVILxx");
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 3]);
+    let stream: Vec<bool> = f.alerts.iter().map(|a| a.stream).collect();
+    assert_eq!(stream.iter().filter(|s| **s).count(), 2);
+    // Untracked TCP: the tcp rule falls back to the packet, tcp-stream does not.
+    let mut f = Flow::new(6, 4000, 80);
+    f.info.stream_tracked = false;
+    assert_eq!(f.packet(&rs, TS, PA, b"EVIL"), [1, 3]);
+}
+
+#[test]
+fn stream_pattern_split_over_segments_alerts_once() {
+    let rs = rules(
+        r#"alert tcp any any -> any 80 (flow:to_server,established; content:"VERYGOODDATA"; sid:1;)
+alert tcp any any -> any 80 (content:"GOOD"; sid:2;)
+alert tcp any any -> any 80 (content:"ab"; depth:2; content:"yz"; distance:0; sid:3;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    let mut got = Vec::new();
+    for b in b"VERYGOODDATA".chunks(1) {
+        got.extend(f.send(&rs, TS, b));
+    }
+    assert_eq!(got, [2, 1]);
+    // Same turn: no second alert.
+    assert!(f.send(&rs, TS, b"VERYGOODDATA").is_empty());
+    // The server answers; the next request is a new turn.
+    f.send(&rs, TC, b"200 OK");
+    let mut got = f.send(&rs, TS, b"GOOD");
+    got.extend(f.send(&rs, TS, b"VERYGOODDATA"));
+    assert_eq!(got, [2, 1]);
+    // A gap ends the turn: no match across it.
+    let mut f = Flow::new(6, 4000, 80);
+    f.send(&rs, TS, b"VERY");
+    f.chunk(&rs, TS, StreamData::Gap(4));
+    assert!(f.send(&rs, TS, b"DATA").is_empty());
+    // depth counts from the turn start; the second part arrives later.
+    let mut f = Flow::new(6, 4000, 80);
+    assert!(f.send(&rs, TS, b"ab").is_empty());
+    assert_eq!(f.send(&rs, TS, b"..yz"), [3]);
+}
+
+#[test]
+fn app_header_payload_rule_needs_the_protocol() {
+    let rs = rules(r#"alert dns any any -> any 53 (content:"|04|ddns|03|net|00|"; sid:1;)"#);
+    let mut f = Flow::new(17, 5000, 53);
+    assert!(f.packet(&rs, TS, 0, b"\x04ddns\x03net\x00").is_empty());
+    let mut f = Flow::new(17, 5000, 53).app(AppProto::Dns);
+    assert_eq!(f.packet(&rs, TS, 0, b"\x04ddns\x03net\x00"), [1]);
+}
+
+#[test]
+fn http_buffers_modifiers_and_sticky() {
+    let rs = rules(
+        r#"alert http any any -> any any (content:"GET"; http_method; content:"/a/Drk.syn?"; nocase; http_uri; sid:1;)
+alert tcp any any -> any any (uricontent:"adcontext"; nocase; sid:2;)
+alert http any any -> any any (http.uri; content:"/x"; startswith; http.host; content:"example"; sid:3;)
+alert http any any -> any any (http.stat_code; content:"200"; sid:4;)
+alert http any any -> any any (pcre:"/\/[0-9]{2,8}\.functions/Ui"; sid:5;)
+alert http any any -> any any (http.uri; bsize:>10; sid:6;)
+alert http any any -> any any (urilen:<5; sid:7;)
+alert http any any -> any any (content:"Mozilla"; http_header; content:!"curl"; http_header; sid:8;)
+"#,
+    );
+    let req = MockTx::new(AppProto::Http, 0)
+        .buf(BufferId::HttpMethod, b"GET")
+        .buf(BufferId::HttpUri, b"/A/DRK.SYN?adcontext=1")
+        .buf(BufferId::HttpHost, b"www.example.com")
+        .buf(BufferId::HttpHeader, b"User-Agent: Mozilla\r\n");
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    assert_eq!(f.tx(&rs, TS, &req), [1, 2, 6, 8]);
+    // Once per transaction.
+    assert!(f.tx(&rs, TS, &req).is_empty());
+    let req2 = MockTx::new(AppProto::Http, 1)
+        .buf(BufferId::HttpMethod, b"GET")
+        .buf(BufferId::HttpUri, b"/x/123.functions")
+        .buf(BufferId::HttpHost, b"example.org")
+        .buf(BufferId::HttpHeader, b"User-Agent: curl Mozilla\r\n");
+    assert_eq!(f.tx(&rs, TS, &req2), [3, 5, 6]);
+    let resp = MockTx::new(AppProto::Http, 1)
+        .buf(BufferId::HttpUri, b"/x/123.functions")
+        .buf(BufferId::HttpStatCode, b"200");
+    assert_eq!(f.tx(&rs, TC, &resp), [4]);
+    let short = MockTx::new(AppProto::Http, 2).buf(BufferId::HttpUri, b"/ab");
+    assert_eq!(f.tx(&rs, TS, &short), [7]);
+    // Tx rules never fire on packets or streams.
+    assert!(
+        f.send(&rs, TS, b"GET /a/Drk.syn?adcontext HTTP/1.0\r\n\r\n")
+            .is_empty()
+    );
+    // Not HTTP: no match.
+    let mut g = Flow::new(6, 4000, 80);
+    let other = MockTx::new(AppProto::Tls, 0).buf(BufferId::HttpMethod, b"GET");
+    assert!(g.tx(&rs, TS, &other).is_empty());
+}
+
+#[test]
+fn mixed_tx_rule_reads_stream_turn() {
+    // bug-28's "content after uricontent": the plain content is looked for in
+    // the request bytes.
+    let rs = rules(
+        r#"alert tcp any any -> any any (flow:to_server,established; uricontent:"/a/Drk.syn?"; nocase; content:"adcontext"; nocase; sid:2001341;)"#,
+    );
+    let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET /a/Drk.syn?adcontext=x HTTP/1.1\r\n\r\n");
+    let req = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpUri, b"/a/Drk.syn?adcontext=x");
+    assert_eq!(f.tx(&rs, TS, &req), [2001341]);
+    assert_eq!(f.alerts[0].tx_id, Some(0));
+}
+
+#[test]
+fn dns_tls_ssh_keywords() {
+    let rs = rules(
+        r#"alert dns any any -> any any (dns.query; content:"google"; nocase; sid:1;)
+alert dns any any -> any any (dns.opcode:4; sid:2;)
+alert dns any any -> any any (dns.opcode:!0; sid:3;)
+alert dns any any -> any any (dns.rcode:nxdomain; flow:to_client; sid:4;)
+alert tls any any -> any any (tls.sni; content:"ftp.nluug.nl"; sid:5;)
+alert tcp any any -> any any (ssl_version:!sslv3; sid:6;)
+alert tcp any any -> any any (ssl_version:tls1.0,tls1.1; sid:7;)
+alert tls any any -> any any (ssl_state:client_hello; sid:8;)
+alert tls any any -> any any (tls.subject:"CN=SELKS"; sid:9;)
+alert tls any any -> any any (tls.version:1.2; sid:10;)
+alert ssh any any -> any any (ssh.proto; content:"2.0"; sid:11;)
+alert ssh any any -> any any (ssh.softwareversion:OpenSSH_7.4; sid:12;)
+"#,
+    );
+    let mut f = Flow::new(17, 5000, 53).app(AppProto::Dns);
+    let q = MockTx::new(AppProto::Dns, 0)
+        .buf(BufferId::DnsQuery, b"www.GOOGLE.com")
+        .field(TxField::DnsOpcode, 4);
+    assert_eq!(f.tx(&rs, TS, &q), [1, 2, 3]);
+    let r = MockTx::new(AppProto::Dns, 1)
+        .field(TxField::DnsOpcode, 0)
+        .field(TxField::DnsRcode, 3);
+    assert_eq!(f.tx(&rs, TC, &r), [4]);
+    let mut t = Flow::new(6, 4000, 443).app(AppProto::Tls);
+    let hello = MockTx::new(AppProto::Tls, 0)
+        .buf(BufferId::TlsSni, b"ftp.nluug.nl")
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_TLS1_0)
+        .field(TxField::SslState, stormwatch_model::SSL_STATE_CLIENT_HELLO)
+        .field(TxField::TlsVersion, 0x0303);
+    assert_eq!(t.tx(&rs, TS, &hello), [5, 6, 7, 8, 10]);
+    let v3 = MockTx::new(AppProto::Tls, 1)
+        .buf(BufferId::TlsCertSubject, b"C=FR, CN=SELKS")
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_SSLV3);
+    assert_eq!(t.tx(&rs, TC, &v3), [9]);
+    let mut s = Flow::new(6, 4000, 22).app(AppProto::Ssh);
+    let ssh = MockTx::new(AppProto::Ssh, 0)
+        .buf(BufferId::SshProto, b"2.0")
+        .buf(BufferId::SshSoftware, b"OpenSSH_7.4");
+    assert_eq!(s.tx(&rs, TS, &ssh), [11, 12]);
+    let ssh2 = MockTx::new(AppProto::Ssh, 1).buf(BufferId::SshSoftware, b"OpenSSH_7.4p1");
+    assert!(
+        s.tx(&rs, TS, &ssh2).is_empty(),
+        "softwareversion is an exact match"
+    );
+}
+
+#[test]
+fn alert_fields() {
+    let rs = rules(
+        r#"alert tcp any any -> any any (msg:"ET TROJAN x"; content:"evil"; classtype:trojan-activity; reference:cve,2003-0719; metadata:created_at 2010_01_01, former_category TROJAN, created_at 2011; target:dest_ip; sid:5; rev:3; gid:1;)
+alert tcp any any -> any any (msg:"prio"; content:"evil"; classtype:bad-unknown; priority:3; sid:6;)
+alert tcp any any -> any any (content:"evil"; sid:7;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.info.pkts_toserver = 3;
+    f.send(&rs, TS, b"..evil..");
+    let a = &f.alerts[0];
+    assert_eq!(a.sig.msg, "ET TROJAN x");
+    assert_eq!(a.sig.category, "A Network Trojan was detected");
+    assert_eq!(a.sig.severity, 1);
+    assert_eq!(a.sig.rev, 3);
+    assert_eq!(a.sig.references, ["cve,2003-0719"]);
+    assert_eq!(
+        a.sig.metadata,
+        vec![
+            (
+                "created_at".to_string(),
+                vec!["2010_01_01".to_string(), "2011".to_string()]
+            ),
+            ("former_category".to_string(), vec!["TROJAN".to_string()]),
+        ]
+    );
+    assert_eq!(a.sig.target, Some(stormwatch_model::Target::DestIp));
+    assert!(a.stream);
+    assert_eq!(a.payload.as_deref(), Some(&b"..evil.."[..]));
+    assert_eq!(a.src_port, 4000);
+    assert_eq!(a.dest_port, 80);
+    assert_eq!(a.app_proto, AppProto::Http);
+    assert_eq!(a.flow.as_ref().unwrap().pkts_toserver, 3);
+    let p = f.alerts.iter().find(|a| a.sig.sid == 6).unwrap();
+    assert_eq!(
+        (p.sig.category.as_str(), p.sig.severity),
+        ("Potentially Bad Traffic", 3)
+    );
+    let n = f.alerts.iter().find(|a| a.sig.sid == 7).unwrap();
+    assert_eq!((n.sig.category.as_str(), n.sig.severity), ("", 3));
+    // Packet alerts carry the packet payload and frame.
+    let rs = rules(r#"alert udp any any -> any any (content:"q"; sid:1;)"#);
+    let mut u = Flow::new(17, 5000, 53);
+    u.packet(&rs, TC, 0, b"xq");
+    let a = &u.alerts[0];
+    assert!(!a.stream);
+    assert_eq!(a.payload.as_deref(), Some(&b"xq"[..]));
+    assert_eq!(a.packet.as_ref().unwrap().len(), 20 + 8 + 2);
+    assert_eq!(a.src_port, 53);
+    assert_eq!(a.direction, Some(TC));
+}
+
+#[test]
+fn empty_rule_set_does_nothing() {
+    let rs = rules("");
+    assert!(rs.is_empty());
+    let mut f = Flow::new(6, 4000, 80);
+    assert!(f.send(&rs, TS, b"anything").is_empty());
+    assert!(f.fs.is_empty(), "no per-flow state without rules");
+}
