@@ -1251,14 +1251,21 @@ impl<'a> Builder<'a> {
             }
         }
         let limit = self.cfg.limits.pcre_match_limit;
-        let full = format!(
-            "(*LIMIT_MATCH={limit}){}{pattern}",
+        let prefix = format!(
+            "(*LIMIT_MATCH={limit}){}",
             if ungreedy { "(?U)" } else { "" }
         );
+        let full = format!("{prefix}{pattern}");
         let re = pf.builder(false).build(&full).map_err(|e| {
+            let at = e
+                .offset()
+                .map(|o| format!(" at pattern offset {}", o.saturating_sub(prefix.len())))
+                .unwrap_or_default();
+            let text = e.to_string();
+            let msg = text.rsplit_once(": ").map_or(text.as_str(), |x| x.1);
             self.e(
                 "pcre does not compile",
-                format!("pcre: expected a valid PCRE pattern: {e}"),
+                format!("pcre: expected a valid PCRE pattern: {msg}{at}"),
             )
         })?;
         let op = Op::Pcre(Box::new(Pcre {
