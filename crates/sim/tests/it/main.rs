@@ -8,6 +8,7 @@ mod errors;
 mod examples;
 mod stories;
 mod tshark;
+mod wire;
 
 use stormwatch_sim::{Generated, builtin, generate};
 
