@@ -241,3 +241,101 @@ impl StreamParser for SshParser {
         self.log(ctx, sink);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::VecSink;
+    use stormwatch_model::{FlowId, FlowKey, IpProto, Timestamp};
+
+    fn ctx(dir: Direction) -> AppContext {
+        AppContext {
+            ts: Timestamp::ZERO,
+            flow_id: FlowId(1),
+            key: FlowKey {
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                src_port: 1000,
+                dst_port: 22,
+                proto: IpProto::TCP,
+                vlan: [0, 0],
+            },
+            dir,
+        }
+    }
+
+    #[test]
+    fn kexinit_lists_and_done_after_newkeys() {
+        let mut payload = vec![20u8];
+        payload.extend_from_slice(&[0x41; 16]);
+        for name in [
+            &b"curve25519-sha256"[..],
+            b"ssh-ed25519",
+            b"aes128-ctr",
+            b"aes128-ctr",
+        ] {
+            payload.extend_from_slice(&(name.len() as u32).to_be_bytes());
+            payload.extend_from_slice(name);
+        }
+        for _ in 0..6 {
+            payload.extend_from_slice(&0u32.to_be_bytes());
+        }
+        payload.extend_from_slice(&[0; 5]);
+        let mut pkt = ((1 + payload.len() + 4) as u32).to_be_bytes().to_vec();
+        pkt.push(4);
+        pkt.extend_from_slice(&payload);
+        pkt.extend_from_slice(&[0; 4]);
+        let newkeys = [0u8, 0, 0, 12, 10, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut p = SshParser::new(&ProtoConfig::default());
+        let mut sink = VecSink::default();
+        let (cs, sc) = (ctx(Direction::ToServer), ctx(Direction::ToClient));
+        let mut client = b"SSH-2.0-PuTTY_0.70\r\n".to_vec();
+        client.extend_from_slice(&pkt);
+        client.extend_from_slice(&newkeys);
+        assert_eq!(
+            p.parse(
+                &sc,
+                StreamData::Bytes(b"SSH-2.0-OpenSSH_7.4\r\n"),
+                &mut sink
+            ),
+            ParseStatus::Ok
+        );
+        assert_eq!(
+            p.parse(&cs, StreamData::Bytes(&client), &mut sink),
+            ParseStatus::Ok
+        );
+        let k = p.state().client.kexinit.clone().unwrap();
+        assert_eq!(k.kex, "curve25519-sha256");
+        assert_eq!(k.host_key, "ssh-ed25519");
+        assert_eq!(k.enc_s2c, "aes128-ctr");
+        assert!(p.state().client.newkeys);
+        assert_eq!(sink.records.len(), 1);
+        assert_eq!(
+            p.parse(&sc, StreamData::Bytes(&newkeys), &mut sink),
+            ParseStatus::Done
+        );
+        assert_eq!(sink.records.len(), 1, "logged once");
+    }
+
+    #[test]
+    fn banner_lines_before_the_server_banner() {
+        let mut p = SshParser::new(&ProtoConfig::default());
+        let mut sink = VecSink::default();
+        let sc = ctx(Direction::ToClient);
+        let r = p.parse(
+            &sc,
+            StreamData::Bytes(b"Welcome\r\nPlease wait\r\nSSH-1.99-Cisco-1.25\r\n"),
+            &mut sink,
+        );
+        assert_eq!(r, ParseStatus::Ok);
+        assert_eq!(p.state().server.proto_version, b"1.99");
+        assert_eq!(p.state().server.software_version, b"Cisco-1.25");
+        // The client may not send anything but its banner first.
+        let r = p.parse(
+            &ctx(Direction::ToServer),
+            StreamData::Bytes(b"GET / HTTP/1.0\r\n"),
+            &mut sink,
+        );
+        assert!(matches!(r, ParseStatus::Violation(_)));
+    }
+}

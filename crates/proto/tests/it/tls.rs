@@ -229,3 +229,106 @@ fn suricata_verify_connect_and_mismatch() {
     assert_eq!(r.evaluated, 3);
     assert!(r.failures.is_empty(), "{:#?}", r.failures);
 }
+
+fn pieces(bytes: &[u8]) -> Vec<(Direction, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut i = bytes;
+    while i.len() >= 5 {
+        let d = if i[0] == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let n = u32::from_be_bytes([i[1], i[2], i[3], i[4]]) as usize;
+        v.push((d, i[5..5 + n].to_vec()));
+        i = &i[5 + n..];
+    }
+    v
+}
+
+const TLS12: &[u8] = include_bytes!("../../benches/data/tls12.pieces");
+
+fn tls_facts(p: &[(Direction, Vec<u8>)]) -> Vec<String> {
+    let refs: Vec<(Direction, &[u8])> = p.iter().map(|(d, b)| (*d, b.as_slice())).collect();
+    let (sink, flows) = run_convs(&[conv(key(40000, 443), &refs)], ProtoConfig::default());
+    let mut v: Vec<String> = sink
+        .events
+        .iter()
+        .map(|(_, c, e)| format!("{:?} {}", c.dir, serde_json::to_string(e).unwrap()))
+        .collect();
+    v.extend(sink.records.iter().map(|(_, r)| r.body.to_string()));
+    v.extend(sink.anomalies.iter().map(|(_, a)| a.event.to_string()));
+    v.push(format!("{:?}", flows[0].proto));
+    v
+}
+
+/// A real TLS 1.2 handshake (certificate chain over several records and
+/// segments): splitting any piece at any offset gives the same facts; cutting
+/// the stream anywhere never panics.
+#[test]
+fn tls12_split_and_truncate() {
+    let p = pieces(TLS12);
+    let want = tls_facts(&p);
+    assert!(
+        want.iter().any(|f| f.contains("\"kind\":\"certificate\"")),
+        "{want:?}"
+    );
+    assert!(
+        want.iter().any(|f| f.contains("\"version\":\"TLS 1.2\"")),
+        "{want:?}"
+    );
+    // Handshake pieces only (the first 4): every offset.
+    for i in 0..4.min(p.len()) {
+        let len = p[i].1.len();
+        for at in 1..len {
+            let mut q = p.clone();
+            let (d, b) = q.remove(i);
+            q.insert(i, (d, b[at..].to_vec()));
+            q.insert(i, (d, b[..at].to_vec()));
+            assert_eq!(tls_facts(&q), want, "piece {i} split at {at}");
+        }
+    }
+    // All in 1-byte segments.
+    let ones: Vec<(Direction, Vec<u8>)> = p
+        .iter()
+        .flat_map(|(d, b)| b.iter().map(move |x| (*d, vec![*x])))
+        .collect();
+    assert_eq!(tls_facts(&ones), want);
+    // Truncation at every offset of the server flight.
+    let server: Vec<u8> = p[1].1.clone();
+    for n in 0..server.len() {
+        let q = vec![p[0].clone(), (Direction::ToClient, server[..n].to_vec())];
+        let _ = tls_facts(&q);
+    }
+}
+
+#[test]
+fn tls_random_bytes_never_panic() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let p = pieces(TLS12);
+    for round in 0..300 {
+        // Random bytes after a valid record start, and mutated handshakes.
+        let mut q = p.clone();
+        let i = (next() % 4) as usize;
+        let len = q[i].1.len();
+        for _ in 0..(1 + next() % 8) {
+            let at = (next() as usize) % len;
+            q[i].1[at] = next() as u8;
+        }
+        if round % 3 == 0 {
+            let n = (next() % 600) as usize;
+            let junk: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            q.insert(1, (Direction::ToServer, junk));
+        }
+        let _ = tls_facts(&q);
+        let mut v2 = vec![0x80u8, 0x40, 0x01];
+        v2.extend((0..80).map(|_| next() as u8));
+        let _ = tls_facts(&[(Direction::ToServer, v2)]);
+    }
+}
