@@ -21,6 +21,8 @@ pub(crate) struct Group {
     pub(crate) always: Vec<u32>,
     /// Number of rules in the group.
     pub(crate) len: usize,
+    /// Length of the shortest pattern.
+    short: usize,
 }
 
 impl Group {
@@ -51,11 +53,18 @@ impl Group {
                 .ok()
         };
         Group {
+            short: keys.iter().map(Vec::len).min().unwrap_or(0),
             ac,
             pat_rules,
             always,
             len: members.len(),
         }
+    }
+
+    /// (rules, distinct patterns, shortest pattern length, rules without pattern).
+    pub(crate) fn stats(&self) -> (usize, usize, usize, usize) {
+        let shortest = self.short;
+        (self.len, self.pat_rules.len(), shortest, self.always.len())
     }
 
     /// True when the group holds no rule.

@@ -580,6 +580,50 @@ impl RuleSet {
         }
     }
 
+    /// Prefilter groups, for tuning: one line per group with its rules,
+    /// distinct fast patterns, shortest pattern and rules without a pattern.
+    pub fn group_stats(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut pg = |name: &str, g: &PortGroups| {
+            let (r, p, s, a) = g.any.stats();
+            v.push(format!(
+                "{name} any: rules {r} patterns {p} shortest {s} always {a}"
+            ));
+            let mut seen = std::collections::BTreeSet::new();
+            let mut ports: Vec<_> = g
+                .by_dst
+                .iter()
+                .map(|(k, g)| (*k, "dst", g))
+                .chain(g.by_src.iter().map(|(k, g)| (*k, "src", g)))
+                .collect();
+            ports.sort_by_key(|x| (x.1, x.0));
+            for (port, kind, g) in ports {
+                let (r, p, s, a) = g.stats();
+                if seen.insert((kind, std::sync::Arc::as_ptr(g) as usize)) {
+                    v.push(format!(
+                        "{name} {kind} {port}: rules {r} patterns {p} shortest {s} always {a}"
+                    ));
+                }
+            }
+        };
+        pg("stream", &self.stream);
+        pg("pkt_fallback tcp", &self.pkt_fallback.tcp);
+        pg("pkt_fallback udp", &self.pkt_fallback.udp);
+        pg("pkt_only tcp", &self.pkt_only.tcp);
+        pg("pkt_only udp", &self.pkt_only.udp);
+        for (b, g) in &self.tx_by_buf {
+            let (r, p, s, a) = g.stats();
+            v.push(format!(
+                "tx {b:?}: rules {r} patterns {p} shortest {s} always {a}"
+            ));
+        }
+        for (app, rules) in &self.tx_always {
+            v.push(format!("tx always {}: rules {}", app.as_str(), rules.len()));
+        }
+        v.push(format!("ip-only: rules {}", self.ip_only.len()));
+        v
+    }
+
     /// The signatures loaded, in evaluation order.
     pub fn signatures(&self) -> impl Iterator<Item = &stormwatch_model::SignatureInfo> {
         self.rules.iter().map(|r| r.sig.as_ref())

@@ -84,3 +84,15 @@ fn et_with_builtin_classification_and_suricata_yaml_vars() {
     let (rs, report) = RuleSet::load(&[dir], &RulesConfig::default()).unwrap();
     assert!(rs.len() > 12_000, "{report}");
 }
+
+#[test]
+fn et_group_stats() {
+    let Some(sh) = shared() else { return };
+    let dir = sh.join("rules/et-open-snort-2.9.0-2017/rules");
+    let (rs, _) = RuleSet::load(&[dir], &RulesConfig::default()).unwrap();
+    let stats = rs.group_stats();
+    for l in &stats {
+        println!("{l}");
+    }
+    assert!(stats.iter().any(|l| l.starts_with("tx HttpUri")));
+}
