@@ -142,6 +142,9 @@ pub(crate) struct SendHow {
     pub seg: Segmentation,
     pub overlap: Option<OverlapPlan>,
     pub frag: Option<FragPlan>,
+    /// Send the last segment again after a retransmission timeout (its ACK
+    /// "was lost" beyond the sensor).
+    pub retransmit: bool,
 }
 
 impl SendHow {
@@ -796,6 +799,7 @@ impl TcpConn {
         let mut unacked_segments = carried;
         let mut reach = 0usize; // highest end offset emitted
         let mut held: Vec<(usize, usize)> = Vec::new(); // out-of-order ranges
+        let mut last_sent: Option<(i64, usize, u32, u8)> = None;
         for (k, (off, bytes)) in plan.into_iter().enumerate() {
             let end = off + bytes.len();
             // Respect the peer's window: wait for ACKs that open it.
@@ -860,8 +864,43 @@ impl TcpConn {
                 held.push((off, end));
                 self.rec.out_of_order = true;
             }
+            last_sent = Some((t, off, seq, fl));
             // Spacing on the sender's link.
             t += ((len as i64 + 54) * SEC / bps).max(2 * US);
+        }
+        if let (true, Some((t_last, off, seq, fl))) = (how.retransmit, last_sent) {
+            let rto = (4 * (d_x + d_y)).max(300 * MS);
+            let t_re = t_last + rto;
+            let end = (off + mss).min(data.len());
+            let bytes = self
+                .rec
+                .segments
+                .iter()
+                .rev()
+                .find(|s| s.dir == side.dir() && s.offset == (base_off + off) as u64)
+                .map_or_else(|| data[off..end].to_vec(), |s| s.data.clone());
+            self.rec.segments.push(SegmentRecord {
+                dir: side.dir(),
+                offset: (base_off + off) as u64,
+                data: bytes.clone(),
+                ts: t_re,
+            });
+            let ack = self.st(recv).nxt;
+            self.push(side, t_re, seq, ack, fl, bytes, how.frag);
+            self.rec.out_of_order = true;
+            // The receiver answers the duplicate with an ACK of everything.
+            let s2 = self.st(recv).nxt;
+            let ackno = base_seq.wrapping_add(delivered as u32);
+            self.st_mut(recv).pending_ack = None;
+            self.push(
+                recv,
+                t_re + 2 * d_y + 30 * US,
+                s2,
+                ackno,
+                flags::ACK,
+                Vec::new(),
+                None,
+            );
         }
         self.st_mut(side).nxt = base_seq.wrapping_add(data.len() as u32);
         self.now()

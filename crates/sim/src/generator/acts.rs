@@ -527,6 +527,9 @@ fn transport_name(t: &Transport) -> String {
     if let Some(n) = t.ip_fragment {
         parts.push(format!("ip_fragment={n}"));
     }
+    if t.retransmit {
+        parts.push("retransmit".to_string());
+    }
     if parts.is_empty() {
         "normal".into()
     } else {
@@ -562,6 +565,7 @@ fn exploit(
             size,
             reverse: e.transport.fragment_reverse,
         }),
+        retransmit: e.transport.retransmit,
     };
     c.send(Side::Client, &payload, 3 * MS, &how);
     let t_data = c.last_start;

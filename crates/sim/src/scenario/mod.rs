@@ -262,6 +262,8 @@ pub struct Transport {
     pub ip_fragment: Option<usize>,
     /// Send IP fragments last-first.
     pub fragment_reverse: bool,
+    /// Retransmit the last exploit segment after a timeout.
+    pub retransmit: bool,
 }
 
 /// An exploit attempt.

@@ -922,7 +922,13 @@ fn exploit(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     let transport = match a.sub("transport")? {
         None => Transport::default(),
         Some(t) => {
-            t.check_keys(&["segment_size", "overlap", "ip_fragment", "fragment_order"])?;
+            t.check_keys(&[
+                "segment_size",
+                "overlap",
+                "ip_fragment",
+                "fragment_order",
+                "retransmit",
+            ])?;
             let ip_fragment = match t.int_opt(
                 "ip_fragment",
                 "a fragment size in bytes, a multiple of 8 between 8 and 1480",
@@ -949,6 +955,7 @@ fn exploit(a: &Tab<'_, '_>) -> R<ActivitySpec> {
                     .map(|n| n as usize),
                 overlap: t.bool_opt("overlap", false)?,
                 ip_fragment,
+                retransmit: t.bool_opt("retransmit", false)?,
                 fragment_reverse: t.choice(
                     "fragment_order",
                     &[("forward", false), ("reverse", true)],

@@ -90,7 +90,7 @@ fn table_of_bad_scenarios() {
             "unknown key in an inline table",
             with_line(26, r##"to = "victim"
 transport = { segment_sise = 1 }"##),
-            r##"t.toml:27:15: unknown key "segment_sise" in "transport" of [[activity]]: expected one of segment_size, overlap, ip_fragment, fragment_order"##.into(),
+            r##"t.toml:27:15: unknown key "segment_sise" in "transport" of [[activity]]: expected one of segment_size, overlap, ip_fragment, fragment_order, retransmit"##.into(),
         ),
         (
             "bad address",

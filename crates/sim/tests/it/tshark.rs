@@ -1,7 +1,8 @@
 //! Acceptance 1, with tshark as the oracle: every built-in capture opens with
 //! no malformed packet, no bad checksum and no TCP analysis warning except
-//! the ones a scenario intends (resets; out-of-order and retransmitted
-//! segments of its evasive streams), and `follow,tcp,raw` gives back every
+//! the ones a scenario intends (resets everywhere; on its evasive streams
+//! only: out-of-order and retransmitted segments, the duplicate ACK answering
+//! a retransmission), and `follow,tcp,raw` gives back every
 //! application stream byte for byte as the scenario wrote it.
 //!
 //! Skipped (passing) when tshark is not installed; failing when it is and
@@ -109,6 +110,13 @@ fn check(name: &str) {
             "TCP This frame is a (suspected) out-of-order segment",
         ));
         allowed.insert(("Notes", "TCP This frame is a (suspected) retransmission"));
+        // `retransmit`: the last segment again after a timeout, and the
+        // receiver's ACK of the duplicate.
+        allowed.insert((
+            "Notes",
+            "TCP This frame is a (suspected) spurious retransmission",
+        ));
+        allowed.insert(("Notes", "TCP Duplicate ACK (#1)"));
     }
     let ex = expert(&file);
     let unexpected: Vec<String> = ex
