@@ -14,13 +14,35 @@ use stormwatch_model::{AppContext, AppRecord, Direction};
 /// An address as Suricata prints rdata: dotted IPv4, or IPv6 as eight groups of
 /// four hex digits without compression; other lengths print as "".
 pub fn addr_text(b: &[u8]) -> String {
-    match b.len() {
-        4 => format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]),
-        16 => b
-            .chunks(2)
-            .map(|p| format!("{:02x}{:02x}", p[0], p[1]))
-            .collect::<Vec<_>>()
-            .join(":"),
+    match b {
+        [_, _, _, _] => {
+            let mut s = String::with_capacity(15);
+            for (i, x) in b.iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                if *x >= 100 {
+                    s.push(char::from(b'0' + x / 100));
+                }
+                if *x >= 10 {
+                    s.push(char::from(b'0' + x / 10 % 10));
+                }
+                s.push(char::from(b'0' + x % 10));
+            }
+            s
+        }
+        _ if b.len() == 16 => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut s = String::with_capacity(39);
+            for (i, x) in b.iter().enumerate() {
+                if i > 0 && i % 2 == 0 {
+                    s.push(':');
+                }
+                s.push(char::from(HEX[usize::from(x >> 4)]));
+                s.push(char::from(HEX[usize::from(x & 0xf)]));
+            }
+            s
+        }
         _ => String::new(),
     }
 }

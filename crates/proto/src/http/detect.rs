@@ -1,6 +1,7 @@
 //! One HTTP transaction (request and response) and the inspection buffers the
 //! rule engine reads from it through [`TxView`].
 
+use std::cell::OnceCell;
 use stormwatch_model::{AppProto, BufferId, Direction, TxField, TxView};
 
 /// A header field as kept by the parser (repeated fields are merged with `, `,
@@ -30,9 +31,10 @@ pub struct HttpTx {
     pub(crate) uri_norm: Vec<u8>,
     pub(crate) hostname: Vec<u8>,
     pub(crate) port: Option<u16>,
-    pub(crate) req_header_buf: Vec<u8>,
-    pub(crate) req_header_names: Vec<u8>,
-    pub(crate) req_start: Vec<u8>,
+    /// Derived buffers, built on first use by a rule.
+    pub(crate) req_header_buf: OnceCell<Vec<u8>>,
+    pub(crate) req_header_names: OnceCell<Vec<u8>>,
+    pub(crate) req_start: OnceCell<Vec<u8>>,
     pub(crate) req_body: Vec<u8>,
     pub(crate) req_body_len: u64,
     pub(crate) req_headers_done: bool,
@@ -52,6 +54,8 @@ pub struct HttpTx {
     pub(crate) res_headers_done: bool,
     pub(crate) res_done: bool,
     pub(crate) logged: bool,
+    /// The EVE object built when the response completed (reused by the record).
+    pub(crate) json_cache: Option<serde_json::Value>,
 }
 
 fn find_header<'a>(hs: &'a [Header], name: &[u8]) -> Option<&'a [u8]> {
@@ -143,36 +147,55 @@ impl HttpTx {
             .and_then(super::parser::parse_content_length)
     }
 
-    /// Builds the derived request buffers once the header block is complete.
+    /// The request header block is complete: derived buffers may be built.
     pub(crate) fn finish_request_headers(&mut self) {
-        // http.header: "Name: value\r\n" per field, without Cookie.
-        let mut hb = Vec::new();
-        let mut names = b"\r\n".to_vec();
-        for h in &self.req_headers {
-            names.extend_from_slice(&h.name);
-            names.extend_from_slice(b"\r\n");
-            if h.name.eq_ignore_ascii_case(b"cookie") {
-                continue;
-            }
-            hb.extend_from_slice(&h.name);
-            hb.extend_from_slice(b": ");
-            hb.extend_from_slice(&h.value);
-            hb.extend_from_slice(b"\r\n");
-        }
-        names.extend_from_slice(b"\r\n");
-        let mut start = self.request_line.clone();
-        start.extend_from_slice(b"\r\n");
-        for h in &self.req_headers {
-            start.extend_from_slice(&h.name);
-            start.extend_from_slice(b": ");
-            start.extend_from_slice(&h.value);
-            start.extend_from_slice(b"\r\n");
-        }
-        start.extend_from_slice(b"\r\n");
-        self.req_header_buf = hb;
-        self.req_header_names = names;
-        self.req_start = start;
         self.req_headers_done = true;
+    }
+
+    /// `http.header`: "Name: value\r\n" per field, without Cookie.
+    fn header_buf(&self) -> &[u8] {
+        self.req_header_buf.get_or_init(|| {
+            let mut hb = Vec::new();
+            for h in &self.req_headers {
+                if h.name.eq_ignore_ascii_case(b"cookie") {
+                    continue;
+                }
+                hb.extend_from_slice(&h.name);
+                hb.extend_from_slice(b": ");
+                hb.extend_from_slice(&h.value);
+                hb.extend_from_slice(b"\r\n");
+            }
+            hb
+        })
+    }
+
+    /// `http.header_names`: "\r\n" + "Name\r\n" per field + "\r\n".
+    fn header_names(&self) -> &[u8] {
+        self.req_header_names.get_or_init(|| {
+            let mut names = b"\r\n".to_vec();
+            for h in &self.req_headers {
+                names.extend_from_slice(&h.name);
+                names.extend_from_slice(b"\r\n");
+            }
+            names.extend_from_slice(b"\r\n");
+            names
+        })
+    }
+
+    /// `http.start`: request line and header fields.
+    fn start(&self) -> &[u8] {
+        self.req_start.get_or_init(|| {
+            let mut start = self.request_line.clone();
+            start.extend_from_slice(b"\r\n");
+            for h in &self.req_headers {
+                start.extend_from_slice(&h.name);
+                start.extend_from_slice(b": ");
+                start.extend_from_slice(&h.value);
+                start.extend_from_slice(b"\r\n");
+            }
+            start.extend_from_slice(b"\r\n");
+            start
+        })
     }
 
     fn one(&self, id: BufferId) -> Option<&[u8]> {
@@ -184,12 +207,12 @@ impl HttpTx {
             HttpProtocol => &self.protocol,
             HttpRequestLine => &self.request_line,
             HttpResponseLine => &self.response_line,
-            HttpStart => &self.req_start,
+            HttpStart if self.req_headers_done => self.start(),
             HttpHost => &self.hostname,
             HttpRawHost => self.request_header(b"host")?,
-            HttpHeader => &self.req_header_buf,
+            HttpHeader if self.req_headers_done => self.header_buf(),
             HttpRawHeader => &self.req_headers_raw,
-            HttpHeaderNames => &self.req_header_names,
+            HttpHeaderNames if self.req_headers_done => self.header_names(),
             HttpUserAgent => self.request_header(b"user-agent")?,
             HttpCookie => self.request_header(b"cookie")?,
             HttpReferer => self.request_header(b"referer")?,

@@ -318,6 +318,13 @@ pub fn normalize_uri(uri: &[u8]) -> Vec<u8> {
         Some(i) => (&pq[..i], Some(&pq[i..])),
         None => (pq, None),
     };
+    if !path.contains(&b'%') {
+        let mut out = remove_dot_segments(path);
+        if let Some(q) = query {
+            out.extend_from_slice(q);
+        }
+        return out;
+    }
     let mut decoded = Vec::with_capacity(path.len());
     let mut i = 0;
     while i < path.len() {
@@ -347,7 +354,11 @@ pub fn normalize_uri(uri: &[u8]) -> Vec<u8> {
 
 /// RFC 3986 section 5.2.4 on a path.
 fn remove_dot_segments(path: &[u8]) -> Vec<u8> {
-    if !path.contains(&b'.') {
+    // Only segments that are exactly "." or ".." change the path.
+    let has_dot_segment = path
+        .split(|&c| c == b'/')
+        .any(|seg| seg == b"." || seg == b"..");
+    if !has_dot_segment {
         return path.to_vec();
     }
     let absolute = path.first() == Some(&b'/');

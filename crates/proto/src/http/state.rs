@@ -238,13 +238,17 @@ impl HttpParser {
         if !tx.has_request && !tx.has_response {
             return;
         }
+        let body = match &tx.json_cache {
+            Some(j) => j.clone(),
+            None => logger::http_json(tx, &self.cfg),
+        };
         sink.record(AppRecord {
             ts: ctx.ts,
             event_type: "http".into(),
             flow_id: ctx.flow_id,
             key: ctx.key,
             tx_id: Some(tx.id),
-            body: logger::http_json(tx, &self.cfg),
+            body,
             extra: serde_json::Map::new(),
         });
     }
@@ -996,8 +1000,12 @@ impl HttpParser {
             let ev = f.finish(truncated, Some(id));
             if self.cfg.files.log_fileinfo {
                 let mut extra = serde_json::Map::new();
-                if let Some(tx) = self.tx(id) {
-                    extra.insert("http".into(), logger::http_json(tx, &self.cfg));
+                let json = self.tx(id).map(|tx| logger::http_json(tx, &self.cfg));
+                if let Some(j) = json {
+                    extra.insert("http".into(), j.clone());
+                    if let Some(tx) = self.tx_mut(id) {
+                        tx.json_cache = Some(j);
+                    }
                 }
                 sink.record(fileinfo_record(ctx, &ev, extra));
             }
