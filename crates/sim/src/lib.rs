@@ -41,7 +41,7 @@ pub use background::{BackgroundStats, write_background};
 pub use error::ScenarioError;
 pub use generator::{Generated, generate};
 pub use labels::*;
-pub use scenario::parse::MAX_ADDRESSES;
+pub use scenario::parse::{MAX_ADDRESSES, MAX_SPAN_NS};
 pub use scenario::text::rfc3339;
 pub use scenario::*;
 pub use tcp::{OverlapPolicy, SegmentRecord, StreamRecord, reassemble};

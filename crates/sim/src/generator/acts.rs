@@ -238,6 +238,9 @@ fn scan(w: &mut World<'_>, rng: &mut SimRng, t0: i64, s: &Scan) -> Vec<Probe> {
     let mut t = t0;
     let mut probes = Vec::with_capacity(order.len());
     for (k, (target, port)) in order.into_iter().enumerate() {
+        if w.full() {
+            break;
+        }
         if k > 0 {
             let f = match s.tool {
                 Tool::Manual => rng.gen_range(0.3..1.7),
@@ -1556,6 +1559,9 @@ fn propagate(
         return Err("propagate: the pool is empty: expected addresses to scan".into());
     }
     while let Some((host, g, t_start)) = queue.pop_front() {
+        if w.full() {
+            break;
+        }
         // Sequential sweep from a random point of the pool.
         let n = (p.probes as usize).min(pool.len());
         let off = rng.gen_range(0..pool.len());
@@ -1766,6 +1772,9 @@ fn background(w: &mut World<'_>, rng: &mut SimRng, t0: i64, b: &Background) {
     let mean_gap = 60.0 / b.rate.max(1e-6);
     let mut t = t0;
     loop {
+        if w.full() {
+            break;
+        }
         let u: f64 = rng.gen_range(1e-9..1.0);
         t += secs(-u.ln() * mean_gap).max(MS);
         if t >= b.until.0 {

@@ -19,6 +19,10 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+/// Largest number of datagrams one scenario may generate; beyond it,
+/// [`generate`] fails with an error naming the limit.
+pub const MAX_PACKETS: usize = 5_000_000;
+
 /// A generated capture.
 #[derive(Clone, Debug)]
 pub struct Generated {
@@ -61,6 +65,7 @@ pub(crate) struct World<'s> {
     pub streams: Vec<StreamRecord>,
     eph: BTreeMap<Ipv4Addr, u16>,
     pub facts: Facts,
+    limit: usize,
 }
 
 impl<'s> World<'s> {
@@ -73,6 +78,7 @@ impl<'s> World<'s> {
             streams: Vec::new(),
             eph: BTreeMap::new(),
             facts: Facts::default(),
+            limit: MAX_PACKETS,
         }
     }
 
@@ -173,8 +179,16 @@ impl<'s> World<'s> {
     }
 
     pub fn push(&mut self, p: Pkt) {
-        self.pkts.push((p, self.seq));
         self.seq += 1;
+        if self.pkts.len() < self.limit {
+            self.pkts.push((p, self.seq));
+        }
+    }
+
+    /// The packet limit is reached: generators stop early (the scenario then
+    /// fails with an error naming the limit).
+    pub fn full(&self) -> bool {
+        self.seq as usize >= self.limit
     }
 
     /// Adds a finished connection's packets and stream record.
@@ -194,6 +208,15 @@ impl<'s> World<'s> {
     }
 
     fn finish(mut self) -> Result<Generated, ScenarioError> {
+        if self.full() {
+            return Err(gen_err(
+                self.sc,
+                &format!(
+                    "scenario too large: more than {} packets: expected fewer probes, flows or a shorter timeline (write_background makes large benchmark captures)",
+                    self.limit
+                ),
+            ));
+        }
         self.pkts.sort_by_key(|(p, seq)| (p.ts, *seq));
         // Per-host IP ID counters, started at a seeded value.
         let mut ids: BTreeMap<Ipv4Addr, u16> = BTreeMap::new();
@@ -273,9 +296,13 @@ pub(crate) fn activity_rng(seed: u64, index: usize) -> SimRng {
 /// Generates the capture and labels of a scenario. Deterministic: the same
 /// scenario and seed give the same bytes.
 pub fn generate(s: &Scenario) -> Result<Generated, ScenarioError> {
+    generate_with_limit(s, MAX_PACKETS)
+}
+
+fn generate_with_limit(s: &Scenario, limit: usize) -> Result<Generated, ScenarioError> {
     let mut w = World::new(s);
+    w.limit = limit;
     acts::run(&mut w)?;
-    let _ = MS;
     w.finish()
 }
 
@@ -344,4 +371,20 @@ pub(crate) fn template_flows(src: &str) -> Result<Vec<Vec<TemplateFrame>>, Scena
         .into_iter()
         .filter_map(|k| flows.remove(&k).map(|(_, _, f)| f))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packet_limit_is_an_error_not_an_exhausted_machine() {
+        let sc = crate::builtin("scan-only").unwrap().unwrap();
+        let e = generate_with_limit(&sc, 1000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "scenarios/scan-only.toml: scenario too large: more than 1000 packets: expected fewer probes, flows or a shorter timeline (write_background makes large benchmark captures)"
+        );
+        assert!(generate_with_limit(&sc, 100_000).is_ok());
+    }
 }

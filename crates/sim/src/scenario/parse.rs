@@ -15,6 +15,9 @@ use std::ops::Range;
 use stormwatch_model::{Cidr, Label, Timestamp};
 use toml_edit::{Document, Item, TableLike, Value};
 
+/// Longest IRC session or background span: 30 days.
+pub const MAX_SPAN_NS: i64 = 30 * 86_400 * 1_000_000_000;
+
 /// Largest number of addresses one target list may expand to.
 pub const MAX_ADDRESSES: usize = 65_536;
 
@@ -1071,9 +1074,20 @@ fn irc(a: &Tab<'_, '_>) -> R<ActivitySpec> {
         channel,
         key: a.str_opt("key", "a channel key")?.map(|x| x.0),
         server_name: a.string("server_name", "irc.example.net")?,
-        duration: a
-            .duration_opt("duration", None)?
-            .ok_or_else(|| a.missing("duration", "a duration such as \"3h45m\""))?,
+        duration: {
+            let d = a
+                .duration_opt("duration", None)?
+                .ok_or_else(|| a.missing("duration", "a duration such as \"3h45m\""))?;
+            if d > MAX_SPAN_NS {
+                return Err(a.bad(
+                    "duration",
+                    &a.get("duration").and_then(|x| x.1),
+                    "a duration of at most 30 days",
+                    "a longer one",
+                ));
+            }
+            d
+        },
         ping_interval: a
             .duration_opt("ping_interval", Some(300_000_000_000))?
             .unwrap_or(300_000_000_000)
@@ -1410,6 +1424,14 @@ fn background(a: &Tab<'_, '_>) -> R<ActivitySpec> {
     let (until, until_span) = a
         .time_opt("until")?
         .ok_or_else(|| a.missing("until", "a time such as \"+4h\""))?;
+    if until.0.saturating_sub(a.ctx.start.0) > MAX_SPAN_NS {
+        return Err(a.bad(
+            "until",
+            &until_span,
+            "a time at most 30 days after the scenario start",
+            "a later one",
+        ));
+    }
     let mix = match a.sub("mix")? {
         None => Mix {
             tls: 4,
@@ -1464,7 +1486,6 @@ fn background(a: &Tab<'_, '_>) -> R<ActivitySpec> {
             ));
         }
     }
-    let _ = until_span;
     Ok(ActivitySpec::Background(Background {
         until,
         clients: a.addresses("clients")?.ok_or_else(|| {
@@ -1477,7 +1498,14 @@ fn background(a: &Tab<'_, '_>) -> R<ActivitySpec> {
             .addresses("servers")?
             .ok_or_else(|| a.missing("servers", "a list of addresses such as [\"192.0.2.10\"]"))?,
         resolver: a.host_opt("resolver")?,
-        rate: rate(a, "rate", 2.0, "flows per minute (a positive number)")?,
+        rate: a
+            .float_opt(
+                "rate",
+                "flows per minute (a positive number up to 10000)",
+                0.0001,
+                10_000.0,
+            )?
+            .unwrap_or(2.0),
         mix,
         quiet,
     }))
