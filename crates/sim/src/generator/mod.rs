@@ -13,7 +13,7 @@ use crate::packet::{IpId, Pkt, ROUTER_MAC, mac_of};
 use crate::payload::SimRng;
 use crate::pcap::PcapWriter;
 use crate::scenario::{Os, Scenario};
-use crate::tcp::{Endpoint, MS, OsProfile, StreamRecord, TcpConn, US};
+use crate::tcp::{Endpoint, OsProfile, StreamRecord, TcpConn, US};
 use facts::Facts;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
