@@ -362,3 +362,54 @@ mod tests {
         assert_eq!(addr_text(&[1, 2]), "");
     }
 }
+
+/// The `dns` object an alert carries, rebuilt from a
+/// [`stormwatch_model::DnsEvent`] (version 3 names: `type`, `id`, `rcode`,
+/// `queries`, `answers`).
+pub fn event_json(ev: &stormwatch_model::DnsEvent) -> Value {
+    let mut o = Map::new();
+    o.insert(
+        "type".into(),
+        if ev.response { "response" } else { "request" }.into(),
+    );
+    o.insert("id".into(), ev.id.into());
+    o.insert("rcode".into(), rcode_name(ev.rcode).into());
+    let qs: Vec<Value> = ev
+        .queries
+        .iter()
+        .map(|(n, t)| serde_json::json!({"rrname": n, "rrtype": rrtype_name(*t)}))
+        .collect();
+    if !qs.is_empty() {
+        o.insert("queries".into(), Value::Array(qs));
+    }
+    let ans: Vec<Value> = ev
+        .answers
+        .iter()
+        .map(|(n, t, r)| serde_json::json!({"rrname": n, "rrtype": rrtype_name(*t), "rdata": r}))
+        .collect();
+    if !ans.is_empty() {
+        o.insert("answers".into(), Value::Array(ans));
+    }
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    #[test]
+    fn alert_object_from_event() {
+        let ev = stormwatch_model::DnsEvent {
+            id: 7,
+            response: true,
+            queries: vec![("a.example".into(), 1)],
+            rcode: 3,
+            answers: vec![],
+        };
+        let v = event_json(&ev);
+        assert_eq!(v["rcode"], "NXDOMAIN");
+        assert_eq!(v["type"], "response");
+        assert_eq!(v["queries"][0]["rrtype"], "A");
+        assert!(v.get("answers").is_none());
+    }
+}

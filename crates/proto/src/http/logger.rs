@@ -107,6 +107,21 @@ fn headers(hs: &[Header]) -> Option<Value> {
 fn content_range(v: &[u8]) -> Value {
     let mut o = Map::new();
     o.insert("raw".into(), s(v));
+    let (start, end, size) = content_range_parts(v);
+    if let Some(a) = start {
+        o.insert("start".into(), a.into());
+    }
+    if let Some(b) = end {
+        o.insert("end".into(), b.into());
+    }
+    if let Some(sz) = size {
+        o.insert("size".into(), sz.into());
+    }
+    Value::Object(o)
+}
+
+/// (start, end, size) of a `Content-Range` value, each when readable.
+pub(crate) fn content_range_parts(v: &[u8]) -> (Option<u64>, Option<u64>, Option<u64>) {
     let t = crate::files::util::trim(v);
     let t = t
         .strip_prefix(b"bytes")
@@ -116,18 +131,14 @@ fn content_range(v: &[u8]) -> Value {
         Some(i) => (&t[..i], Some(&t[i + 1..])),
         None => (t, None),
     };
-    if let Some(i) = memchr::memchr(b'-', range) {
-        if let Some(a) = crate::files::util::parse_u64(&range[..i]) {
-            o.insert("start".into(), a.into());
-        }
-        if let Some(b) = crate::files::util::parse_u64(&range[i + 1..]) {
-            o.insert("end".into(), b.into());
-        }
-    }
-    if let Some(sz) = size.and_then(crate::files::util::parse_u64) {
-        o.insert("size".into(), sz.into());
-    }
-    Value::Object(o)
+    let (start, end) = match memchr::memchr(b'-', range) {
+        Some(i) => (
+            crate::files::util::parse_u64(&range[..i]),
+            crate::files::util::parse_u64(&range[i + 1..]),
+        ),
+        None => (None, None),
+    };
+    (start, end, size.and_then(crate::files::util::parse_u64))
 }
 
 #[cfg(test)]
@@ -144,5 +155,64 @@ mod tests {
         let v = content_range(b"bytes */1000");
         assert!(v.get("start").is_none());
         assert_eq!(v["size"], 1000);
+    }
+}
+
+/// The `http` object an alert carries, rebuilt from the transaction's
+/// [`stormwatch_model::HttpEvent`] (the engine sees transactions as
+/// `&dyn TxView`, which does not carry the response headers): Suricata's field
+/// names; `length` is the declared Content-Length (0 when unknown).
+pub fn event_json(ev: &stormwatch_model::HttpEvent) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v.clone().into());
+        }
+    };
+    put("hostname", &ev.host);
+    put("url", &ev.uri);
+    put("http_user_agent", &ev.user_agent);
+    let ct = ev
+        .content_type
+        .as_ref()
+        .map(|c| c.split(';').next().unwrap_or("").to_string());
+    put("http_content_type", &ct);
+    put("http_refer", &ev.referer);
+    put("http_method", &ev.method);
+    put("protocol", &ev.protocol);
+    put("redirect", &ev.location);
+    if let Some(s) = ev.status {
+        m.insert("status".into(), s.into());
+    }
+    m.insert("length".into(), ev.content_length.unwrap_or(0).into());
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    #[test]
+    fn alert_object_from_event() {
+        let ev = stormwatch_model::HttpEvent {
+            tx_id: 0,
+            method: Some("GET".into()),
+            uri: Some("/blah/".into()),
+            host: Some("www.google.com".into()),
+            user_agent: Some("Wget/1.11.4".into()),
+            protocol: Some("HTTP/1.0".into()),
+            status: Some(404),
+            content_type: Some("text/html; charset=UTF-8".into()),
+            content_length: Some(1194),
+            referer: None,
+            location: None,
+            response_complete: true,
+        };
+        let v = event_json(&ev);
+        assert_eq!(v["http_content_type"], "text/html");
+        assert_eq!(v["status"], 404);
+        assert_eq!(v["length"], 1194);
+        assert_eq!(v["url"], "/blah/");
+        assert!(v.get("http_refer").is_none());
     }
 }

@@ -143,6 +143,8 @@ pub struct HttpParser {
     cur_res: Option<u64>,
     /// Response file being followed.
     file: Option<FileTracker>,
+    /// That file is a `206` range that does not cover the whole file.
+    file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
 }
@@ -166,6 +168,7 @@ impl HttpParser {
             cur_req: None,
             cur_res: None,
             file: None,
+            file_partial: false,
             upgraded: false,
             counters: HttpCounters::default(),
         }
@@ -915,17 +918,22 @@ impl HttpParser {
         match body {
             None => self.response_complete(ctx, false, sink),
             Some(b) => {
-                let (name, declared) = match self.tx(id) {
+                let (name, declared, partial) = match self.tx(id) {
                     Some(tx) => {
                         let name = file_name(tx);
                         let declared = match b {
                             Body::Length(n) => Some(n),
                             _ => None,
                         };
-                        (name, declared)
+                        (
+                            name,
+                            declared,
+                            tx.status_number == Some(206) && !whole_range(tx),
+                        )
                     }
-                    None => (None, None),
+                    None => (None, None, false),
                 };
+                self.file_partial = partial;
                 self.file = Some(FileTracker::new(
                     AppProto::Http,
                     name,
@@ -997,7 +1005,9 @@ impl HttpParser {
         if let Some(f) = self.file.take()
             && f.size() > 0
         {
-            let ev = f.finish(truncated, Some(id));
+            // A 206 body is a piece of a file: never the complete file
+            // unless its range covers all of it.
+            let ev = f.finish(truncated || self.file_partial, Some(id));
             if self.cfg.files.log_fileinfo {
                 let mut extra = serde_json::Map::new();
                 let json = self.tx(id).map(|tx| logger::http_json(tx, &self.cfg));
@@ -1168,6 +1178,16 @@ fn add_header(
         name: name.to_vec(),
         value: value.to_vec(),
     });
+}
+
+/// True when a `206` response's `Content-Range` covers the whole file
+/// (`bytes 0-(size-1)/size`).
+fn whole_range(tx: &HttpTx) -> bool {
+    let Some(cr) = tx.response_header(b"content-range") else {
+        return false;
+    };
+    let v = logger::content_range_parts(cr);
+    matches!(v, (Some(0), Some(end), Some(size)) if end.checked_add(1) == Some(size))
 }
 
 /// The file name of a response body: a Content-Disposition `filename=`, or the

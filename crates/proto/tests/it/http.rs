@@ -820,3 +820,40 @@ fn sv_debug_dump() {
         println!("{l}");
     }
 }
+
+#[test]
+fn partial_content_is_not_a_complete_file() {
+    let part = b"MZ\x90\x00partial";
+    let head = |range: &str| {
+        format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Range: {range}\r\nContent-Length: {}\r\n\r\n",
+            part.len()
+        )
+    };
+    for (range, complete) in [("bytes 0-10/5000", false), ("bytes 0-10/11", true)] {
+        let h = head(range);
+        let r = run(
+            &HttpConfig::default(),
+            &[
+                (
+                    Direction::ToServer,
+                    b"GET /x.exe HTTP/1.1\r\nRange: bytes=0-10\r\n\r\n",
+                ),
+                (Direction::ToClient, h.as_bytes()),
+                (Direction::ToClient, part),
+            ],
+        );
+        let f = r
+            .events
+            .iter()
+            .find_map(|(_, _, e)| match e {
+                AppEvent::File(f) => Some(f.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(f.complete, complete, "{range}");
+        assert_eq!(f.magic, FileMagic::Pe);
+        let h = &http_records(&r)[0];
+        assert_eq!(h["content_range"]["size"], if complete { 11 } else { 5000 });
+    }
+}
