@@ -245,11 +245,24 @@ impl DecodeAnomaly {
 }
 
 /// Up to [`AnomalyList::CAP`] anomalies per frame without allocating; more are counted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AnomalyList {
-    items: [Option<DecodeAnomaly>; AnomalyList::CAP],
+    /// The first `len` are kept anomalies; the rest is filler. (Not
+    /// `Option`s: a filler of the first variant keeps the empty list all-zero
+    /// bytes, which makes a fresh `Decoded` cheap to set up.)
+    items: [DecodeAnomaly; AnomalyList::CAP],
     len: usize,
     dropped: u32,
+}
+
+impl Default for AnomalyList {
+    fn default() -> Self {
+        AnomalyList {
+            items: [DecodeAnomaly::UnsupportedLinkType; AnomalyList::CAP],
+            len: 0,
+            dropped: 0,
+        }
+    }
 }
 
 impl AnomalyList {
@@ -259,7 +272,7 @@ impl AnomalyList {
     /// Records one anomaly (counts it in `dropped` when full).
     pub fn push(&mut self, a: DecodeAnomaly) {
         if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = Some(a);
+            *slot = a;
             self.len += 1;
         } else {
             self.dropped = self.dropped.saturating_add(1);
@@ -268,7 +281,7 @@ impl AnomalyList {
 
     /// The kept anomalies.
     pub fn iter(&self) -> impl Iterator<Item = DecodeAnomaly> + '_ {
-        self.items.iter().take(self.len).flatten().copied()
+        self.items.iter().take(self.len).copied()
     }
 
     /// True when there are none.

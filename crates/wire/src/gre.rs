@@ -41,7 +41,7 @@ fn sre_len(data: &[u8]) -> Option<usize> {
 
 /// A GRE packet (`data` = the IP payload). The caller already set
 /// `L4::Other(47)`; a decodable inner packet replaces the layers.
-pub(crate) fn gre<'a>(dec: &mut Dec<'a>, data: &'a [u8], depth: u8) {
+pub(crate) fn gre<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     let Some(h) = data.first_chunk::<4>() else {
         dec.too_small(DecodeAnomaly::GrePktTooSmall);
         return;
@@ -134,7 +134,7 @@ pub(crate) fn gre<'a>(dec: &mut Dec<'a>, data: &'a [u8], depth: u8) {
 
 /// A PPP frame inside GRE v1: optional address/control bytes (ff 03), then a
 /// one- or two-byte protocol.
-fn ppp<'a>(dec: &mut Dec<'a>, data: &'a [u8], depth: u8) {
+fn ppp<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     let data = match data {
         [0xff, 0x03, rest @ ..] => rest,
         _ => data,

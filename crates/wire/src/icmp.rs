@@ -66,7 +66,7 @@ fn quoted_v6(data: &[u8]) -> Result<Quoted, DecodeAnomaly> {
 
 /// Records a problem with the quoted packet; a quote cut by the snaplen is a
 /// capture cut.
-fn quoted_anomaly(dec: &mut Dec<'_>, a: DecodeAnomaly) {
+fn quoted_anomaly(dec: &mut Dec<'_, '_>, a: DecodeAnomaly) {
     if matches!(
         a,
         DecodeAnomaly::Icmpv4Ipv4TruncPkt | DecodeAnomaly::Icmpv6Ipv6TruncPkt
@@ -78,7 +78,7 @@ fn quoted_anomaly(dec: &mut Dec<'_>, a: DecodeAnomaly) {
 }
 
 /// An ICMPv4 message.
-pub(crate) fn icmpv4<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn icmpv4<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some((h, body)) = data.split_first_chunk::<8>() else {
         dec.too_small(DecodeAnomaly::Icmpv4PktTooSmall);
         return;
@@ -128,7 +128,7 @@ pub(crate) fn icmpv4<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
 }
 
 /// An ICMPv6 message.
-pub(crate) fn icmpv6<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn icmpv6<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some((h, body)) = data.split_first_chunk::<8>() else {
         dec.too_small(DecodeAnomaly::Icmpv6PktTooSmall);
         return;

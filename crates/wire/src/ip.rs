@@ -36,7 +36,7 @@ fn opt_bit(kind: u8) -> u16 {
 }
 
 /// Validates an IPv4 option list (the bytes after the fixed 20-byte header).
-pub(crate) fn ipv4_options(dec: &mut Dec<'_>, opts: &[u8]) {
+pub(crate) fn ipv4_options(dec: &mut Dec<'_, '_>, opts: &[u8]) {
     let mut i = 0usize;
     let mut seen = 0u16;
     while let Some(&kind) = opts.get(i) {
@@ -86,7 +86,7 @@ pub(crate) fn ipv4_options(dec: &mut Dec<'_>, opts: &[u8]) {
 }
 
 /// An IPv4 packet.
-pub(crate) fn ipv4<'a>(dec: &mut Dec<'a>, data: &'a [u8], depth: u8) {
+pub(crate) fn ipv4<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     let Some(h) = data.first_chunk::<20>() else {
         if data.first().is_some_and(|b| b >> 4 != 4) {
             dec.anomaly(DecodeAnomaly::Ipv4WrongIpVer);
@@ -208,7 +208,7 @@ pub(crate) struct ExtWalk {
 
 /// Walks the extension headers in `body` (the bytes after the fixed header)
 /// starting with next-header `nh`. With `dec`, anomalies are recorded.
-pub(crate) fn walk_ext(mut dec: Option<&mut Dec<'_>>, mut nh: u8, body: &[u8]) -> ExtWalk {
+pub(crate) fn walk_ext(mut dec: Option<&mut Dec<'_, '_>>, mut nh: u8, body: &[u8]) -> ExtWalk {
     let mut w = ExtWalk {
         proto: nh,
         len: 0,
@@ -345,7 +345,7 @@ pub(crate) fn v6_addrs(h: &[u8; 40]) -> (Ipv6Addr, Ipv6Addr) {
 }
 
 /// An IPv6 packet.
-pub(crate) fn ipv6<'a>(dec: &mut Dec<'a>, data: &'a [u8], depth: u8) {
+pub(crate) fn ipv6<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     let Some((h, rest)) = data.split_first_chunk::<40>() else {
         if data.first().is_some_and(|b| b >> 4 != 6) {
             dec.anomaly(DecodeAnomaly::Ipv6WrongIpVer);

@@ -29,7 +29,7 @@ pub mod ethertype {
 
 /// Ethernet II or 802.3. `outer` records the addresses in [`Decoded::eth`]
 /// (false for Ethernet inside a tunnel).
-pub(crate) fn ethernet<'a>(dec: &mut Dec<'a>, data: &'a [u8], outer: bool, depth: u8) {
+pub(crate) fn ethernet<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], outer: bool, depth: u8) {
     let Some((h, rest)) = data.split_first_chunk::<14>() else {
         dec.too_small(DecodeAnomaly::EthernetPktTooSmall);
         return;
@@ -50,7 +50,11 @@ pub(crate) fn ethernet<'a>(dec: &mut Dec<'a>, data: &'a [u8], outer: bool, depth
 
 /// Strips VLAN tags (recording their ids); returns the EtherType after them
 /// and the bytes that follow, or `None` when decoding must stop.
-fn vlan_tags<'a>(dec: &mut Dec<'a>, mut et: u16, mut data: &'a [u8]) -> Option<(u16, &'a [u8])> {
+fn vlan_tags<'a>(
+    dec: &mut Dec<'a, '_>,
+    mut et: u16,
+    mut data: &'a [u8],
+) -> Option<(u16, &'a [u8])> {
     while matches!(et, ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD) {
         let Some((tag, rest)) = data.split_first_chunk::<4>() else {
             dec.too_small(DecodeAnomaly::VlanHeaderTooSmall);
@@ -74,7 +78,7 @@ fn vlan_tags<'a>(dec: &mut Dec<'a>, mut et: u16, mut data: &'a [u8]) -> Option<(
 }
 
 /// The network layer named by an EtherType (after VLAN tags).
-pub(crate) fn network<'a>(dec: &mut Dec<'a>, et: u16, data: &'a [u8], depth: u8) {
+pub(crate) fn network<'a>(dec: &mut Dec<'a, '_>, et: u16, data: &'a [u8], depth: u8) {
     match et {
         ethertype::IPV4 => ip::ipv4(dec, data, depth),
         ethertype::IPV6 => ip::ipv6(dec, data, depth),
@@ -107,7 +111,7 @@ fn family(v: u32) -> Option<bool> {
 
 /// BSD NULL (host-endian family, both byte orders tried) or OpenBSD LOOP
 /// (`network_order`).
-pub(crate) fn null<'a>(dec: &mut Dec<'a>, data: &'a [u8], network_order: bool) {
+pub(crate) fn null<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], network_order: bool) {
     let Some((fam, rest)) = data.split_first_chunk::<4>() else {
         dec.too_small(DecodeAnomaly::NullPktTooSmall);
         return;
@@ -126,7 +130,7 @@ pub(crate) fn null<'a>(dec: &mut Dec<'a>, data: &'a [u8], network_order: bool) {
 }
 
 /// Linux cooked capture v1: 16-byte header, protocol (EtherType) last.
-pub(crate) fn sll<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn sll<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some((h, rest)) = data.split_first_chunk::<16>() else {
         dec.too_small(DecodeAnomaly::SllPktTooSmall);
         return;
@@ -135,7 +139,7 @@ pub(crate) fn sll<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
 }
 
 /// Linux cooked capture v2: 20-byte header, protocol (EtherType) first.
-pub(crate) fn sll2<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn sll2<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some((h, rest)) = data.split_first_chunk::<20>() else {
         dec.too_small(DecodeAnomaly::SllPktTooSmall);
         return;

@@ -25,12 +25,43 @@ pub fn parse_tcp_options(opts: &[u8]) -> TcpOptions {
     tcp_options(opts, None)
 }
 
-/// [`parse_tcp_options`], recording problems through `dec` when given.
-pub(crate) fn tcp_options(opts: &[u8], mut dec: Option<&mut Dec<'_>>) -> TcpOptions {
-    let mut o = TcpOptions::default();
-    if opts.is_empty() {
-        return o;
+/// FNV-1a digest of a sequence of option kinds (the `layout_sig` of an
+/// option list with exactly these kinds).
+const fn kinds_sig(kinds: &[u8]) -> u32 {
+    let mut sig = FNV_OFFSET;
+    let mut i = 0;
+    while i < kinds.len() {
+        sig = (sig ^ kinds[i] as u32).wrapping_mul(FNV_PRIME);
+        i += 1;
     }
+    sig
+}
+
+/// Digest of NOP, NOP, timestamp: the options of most segments on
+/// established Linux/BSD connections.
+const SIG_NOP_NOP_TS: u32 = kinds_sig(&[kind::NOP, kind::NOP, kind::TIMESTAMP]);
+
+/// [`parse_tcp_options`], recording problems through `dec` when given.
+#[inline]
+pub(crate) fn tcp_options(opts: &[u8], dec: Option<&mut Dec<'_, '_>>) -> TcpOptions {
+    match *opts {
+        [] => TcpOptions::default(),
+        // Fast path: NOP, NOP, timestamp.
+        [1, 1, 8, 10, a, b, c, d, e, f, g, h] => TcpOptions {
+            timestamp: Some((
+                u32::from_be_bytes([a, b, c, d]),
+                u32::from_be_bytes([e, f, g, h]),
+            )),
+            layout_sig: SIG_NOP_NOP_TS,
+            ..TcpOptions::default()
+        },
+        _ => tcp_options_walk(opts, dec),
+    }
+}
+
+/// The general option walk.
+fn tcp_options_walk(opts: &[u8], mut dec: Option<&mut Dec<'_, '_>>) -> TcpOptions {
+    let mut o = TcpOptions::default();
     let mut note = |a: DecodeAnomaly| {
         if let Some(d) = dec.as_deref_mut() {
             d.anomaly(a);
@@ -117,7 +148,7 @@ pub(crate) fn tcp_options(opts: &[u8], mut dec: Option<&mut Dec<'_>>) -> TcpOpti
 }
 
 /// A TCP segment.
-pub(crate) fn tcp<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn tcp<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some(h) = data.first_chunk::<20>() else {
         dec.too_small(DecodeAnomaly::TcpPktTooSmall);
         return;
@@ -153,7 +184,7 @@ pub(crate) fn tcp<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
 /// A UDP datagram. The payload ends at the UDP length when that lies within
 /// the IP payload; a length that disagrees with a complete IP payload is
 /// [`DecodeAnomaly::UdpHlenInvalid`].
-pub(crate) fn udp<'a>(dec: &mut Dec<'a>, data: &'a [u8]) {
+pub(crate) fn udp<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
     let Some((h, body)) = data.split_first_chunk::<8>() else {
         dec.too_small(DecodeAnomaly::UdpPktTooSmall);
         return;
@@ -238,6 +269,16 @@ mod tests {
         assert_ne!(parse_tcp_options(&reordered).layout_sig, a.layout_sig);
         assert_eq!(parse_tcp_options(&[]).layout_sig, 0);
         assert_ne!(parse_tcp_options(&[1, 1, 1, 1]).layout_sig, 0);
+    }
+
+    #[test]
+    fn timestamp_fast_path_equals_the_walk() {
+        let opts = [1, 1, 8, 10, 0, 0, 1, 0, 0xff, 0, 0, 1];
+        assert_eq!(
+            parse_tcp_options(&opts),
+            super::tcp_options_walk(&opts, None)
+        );
+        assert_eq!(parse_tcp_options(&opts).timestamp, Some((256, 0xff00_0001)));
     }
 
     #[test]
