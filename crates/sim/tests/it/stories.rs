@@ -361,13 +361,26 @@ fn irc_bot_obeys_its_controller() {
     }
     // Every bot scanned and downloaded the same egg; the hash is the bytes'.
     assert_eq!(g.labels.scans.len(), 4);
-    assert_eq!(g.labels.eggs.len(), 4);
-    let hashes: BTreeSet<&str> = g.labels.eggs.iter().map(|e| e.sha256.as_str()).collect();
+    let http: Vec<_> = g.labels.eggs.iter().filter(|e| e.proto == "http").collect();
+    assert_eq!(http.len(), 4);
+    let hashes: BTreeSet<&str> = http.iter().map(|e| e.sha256.as_str()).collect();
     assert_eq!(hashes.len(), 1);
-    for e in &g.labels.eggs {
+    for e in &http {
         assert!(e.malicious && !e.after_exploit);
         assert_eq!(sha256_hex(&egg_body(&g, e)), e.sha256);
     }
+    // Tools over TFTP and FTP (active mode) too.
+    let protos: BTreeSet<&str> = g.labels.eggs.iter().map(|e| e.proto.as_str()).collect();
+    assert_eq!(protos, ["ftp", "http", "tftp"].into_iter().collect());
+    let ftp = g.labels.eggs.iter().find(|e| e.proto == "ftp").unwrap();
+    assert!(ftp.malicious);
+    let data = g
+        .streams
+        .iter()
+        .find(|s| s.client.port() == 20 && s.client.ip().to_string() == ftp.server)
+        .expect("active-mode data connection from port 20");
+    assert_eq!(data.to_server.len(), ftp.size, "the server sends the file");
+    assert_eq!(sha256_hex(&data.to_server), ftp.sha256);
     assert_eq!(g.labels.campaigns.len(), 1);
     assert_eq!(
         g.labels.campaigns[0].controller.as_deref(),
