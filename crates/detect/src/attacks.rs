@@ -6,6 +6,7 @@
 
 use crate::Ctx;
 use crate::util::{FifoMap, ep};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use stormwatch_model::{
     Alert, FlowId, IpProto, Notice, NoticeKind, PropagationInfo, Stage, Target, Timestamp,
@@ -83,7 +84,7 @@ pub(crate) struct AttackRec {
     pub proto: u8,
     pub port: u16,
     pub sid: Option<u32>,
-    pub what: String,
+    pub what: Cow<'static, str>,
     pub ts: Timestamp,
     pub attacker: IpAddr,
 }
@@ -161,7 +162,7 @@ impl Attacks {
             proto,
             port,
             sid,
-            what: what.to_string(),
+            what: Cow::Owned(what.to_string()),
             ts,
             attacker,
         };
@@ -187,7 +188,7 @@ impl Attacks {
             proto,
             port,
             sid: None,
-            what: "scan".into(),
+            what: Cow::Borrowed("scan"),
             ts,
             attacker: scanner,
         };

@@ -16,6 +16,8 @@ use stormwatch_model::{
 type Key = (IpAddr, IpAddr, u16, u8);
 
 struct Series {
+    /// The first connection, kept inline: most pairs never see a second one.
+    one: (Timestamp, u64),
     samples: VecDeque<(Timestamp, u64)>,
     count: u32,
     first: Timestamp,
@@ -119,7 +121,9 @@ impl Beacons {
             return;
         }
         let key: Key = (k.src, k.dst, k.dst_port, k.proto.0);
+        let sample = (rec.start, rec.bytes_toserver);
         let (s, _) = self.series.entry_or_insert_with(key, || Series {
+            one: sample,
             samples: VecDeque::new(),
             count: 0,
             first: rec.start,
@@ -127,7 +131,12 @@ impl Beacons {
             app: rec.app_proto,
             emitted: false,
         });
-        s.samples.push_back((rec.start, rec.bytes_toserver));
+        if s.count == 1 {
+            s.samples.push_back(s.one);
+        }
+        if s.count >= 1 {
+            s.samples.push_back(sample);
+        }
         while s.samples.len() > cfg.beacon_samples_max.max(5) {
             s.samples.pop_front();
         }

@@ -28,6 +28,11 @@ pub struct DetectConfig {
     pub scan_idle_secs: u64,
     /// An undecided source with no probe for this long is forgotten (seconds).
     pub source_idle_secs: u64,
+    /// An undecided source whose first contacts so far all succeeded starts a
+    /// fresh episode (walk and statistics) after a pause this long (seconds):
+    /// a bot's IRC connection or a worm's egg fetch minutes before its sweep is
+    /// not part of the sweep.
+    pub scan_episode_gap_secs: u64,
     /// Sources (address × protocol class) tracked at once; the least recently
     /// active is evicted beyond it (`detect.scan.sources_evicted`).
     pub scan_sources_max: usize,
@@ -55,6 +60,8 @@ pub struct DetectConfig {
     /// Home targets remembered per source while it is undecided (they get
     /// their `E1` record when the source is decided).
     pub scan_undecided_targets_max: usize,
+    /// Home targets remembered for undecided sources, all together (32 bytes each).
+    pub scan_undecided_targets_budget: usize,
     /// Sources never judged as scanners (e.g. a vulnerability scanner that is
     /// expected). Empty by default: an authorised scan is still a scan.
     pub scan_ignore_sources: NetSet,
@@ -102,6 +109,9 @@ pub struct DetectConfig {
     pub listener_expectation_secs: u64,
     /// Only hosts in `home_net` get new-listener records.
     pub listener_home_only: bool,
+    /// Ordinary service ports: a host starting to serve one is learned
+    /// silently unless it was the target of an exploit before.
+    pub listener_quiet_ports: Vec<u16>,
     /// A candidate listener connection still open (no reset) this long after
     /// its SYN/ACK is in use (seconds).
     pub listener_confirm_secs: u64,
@@ -167,6 +177,7 @@ impl Default for DetectConfig {
             probe_timeout_ms: 5_000,
             scan_idle_secs: 300,
             source_idle_secs: 3_600,
+            scan_episode_gap_secs: 30,
             scan_sources_max: 65_536,
             scan_pending_max: 262_144,
             scan_pending_per_source_max: 64,
@@ -178,7 +189,8 @@ impl Default for DetectConfig {
             scan_ports_listed_max: 64,
             scan_sample_targets: 8,
             scan_target_notices_max: 65_536,
-            scan_undecided_targets_max: 256,
+            scan_undecided_targets_max: 65_536,
+            scan_undecided_targets_budget: 1_048_576,
             scan_ignore_sources: NetSet::default(),
             automated_min_rate_pps: 1.0,
             automated_min_probes: 5,
@@ -196,6 +208,10 @@ impl Default for DetectConfig {
             listener_expectations_max: 16_384,
             listener_expectation_secs: 300,
             listener_home_only: true,
+            listener_quiet_ports: vec![
+                21, 22, 23, 25, 53, 80, 88, 110, 135, 139, 143, 389, 443, 445, 587, 993, 995, 3389,
+                5900, 8080, 8443,
+            ],
             listener_confirm_secs: 10,
             irc_sessions_max: 4_096,
             irc_c2_min_score: 3,

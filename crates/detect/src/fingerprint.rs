@@ -48,11 +48,11 @@ impl<T: PartialEq + Copy> Track<T> {
 struct Steps {
     n: u32,
     plus_one: u32,
-    cand: [(i128, u32); 3],
+    cand: [(i64, u32); 3],
 }
 
 impl Steps {
-    fn add(&mut self, delta: i128) {
+    fn add(&mut self, delta: i64) {
         self.n = self.n.saturating_add(1);
         if delta == 1 {
             self.plus_one = self.plus_one.saturating_add(1);
@@ -107,7 +107,7 @@ pub(crate) struct FpAcc {
     mss: Track<Option<u16>>,
     prev_ip_id: u16,
     ip_id_small_steps: u32,
-    prev_addr: i128,
+    prev_addr: i64,
     prev_port: u16,
     addr_steps: Steps,
     port_steps: Steps,
@@ -138,7 +138,7 @@ impl FpAcc {
                 self.addr_steps.add(addr.wrapping_sub(self.prev_addr));
             } else {
                 self.port_steps
-                    .add(i128::from(p.dst_port) - i128::from(self.prev_port));
+                    .add(i64::from(p.dst_port) - i64::from(self.prev_port));
             }
         }
         if p.ts > self.last || n == 0 {

@@ -362,17 +362,18 @@ fn evaluate(s: &mut Session, ts: Timestamp, ctx: &mut Ctx<'_>) -> bool {
         .filter(|(b, _)| s.traits & b != 0)
         .map(|(_, w)| *w)
         .sum();
-    let base = format!("c2:irc:{}->{}", s.client, ep(s.server, s.port));
+    let base = || format!("c2:irc:{}->{}", s.client, ep(s.server, s.port));
     match s.reported {
         None => {
             if score < cfg.irc_c2_min_score || s.traits & STRONG == 0 {
                 return false;
             }
+            let id = base();
             s.reported = Some(s.categories);
-            if !ctx.sup.first(&base) {
+            if !ctx.sup.first(&id) {
                 return false;
             }
-            push(s, ts, base, score, None, ctx);
+            push(s, ts, id, score, None, ctx);
             true
         }
         Some(done) => {
@@ -380,6 +381,7 @@ fn evaluate(s: &mut Session, ts: Timestamp, ctx: &mut Ctx<'_>) -> bool {
             if new == 0 {
                 return false;
             }
+            let base = base();
             s.reported = Some(done | s.categories);
             for (bit, name) in CATEGORY_NAMES {
                 if new & bit != 0 {

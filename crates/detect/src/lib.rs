@@ -84,12 +84,12 @@ use stormwatch_model::{
     Alert, Anomaly, AppContext, AppEvent, AppProto, DownloadInfo, FileEvent, FlowRecord, FtpEvent,
     NetSet, Notice, NoticeKind, PacketSummary, Stage, Timestamp, TlsEvent,
 };
-use util::{Suppressor, ep, thousands};
+use util::{HomeNet, Suppressor, ep, thousands};
 
 /// What every detector may touch while handling one input.
 pub(crate) struct Ctx<'a> {
     pub cfg: &'a DetectConfig,
-    pub home: &'a NetSet,
+    pub home: &'a HomeNet,
     pub sup: &'a mut Suppressor,
     pub attacks: &'a mut Attacks,
     pub out: &'a mut Vec<Notice>,
@@ -98,7 +98,7 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// `ip` is in `home_net` (every address is when `home_net` is empty).
     pub(crate) fn is_home(&self, ip: IpAddr) -> bool {
-        self.home.include.is_empty() || self.home.contains(ip)
+        self.home.contains(ip)
     }
 }
 
@@ -146,7 +146,7 @@ fn registered_name(port: u16) -> &'static str {
 /// second of packet time and [`Detectors::finish`] at the end of input.
 pub struct Detectors {
     cfg: DetectConfig,
-    home: NetSet,
+    home: HomeNet,
     now: Timestamp,
     sup: Suppressor,
     attacks: Attacks,
@@ -196,7 +196,7 @@ impl Detectors {
             beacons: beacon::Beacons::new(cfg.beacon_pairs_max),
             brute: brute::Brute::new(cfg.bruteforce_pairs_max),
             cfg,
-            home: home_net,
+            home: HomeNet::new(&home_net),
             now: Timestamp::ZERO,
             inputs: 0,
             notices: 0,
@@ -247,6 +247,7 @@ impl Detectors {
         self.advance(rec.end, out);
         let before = out.len();
         let mut ctx = ctx!(self, out);
+        self.scans.on_flow_end(rec, &mut ctx);
         self.listeners.on_flow_end(rec, &mut ctx);
         self.beacons.on_flow_end(rec, &mut ctx);
         self.brute.on_flow_end(rec, &mut ctx);
@@ -452,6 +453,8 @@ impl Detectors {
             ("detect.scan.failures", s.failures),
             ("detect.scan.timeouts", s.timeouts),
             ("detect.scan.benign_resets", s.benign_resets),
+            ("detect.scan.episode_restarts", s.episode_restarts),
+            ("detect.scan.dataless_connects", s.dataless),
             ("detect.scan.decided", s.decided),
             ("detect.scan.ended", s.ended),
             ("detect.scan.sources_evicted", s.sources_evicted),
@@ -480,6 +483,7 @@ impl Detectors {
                 self.listeners.scan_discovered,
             ),
             ("detect.listener.ports_full", self.listeners.ports_full),
+            ("detect.listener.quiet", self.listeners.quiet),
             ("detect.listener.dropped", self.listeners.dropped),
             ("detect.listener.reported", self.listeners.reported),
             ("detect.irc.sessions", self.irc.len() as u64),

@@ -8,9 +8,11 @@
 //! - the connection is *used*: application data identified on it, data in
 //!   both directions at its end, or still open `listener_confirm_secs` later.
 //!
-//! Ports a scanner discovers (SYN/ACK to a decided scanner on a host with no
-//! exploit) and ports announced by FTP (`PORT`/`PASV`) or IRC DCC offers are
-//! learned without a record.
+//! Ordinary service ports (`listener_quiet_ports`: 22, 80, 443, …) are learned
+//! silently unless the host was exploited before.
+//! Ports a scanner discovers (a SYN/ACK to a decided scanner, on a host with no
+//! exploit, and no data both ways on the connection) and ports announced by FTP
+//! (`PORT`/`PASV`) or IRC DCC offers are learned without a record.
 
 use crate::Ctx;
 use crate::util::{FifoMap, ep};
@@ -33,6 +35,9 @@ struct Candidate {
     ts: Timestamp,
     watched_secs: f64,
     reset: bool,
+    /// The client is a decided scanner: only data both ways (or parsed
+    /// application data) shows the port is used rather than discovered.
+    needs_data: bool,
 }
 
 /// Listener learning state.
@@ -49,6 +54,8 @@ pub(crate) struct Listeners {
     pub scan_discovered: u64,
     /// Hosts at their port limit.
     pub ports_full: u64,
+    /// Ordinary service ports learned without a record.
+    pub quiet: u64,
     /// Candidates dropped (probe-like: no data, reset).
     pub dropped: u64,
     /// Records emitted.
@@ -66,6 +73,7 @@ impl Listeners {
             expected: 0,
             scan_discovered: 0,
             ports_full: 0,
+            quiet: 0,
             dropped: 0,
             reported: 0,
         }
@@ -118,8 +126,8 @@ impl Listeners {
         scanner: impl Fn(IpAddr) -> bool,
         ctx: &mut Ctx<'_>,
     ) {
+        // A host is watched from the first packet it sends.
         self.watch(p.src, p.ts, ctx);
-        self.watch(p.dst, p.ts, ctx);
         if p.proto != IpProto::TCP {
             return;
         }
@@ -167,11 +175,12 @@ impl Listeners {
             ts: p.ts,
             watched_secs: watched,
             reset: false,
+            needs_data: scanner(client),
         };
         if ctx.attacks.exploit_before(server, p.ts).is_some() {
             self.report(&c, p.flow_id, ctx);
-        } else if scanner(client) {
-            self.scan_discovered += 1;
+        } else if ctx.cfg.listener_quiet_ports.contains(&port) {
+            self.quiet += 1;
         } else {
             let secs =
                 i64::try_from(ctx.cfg.listener_confirm_secs).unwrap_or(i64::MAX / 2_000_000_000);
@@ -199,6 +208,8 @@ impl Listeners {
         };
         if used {
             self.report(&c, rec.flow_id, ctx);
+        } else if c.needs_data {
+            self.scan_discovered += 1;
         } else {
             self.dropped += 1;
         }
@@ -212,7 +223,10 @@ impl Listeners {
                 break;
             }
             self.cand_q.pop_front();
-            let open = self.cand.get(&flow).is_some_and(|c| !c.reset);
+            let open = self
+                .cand
+                .get(&flow)
+                .is_some_and(|c| !c.reset && !c.needs_data);
             if open && let Some(c) = self.cand.remove(&flow) {
                 self.report(&c, flow, ctx);
             }

@@ -20,9 +20,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 use stormwatch_model::{
-    Direction, FlowId, IpProto, Notice, NoticeKind, PacketSummary, ScanInfo, ScanKind, Stage,
-    Timestamp, tcp_flags,
+    Direction, FlowId, FlowRecord, IpProto, Notice, NoticeKind, PacketSummary, ScanInfo, ScanKind,
+    Stage, Timestamp, tcp_flags,
 };
+
+/// Answered TCP first contacts remembered per source for the dataless check.
+const ANSWERED_FLOWS: usize = 8;
 
 /// A source: address and protocol class (each walks on its own).
 pub(crate) type SrcKey = (IpAddr, Class);
@@ -48,11 +51,20 @@ struct Backlog {
 }
 
 /// What is kept once a source is decided.
+#[derive(Copy, Clone)]
 struct Decided {
-    identifier: String,
+    episode: u32,
     failures: u32,
     target_notices: u64,
-    snapshot: ScanInfo,
+}
+
+/// `scan:<ip>:<proto>` (`#n` from the second episode on).
+fn scan_identifier(key: SrcKey, episode: u32) -> String {
+    if episode <= 1 {
+        format!("scan:{}:{}", key.0, key.1.name())
+    } else {
+        format!("scan:{}:{}#{}", key.0, key.1.name(), episode)
+    }
 }
 
 /// Per-source state: fixed size apart from the distinct counters (bounded by
@@ -61,7 +73,10 @@ struct Source {
     llr: f64,
     failures: u32,
     successes: u32,
-    pending: u32,
+    /// First contacts in the order they were sent, with their outcome once
+    /// known (0 = awaiting, 1 = success, 2 = failure). The walk consumes them
+    /// from the front, in order, as in the sequential test of the paper.
+    queue: VecDeque<(FlowId, u8)>,
     probes: u64,
     answered: u64,
     last_answered: Option<FlowId>,
@@ -70,14 +85,18 @@ struct Source {
     targets: Distinct,
     ports: Distinct,
     pairs: Distinct,
-    ports_listed: Vec<u16>,
+    /// The lowest ports probed, with how many first contacts each got.
+    ports_listed: Vec<(u16, u32)>,
     sample: Vec<IpAddr>,
     first_target: Option<IpAddr>,
     fp: FpAcc,
     backlog: Vec<Backlog>,
     ping_window: (Timestamp, u32),
     app_tool: Option<&'static str>,
-    decided: Option<Box<Decided>>,
+    decided: Option<Decided>,
+    /// Recent answered TCP first contacts, checked at flow end: a connection
+    /// closed without the client sending anything was a probe.
+    answered_flows: VecDeque<FlowId>,
 }
 
 impl Source {
@@ -86,7 +105,7 @@ impl Source {
             llr: 0.0,
             failures: 0,
             successes: 0,
-            pending: 0,
+            queue: VecDeque::new(),
             probes: 0,
             answered: 0,
             last_answered: None,
@@ -103,42 +122,70 @@ impl Source {
             ping_window: (now, 0),
             app_tool: None,
             decided: None,
+            answered_flows: VecDeque::new(),
         }
     }
 
-    fn release(&mut self, budget: &mut Budget) {
+    fn release(&mut self, budget: &mut Budget, backlog_used: &mut usize) {
         self.targets.release(budget);
         self.ports.release(budget);
         self.pairs.release(budget);
+        *backlog_used = backlog_used.saturating_sub(self.backlog.len());
+        self.backlog = Vec::new();
+    }
+
+    /// Starts a fresh episode: walk, counts and fingerprint from scratch.
+    fn restart(&mut self, now: Timestamp, budget: &mut Budget, backlog_used: &mut usize) {
+        self.release(budget, backlog_used);
+        let stamp = self.stamp;
+        *self = Source::new(now, stamp);
     }
 
     fn heap_bytes(&self) -> usize {
         self.targets.heap_bytes()
             + self.ports.heap_bytes()
             + self.pairs.heap_bytes()
-            + self.ports_listed.capacity() * 2
+            + self.ports_listed.capacity() * 8
+            + self.queue.capacity() * 16
+            + self.answered_flows.capacity() * 8
             + self.sample.capacity() * std::mem::size_of::<IpAddr>()
             + self.backlog.capacity() * std::mem::size_of::<Backlog>()
-            + self
-                .decided
-                .as_ref()
-                .map_or(0, |_| std::mem::size_of::<Decided>() + 512)
     }
 
-    fn kind(&self, class: Class) -> ScanKind {
-        if class == Class::Icmp {
-            return ScanKind::PingSweep;
-        }
-        classify(self.targets.count(), self.ports.count())
+    /// The ports that carry the scan: every listed port probed on at least 1 %
+    /// as many first contacts as the most probed one (a scanner's own later
+    /// connection to a backdoor is not part of its sweep), and their count
+    /// (the distinct estimate when not all ports fit in the list).
+    fn major_ports(&self, max_listed: usize) -> (Vec<u16>, u64) {
+        let top = self.ports_listed.iter().map(|p| p.1).max().unwrap_or(0);
+        let floor = (top / 100).max(1);
+        let major: Vec<u16> = self
+            .ports_listed
+            .iter()
+            .filter(|p| p.1 >= floor)
+            .map(|p| p.0)
+            .collect();
+        let distinct = self.ports.count();
+        let all_listed = self.ports.is_exact() && distinct <= max_listed as u64;
+        let count = if all_listed {
+            major.len() as u64
+        } else {
+            distinct
+        };
+        (major, count)
     }
 
     fn info(&self, key: SrcKey, failures_to_decision: u32, ctx: &Ctx<'_>) -> ScanInfo {
         let (ip, class) = key;
-        let kind = self.kind(class);
-        let ports = if class == Class::Icmp {
-            0
+        let (port_list, ports) = if class == Class::Icmp {
+            (Vec::new(), 0)
         } else {
-            self.ports.count()
+            self.major_ports(ctx.cfg.scan_ports_listed_max)
+        };
+        let kind = if class == Class::Icmp {
+            ScanKind::PingSweep
+        } else {
+            classify(self.targets.count(), ports, self.probes)
         };
         let proto = match (class, ip) {
             (Class::Tcp, _) => IpProto::TCP,
@@ -155,7 +202,7 @@ impl Source {
             scanner: ip,
             kind,
             proto,
-            ports: self.ports_listed.clone(),
+            ports: port_list,
             port_count: ports,
             target_count: self.targets.count(),
             live_ratio,
@@ -170,23 +217,24 @@ impl Source {
     }
 }
 
-/// Horizontal / vertical / block from distinct target and port counts.
-pub(crate) fn classify(targets: u64, ports: u64) -> ScanKind {
-    const FEW: u64 = 3;
+/// Horizontal / vertical / block from the distinct targets, the ports that
+/// carry the scan, and the (target, port) pairs probed: one host → vertical;
+/// one port → horizontal; several of both → block when targets got 1.5 or more
+/// ports each on average, else horizontal (a sweep that tried a second port
+/// on a few hosts is still a sweep).
+pub(crate) fn classify(targets: u64, ports: u64, pairs: u64) -> ScanKind {
     if targets <= 1 {
         if ports <= 1 {
             ScanKind::Horizontal
         } else {
             ScanKind::Vertical
         }
-    } else if targets > FEW && ports > FEW {
-        ScanKind::Block
-    } else if ports > FEW {
-        ScanKind::Vertical
-    } else if targets > FEW || targets >= ports {
+    } else if ports <= 1 {
         ScanKind::Horizontal
+    } else if pairs.saturating_mul(2) >= targets.saturating_mul(3) {
+        ScanKind::Block
     } else {
-        ScanKind::Vertical
+        ScanKind::Horizontal
     }
 }
 
@@ -260,7 +308,9 @@ fn scan_summary(info: &ScanInfo) -> String {
 pub(crate) struct Scans {
     trw: Trw,
     timeout_ns: i64,
-    sources: FxHashMap<SrcKey, Source>,
+    /// Boxed: the table's bucket array then costs a pointer per slot, not a
+    /// whole `Source`.
+    sources: FxHashMap<SrcKey, Box<Source>>,
     lru: VecDeque<(SrcKey, u64)>,
     seq: u64,
     pending: FxHashMap<FlowId, Pending>,
@@ -269,7 +319,10 @@ pub(crate) struct Scans {
     scanning: BinaryHeap<Reverse<(Timestamp, SrcKey)>>,
     episodes: FxHashMap<SrcKey, u32>,
     pub budget: Budget,
+    backlog_used: usize,
     pub probes: u64,
+    pub episode_restarts: u64,
+    pub dataless: u64,
     pub successes: u64,
     pub failures: u64,
     pub timeouts: u64,
@@ -300,7 +353,10 @@ impl Scans {
             scanning: BinaryHeap::new(),
             episodes: FxHashMap::default(),
             budget: Budget::new(cfg.distinct_exact_budget, cfg.sketches_max),
+            backlog_used: 0,
             probes: 0,
+            episode_restarts: 0,
+            dataless: 0,
             successes: 0,
             failures: 0,
             timeouts: 0,
@@ -335,9 +391,13 @@ impl Scans {
 
     /// Approximate heap bytes held (walks every source: for counters only).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(SrcKey, Source)>() + 1;
+        let entry = std::mem::size_of::<(SrcKey, Box<Source>)>() + 1;
         self.sources.capacity() * entry
-            + self.sources.values().map(Source::heap_bytes).sum::<usize>()
+            + self
+                .sources
+                .values()
+                .map(|s| std::mem::size_of::<Source>() + s.heap_bytes())
+                .sum::<usize>()
             + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
@@ -471,12 +531,12 @@ impl Scans {
                 self.end_and_remove(k, now, ctx);
             }
             self.lru.push_back((key, stamp));
-            self.sources.insert(key, Source::new(now, stamp));
+            self.sources.insert(key, Box::new(Source::new(now, stamp)));
         }
         let s = self
             .sources
             .entry(key)
-            .or_insert_with(|| Source::new(now, stamp));
+            .or_insert_with(|| Box::new(Source::new(now, stamp)));
         s.stamp = stamp;
         if now > s.last_activity {
             s.last_activity = now;
@@ -489,12 +549,12 @@ impl Scans {
         let Some(mut s) = self.sources.remove(&key) else {
             return;
         };
-        if let Some(d) = &s.decided {
+        if let Some(d) = s.decided {
             let info = s.info(key, d.failures, ctx);
             let msg = format!("scan ended: {}", scan_summary(&info));
             ctx.out.push(Notice {
                 ts,
-                identifier: d.identifier.clone(),
+                identifier: scan_identifier(key, d.episode),
                 host: key.0,
                 peer: s.first_target,
                 flow_id: None,
@@ -504,7 +564,7 @@ impl Scans {
             });
             self.ended += 1;
         }
-        s.release(&mut self.budget);
+        s.release(&mut self.budget, &mut self.backlog_used);
     }
 
     /// A flow-opening probe.
@@ -521,6 +581,18 @@ impl Scans {
         let Some(s) = self.sources.get_mut(&key) else {
             return;
         };
+        let gap_ns = i64::try_from(ctx.cfg.scan_episode_gap_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000);
+        if s.decided.is_none()
+            && s.probes > 0
+            && s.failures == 0
+            && s.queue.is_empty()
+            && p.ts.nanos_since(s.fp.last()) >= gap_ns
+        {
+            s.restart(p.ts, &mut self.budget, &mut self.backlog_used);
+            self.episode_restarts += 1;
+        }
         let pair = hash64(&(ip_key(p.dst), port));
         if s.pairs.insert(pair, per_set, &mut self.budget) == Seen::Again {
             return;
@@ -528,17 +600,24 @@ impl Scans {
         self.probes += 1;
         s.probes += 1;
         let tnew = s.targets.insert(ip_key(p.dst), per_set, &mut self.budget);
-        if class != Class::Icmp
-            && s.ports.insert(u64::from(port), per_set, &mut self.budget) != Seen::Again
-            && let Err(i) = s.ports_listed.binary_search(&port)
-        {
-            // Keep the lowest ports seen.
-            let max = ctx.cfg.scan_ports_listed_max;
-            if s.ports_listed.len() < max {
-                s.ports_listed.insert(i, port);
-            } else if i < s.ports_listed.len() {
-                s.ports_listed.insert(i, port);
-                s.ports_listed.truncate(max);
+        if class != Class::Icmp {
+            s.ports.insert(u64::from(port), per_set, &mut self.budget);
+            // Keep the lowest ports seen, with their probe counts.
+            match s.ports_listed.binary_search_by_key(&port, |p| p.0) {
+                Ok(i) => {
+                    if let Some(e) = s.ports_listed.get_mut(i) {
+                        e.1 = e.1.saturating_add(1);
+                    }
+                }
+                Err(i) => {
+                    let max = ctx.cfg.scan_ports_listed_max;
+                    if s.ports_listed.len() < max {
+                        s.ports_listed.insert(i, (port, 1));
+                    } else if i < s.ports_listed.len() {
+                        s.ports_listed.insert(i, (port, 1));
+                        s.ports_listed.truncate(max);
+                    }
+                }
             }
         }
         if tnew == Seen::New
@@ -553,20 +632,29 @@ impl Scans {
         s.fp.add(p);
         let home_target = ctx.is_home(p.dst);
 
-        if let Some(d) = s.decided.as_mut() {
+        if let Some(d) = s.decided {
             if home_target && tnew != Seen::Again {
-                if target_notice(d, p.src, class, p.dst, port, p.ts, p.flow_id, ctx) {
-                    ctx.attacks
-                        .record_scan(p.dst, p.src, proto_num(class, p.src), port, p.ts);
-                } else {
+                if d.target_notices >= ctx.cfg.scan_target_notices_max {
                     self.target_notices_capped += 1;
+                } else {
+                    let info = s.info(key, d.failures, ctx);
+                    if target_notice(&info, class, p.dst, port, p.ts, p.flow_id, ctx) {
+                        if let Some(d) = s.decided.as_mut() {
+                            d.target_notices += 1;
+                        }
+                        ctx.attacks
+                            .record_scan(p.dst, p.src, proto_num(class, p.src), port, p.ts);
+                    }
                 }
             }
             return;
         }
 
         if home_target && tnew == Seen::New {
-            if s.backlog.len() < ctx.cfg.scan_undecided_targets_max {
+            if s.backlog.len() < ctx.cfg.scan_undecided_targets_max
+                && self.backlog_used < ctx.cfg.scan_undecided_targets_budget
+            {
+                self.backlog_used += 1;
                 s.backlog.push(Backlog {
                     target: p.dst,
                     port,
@@ -592,10 +680,13 @@ impl Scans {
             }
         }
 
-        if s.pending < ctx.cfg.scan_pending_per_source_max && pending_room {
-            s.pending += 1;
+        if s.queue.len() < ctx.cfg.scan_pending_per_source_max as usize && pending_room {
+            s.queue.push_back((p.flow_id, 0));
             self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
-            self.pair_index.insert((p.src, p.dst), p.flow_id);
+            if class != Class::Tcp {
+                // ICMP answers (echo replies, unreachables) may come on another flow.
+                self.pair_index.insert((p.src, p.dst), p.flow_id);
+            }
             self.pending_q
                 .push_back((Timestamp(p.ts.0.saturating_add(self.timeout_ns)), p.flow_id));
         } else {
@@ -615,32 +706,53 @@ impl Scans {
         let Some(s) = self.sources.get_mut(&pe.key) else {
             return;
         };
-        s.pending = s.pending.saturating_sub(1);
         match o {
             Outcome::Success => {
                 self.successes += 1;
                 s.successes += 1;
                 s.answered += 1;
                 s.last_answered = Some(flow);
-                if s.decided.is_none() {
-                    s.llr += self.trw.success;
-                    if s.llr <= self.trw.lower {
-                        // Benign for now: the walk restarts (Jung et al. §4).
-                        s.llr = 0.0;
-                        self.benign_resets += 1;
+                if pe.key.1 == Class::Tcp {
+                    if s.answered_flows.len() >= ANSWERED_FLOWS {
+                        s.answered_flows.pop_front();
                     }
+                    s.answered_flows.push_back(flow);
                 }
             }
-            Outcome::Failure => {
-                self.failures += 1;
+            Outcome::Failure => self.failures += 1,
+        }
+        let code = if o == Outcome::Success { 1 } else { 2 };
+        if let Some(e) = s.queue.iter_mut().find(|e| e.0 == flow) {
+            e.1 = code;
+        }
+        // Feed the walk the outcomes known at the front, in probe order.
+        let mut decided_by = None;
+        while let Some(&(f, st)) = s.queue.front() {
+            if st == 0 {
+                break;
+            }
+            s.queue.pop_front();
+            if s.decided.is_some() || decided_by.is_some() {
+                continue;
+            }
+            if st == 1 {
+                s.llr += self.trw.success;
+                if s.llr <= self.trw.lower {
+                    // Benign for now: the walk restarts (Jung et al. §4).
+                    s.llr = 0.0;
+                    s.failures = 0;
+                    self.benign_resets += 1;
+                }
+            } else {
                 s.failures += 1;
-                if s.decided.is_none() {
-                    s.llr += self.trw.fail;
-                    if s.llr >= self.trw.upper {
-                        self.decide(pe.key, ts, Some(flow), ctx);
-                    }
+                s.llr += self.trw.fail;
+                if s.llr >= self.trw.upper {
+                    decided_by = Some(f);
                 }
             }
+        }
+        if let Some(f) = decided_by {
+            self.decide(pe.key, ts, Some(f), ctx);
         }
     }
 
@@ -661,11 +773,8 @@ impl Scans {
         }
         let ep = self.episodes.entry(key).or_insert(0);
         *ep += 1;
-        let identifier = if *ep == 1 {
-            format!("scan:{}:{}", key.0, key.1.name())
-        } else {
-            format!("scan:{}:{}#{}", key.0, key.1.name(), ep)
-        };
+        let episode = *ep;
+        let identifier = scan_identifier(key, episode);
         let info = s.info(key, s.failures, ctx);
         let mut msg = scan_summary(&info);
         msg.push_str(&format!(
@@ -680,7 +789,7 @@ impl Scans {
         }
         ctx.out.push(Notice {
             ts,
-            identifier: identifier.clone(),
+            identifier,
             host: key.0,
             peer: s.first_target,
             flow_id: flow,
@@ -689,23 +798,24 @@ impl Scans {
             kind: NoticeKind::ScanDetected(info.clone()),
         });
         self.decided += 1;
-        let mut d = Box::new(Decided {
-            identifier,
+        let mut d = Decided {
+            episode,
             failures: s.failures,
             target_notices: 0,
-            snapshot: info,
-        });
+        };
         let proto = proto_num(key.1, key.0);
-        for b in std::mem::take(&mut s.backlog) {
-            if target_notice(&mut d, key.0, key.1, b.target, b.port, b.ts, b.flow, ctx) {
+        let backlog = std::mem::take(&mut s.backlog);
+        self.backlog_used = self.backlog_used.saturating_sub(backlog.len());
+        for b in backlog {
+            if d.target_notices >= ctx.cfg.scan_target_notices_max {
+                self.target_notices_capped += 1;
+            } else if target_notice(&info, key.1, b.target, b.port, b.ts, b.flow, ctx) {
+                d.target_notices += 1;
                 ctx.attacks
                     .record_scan(b.target, key.0, proto, b.port, b.ts);
-            } else {
-                self.target_notices_capped += 1;
             }
         }
         // Propagation: was the scanner itself a target before?
-        let info = &d.snapshot;
         let port = info.ports.first().copied().unwrap_or(0);
         crate::attacks::check_propagation(
             ctx,
@@ -721,6 +831,38 @@ impl Scans {
         let deadline = scan_deadline(s.fp.last().max(ts), ctx);
         s.decided = Some(d);
         self.scanning.push(Reverse((deadline, key)));
+    }
+
+    /// A flow ended: an answered TCP first contact that the client closed
+    /// without sending anything (connect scans, SYN scans, banner grabs) counts
+    /// as a failed first contact after all.
+    pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
+        if rec.key.proto != IpProto::TCP {
+            return;
+        }
+        let Some(t) = &rec.tcp else {
+            return;
+        };
+        let key = (rec.key.src, Class::Tcp);
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let Some(i) = s.answered_flows.iter().position(|f| *f == rec.flow_id) else {
+            return;
+        };
+        s.answered_flows.remove(i);
+        // Zeek history: `D` = data from the originator. Unknown history: no call.
+        if t.history.is_empty() || t.history.contains('D') {
+            return;
+        }
+        self.dataless += 1;
+        s.failures += 1;
+        if s.decided.is_none() {
+            s.llr += self.trw.fail - self.trw.success;
+            if s.llr >= self.trw.upper {
+                self.decide(key, rec.end, Some(rec.flow_id), ctx);
+            }
+        }
     }
 
     /// Application-layer probes named a scanning tool (nmap's NSE user agent):
@@ -788,7 +930,9 @@ impl Scans {
                 self.lru.push_back((k, cur));
                 continue;
             }
-            if s.decided.is_none() && s.pending == 0 && now.nanos_since(s.last_activity) >= idle_ns
+            if s.decided.is_none()
+                && s.queue.is_empty()
+                && now.nanos_since(s.last_activity) >= idle_ns
             {
                 self.lru.pop_front();
                 self.sources_expired += 1;
@@ -836,12 +980,10 @@ fn proto_num(class: Class, ip: IpAddr) -> u8 {
     }
 }
 
-/// The `E1` record for one home target of a decided scan (false when capped or
+/// The `E1` record for one home target of a decided scan (false when it was
 /// already reported).
-#[allow(clippy::too_many_arguments)]
 fn target_notice(
-    d: &mut Decided,
-    scanner: IpAddr,
+    info: &ScanInfo,
     class: Class,
     target: IpAddr,
     port: u16,
@@ -849,15 +991,11 @@ fn target_notice(
     flow: FlowId,
     ctx: &mut Ctx<'_>,
 ) -> bool {
-    if d.target_notices >= ctx.cfg.scan_target_notices_max {
-        return false;
-    }
+    let scanner = info.scanner;
     let identifier = format!("scan-target:{}:{}:{}", scanner, class.name(), target);
     if !ctx.sup.first(&identifier) {
-        return true;
+        return false;
     }
-    d.target_notices += 1;
-    let info = &d.snapshot;
     let how = if class == Class::Icmp {
         format!("probed by ICMP echo from {scanner}")
     } else {
@@ -888,12 +1026,14 @@ mod tests {
 
     #[test]
     fn classification_table() {
-        assert_eq!(classify(1, 1001), ScanKind::Vertical);
-        assert_eq!(classify(1024, 1), ScanKind::Horizontal);
-        assert_eq!(classify(7, 3), ScanKind::Horizontal);
-        assert_eq!(classify(50, 20), ScanKind::Block);
-        assert_eq!(classify(2, 3), ScanKind::Vertical);
-        assert_eq!(classify(1, 2), ScanKind::Vertical);
-        assert_eq!(classify(3, 3), ScanKind::Horizontal);
+        assert_eq!(classify(1, 1001, 1001), ScanKind::Vertical);
+        assert_eq!(classify(1024, 1, 1024), ScanKind::Horizontal);
+        // nmap -sV over a /24: 80 on every host, 443 on three.
+        assert_eq!(classify(7, 2, 10), ScanKind::Horizontal);
+        // 64 hosts × 4 ports; 3 hosts × 3 ports by hand.
+        assert_eq!(classify(64, 4, 256), ScanKind::Block);
+        assert_eq!(classify(3, 3, 9), ScanKind::Block);
+        assert_eq!(classify(1, 2, 2), ScanKind::Vertical);
+        assert_eq!(classify(1, 1, 1), ScanKind::Horizontal);
     }
 }

@@ -21,16 +21,22 @@ pub(crate) fn mix64(mut x: u64) -> u64 {
 }
 
 /// A HyperLogLog sketch (Flajolet et al. 2007) with linear counting for small
-/// cardinalities.
+/// cardinalities. The harmonic sum and the count of empty registers are kept
+/// up to date on every change, so an estimate costs O(1).
 #[derive(Clone)]
 pub(crate) struct Hll {
     regs: Box<[u8; M]>,
+    /// Σ 2^-reg scaled by 2^64 (exact: registers are at most 64 − P + 1).
+    sum: u128,
+    zeros: u32,
 }
 
 impl Hll {
     pub(crate) fn new() -> Hll {
         Hll {
             regs: Box::new([0u8; M]),
+            sum: (M as u128) << 64,
+            zeros: M as u32,
         }
     }
 
@@ -43,6 +49,11 @@ impl Hll {
         if let Some(r) = self.regs.get_mut(idx)
             && rho > *r
         {
+            self.sum -= 1u128 << (64 - u32::from(*r));
+            self.sum += 1u128 << (64 - u32::from(rho));
+            if *r == 0 {
+                self.zeros -= 1;
+            }
             *r = rho;
         }
     }
@@ -50,18 +61,11 @@ impl Hll {
     /// Estimated number of distinct items.
     pub(crate) fn estimate(&self) -> u64 {
         let m = M as f64;
-        let mut sum = 0.0;
-        let mut zeros = 0usize;
-        for &r in self.regs.iter() {
-            sum += 1.0 / f64::from(1u32 << r.min(31));
-            if r == 0 {
-                zeros += 1;
-            }
-        }
+        let sum = self.sum as f64 / 18_446_744_073_709_551_616.0; // 2^64
         let alpha = 0.7213 / (1.0 + 1.079 / m);
         let raw = alpha * m * m / sum;
-        let est = if raw <= 2.5 * m && zeros > 0 {
-            m * (m / zeros as f64).ln()
+        let est = if raw <= 2.5 * m && self.zeros > 0 {
+            m * (m / f64::from(self.zeros)).ln()
         } else {
             raw
         };
@@ -112,21 +116,42 @@ pub(crate) enum Seen {
 /// sketch; if no sketch can be had, the exact part is frozen and items not in it
 /// are counted as new (an upper bound).
 pub(crate) enum Distinct {
+    /// Up to `INLINE` values without a heap allocation (most sources touch few).
+    Small([u64; INLINE], u8),
     Exact(FxHashSet<u64>),
     Sketch(Hll),
     Frozen(FxHashSet<u64>, u64),
 }
 
+/// Values a counter holds inline before it allocates.
+const INLINE: usize = 4;
+
 impl Default for Distinct {
     fn default() -> Self {
-        Distinct::Exact(FxHashSet::default())
+        Distinct::Small([0; INLINE], 0)
     }
 }
 
 impl Distinct {
     /// Inserts `key`, respecting `per_set_max` exact entries and the budget.
     pub(crate) fn insert(&mut self, key: u64, per_set_max: usize, budget: &mut Budget) -> Seen {
+        if let Distinct::Small(vals, n) = self {
+            let len = usize::from(*n).min(INLINE);
+            if vals[..len].contains(&key) {
+                return Seen::Again;
+            }
+            if len < INLINE && len < per_set_max && budget.exact_used < budget.exact_max {
+                vals[len] = key;
+                *n += 1;
+                budget.exact_used += 1;
+                return Seen::New;
+            }
+            let mut set = FxHashSet::default();
+            set.extend(vals[..len].iter().copied());
+            *self = Distinct::Exact(set);
+        }
         match self {
+            Distinct::Small(..) => Seen::Unknown,
             Distinct::Exact(set) => {
                 if set.contains(&key) {
                     return Seen::Again;
@@ -171,6 +196,7 @@ impl Distinct {
     /// Distinct items (exact, estimated, or an upper bound when frozen).
     pub(crate) fn count(&self) -> u64 {
         match self {
+            Distinct::Small(_, n) => u64::from(*n),
             Distinct::Exact(s) => s.len() as u64,
             Distinct::Sketch(h) => h.estimate(),
             Distinct::Frozen(s, extra) => s.len() as u64 + extra,
@@ -178,14 +204,16 @@ impl Distinct {
     }
 
     /// The count is exact.
-    #[cfg(test)]
     pub(crate) fn is_exact(&self) -> bool {
-        matches!(self, Distinct::Exact(_))
+        matches!(self, Distinct::Exact(_) | Distinct::Small(..))
     }
 
     /// Returns this set's share of the budget (call before dropping it).
     pub(crate) fn release(&mut self, budget: &mut Budget) {
         match self {
+            Distinct::Small(_, n) => {
+                budget.exact_used = budget.exact_used.saturating_sub(usize::from(*n));
+            }
             Distinct::Exact(s) | Distinct::Frozen(s, _) => {
                 budget.exact_used = budget.exact_used.saturating_sub(s.len());
             }
@@ -199,6 +227,7 @@ impl Distinct {
     /// Approximate heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
+            Distinct::Small(..) => 0,
             Distinct::Exact(s) | Distinct::Frozen(s, _) => s.capacity() * 9,
             Distinct::Sketch(_) => M,
         }

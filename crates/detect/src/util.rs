@@ -6,6 +6,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+use stormwatch_model::NetSet;
 
 /// A 64-bit key for an address: the IPv4 value itself (exact), an IPv6
 /// address folded (collisions negligible at 64 bits).
@@ -20,13 +21,14 @@ pub(crate) fn ip_key(ip: IpAddr) -> u64 {
     }
 }
 
-/// The address as an integer, for target-order arithmetic.
-pub(crate) fn ip_int(ip: IpAddr) -> i128 {
+/// The address as an integer, for target-order arithmetic (IPv6: the low 64
+/// bits, where neighbouring addresses differ).
+pub(crate) fn ip_int(ip: IpAddr) -> i64 {
     match ip {
-        IpAddr::V4(v) => i128::from(u32::from(v)),
+        IpAddr::V4(v) => i64::from(u32::from(v)),
         // Only differences are used; wrapping keeps them meaningful for
         // neighbouring addresses.
-        IpAddr::V6(v) => u128::from(v) as i128,
+        IpAddr::V6(v) => u128::from(v) as u64 as i64,
     }
 }
 
@@ -89,6 +91,78 @@ pub(crate) fn is_group_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v) => v.is_multicast() || v.is_broadcast() || v.is_unspecified(),
         IpAddr::V6(v) => v.is_multicast() || v.is_unspecified(),
+    }
+}
+
+/// `home_net` with its masks precomputed (membership is asked for on every
+/// event). An empty set means every address is home.
+pub(crate) struct HomeNet {
+    all: bool,
+    v4: Vec<(u32, u32, bool)>,
+    v6: Vec<(u128, u128, bool)>,
+}
+
+impl HomeNet {
+    pub(crate) fn new(set: &NetSet) -> HomeNet {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        let tagged = set
+            .include
+            .iter()
+            .map(|c| (c, true))
+            .chain(set.exclude.iter().map(|c| (c, false)));
+        for (c, inc) in tagged {
+            match c.addr {
+                IpAddr::V4(a) => {
+                    let p = u32::from(c.prefix.min(32));
+                    let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                    v4.push((u32::from(a) & mask, mask, inc));
+                }
+                IpAddr::V6(a) => {
+                    let p = u32::from(c.prefix.min(128));
+                    let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                    v6.push((u128::from(a) & mask, mask, inc));
+                }
+            }
+        }
+        HomeNet {
+            all: set.include.is_empty(),
+            v4,
+            v6,
+        }
+    }
+
+    /// Same answer as `NetSet::contains` (exclusions win), or true when empty.
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        if self.all {
+            return true;
+        }
+        let mut inc = false;
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                for &(net, mask, is_inc) in &self.v4 {
+                    if a & mask == net {
+                        if !is_inc {
+                            return false;
+                        }
+                        inc = true;
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                for &(net, mask, is_inc) in &self.v6 {
+                    if a & mask == net {
+                        if !is_inc {
+                            return false;
+                        }
+                        inc = true;
+                    }
+                }
+            }
+        }
+        inc
     }
 }
 
@@ -260,6 +334,25 @@ mod tests {
         m.remove(&2);
         let (_, ev) = m.entry_or_insert_with(4, || 40);
         assert_eq!(ev, None);
+    }
+
+    #[test]
+    fn home_net_matches_netset() {
+        let set = NetSet::parse("[10.0.0.0/8,!10.9.0.0/16,2001:db8::/32,192.168.1.7]").unwrap();
+        let h = HomeNet::new(&set);
+        for a in [
+            "10.1.2.3",
+            "10.9.2.3",
+            "11.0.0.1",
+            "2001:db8::1",
+            "2001:db9::1",
+            "192.168.1.7",
+            "192.168.1.8",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert_eq!(h.contains(ip), set.contains(ip), "{a}");
+        }
+        assert!(HomeNet::new(&NetSet::default()).contains("8.8.8.8".parse().unwrap()));
     }
 
     #[test]

@@ -191,8 +191,8 @@ fn probes_and_announced_ports_are_not_listeners() {
         &mut out,
     );
     // A connect probe: accepted, then reset, no data.
-    accept(&mut d, &mut out, 200_000, 3, "10.0.0.77", "10.0.0.9", 8080);
-    let mut r = pkt(200_002, 3, "10.0.0.77", 40_003, "10.0.0.9", 8080, RST);
+    accept(&mut d, &mut out, 200_000, 3, "10.0.0.77", "10.0.0.9", 8081);
+    let mut r = pkt(200_002, 3, "10.0.0.77", 40_003, "10.0.0.9", 8081, RST);
     r.first_in_flow = false;
     d.on_packet(&r, &mut out);
     for s in 200..260 {
@@ -352,5 +352,110 @@ fn a_connection_still_open_after_the_confirmation_delay_is_in_use() {
         8443,
     );
     d.tick(ts_ms(300_000), &mut out);
+    assert_eq!(listeners(&out).len(), 1);
+}
+
+#[test]
+fn ordinary_service_ports_are_quiet_unless_exploited() {
+    let mut d = detectors();
+    let mut out = Vec::new();
+    accept(&mut d, &mut out, 0, 1, "10.0.0.50", "10.0.0.9", 443);
+    accept(&mut d, &mut out, 0, 2, "10.0.0.50", "10.0.0.19", 443);
+    // An admin's first SSH session to a server watched for half an hour.
+    accept(&mut d, &mut out, 1_800_000, 3, "10.0.0.50", "10.0.0.9", 22);
+    d.on_flow_end(
+        &flow_rec(
+            3,
+            "10.0.0.50",
+            40_003,
+            "10.0.0.9",
+            22,
+            1_800_000,
+            1_900_000,
+            "ShADadFf",
+            9_000,
+            40_000,
+            AppProto::Ssh,
+        ),
+        &mut out,
+    );
+    assert!(listeners(&out).is_empty());
+    // After an exploit, the same kind of port counts.
+    d.on_alert(
+        &alert(
+            1_950_000,
+            1,
+            "attempted-admin",
+            "EXPLOIT x",
+            "203.0.113.7",
+            "10.0.0.19",
+            443,
+        ),
+        &mut out,
+    );
+    accept(
+        &mut d,
+        &mut out,
+        1_960_000,
+        4,
+        "203.0.113.7",
+        "10.0.0.19",
+        80,
+    );
+    assert_eq!(listeners(&out).len(), 1);
+}
+
+#[test]
+fn a_scanner_using_an_opened_port_is_reported_after_data() {
+    let mut d = detectors();
+    let mut out = Vec::new();
+    accept(&mut d, &mut out, 0, 1, "10.0.0.50", "10.0.0.9", 443);
+    for i in 0..6u64 {
+        let p = pkt(
+            100_000 + i as i64,
+            100 + i,
+            "203.0.113.5",
+            999,
+            &format!("10.0.5.{i}"),
+            22,
+            SYN,
+        );
+        d.on_packet(&p, &mut out);
+        d.on_packet(&reply(&p, 100_000 + i as i64 + 1, RSTACK), &mut out);
+    }
+    assert_eq!(scans_detected(&out).len(), 1);
+    // The scanner connects to a backdoor port and talks to it: in use, not discovered.
+    accept(
+        &mut d,
+        &mut out,
+        150_000,
+        300,
+        "203.0.113.5",
+        "10.0.0.9",
+        31337,
+    );
+    for s in 151..=200 {
+        d.tick(ts_ms(s * 1000), &mut out);
+    }
+    assert!(
+        listeners(&out).is_empty(),
+        "no timer confirmation for a scanner"
+    );
+    d.on_flow_end(
+        &flow_rec(
+            300,
+            "203.0.113.5",
+            40_300,
+            "10.0.0.9",
+            31337,
+            150_000,
+            210_000,
+            "ShADadFf",
+            900,
+            5_000,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
     assert_eq!(listeners(&out).len(), 1);
 }

@@ -523,3 +523,130 @@ fn source_table_limit_evicts_and_counts() {
     assert_eq!(c["detect.scan.sources_evicted"], 900);
     assert!(c["detect.state_bytes"] > 0);
 }
+
+#[test]
+fn connects_closed_without_data_count_as_failed_contacts() {
+    // A person connects by hand to 3 hosts × 3 ports; three connects succeed
+    // but are closed without sending anything.
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let open = [("10.2.0.5", 22), ("10.2.0.5", 80), ("10.2.0.5", 443)];
+    let probes = [
+        ("10.2.0.5", 22),
+        ("10.2.1.10", 80),
+        ("10.2.0.6", 443),
+        ("10.2.0.5", 80),
+        ("10.2.1.10", 22),
+        ("10.2.0.6", 22),
+        ("10.2.0.5", 443),
+        ("10.2.1.10", 443),
+        ("10.2.0.6", 80),
+    ];
+    let mut t = 0i64;
+    for (i, (h, port)) in probes.iter().enumerate() {
+        // Seconds apart, irregular: a person typing.
+        t += [
+            4_000, 17_000, 6_000, 25_000, 9_000, 3_000, 14_000, 21_000, 8_000,
+        ][i];
+        let flow = 1 + i as u64;
+        let p = pkt(t, flow, "203.0.113.50", 1289 + i as u16, h, *port, SYN);
+        d.on_packet(&p, &mut out);
+        if open.contains(&(*h, *port)) {
+            d.on_packet(&reply(&p, t + 1, SYNACK), &mut out);
+            d.on_flow_end(
+                &flow_rec(
+                    flow,
+                    "203.0.113.50",
+                    1289 + i as u16,
+                    h,
+                    *port,
+                    t,
+                    t + 3_000,
+                    "ShAFaf",
+                    200,
+                    200,
+                    AppProto::Unknown,
+                ),
+                &mut out,
+            );
+        } else {
+            d.on_packet(&reply(&p, t + 1, RSTACK), &mut out);
+        }
+    }
+    d.finish(ts_ms(t + 10_000), &mut out);
+    let det = scans_detected(&out);
+    assert_eq!(det.len(), 1, "{out:#?}");
+    assert!(det[0].failures_to_decision <= 5);
+    let e = scans_ended(&out)[0];
+    assert_eq!(e.kind, ScanKind::Block);
+    assert_eq!(e.ports, vec![22, 80, 443]);
+    assert_eq!(e.target_count, 3);
+    assert!(!e.tool.automated, "{}", e.tool.reason);
+    assert!((e.live_ratio - 3.0 / 9.0).abs() < 1e-9);
+    let c: std::collections::BTreeMap<_, _> = d.counters().into_iter().collect();
+    assert!(c["detect.scan.dataless_connects"] >= 1);
+}
+
+#[test]
+fn a_bots_earlier_session_is_not_part_of_its_sweep() {
+    // The bot talked to its IRC server 18 minutes before sweeping 445.
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let irc = pkt(0, 1, "10.4.1.11", 1363, "192.0.2.66", 6667, SYN);
+    d.on_packet(&irc, &mut out);
+    d.on_packet(&reply(&irc, 80, SYNACK), &mut out);
+    for i in 0..64u64 {
+        let t = 1_080_000 + i as i64 * 250;
+        let p = pkt(
+            t,
+            100 + i,
+            "10.4.1.11",
+            2000 + i as u16,
+            &format!("10.4.{}.{}", 2 + i / 32, 1 + (i * 7) % 250),
+            445,
+            SYN,
+        );
+        d.on_packet(&p, &mut out);
+        d.tick(p.ts, &mut out);
+    }
+    d.finish(ts_ms(1_200_000), &mut out);
+    let e = scans_ended(&out)[0];
+    assert_eq!(e.ports, vec![445]);
+    assert_eq!(e.target_count, 64);
+    assert_eq!(e.kind, ScanKind::Horizontal);
+    assert!(e.tool.automated, "{}", e.tool.reason);
+    assert!((e.tool.rate_pps - 4.0).abs() < 0.1, "{}", e.tool.rate_pps);
+    assert!(e.first_seen >= ts_ms(1_080_000));
+}
+
+#[test]
+fn incidental_ports_of_a_large_sweep_are_not_listed() {
+    // A /22 sweep of 443, then the attacker connects to backdoors on 3 victims.
+    let mut d = detectors();
+    let mut out = Vec::new();
+    for i in 0..1024u64 {
+        let t = i as i64 * 100;
+        let p = pkt(
+            t,
+            1 + i,
+            "203.0.113.7",
+            40_000,
+            &format!("10.1.{}.{}", i / 256, i % 256),
+            443,
+            SYN,
+        );
+        d.on_packet(&p, &mut out);
+    }
+    for (k, v) in ["10.1.1.20", "10.1.2.33", "10.1.3.7"].iter().enumerate() {
+        let t = 110_000 + k as i64 * 1000;
+        let p = pkt(t, 5000 + k as u64, "203.0.113.7", 50_000, v, 31337, SYN);
+        d.on_packet(&p, &mut out);
+        d.on_packet(&reply(&p, t + 1, SYNACK), &mut out);
+    }
+    d.finish(ts_ms(200_000), &mut out);
+    let e = scans_ended(&out)[0];
+    assert_eq!(e.ports, vec![443]);
+    assert_eq!(e.port_count, 1);
+    assert_eq!(e.kind, ScanKind::Horizontal);
+    assert_eq!(e.target_count, 1024);
+}
