@@ -28,3 +28,23 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_file_line_column_message() {
+        let mut e = ScenarioError {
+            origin: "x.toml".into(),
+            line: 12,
+            column: 5,
+            message: "unknown key".into(),
+        };
+        assert_eq!(e.to_string(), "x.toml:12:5: unknown key");
+        e.column = 0;
+        assert_eq!(e.to_string(), "x.toml:12: unknown key");
+        e.line = 0;
+        assert_eq!(e.to_string(), "x.toml: unknown key");
+    }
+}

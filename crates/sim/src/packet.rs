@@ -370,7 +370,7 @@ mod tests {
         );
         // Verifying a header with its checksum in place yields zero.
         assert_eq!(checksum(&out), 0);
-        // RFC 1071 worked example value for this classic header.
+        // Version/IHL, TOS and the total length of 20 + 40 bytes.
         assert_eq!(&out[..4], &[0x45, 0, 0, 60]);
     }
 

@@ -221,3 +221,89 @@ impl Facts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario() -> Scenario {
+        crate::parse_scenario(
+            "t.toml",
+            "[scenario]\nname = \"t\"\nseed = 1\nstart = \"2004-04-20T09:00:00Z\"\nhome_net = \"10.0.0.0/8\"\n",
+        )
+        .unwrap()
+    }
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn label_of(l: &Labels, s: &str) -> String {
+        l.host(s).unwrap().label.clone()
+    }
+
+    #[test]
+    fn kinds_follow_what_the_host_did() {
+        let sc = scenario();
+        let mut f = Facts::default();
+        let (att, worm, trojan, bot, failed, probed) = (
+            ip("203.0.113.7"),
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            ip("10.0.0.3"),
+            ip("10.0.0.4"),
+            ip("10.0.0.5"),
+        );
+        for v in [worm, trojan, failed, probed] {
+            f.stage(v, Stage::E1InboundScan, 10);
+        }
+        f.role(att, Label::Scanner);
+        f.role(att, Label::Exploiter);
+        for v in [worm, trojan] {
+            f.stage(v, Stage::E2InboundExploit, 20);
+            f.infect(v, 20, att, 443, 1);
+        }
+        // The worm attacks others through the port it was infected by.
+        f.attack(worm, 443, 30, true);
+        // The trojan keeps a listener and a C&C channel.
+        f.stage(trojan, Stage::E6NewListener, 25);
+        f.stage(trojan, Stage::E4C2, 26);
+        // The bot obeys a controller; no exploit seen.
+        f.stage(bot, Stage::E4C2, 5);
+        f.bot(bot);
+        f.stage(failed, Stage::E2InboundExploit, 21);
+        f.targeted(failed);
+        let l = f.labels(&sc, &[att, worm, trojan, bot, failed, probed], 100);
+        assert_eq!(label_of(&l, "10.0.0.1"), "worm");
+        assert_eq!(label_of(&l, "10.0.0.2"), "trojan");
+        assert_eq!(label_of(&l, "10.0.0.3"), "bot");
+        assert_eq!(label_of(&l, "10.0.0.4"), "targeted");
+        assert_eq!(label_of(&l, "10.0.0.5"), "probed");
+        // The most severe role is the label; the others are roles.
+        let a = l.host("203.0.113.7").unwrap();
+        assert_eq!(
+            (a.label.as_str(), a.roles.as_slice()),
+            ("exploiter", &["scanner".to_string()][..])
+        );
+        // Stages in order of first occurrence.
+        assert_eq!(l.host("10.0.0.2").unwrap().stages, ["E1", "E2", "E6", "E4"]);
+        assert_eq!(
+            l.host("10.0.0.1").unwrap().infected_by.as_deref(),
+            Some("203.0.113.7")
+        );
+        // One campaign (the scenario's name) with the three compromised hosts.
+        assert_eq!(l.campaigns.len(), 1);
+        assert_eq!(l.campaigns[0].hosts, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    }
+
+    #[test]
+    fn an_exploit_without_later_evidence_is_only_targeted() {
+        let sc = scenario();
+        let mut f = Facts::default();
+        f.stage(ip("10.0.0.9"), Stage::E2InboundExploit, 20);
+        f.infect(ip("10.0.0.9"), 20, ip("203.0.113.7"), 443, 1);
+        let l = f.labels(&sc, &[ip("10.0.0.9")], 100);
+        assert_eq!(label_of(&l, "10.0.0.9"), "targeted");
+        assert_eq!(l.host("10.0.0.9").unwrap().infected_by, None);
+    }
+}

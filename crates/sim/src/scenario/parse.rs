@@ -1610,3 +1610,43 @@ fn validate_timeline(ctx: &Ctx<'_>, s: &Scenario, acts: &[(Activity, Span)]) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "[scenario]\nname = \"t\"\nseed = 7\nstart = \"2004-04-20T09:00:00Z\"\nhome_net = [\"10.0.0.0/8\"]\n\n[[host]]\nname = \"a\"\nip = \"192.0.2.1\"\n\n[[host]]\nname = \"b\"\nip = \"10.0.0.2\"\n";
+
+    #[test]
+    fn defaults_ports_and_address_lists() {
+        let text = format!(
+            "{HEAD}\n[[activity]]\nkind = \"scan\"\nat = \"+1m\"\nfrom = \"a\"\ntargets = [\"10.0.1.0/30\", \"b\", \"10.0.9.9\"]\nports = [22, \"80-82\"]\n"
+        );
+        let s = parse_scenario("t.toml", &text).unwrap();
+        assert_eq!(s.seed, 7);
+        // OS defaults: windows inside home_net, linux outside.
+        assert_eq!(s.hosts[0].os, Os::Linux);
+        assert_eq!(s.hosts[1].os, Os::Windows);
+        let ActivitySpec::Scan(scan) = &s.activities[0].spec else {
+            panic!("not a scan")
+        };
+        assert_eq!(scan.targets.len(), 4 + 1 + 1);
+        assert_eq!(scan.targets[4], "10.0.0.2".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(scan.ports, [22, 80, 81, 82]);
+        assert_eq!(scan.tool, Tool::Plain);
+        assert_eq!(scan.order, Order::Random);
+        assert_eq!(s.activities[0].at.0 - s.start.0, 60_000_000_000);
+    }
+
+    #[test]
+    fn address_lists_are_bounded() {
+        let text = format!(
+            "{HEAD}\n[[activity]]\nkind = \"scan\"\nat = \"+1m\"\nfrom = \"a\"\ntargets = \"10.0.0.0/8\"\nports = [22]\n"
+        );
+        let e = parse_scenario("t.toml", &text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.toml:19:11: bad value \"10.0.0.0/8\" for \"targets\" in [[activity]]: expected at most 65536 addresses in one list"
+        );
+    }
+}
