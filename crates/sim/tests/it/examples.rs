@@ -3,7 +3,7 @@
 //! Regenerate with `cargo run -p stormwatch-sim --example simgen -- mipsiv
 //! examples/mipsiv.pcap examples/mipsiv.labels.json`.
 
-use crate::gen_builtin;
+use crate::cached;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -12,7 +12,7 @@ fn root() -> PathBuf {
 
 #[test]
 fn committed_mipsiv_example_matches_the_generator() {
-    let g = gen_builtin("mipsiv");
+    let g = cached("mipsiv");
     let pcap = std::fs::read(root().join("examples/mipsiv.pcap")).expect("examples/mipsiv.pcap");
     let labels = std::fs::read_to_string(root().join("examples/mipsiv.labels.json"))
         .expect("examples/mipsiv.labels.json");

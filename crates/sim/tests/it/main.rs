@@ -10,9 +10,22 @@ mod stories;
 mod tshark;
 mod wire;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use stormwatch_sim::{Generated, builtin, generate};
 
-/// Generates a built-in scenario.
+/// A built-in's generated capture, generated once per test run and shared
+/// by the tests that only read it.
+pub fn cached(name: &str) -> Arc<Generated> {
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Arc<Generated>>>> = OnceLock::new();
+    let m = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+    m.entry(name.to_string())
+        .or_insert_with(|| Arc::new(gen_builtin(name)))
+        .clone()
+}
+
+/// Generates a built-in scenario afresh.
 pub fn gen_builtin(name: &str) -> Generated {
     let s = builtin(name)
         .unwrap_or_else(|| panic!("no built-in {name}"))

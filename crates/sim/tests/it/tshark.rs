@@ -8,11 +8,10 @@
 //! Skipped (passing) when tshark is not installed; failing when it is and
 //! disagrees.
 
-use crate::gen_builtin;
+use crate::cached;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use std::process::Command;
-use stormwatch_sim::Generated;
 
 fn have_tshark() -> bool {
     Command::new("tshark")
@@ -85,7 +84,7 @@ fn check(name: &str) {
         println!("skipped: tshark not found");
         return;
     }
-    let g: Generated = gen_builtin(name);
+    let g = cached(name);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("{name}.pcap"));
     std::fs::write(&path, &g.pcap).unwrap();

@@ -2,7 +2,7 @@
 //! decodes without a decode anomaly (IP fragments aside), and every checksum
 //! verifies.
 
-use crate::gen_builtin;
+use crate::cached;
 use stormwatch_sim::builtin_names;
 use stormwatch_wire::{
     LinkType, decode_frame, icmp_checksum_ok, ipv4_header_checksum_ok, tcp_checksum_ok,
@@ -12,7 +12,7 @@ use stormwatch_wire::{
 #[test]
 fn every_builtin_frame_decodes_cleanly() {
     for name in builtin_names() {
-        let g = gen_builtin(name);
+        let g = cached(name);
         let p = &g.pcap;
         let mut off = 24;
         let mut n = 0;
