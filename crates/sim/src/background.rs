@@ -158,7 +158,7 @@ at = "+20s"
 until = "+22s"
 clients = ["ws"]
 servers = ["web"]
-rate = 6000
+rate = 300
 mix = { tls = 0, http = 0, dns = 0, ssh = 0, icmp = 1, udp = 3 }
 "##;
 
@@ -182,6 +182,8 @@ struct Template {
     weight: u32,
     client: [u8; 4],
     server: [u8; 4],
+    /// (IP protocol, server port) of the flow.
+    kind: (u8, u16),
 }
 
 fn fold(mut s: u32) -> u16 {
@@ -237,6 +239,7 @@ fn prepare(flows: Vec<Vec<TemplateFrame>>) -> Vec<Template> {
         } else {
             get16(b, 34)
         };
+        // Share of flows per kind (percent); split among the kind's templates below.
         let weight = match (proto, dport) {
             (6, 443) => 30,
             (6, 80) => 25,
@@ -290,7 +293,18 @@ fn prepare(flows: Vec<Vec<TemplateFrame>>) -> Vec<Template> {
             weight,
             client,
             server,
+            kind: (proto, dport),
         });
+    }
+    // Each kind keeps its share however many templates it has.
+    let mut per_kind: std::collections::BTreeMap<(u8, u16), u32> =
+        std::collections::BTreeMap::new();
+    for t in &out {
+        *per_kind.entry(t.kind).or_default() += 1;
+    }
+    for t in &mut out {
+        let n = per_kind.get(&t.kind).copied().unwrap_or(1).max(1);
+        t.weight = (t.weight * 1000 / n).max(1);
     }
     out
 }
