@@ -21,7 +21,7 @@ fn shared_dir() -> Option<PathBuf> {
     cands.into_iter().find(|p| p.join("corpus").is_dir())
 }
 
-fn tshark_ok() -> bool {
+pub fn tshark_ok() -> bool {
     static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *OK.get_or_init(|| {
         Command::new("tshark")
@@ -168,6 +168,8 @@ struct FlowInfo {
     ack_after: bool,
     ssh: bool,
     data: [bool; 2],
+    /// The client's first bytes (protocol guess).
+    head: Vec<u8>,
     ftp_cmd: Option<(String, String)>,
     irc: Option<IrcState>,
 }
@@ -290,7 +292,7 @@ fn record_of(fl: &FlowInfo) -> FlowRecord {
 type FlowKeyT = (u8, (IpAddr, u16), (IpAddr, u16));
 
 /// Replays a capture into the detectors; returns every notice.
-fn replay(path: &PathBuf) -> Vec<Notice> {
+pub fn replay(path: &PathBuf) -> Vec<Notice> {
     let mut d = Detectors::new(DetectConfig::default(), NetSet::rfc1918());
     let mut out = Vec::new();
     let mut flows: HashMap<FlowKeyT, FlowInfo> = HashMap::new();
@@ -361,6 +363,7 @@ fn replay(path: &PathBuf) -> Vec<Notice> {
                 ack_after: false,
                 ssh: false,
                 data: [false; 2],
+                head: Vec::new(),
                 ftp_cmd: None,
                 irc: None,
             }
@@ -452,16 +455,28 @@ fn replay(path: &PathBuf) -> Vec<Notice> {
             let data = hex_bytes(f(28));
             // IRC clients register with NICK early (FTP clients also send USER/PASS).
             let looks_irc = |d: &[u8]| d.windows(5).any(|w| w == b"NICK ");
-            if fl.irc.is_none() && dir == Direction::ToServer && looks_irc(&data) {
-                fl.irc = Some(IrcState::default());
+            if fl.irc.is_none() && dir == Direction::ToServer && fl.head.len() < 256 {
+                fl.head.extend_from_slice(&data);
+            }
+            let mut fresh = false;
+            if fl.irc.is_none() && dir == Direction::ToServer && looks_irc(&fl.head) {
+                // Everything the client sent so far is IRC.
+                let mut st = IrcState::default();
+                st.buf[0] = std::mem::take(&mut fl.head);
+                fl.irc = Some(st);
+                fresh = true;
+                // The proto stage's registered-port table, in short.
+                let masquerade = [21, 22, 25, 53, 80, 110, 143, 443].contains(&fl.server.1);
                 let ev = AppEvent::ProtoDetected {
                     proto: AppProto::Irc,
-                    masquerade: false,
+                    masquerade,
                 };
                 d.on_app_event(&ctx, &ev, &mut out);
             }
             if let Some(st) = fl.irc.as_mut() {
-                st.buf[di].extend_from_slice(&data);
+                if !fresh {
+                    st.buf[di].extend_from_slice(&data);
+                }
                 while let Some(pos) = st.buf[di].iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = st.buf[di].drain(..=pos).collect();
                     let line = String::from_utf8_lossy(&line).trim_end().to_string();

@@ -10,4 +10,5 @@ mod egg;
 mod listener;
 mod propagation;
 mod scan;
+mod scenarios;
 mod util;
