@@ -3,10 +3,11 @@
 //! protocol. Scored RITA-style from the connection start times and the bytes
 //! the client sent: for intervals and for sizes, a skew score (1 − |Bowley
 //! skewness|) and a dispersion score (1 − MAD/median); the beacon score is
-//! their mean.
+//! their mean. A pair's first connection only sets a bit in a filter; the
+//! series is kept from its second connection on.
 
 use crate::Ctx;
-use crate::util::{FifoMap, ep, num};
+use crate::util::{FifoMap, ep, hash64, num};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -16,8 +17,6 @@ use stormwatch_model::{
 type Key = (IpAddr, IpAddr, u16, u8);
 
 struct Series {
-    /// The first connection, kept inline: most pairs never see a second one.
-    one: (Timestamp, u64),
     samples: VecDeque<(Timestamp, u64)>,
     count: u32,
     first: Timestamp,
@@ -26,9 +25,17 @@ struct Series {
     emitted: bool,
 }
 
+/// Bits of the seen-once filter (128 KiB).
+const SEEN_BITS: usize = 1 << 20;
+
 /// Beacon scoring state.
 pub(crate) struct Beacons {
     series: FifoMap<Key, Series>,
+    /// Pairs seen once (a hashed bit each): a series is only kept from a
+    /// pair's second connection on, so one-off connections cost no table entry.
+    /// Cleared when half full.
+    seen_once: Vec<u64>,
+    seen_set: usize,
     /// Series scored.
     pub scored: u64,
     /// Beacons reported.
@@ -88,6 +95,8 @@ impl Beacons {
     pub(crate) fn new(max: usize) -> Beacons {
         Beacons {
             series: FifoMap::new(max),
+            seen_once: vec![0; SEEN_BITS / 64],
+            seen_set: 0,
             scored: 0,
             reported: 0,
         }
@@ -104,6 +113,7 @@ impl Beacons {
     pub(crate) fn heap_bytes(&self, samples: usize) -> usize {
         self.series
             .capacity_bytes(std::mem::size_of::<(Key, Series)>() + samples * 16)
+            + SEEN_BITS / 8
     }
 
     /// One finished connection.
@@ -121,22 +131,34 @@ impl Beacons {
             return;
         }
         let key: Key = (k.src, k.dst, k.dst_port, k.proto.0);
+        if !self.series.contains(&key) {
+            let h = hash64(&key) as usize % SEEN_BITS;
+            let (w, b) = (h / 64, 1u64 << (h % 64));
+            let Some(word) = self.seen_once.get_mut(w) else {
+                return;
+            };
+            if *word & b == 0 {
+                *word |= b;
+                self.seen_set += 1;
+                if self.seen_set > SEEN_BITS / 2 {
+                    self.seen_once.iter_mut().for_each(|x| *x = 0);
+                    self.seen_set = 0;
+                }
+                return;
+            }
+        }
         let sample = (rec.start, rec.bytes_toserver);
+        // Created at the pair's second connection: the first one is counted
+        // but its time is not known (the filter keeps one bit).
         let (s, _) = self.series.entry_or_insert_with(key, || Series {
-            one: sample,
             samples: VecDeque::new(),
-            count: 0,
+            count: 1,
             first: rec.start,
             last: rec.start,
             app: rec.app_proto,
             emitted: false,
         });
-        if s.count == 1 {
-            s.samples.push_back(s.one);
-        }
-        if s.count >= 1 {
-            s.samples.push_back(sample);
-        }
+        s.samples.push_back(sample);
         while s.samples.len() > cfg.beacon_samples_max.max(5) {
             s.samples.pop_front();
         }

@@ -320,6 +320,7 @@ pub(crate) struct Scans {
     episodes: FxHashMap<SrcKey, u32>,
     pub budget: Budget,
     backlog_used: usize,
+    last_sweep_secs: i64,
     pub probes: u64,
     pub episode_restarts: u64,
     pub dataless: u64,
@@ -354,6 +355,7 @@ impl Scans {
             episodes: FxHashMap::default(),
             budget: Budget::new(cfg.distinct_exact_budget, cfg.sketches_max),
             backlog_used: 0,
+            last_sweep_secs: i64::MIN,
             probes: 0,
             episode_restarts: 0,
             dataless: 0,
@@ -533,11 +535,23 @@ impl Scans {
             self.lru.push_back((key, stamp));
             self.sources.insert(key, Box::new(Source::new(now, stamp)));
         }
+        let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000);
         let s = self
             .sources
             .entry(key)
             .or_insert_with(|| Box::new(Source::new(now, stamp)));
-        s.stamp = stamp;
+        // An undecided source idle past `source_idle_secs` is a new one, whether
+        // or not the lazy sweep has removed it yet (same output either way).
+        if s.decided.is_none() && s.queue.is_empty() && now.nanos_since(s.last_activity) >= idle_ns
+        {
+            s.restart(now, &mut self.budget, &mut self.backlog_used);
+        }
+        // The LRU position moves at most once per second of packet time.
+        if now.secs() != s.last_activity.secs() || s.stamp == 0 {
+            s.stamp = stamp;
+        }
         if now > s.last_activity {
             s.last_activity = now;
         }
@@ -916,6 +930,12 @@ impl Scans {
             }
             self.end_and_remove(key, deadline, ctx);
         }
+        // Memory only (sources check their own idleness when touched): once
+        // per second of packet time.
+        if now.secs() == self.last_sweep_secs {
+            return;
+        }
+        self.last_sweep_secs = now.secs();
         let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
