@@ -4,10 +4,13 @@
 
 mod common;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use common::CpuTime;
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+
+type C = Criterion<CpuTime>;
 use std::hint::black_box;
 use stormwatch_model::{Direction, StreamData};
-use stormwatch_proto::api::{NullSink, StreamParser};
+use stormwatch_proto::api::{CountSink, NullSink, StreamParser};
 use stormwatch_proto::irc::IrcParser;
 use stormwatch_proto::tls::TlsParser;
 use stormwatch_proto::{FlowApp, Proto, ProtoConfig};
@@ -17,7 +20,7 @@ const TLS: &[u8] = include_bytes!("data/tls12.pieces");
 
 /// IRC traffic: the real bot session's server side repeated, cut in 1460-byte
 /// segments, plus the pure line grammar over the same bytes.
-fn irc(c: &mut Criterion) {
+fn irc(c: &mut C) {
     let p = common::pieces(IRC);
     let mut server: Vec<u8> = Vec::new();
     for (d, b) in &p {
@@ -31,6 +34,7 @@ fn irc(c: &mut Criterion) {
     }
     let cfg = ProtoConfig::default();
     let mut g = c.benchmark_group("irc");
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(payload.len() as u64));
     g.bench_function("stream_parser_1MiB", |b| {
         b.iter(|| {
@@ -41,13 +45,27 @@ fn irc(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("stream_parser_full_output_1MiB", |b| {
+        b.iter(|| {
+            let mut parser = IrcParser::new(&cfg);
+            let mut sink = CountSink::default();
+            let ctx = common::ctx(1, 6667, Direction::ToClient);
+            for seg in payload.chunks(1460) {
+                parser.parse(&ctx, StreamData::Bytes(seg), &mut sink);
+            }
+            black_box(sink.records)
+        })
+    });
     g.bench_function("line_grammar_1MiB", |b| {
         b.iter(|| {
             let mut n = 0usize;
-            for line in payload.split_inclusive(|&c| c == b'\n') {
-                if let Some(m) = stormwatch_proto::irc::parser::parse_irc_line(line) {
-                    n += m.params().len();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &payload) {
+                if let Some(m) = stormwatch_proto::irc::parser::parse_irc_line(&payload[start..end])
+                {
+                    n += m.nparams();
                 }
+                start = end + 1;
             }
             black_box(n)
         })
@@ -57,11 +75,12 @@ fn irc(c: &mut Criterion) {
 
 /// The TLS 1.2 handshake (both directions, certificate chain included) through
 /// the parser, as one connection.
-fn tls(c: &mut Criterion) {
+fn tls(c: &mut C) {
     let p = common::pieces(TLS);
     let bytes: u64 = p.iter().map(|(_, b)| b.len() as u64).sum();
     let cfg = ProtoConfig::default();
     let mut g = c.benchmark_group("tls");
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("handshake_session", |b| {
         b.iter(|| {
@@ -75,6 +94,52 @@ fn tls(c: &mut Criterion) {
                 }
             }
             black_box(parser.state().certs.len())
+        })
+    });
+    g.bench_function("handshake_session_full_output", |b| {
+        b.iter(|| {
+            let mut parser = TlsParser::new(&cfg);
+            let mut sink = CountSink::default();
+            for (d, seg) in &p {
+                let ctx = common::ctx(1, 443, *d);
+                if parser.parse(&ctx, StreamData::Bytes(seg), &mut sink)
+                    != stormwatch_proto::ParseStatus::Ok
+                {
+                    break;
+                }
+            }
+            black_box(sink.records)
+        })
+    });
+    // A whole session through identification: the handshake, then 1 MiB of
+    // application data records that the stage no longer parses.
+    let mut app_data = Vec::new();
+    while app_data.len() < 1 << 20 {
+        app_data.extend_from_slice(&[0x17, 0x03, 0x03, 0x40, 0x00]);
+        app_data.extend_from_slice(&[0xab; 0x4000]);
+    }
+    let session_bytes = bytes + app_data.len() as u64;
+    g.throughput(Throughput::Bytes(session_bytes));
+    g.bench_function("session_1MiB_appdata_via_proto", |b| {
+        let mut proto = Proto::new(ProtoConfig::default());
+        let mut id = 0;
+        b.iter(|| {
+            id += 1;
+            let mut app = FlowApp::default();
+            let mut sink = CountSink::default();
+            for (d, seg) in &p {
+                proto.on_stream(
+                    &common::ctx(id, 443, *d),
+                    &mut app,
+                    StreamData::Bytes(seg),
+                    &mut sink,
+                );
+            }
+            for seg in app_data.chunks(1460) {
+                let ctx = common::ctx(id, 443, Direction::ToClient);
+                proto.on_stream(&ctx, &mut app, StreamData::Bytes(seg), &mut sink);
+            }
+            black_box(sink.records)
         })
     });
     let ch = p[0].1.clone();
@@ -109,7 +174,7 @@ fn tls(c: &mut Criterion) {
 }
 
 /// Identification cost per new flow: first segment(s) until named.
-fn ident(c: &mut Criterion) {
+fn ident(c: &mut C) {
     let tls = common::pieces(TLS);
     let first_tls = tls[0].1.clone();
     type Case = (&'static str, u16, Vec<(Direction, Vec<u8>)>);
@@ -150,6 +215,7 @@ fn ident(c: &mut Criterion) {
         ),
     ];
     let mut g = c.benchmark_group("identification_per_flow");
+    g.sampling_mode(SamplingMode::Flat);
     for (name, port, pieces) in cases {
         g.bench_function(name, |b| {
             let mut proto = Proto::new(ProtoConfig::default());
@@ -169,5 +235,13 @@ fn ident(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, irc, tls, ident);
+criterion_group! {
+    name = benches;
+    // CPU time has tick resolution: few, long, equal samples.
+    config = Criterion::default()
+        .with_measurement(CpuTime)
+        .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(6));
+    targets = irc, tls, ident
+}
 criterion_main!(benches);

@@ -16,6 +16,20 @@ pub trait ProtoSink {
     fn anomaly(&mut self, a: Anomaly);
     /// A transaction gained buffers or progressed: the rule engine inspects it now.
     fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView);
+    /// Whether [`ProtoSink::event`] calls are consumed. Parsers may skip building
+    /// events nobody reads (default: yes). Facts the framework itself needs
+    /// (data-channel announcements) are built regardless.
+    fn wants_events(&self) -> bool {
+        true
+    }
+    /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
+    fn wants_records(&self) -> bool {
+        true
+    }
+    /// Whether [`ProtoSink::tx`] calls are consumed (default: yes).
+    fn wants_txs(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that drops everything (tests, benchmarks).
@@ -27,6 +41,44 @@ impl ProtoSink for NullSink {
     fn record(&mut self, _: AppRecord) {}
     fn anomaly(&mut self, _: Anomaly) {}
     fn tx(&mut self, _: &AppContext, _: &dyn TxView) {}
+    fn wants_events(&self) -> bool {
+        false
+    }
+    fn wants_records(&self) -> bool {
+        false
+    }
+    fn wants_txs(&self) -> bool {
+        false
+    }
+}
+
+/// A sink that consumes everything and keeps nothing but counts (benchmarks of
+/// the full output cost).
+#[derive(Debug, Default)]
+pub struct CountSink {
+    /// Events received.
+    pub events: u64,
+    /// Records received.
+    pub records: u64,
+    /// Anomalies received.
+    pub anomalies: u64,
+    /// Transactions offered.
+    pub txs: u64,
+}
+
+impl ProtoSink for CountSink {
+    fn event(&mut self, _: &AppContext, _: AppEvent) {
+        self.events += 1;
+    }
+    fn record(&mut self, _: AppRecord) {
+        self.records += 1;
+    }
+    fn anomaly(&mut self, _: Anomaly) {
+        self.anomalies += 1;
+    }
+    fn tx(&mut self, _: &AppContext, _: &dyn TxView) {
+        self.txs += 1;
+    }
 }
 
 /// Verdict of a content probe on the first bytes of a direction.

@@ -250,6 +250,15 @@ impl ProtoSink for Tap<'_> {
     fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
         self.inner.tx(ctx, tx);
     }
+    fn wants_events(&self) -> bool {
+        self.inner.wants_events()
+    }
+    fn wants_records(&self) -> bool {
+        self.inner.wants_records()
+    }
+    fn wants_txs(&self) -> bool {
+        self.inner.wants_txs()
+    }
 }
 
 fn detect_anomaly(ctx: &AppContext, proto: AppProto, event: &'static str) -> Anomaly {

@@ -10,35 +10,69 @@ use stormwatch_model::Direction;
 /// Most parameters a message carries (14 middle + the trailing one).
 pub const MAX_PARAMS: usize = 15;
 
-/// One IRC message, borrowed from its line.
+/// One IRC message, borrowed from its line. Positions are kept as offsets so
+/// the value stays small (lines are at most 65535 bytes; longer ones are read
+/// up to that length).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IrcLine<'a> {
-    /// Prefix without the colon.
-    pub prefix: Option<&'a [u8]>,
-    /// Command word or numeric, as sent.
-    pub command: &'a [u8],
-    /// Everything after the command (leading spaces removed), as sent.
-    pub raw_params: &'a [u8],
-    params: [&'a [u8]; MAX_PARAMS],
+    line: &'a [u8],
+    prefix: Option<(u16, u16)>,
+    command: (u16, u16),
+    raw_params: u16,
+    params: [(u16, u16); MAX_PARAMS],
     nparams: u8,
     /// The last parameter was a trailing (`:`) one.
     pub has_trailing: bool,
 }
 
 impl<'a> IrcLine<'a> {
+    fn get(&self, r: (u16, u16)) -> &'a [u8] {
+        self.line
+            .get(usize::from(r.0)..usize::from(r.1))
+            .unwrap_or(&[])
+    }
+
+    /// Prefix without the colon.
+    pub fn prefix(&self) -> Option<&'a [u8]> {
+        self.prefix.map(|r| self.get(r))
+    }
+
+    /// Command word or numeric, as sent.
+    pub fn command(&self) -> &'a [u8] {
+        self.get(self.command)
+    }
+
+    /// Everything after the command (leading spaces removed), as sent.
+    pub fn raw_params(&self) -> &'a [u8] {
+        self.line.get(usize::from(self.raw_params)..).unwrap_or(&[])
+    }
+
+    /// Number of parameters.
+    pub fn nparams(&self) -> usize {
+        usize::from(self.nparams).min(MAX_PARAMS)
+    }
+
     /// The parameters; a trailing parameter is the last one, without its colon.
-    pub fn params(&self) -> &[&'a [u8]] {
-        &self.params[..usize::from(self.nparams).min(MAX_PARAMS)]
+    pub fn params(&self) -> Vec<&'a [u8]> {
+        self.params[..self.nparams()]
+            .iter()
+            .map(|r| self.get(*r))
+            .collect()
     }
 
     /// Parameter `i`.
     pub fn param(&self, i: usize) -> Option<&'a [u8]> {
-        self.params().get(i).copied()
+        if i < self.nparams() {
+            self.params.get(i).map(|r| self.get(*r))
+        } else {
+            None
+        }
     }
 
     /// The command is a three-digit numeric reply.
     pub fn is_numeric(&self) -> bool {
-        self.command.len() == 3 && self.command.iter().all(u8::is_ascii_digit)
+        let c = self.command();
+        c.len() == 3 && c.iter().all(u8::is_ascii_digit)
     }
 
     /// The numeric value of a numeric reply.
@@ -47,7 +81,7 @@ impl<'a> IrcLine<'a> {
             return None;
         }
         Some(
-            self.command
+            self.command()
                 .iter()
                 .fold(0u16, |a, d| a * 10 + u16::from(d - b'0')),
         )
@@ -55,7 +89,7 @@ impl<'a> IrcLine<'a> {
 
     /// The nick part of the prefix (`nick!user@host` → `nick`).
     pub fn prefix_nick(&self) -> Option<&'a [u8]> {
-        let p = self.prefix?;
+        let p = self.prefix()?;
         let end = p
             .iter()
             .position(|&c| c == b'!' || c == b'@')
@@ -64,60 +98,79 @@ impl<'a> IrcLine<'a> {
     }
 }
 
+/// Parses one line (without CR/LF). `None` when it holds no command.
+pub fn parse_irc_line(line: &[u8]) -> Option<IrcLine<'_>> {
+    let line = &line[..line.len().min(usize::from(u16::MAX))];
+    let n = line.len();
+    let mut i = 0usize;
+    let skip = |mut i: usize| {
+        while i < n && line[i] == b' ' {
+            i += 1;
+        }
+        i
+    };
+    let word_end = |mut i: usize| {
+        while i < n && line[i] != b' ' {
+            i += 1;
+        }
+        i
+    };
+    // Offsets fit u16: the line was cut to u16::MAX bytes.
+    let o = |x: usize| u16::try_from(x).unwrap_or(u16::MAX);
+    i = skip(i);
+    let mut prefix = None;
+    if i < n && line[i] == b':' {
+        let e = word_end(i + 1);
+        prefix = Some((o(i + 1), o(e)));
+        i = skip(e);
+    }
+    let ce = word_end(i);
+    if ce == i {
+        return None;
+    }
+    let command = (o(i), o(ce));
+    i = skip(ce);
+    let raw_params = o(i);
+    let mut params = [(0u16, 0u16); MAX_PARAMS];
+    let mut np = 0usize;
+    let mut has_trailing = false;
+    while i < n && np < MAX_PARAMS {
+        if line[i] == b':' {
+            params[np] = (o(i + 1), o(n));
+            np += 1;
+            has_trailing = true;
+            break;
+        }
+        if np == MAX_PARAMS - 1 {
+            // RFC 2812: after 14 middle parameters the rest is the trailing one.
+            params[np] = (o(i), o(n));
+            np += 1;
+            break;
+        }
+        let e = word_end(i);
+        params[np] = (o(i), o(e));
+        np += 1;
+        i = skip(e);
+    }
+    Some(IrcLine {
+        line,
+        prefix,
+        command,
+        raw_params,
+        params,
+        nparams: u8::try_from(np).unwrap_or(0),
+        has_trailing,
+    })
+}
+
 fn skip_spaces(i: &[u8]) -> &[u8] {
     let n = i.iter().take_while(|&&c| c == b' ').count();
     &i[n..]
 }
 
 fn word(i: &[u8]) -> (&[u8], &[u8]) {
-    let n = memchr::memchr(b' ', i).unwrap_or(i.len());
+    let n = i.iter().position(|&c| c == b' ').unwrap_or(i.len());
     (&i[..n], &i[n..])
-}
-
-/// Parses one line (without CR/LF). `None` when it holds no command.
-pub fn parse_irc_line(line: &[u8]) -> Option<IrcLine<'_>> {
-    let mut rest = skip_spaces(line);
-    let mut prefix = None;
-    if let Some(p) = rest.strip_prefix(b":") {
-        let (pfx, r) = word(p);
-        prefix = Some(pfx);
-        rest = skip_spaces(r);
-    }
-    let (command, r) = word(rest);
-    if command.is_empty() {
-        return None;
-    }
-    let raw_params = skip_spaces(r);
-    let mut out = IrcLine {
-        prefix,
-        command,
-        raw_params,
-        params: [&[]; MAX_PARAMS],
-        nparams: 0,
-        has_trailing: false,
-    };
-    let mut rest = raw_params;
-    let mut n = 0usize;
-    while !rest.is_empty() && n < MAX_PARAMS {
-        if let Some(t) = rest.strip_prefix(b":") {
-            out.params[n] = t;
-            n += 1;
-            out.has_trailing = true;
-            break;
-        }
-        if n == MAX_PARAMS - 1 {
-            // RFC 2812: after 14 middle parameters the rest is the trailing one.
-            out.params[n] = rest;
-            n += 1;
-            break;
-        }
-        let (w, r) = word(rest);
-        out.params[n] = w;
-        n += 1;
-        rest = skip_spaces(r);
-    }
-    out.nparams = n as u8;
-    Some(out)
 }
 
 /// A CTCP message inside a PRIVMSG/NOTICE text: `\x01VERB args\x01`.
@@ -282,11 +335,11 @@ fn judge_line(dir: Direction, line: &[u8], next: Option<&[u8]>) -> Option<bool> 
     let Some(m) = parse_irc_line(line) else {
         return Some(false);
     };
-    let cmd = m.command;
-    let np = m.params().len();
+    let cmd = m.command();
+    let np = m.nparams();
     match dir {
         Direction::ToServer => {
-            if m.prefix.is_some() && !is_known_command(cmd) {
+            if m.prefix().is_some() && !is_known_command(cmd) {
                 return Some(false);
             }
             let up = |s: &[u8]| cmd.eq_ignore_ascii_case(s);
@@ -298,9 +351,9 @@ fn judge_line(dir: Direction, line: &[u8], next: Option<&[u8]>) -> Option<bool> 
                 match next {
                     None => return None,
                     Some(n) => parse_irc_line(n).is_some_and(|n| {
-                        n.command.eq_ignore_ascii_case(b"NICK")
-                            || n.command.eq_ignore_ascii_case(b"USER")
-                            || n.command.eq_ignore_ascii_case(b"CAP")
+                        n.command().eq_ignore_ascii_case(b"NICK")
+                            || n.command().eq_ignore_ascii_case(b"USER")
+                            || n.command().eq_ignore_ascii_case(b"CAP")
                     }),
                 }
             } else if up(b"CAP") {
@@ -321,7 +374,7 @@ fn judge_line(dir: Direction, line: &[u8], next: Option<&[u8]>) -> Option<bool> 
             })
         }
         Direction::ToClient => {
-            if m.prefix.is_some() {
+            if m.prefix().is_some() {
                 Some(np >= 1 && (m.is_numeric() || is_known_command(cmd)))
             } else {
                 let up = |s: &[u8]| cmd.eq_ignore_ascii_case(s);
@@ -387,15 +440,15 @@ mod tests {
     #[test]
     fn grammar() {
         let m = parse_irc_line(b":nick!u@h PRIVMSG #chan :hello there").unwrap();
-        assert_eq!(m.prefix, Some(&b"nick!u@h"[..]));
+        assert_eq!(m.prefix(), Some(&b"nick!u@h"[..]));
         assert_eq!(m.prefix_nick(), Some(&b"nick"[..]));
-        assert_eq!(m.command, b"PRIVMSG");
+        assert_eq!(m.command(), b"PRIVMSG");
         assert_eq!(m.params(), &[&b"#chan"[..], &b"hello there"[..]]);
         assert!(m.has_trailing);
-        assert_eq!(m.raw_params, b"#chan :hello there");
+        assert_eq!(m.raw_params(), b"#chan :hello there");
 
         let m = parse_irc_line(b"USER  brotest  *  *   :real name").unwrap();
-        assert_eq!(m.command, b"USER");
+        assert_eq!(m.command(), b"USER");
         assert_eq!(m.params().len(), 4);
         assert_eq!(m.param(3), Some(&b"real name"[..]));
 

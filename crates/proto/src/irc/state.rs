@@ -59,7 +59,7 @@ fn is_channel(p: &[u8]) -> bool {
 
 /// The channel a message is about, if any.
 pub(crate) fn channel_of<'a>(m: &IrcLine<'a>) -> Option<&'a [u8]> {
-    let cmd = m.command;
+    let cmd = m.command();
     let up = |s: &[u8]| cmd.eq_ignore_ascii_case(s);
     if up(b"JOIN") || up(b"PART") {
         // First of a comma list.
@@ -148,7 +148,7 @@ impl IrcParser {
 
     /// Updates the session from one message.
     fn track(&mut self, ctx: &AppContext, m: &IrcLine<'_>, sink: &mut dyn ProtoSink) {
-        let cmd = m.command;
+        let cmd = m.command();
         let up = |s: &[u8]| cmd.eq_ignore_ascii_case(s);
         match ctx.dir {
             Direction::ToServer => {
@@ -224,12 +224,12 @@ impl IrcParser {
         self.session.messages += 1;
         let channel = channel_of(&m);
         // Rule engine: one transaction per message.
-        {
+        if sink.wants_txs() {
             let tx = IrcTx {
                 tx_id,
                 dir: ctx.dir,
-                command: m.command,
-                params: m.raw_params,
+                command: m.command(),
+                params: m.raw_params(),
                 nick: self.session.nick.as_deref().map(str::as_bytes),
                 channel,
             };
@@ -237,7 +237,8 @@ impl IrcParser {
         }
         // CTCP / DCC.
         let mut ctcp = None;
-        if (m.command.eq_ignore_ascii_case(b"PRIVMSG") || m.command.eq_ignore_ascii_case(b"NOTICE"))
+        if (m.command().eq_ignore_ascii_case(b"PRIVMSG")
+            || m.command().eq_ignore_ascii_case(b"NOTICE"))
             && let Some((verb, args)) = m.param(1).and_then(parser::parse_ctcp)
         {
             {
@@ -259,15 +260,22 @@ impl IrcParser {
                 });
             }
         }
+        let want_record = sink.wants_records();
+        // DCC offers are always reported: the framework turns them into
+        // expectations.
+        let want_event = sink.wants_events() || ctcp.as_ref().is_some_and(|c| c.dcc.is_some());
+        if !want_record && !want_event {
+            return;
+        }
         let bulk = m.numeric().is_some_and(is_bulk_numeric);
         let msg = IrcMessage {
-            prefix: m.prefix.map(lossy),
-            command: lossy(m.command).to_ascii_uppercase(),
+            prefix: m.prefix().map(lossy),
+            command: lossy(m.command()).to_ascii_uppercase(),
             params: m.params().iter().map(|p| lossy(p)).collect(),
         };
         if bulk && !self.log_bulk {
             self.session.bulk_skipped += 1;
-        } else {
+        } else if want_record {
             let body = super::logger::log_irc(
                 ctx.dir,
                 &msg,
@@ -276,6 +284,9 @@ impl IrcParser {
                 ctcp.as_ref(),
             );
             sink.record(app_record(ctx, "irc", Some(tx_id), body));
+        }
+        if !want_event {
+            return;
         }
         let ev = IrcEvent {
             msg,
@@ -344,11 +355,10 @@ impl StreamParser for IrcParser {
     ) -> ParseStatus {
         match data {
             StreamData::Bytes(b) => {
-                // A STARTTLS accepted by the server switches to TLS.
-                let starttls_ok =
-                    ctx.dir == Direction::ToClient && memchr::memmem::find(b, b" 670 ").is_some();
                 self.parse_bytes(ctx, b, sink);
-                if starttls_ok {
+                // A STARTTLS accepted by the server (RPL_STARTTLS 670) switches
+                // to TLS.
+                if self.starttls {
                     return ParseStatus::Upgrade(AppProto::Tls);
                 }
                 ParseStatus::Ok

@@ -42,14 +42,26 @@ pub fn colon_hex(b: &[u8], upper: bool) -> String {
 
 /// Decodes one DER certificate; `None` when it does not parse.
 pub fn parse_cert(der: &[u8]) -> Option<CertInfo> {
+    use x509_parser::extensions::SubjectAlternativeName;
+    use x509_parser::nom::Parser;
+    use x509_parser::oid_registry;
     use x509_parser::prelude::*;
     let fingerprint = colon_hex(&Sha1::digest(der), false);
-    let (_, x) = parse_x509_certificate(der).ok()?;
+    // Extensions are not deep-parsed (that is most of the decoding cost);
+    // the one we report, subjectAltName, is decoded on its own.
+    let (_, x) = X509CertificateParser::new()
+        .with_deep_parse_extensions(false)
+        .parse(der)
+        .ok()?;
     let mut san = Vec::new();
-    if let Ok(Some(ext)) = x.subject_alternative_name() {
-        for n in &ext.value.general_names {
-            if let GeneralName::DNSName(d) = n {
-                san.push((*d).to_string());
+    for ext in x.extensions() {
+        if ext.oid == oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME
+            && let Ok((_, alt)) = SubjectAlternativeName::from_der(ext.value)
+        {
+            for n in &alt.general_names {
+                if let GeneralName::DNSName(d) = n {
+                    san.push((*d).to_string());
+                }
             }
         }
     }

@@ -3,23 +3,58 @@
 use super::parser::is_grease;
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use std::fmt::Write;
+
+fn push_dec(s: &mut String, mut x: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    for &c in &buf[i..] {
+        s.push(char::from(c));
+    }
+}
 
 fn join_dec(v: &[u16]) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(v.len() * 6);
     for (i, x) in v.iter().filter(|x| !is_grease(**x)).enumerate() {
         if i > 0 {
             s.push('-');
         }
-        let _ = write!(s, "{x}");
+        push_dec(&mut s, *x);
     }
     s
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        let _ = write!(s, "{x:02x}");
+        s.push(char::from(HEX[usize::from(x >> 4)]));
+        s.push(char::from(HEX[usize::from(x & 15)]));
+    }
+    s
+}
+
+fn push_hex4(s: &mut String, v: u16) {
+    for sh in [12u16, 8, 4, 0] {
+        s.push(char::from(HEX[usize::from((v >> sh) & 15)]));
+    }
+}
+
+fn hex4_list(v: &[u16]) -> String {
+    let mut s = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_hex4(&mut s, *x);
     }
     s
 }
@@ -33,21 +68,24 @@ pub fn ja3(
     point_formats: &[u8],
 ) -> (String, String) {
     let pf: Vec<u16> = point_formats.iter().map(|&x| u16::from(x)).collect();
-    let s = format!(
-        "{},{},{},{},{}",
-        version,
-        join_dec(ciphers),
-        join_dec(exts),
-        join_dec(groups),
-        join_dec(&pf)
-    );
+    let mut s = String::with_capacity(128);
+    push_dec(&mut s, version);
+    for part in [ciphers, exts, groups, &pf] {
+        s.push(',');
+        s.push_str(&join_dec(part));
+    }
     let h = hex(&Md5::digest(s.as_bytes()));
     (s, h)
 }
 
 /// JA3S string and hash of a ServerHello.
 pub fn ja3s(version: u16, cipher: u16, exts: &[u16]) -> (String, String) {
-    let s = format!("{},{},{}", version, cipher, join_dec(exts));
+    let mut s = String::with_capacity(64);
+    push_dec(&mut s, version);
+    s.push(',');
+    push_dec(&mut s, cipher);
+    s.push(',');
+    s.push_str(&join_dec(exts));
     let h = hex(&Md5::digest(s.as_bytes()));
     (s, h)
 }
@@ -116,24 +154,20 @@ pub fn ja4(
         alpn_s
     );
     cs.sort_unstable();
-    let b: Vec<String> = cs.iter().map(|c| format!("{c:04x}")).collect();
+    let b = hex4_list(&cs);
     es.retain(|e| *e != 0x0000 && *e != 0x0010);
     es.sort_unstable();
-    let mut c: String = es
+    let mut c = hex4_list(&es);
+    let sa: Vec<u16> = sig_algs
         .iter()
-        .map(|e| format!("{e:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sa: Vec<String> = sig_algs
-        .iter()
-        .filter(|s| !is_grease(**s))
-        .map(|s| format!("{s:04x}"))
+        .copied()
+        .filter(|s| !is_grease(*s))
         .collect();
     if !sa.is_empty() {
         c.push('_');
-        c.push_str(&sa.join(","));
+        c.push_str(&hex4_list(&sa));
     }
-    format!("{a}_{}_{}", sha12(&b.join(",")), sha12(&c))
+    format!("{a}_{}_{}", sha12(&b), sha12(&c))
 }
 
 #[cfg(test)]

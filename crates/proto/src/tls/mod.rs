@@ -33,7 +33,8 @@ pub struct TlsConfig {
     /// Handshake bytes buffered per direction while a message spans records,
     /// bytes (default 65536). Past it: `tls.handshake_too_long`.
     pub max_handshake_bytes: usize,
-    /// Certificates of a chain decoded (default 16).
+    /// Certificates of a chain decoded (default 1: the server's own, the one
+    /// every record field and buffer reads; more costs an X.509 decode each).
     pub max_certs: usize,
 }
 
@@ -45,7 +46,7 @@ impl Default for TlsConfig {
             ja3: false,
             ja4: false,
             max_handshake_bytes: 65536,
-            max_certs: 16,
+            max_certs: 1,
         }
     }
 }

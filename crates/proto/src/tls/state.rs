@@ -103,6 +103,8 @@ pub struct TlsParser {
     violation: bool,
     /// The flow is ending: judge incomplete hellos with what arrived.
     closing: bool,
+    /// Fingerprints wanted (JA3/JA3S, JA4), decided at the ClientHello.
+    want_fingerprints_flags: (bool, bool),
 }
 
 /// `SSL_VERSION_*` bit of a version (0 when unknown).
@@ -134,6 +136,7 @@ impl TlsParser {
             logged: false,
             violation: false,
             closing: false,
+            want_fingerprints_flags: (true, true),
         }
     }
 
@@ -180,6 +183,24 @@ impl TlsParser {
         sink.record(app_record(ctx, "tls", None, body));
     }
 
+    /// Which fingerprints are consumed: JA3/JA3S and JA4 go into events (when
+    /// events are read) and into records when configured.
+    fn want_fingerprints(&mut self, sink: &dyn ProtoSink) -> (bool, bool) {
+        let custom = |f: &str| {
+            self.cfg
+                .custom
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|x| x == f))
+        };
+        let ev = sink.wants_events();
+        let w = (
+            ev || self.cfg.ja3 || custom("ja3") || custom("ja3s"),
+            ev || self.cfg.ja4 || custom("ja4"),
+        );
+        self.want_fingerprints_flags = w;
+        w
+    }
+
     /// Processes one complete handshake message.
     fn on_handshake(&mut self, ctx: &AppContext, msg: &[u8], sink: &mut dyn ProtoSink) {
         let d = ctx.dir;
@@ -198,6 +219,7 @@ impl TlsParser {
         };
         match m {
             TlsMessageHandshake::ClientHello(ch) if d == Direction::ToServer => {
+                let (want3, want4) = self.want_fingerprints(sink);
                 let side = &mut self.state.client;
                 side.version = ch.version.0;
                 side.ciphers = ch.ciphers.iter().map(|c| c.0).collect();
@@ -223,22 +245,26 @@ impl TlsParser {
                         _ => {}
                     }
                 }
-                side.ja3 = Some(super::ja::ja3(
-                    side.version,
-                    &side.ciphers,
-                    &side.exts,
-                    &side.groups,
-                    &side.point_formats,
-                ));
-                side.ja4 = Some(super::ja::ja4(
-                    side.version,
-                    &side.supported_versions,
-                    &side.ciphers,
-                    &side.exts,
-                    self.state.sni.is_some(),
-                    alpn_first.as_deref(),
-                    &side.sig_algs,
-                ));
+                if want3 {
+                    side.ja3 = Some(super::ja::ja3(
+                        side.version,
+                        &side.ciphers,
+                        &side.exts,
+                        &side.groups,
+                        &side.point_formats,
+                    ));
+                }
+                if want4 {
+                    side.ja4 = Some(super::ja::ja4(
+                        side.version,
+                        &side.supported_versions,
+                        &side.ciphers,
+                        &side.exts,
+                        self.state.sni.is_some(),
+                        alpn_first.as_deref(),
+                        &side.sig_algs,
+                    ));
+                }
                 self.state.ssl_state |= SSL_STATE_CLIENT_HELLO;
                 let ev = TlsEvent::ClientHello {
                     version: self.state.client.version,
@@ -278,7 +304,9 @@ impl TlsParser {
                         _ => {}
                     }
                 }
-                side.ja3 = Some(super::ja::ja3s(sh.version.0, sh.cipher.0, &side.exts));
+                if self.want_fingerprints_flags.0 {
+                    side.ja3 = Some(super::ja::ja3s(sh.version.0, sh.cipher.0, &side.exts));
+                }
                 if !sid.is_empty() && sid == self.state.client.session_id.as_slice() {
                     self.state.resumed = true;
                 }
