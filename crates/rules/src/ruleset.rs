@@ -228,6 +228,7 @@ struct Counters {
     flowbits_full: AtomicU64,
     tx_alerts_full: AtomicU64,
     threshold_full: AtomicU64,
+    evaluated: AtomicU64,
 }
 
 /// A snapshot of [`RuleSet`] counters.
@@ -244,6 +245,8 @@ pub struct RulesCounters {
     pub tx_alerts_full: u64,
     /// Threshold entries refused (`threshold_entries` reached).
     pub threshold_full: u64,
+    /// Candidate rules fully evaluated (work done after the prefilter).
+    pub rules_evaluated: u64,
 }
 
 /// Protocol classes for packet groups.
@@ -529,9 +532,24 @@ impl RuleSet {
                 },
             }
         }
-        self.pkt_only = build_proto_groups(&pkt_only);
-        self.pkt_fallback = build_proto_groups(&pkt_fb);
-        self.stream = PortGroups::build(&stream);
+        let flags_of = |ri: u32| -> [u64; 4] {
+            let mut m = [u64::MAX; 4];
+            if let Some(r) = self.rules.get(ri as usize) {
+                for c in &r.pkt {
+                    if let PktCheck::Flags(..) = c {
+                        for f in 0..256usize {
+                            if !tcp_flags_ok(c, f as u8) {
+                                m[f / 64] &= !(1 << (f % 64));
+                            }
+                        }
+                    }
+                }
+            }
+            m
+        };
+        self.pkt_only = build_proto_groups(&pkt_only, &flags_of);
+        self.pkt_fallback = build_proto_groups(&pkt_fb, &flags_of);
+        self.stream = PortGroups::build(&stream, None);
         self.tx_by_buf = tx_buf
             .into_iter()
             .map(|(b, v)| (b, Group::build(&v)))
@@ -577,6 +595,7 @@ impl RuleSet {
             flowbits_full: c.flowbits_full.load(Ordering::Relaxed),
             tx_alerts_full: c.tx_alerts_full.load(Ordering::Relaxed),
             threshold_full: c.threshold_full.load(Ordering::Relaxed),
+            rules_evaluated: c.evaluated.load(Ordering::Relaxed),
         }
     }
 
@@ -664,7 +683,32 @@ impl RuleSet {
             flow: p.flow.as_ref(),
             frame: p.frame,
         };
-        let mut cands: Vec<u32> = Vec::new();
+        let mut hits: Vec<u32> = Vec::new();
+        let tracked = proto == 6 && p.flow.is_some_and(|f| f.stream_tracked);
+        let groups = if tracked {
+            &self.pkt_only
+        } else {
+            &self.pkt_fallback
+        };
+        let mut always: [&[u32]; 3] = [&[], &[], &[]];
+        let tcp_flags = match p.pkt.l4 {
+            L4::Tcp(t) => Some(t.flags),
+            _ => None,
+        };
+        if !groups.is_empty() {
+            for (k, g) in groups.lookup(proto, sp, dp).into_iter().enumerate() {
+                if let Some(g) = g {
+                    always[k] = g.always_for(tcp_flags);
+                    g.scan(p.pkt.payload, &mut hits);
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut cands = hits;
+        for a in always {
+            merge_into(&mut cands, a);
+        }
         // IP-only rules: first packet of each direction of a flow.
         let do_iponly = match (&mut fs, &p.flow) {
             (Some(f), Some(fi)) => {
@@ -681,25 +725,11 @@ impl RuleSet {
             _ => true,
         };
         if do_iponly {
-            cands.extend_from_slice(&self.ip_only);
-        }
-        let tracked = proto == 6 && p.flow.is_some_and(|f| f.stream_tracked);
-        let groups = if tracked {
-            &self.pkt_only
-        } else {
-            &self.pkt_fallback
-        };
-        if !groups.is_empty() {
-            for g in groups.lookup(proto, sp, dp).into_iter().flatten() {
-                cands.extend_from_slice(&g.always);
-                g.scan(p.pkt.payload, &mut cands);
-            }
+            merge_into(&mut cands, &self.ip_only);
         }
         if cands.is_empty() {
             return;
         }
-        cands.sort_unstable();
-        cands.dedup();
         let payload = p.pkt.payload;
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
@@ -933,6 +963,9 @@ impl RuleSet {
         out: &mut Vec<Alert>,
         mut matched: Option<&mut Vec<u32>>,
     ) {
+        self.counters
+            .evaluated
+            .fetch_add(cands.len() as u64, Ordering::Relaxed);
         for &ri in cands {
             let Some(r) = self.rules.get(ri as usize) else {
                 continue;
@@ -1012,20 +1045,24 @@ impl RuleSet {
         payload: Option<&[u8]>,
         fs: Option<&FlowState>,
     ) -> bool {
-        // Header.
+        // Header: protocol, ports, packet keywords, then addresses (cheapest first).
         if !r.proto.allows(ctx.proto) {
             return false;
         }
-        let fwd = r.src.contains(ctx.src)
-            && ports_match(&r.sp, ctx.sp)
-            && r.dst.contains(ctx.dst)
-            && ports_match(&r.dp, ctx.dp);
+        let ports_fwd = ports_match(&r.sp, ctx.sp) && ports_match(&r.dp, ctx.dp);
+        let ports_rev = r.bidir && ports_match(&r.sp, ctx.dp) && ports_match(&r.dp, ctx.sp);
+        if !ports_fwd && !ports_rev {
+            return false;
+        }
+        if !r.pkt.is_empty() {
+            let Src::Packet(p) = src else { return false };
+            if !r.pkt.iter().all(|c| pkt_check(c, p, ctx)) {
+                return false;
+            }
+        }
+        let fwd = ports_fwd && r.src.contains(ctx.src) && r.dst.contains(ctx.dst);
         if !fwd {
-            let rev = r.bidir
-                && r.src.contains(ctx.dst)
-                && ports_match(&r.sp, ctx.dp)
-                && r.dst.contains(ctx.src)
-                && ports_match(&r.dp, ctx.sp);
+            let rev = ports_rev && r.src.contains(ctx.dst) && r.dst.contains(ctx.src);
             if !rev {
                 return false;
             }
@@ -1070,13 +1107,6 @@ impl RuleSet {
             }
             let eq = p == a.proto;
             if eq == a.negated {
-                return false;
-            }
-        }
-        // Packet keywords.
-        if !r.pkt.is_empty() {
-            let Src::Packet(p) = src else { return false };
-            if !r.pkt.iter().all(|c| pkt_check(c, p, ctx)) {
                 return false;
             }
         }
@@ -1243,6 +1273,36 @@ impl RuleSet {
     }
 }
 
+/// Merges sorted `b` into sorted, deduplicated `a`.
+fn merge_into(a: &mut Vec<u32>, b: &[u32]) {
+    if b.is_empty() {
+        return;
+    }
+    if a.is_empty() {
+        a.extend_from_slice(b);
+        return;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x < y {
+            out.push(x);
+            i += 1;
+        } else if y < x {
+            out.push(y);
+            j += 1;
+        } else {
+            out.push(x);
+            i += 1;
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    *a = out;
+}
+
 fn read_text(p: &Path) -> Result<String, RulesError> {
     let bytes = std::fs::read(p).map_err(|source| RulesError::Io {
         path: p.to_path_buf(),
@@ -1278,7 +1338,10 @@ fn port_key(r: &Rule) -> PortKey {
     PortKey::Any
 }
 
-fn build_proto_groups(m: &[(u32, Option<&[u8]>, PortKey, HdrProto)]) -> ProtoGroups {
+fn build_proto_groups(
+    m: &[(u32, Option<&[u8]>, PortKey, HdrProto)],
+    flags_of: crate::prefilter::FlagsOf<'_>,
+) -> ProtoGroups {
     let tcp: Vec<_> = m
         .iter()
         .filter(|x| x.3.allows(6))
@@ -1300,8 +1363,8 @@ fn build_proto_groups(m: &[(u32, Option<&[u8]>, PortKey, HdrProto)]) -> ProtoGro
         .map(|x| (x.0, x.1))
         .collect();
     ProtoGroups {
-        tcp: PortGroups::build(&tcp),
-        udp: PortGroups::build(&udp),
+        tcp: PortGroups::build(&tcp, Some(flags_of)),
+        udp: PortGroups::build(&udp, None),
         icmp: Group::build(&icmp),
         other: Group::build(&other),
     }
@@ -1316,18 +1379,26 @@ fn flag_test(m: FlagMod, have: u8, want: u8) -> bool {
     }
 }
 
+/// The `flags` check on a TCP flags byte (true for other checks).
+fn tcp_flags_ok(c: &PktCheck, flags: u8) -> bool {
+    match *c {
+        PktCheck::Flags(m, want, ign) => {
+            let have = flags & !ign;
+            if want == 0 && m == FlagMod::Exact {
+                return have == 0;
+            }
+            flag_test(m, have, want)
+        }
+        _ => true,
+    }
+}
+
 fn pkt_check(c: &PktCheck, p: &PacketInput<'_>, ctx: &Ctx<'_>) -> bool {
     let d = p.pkt;
     match *c {
         PktCheck::Dsize(cmp) => cmp.test(d.payload.len() as u64),
-        PktCheck::Flags(m, want, ign) => match d.l4 {
-            L4::Tcp(t) => {
-                let have = t.flags & !ign;
-                if want == 0 && m == FlagMod::Exact {
-                    return have == 0;
-                }
-                flag_test(m, have, want)
-            }
+        PktCheck::Flags(..) => match d.l4 {
+            L4::Tcp(t) => tcp_flags_ok(c, t.flags),
             _ => false,
         },
         PktCheck::Ttl(cmp) => d.l3.ttl().is_some_and(|t| cmp.test(u64::from(t))),
