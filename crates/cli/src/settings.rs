@@ -1,0 +1,415 @@
+//! Raw flags and configuration files → validated [`Settings`].
+//!
+//! The configuration file is YAML in the shape of `suricata.yaml` (the parts
+//! stormwatch understands: `vars`, `outputs` → `eve-log`, `stream`, `app-layer`,
+//! `rule-files`, `classification-file`) plus a `stormwatch:` section for our own
+//! settings. `--set key=value` overrides use Suricata's dotted paths. See
+//! `docs/configuration.md`.
+
+use anyhow::{Context, Result, anyhow, bail};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use stormwatch_engine::Config;
+use stormwatch_flow::ChecksumMode;
+use stormwatch_model::NetSet;
+use stormwatch_output::eve::EveOptions;
+use stormwatch_rules::RulesConfig;
+use yaml_rust2::yaml::Hash;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Everything a run needs, validated.
+#[derive(Clone)]
+pub struct Settings {
+    /// Engine configuration.
+    pub engine: Config,
+    /// EVE output options.
+    pub eve: EveOptions,
+    /// Rule variables and classification.
+    pub rules: RulesConfig,
+    /// Rule files named by the configuration (`rule-files`), used when no `--rules` is given.
+    pub rule_files: Vec<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            engine: Config::default(),
+            eve: EveOptions::default(),
+            rules: RulesConfig::default(),
+            rule_files: Vec::new(),
+        }
+    }
+}
+
+fn yaml_bool(y: &Yaml) -> Option<bool> {
+    match y {
+        Yaml::Boolean(b) => Some(*b),
+        Yaml::String(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Some(true),
+            "no" | "false" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        Yaml::Integer(i) => Some(*i != 0),
+        _ => None,
+    }
+}
+
+fn yaml_string(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Real(r) => Some(r.clone()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses a size such as `1mb`, `64 KiB`, `2GiB`, `1048576` into bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    Some((n * mult as f64) as u64)
+}
+
+/// Applies `--set a.b.c=value` to a YAML document (creating maps on the way; a
+/// numeric component indexes a list).
+pub fn apply_set(doc: &mut Yaml, path: &str, value: &str) -> Result<()> {
+    let parts: Vec<&str> = path.split('.').collect();
+    set_at(doc, &parts, value).map_err(|e| anyhow!("--set {path}: {e}"))
+}
+
+fn set_at(node: &mut Yaml, parts: &[&str], value: &str) -> std::result::Result<(), String> {
+    let Some((first, rest)) = parts.split_first() else {
+        *node = Yaml::String(value.to_string());
+        return Ok(());
+    };
+    if let Yaml::Array(a) = node {
+        let idx: usize = first
+            .parse()
+            .map_err(|_| format!("{first:?} is not a list index"))?;
+        let len = a.len();
+        let child = a
+            .get_mut(idx)
+            .ok_or_else(|| format!("index {idx} out of range (list has {len})"))?;
+        return set_at(child, rest, value);
+    }
+    if !matches!(node, Yaml::Hash(_)) {
+        *node = Yaml::Hash(Hash::new());
+    }
+    match node {
+        Yaml::Hash(h) => {
+            let child = h
+                .entry(Yaml::String((*first).to_string()))
+                .or_insert(Yaml::Null);
+            set_at(child, rest, value)
+        }
+        _ => Err("internal: not a map".into()),
+    }
+}
+
+impl Settings {
+    /// stormwatch's own defaults, a configuration file and `--set` overrides.
+    pub fn load(config: Option<&Path>, sets: &[(String, String)]) -> Result<Settings> {
+        let mut s = Settings::default();
+        let mut doc = match config {
+            Some(p) => read_yaml(p)?,
+            None => Yaml::Hash(Hash::new()),
+        };
+        for (k, v) in sets {
+            apply_set(&mut doc, k, v)?;
+        }
+        s.apply(&doc, config).with_context(|| match config {
+            Some(p) => format!("configuration {}", p.display()),
+            None => "configuration".into(),
+        })?;
+        Ok(s)
+    }
+
+    /// Settings that reproduce Suricata 9's behaviour for compatibility runs
+    /// (suricata-verify): no behavioural stages, midstream off, Suricata's EVE
+    /// defaults — or exactly the `outputs` of the given `suricata.yaml` — then the
+    /// test's command-line `args` (`-k none`, `--set k=v`) and environment.
+    pub fn suricata_compat(
+        yaml: Option<&Path>,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Settings> {
+        let mut s = Settings::default();
+        s.engine.behaviour = false;
+        s.engine.flow.midstream = false;
+        s.eve = EveOptions::suricata_default();
+        let mut doc = match yaml {
+            Some(p) => {
+                let d = read_yaml(p)?;
+                // A test's suricata.yaml is the whole configuration: outputs not
+                // listed are not logged.
+                s.eve.types = Some(BTreeSet::new());
+                d
+            }
+            None => Yaml::Hash(Hash::new()),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-k" => {
+                    let v = it.next().ok_or_else(|| anyhow!("-k needs a value"))?;
+                    if v == "none" {
+                        s.engine.flow.checksum = ChecksumMode::Off;
+                    } else if v == "all" {
+                        s.engine.flow.checksum = ChecksumMode::On;
+                    }
+                }
+                "--set" => {
+                    let kv = it.next().ok_or_else(|| anyhow!("--set needs key=value"))?;
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| anyhow!("--set {kv}: expected key=value"))?;
+                    apply_set(&mut doc, k, v)?;
+                }
+                other => bail!("unsupported argument {other:?}"),
+            }
+        }
+        for (k, v) in env {
+            if k == "SURICATA_EVE_DNS_VERSION" {
+                apply_dns_version(&mut s, v)?;
+            }
+        }
+        s.apply(&doc, yaml)?;
+        Ok(s)
+    }
+
+    fn apply(&mut self, doc: &Yaml, origin: Option<&Path>) -> Result<()> {
+        // vars
+        if let Yaml::Hash(groups) = &doc["vars"]["address-groups"] {
+            for (k, v) in groups {
+                if let (Some(k), Some(v)) = (yaml_string(k), yaml_string(v)) {
+                    self.rules.set_var(&k, &v).map_err(|e| anyhow!("{e}"))?;
+                    if k == "HOME_NET" {
+                        self.engine.set_home_net(
+                            NetSet::parse(&v)
+                                .map_err(|e| anyhow!("vars.address-groups.HOME_NET: {e}"))?,
+                        );
+                    }
+                }
+            }
+        }
+        if let Yaml::Hash(groups) = &doc["vars"]["port-groups"] {
+            for (k, v) in groups {
+                if let (Some(k), Some(v)) = (yaml_string(k), yaml_string(v)) {
+                    self.rules.set_var(&k, &v).map_err(|e| anyhow!("{e}"))?;
+                }
+            }
+        }
+        // stream
+        let stream = &doc["stream"];
+        if let Some(b) = yaml_bool(&stream["midstream"]) {
+            self.engine.flow.midstream = b;
+        }
+        if let Some(b) = yaml_bool(&stream["checksum-validation"]) {
+            self.engine.flow.checksum = if b {
+                ChecksumMode::On
+            } else {
+                ChecksumMode::Off
+            };
+        }
+        if let Some(d) = yaml_string(&stream["reassembly"]["depth"]) {
+            self.engine.flow.reassembly_depth_bytes = parse_size(&d).ok_or_else(|| {
+                anyhow!("stream.reassembly.depth: {d:?} is not a size (e.g. 1mb)")
+            })?;
+        }
+        // outputs
+        if let Yaml::Array(outs) = &doc["outputs"] {
+            for o in outs {
+                let eve = &o["eve-log"];
+                if eve.is_badvalue() {
+                    continue;
+                }
+                if yaml_bool(&eve["enabled"]) == Some(false) {
+                    continue;
+                }
+                self.apply_eve(eve)?;
+            }
+        }
+        // rule files
+        if let Yaml::Array(files) = &doc["rule-files"] {
+            let base = yaml_string(&doc["default-rule-path"])
+                .map(PathBuf::from)
+                .or_else(|| origin.and_then(|p| p.parent()).map(Path::to_path_buf));
+            for f in files.iter().filter_map(yaml_string) {
+                let p = PathBuf::from(&f);
+                self.rule_files.push(match (&base, p.is_absolute()) {
+                    (Some(b), false) => b.join(p),
+                    _ => p,
+                });
+            }
+        }
+        if let Some(c) = yaml_string(&doc["classification-file"]) {
+            self.rules
+                .load_classification(Path::new(&c))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        // stormwatch's own section
+        let sw = &doc["stormwatch"];
+        if let Some(h) = yaml_string(&sw["home-net"]) {
+            self.engine
+                .set_home_net(NetSet::parse(&h).map_err(|e| anyhow!("stormwatch.home-net: {e}"))?);
+        }
+        if let Some(b) = yaml_bool(&sw["behaviour"]) {
+            self.engine.behaviour = b;
+        }
+        Ok(())
+    }
+
+    fn apply_eve(&mut self, eve: &Yaml) -> Result<()> {
+        if let Some(b) = yaml_bool(&eve["ethernet"]) {
+            self.eve.ethernet = b;
+        }
+        let Yaml::Array(types) = &eve["types"] else {
+            return Ok(());
+        };
+        let mut enabled = BTreeSet::new();
+        for t in types {
+            match t {
+                Yaml::String(name) => {
+                    enabled.insert(name.clone());
+                }
+                Yaml::Hash(h) => {
+                    for (k, v) in h {
+                        let Some(name) = yaml_string(k) else { continue };
+                        if yaml_bool(&v["enabled"]) == Some(false) {
+                            continue;
+                        }
+                        self.apply_eve_type(&name, v)?;
+                        enabled.insert(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.eve.types = Some(enabled);
+        Ok(())
+    }
+
+    fn apply_eve_type(&mut self, name: &str, v: &Yaml) -> Result<()> {
+        match name {
+            "alert" => {
+                if let Some(b) = yaml_bool(&v["payload"]) {
+                    self.eve.alert_payload = b;
+                }
+                if let Some(b) = yaml_bool(&v["payload-printable"]) {
+                    self.eve.alert_payload_printable = b;
+                }
+                if let Some(b) = yaml_bool(&v["packet"]) {
+                    self.eve.alert_packet = b;
+                }
+                if let Some(b) = yaml_string(&v["payload-buffer-size"]).and_then(|s| parse_size(&s))
+                {
+                    self.eve.alert_payload_buffer_size = usize::try_from(b).unwrap_or(usize::MAX);
+                }
+                match &v["metadata"] {
+                    Yaml::Hash(_) => self.eve.alert_metadata = true,
+                    other => {
+                        if let Some(b) = yaml_bool(other) {
+                            self.eve.alert_metadata = b;
+                        }
+                    }
+                }
+            }
+            "anomaly" => {
+                let t = &v["types"];
+                if let Some(b) = yaml_bool(&t["decode"]) {
+                    self.eve.anomaly_decode = b;
+                }
+                if let Some(b) = yaml_bool(&t["stream"]) {
+                    self.eve.anomaly_stream = b;
+                }
+                if let Some(b) = yaml_bool(&t["applayer"]) {
+                    self.eve.anomaly_applayer = b;
+                }
+            }
+            "dns" => {
+                if let Some(ver) = yaml_string(&v["version"]) {
+                    apply_dns_version(self, &ver)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn apply_dns_version(s: &mut Settings, v: &str) -> Result<()> {
+    let _ = (s, v);
+    Ok(())
+}
+
+fn read_yaml(p: &Path) -> Result<Yaml> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    // Suricata's files start with `%YAML 1.1` and `---`; both are fine here.
+    let docs = YamlLoader::load_from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}:{}:{}: invalid YAML: {}",
+            p.display(),
+            e.marker().line(),
+            e.marker().col() + 1,
+            e.info()
+        )
+    })?;
+    Ok(docs.into_iter().next().unwrap_or(Yaml::Hash(Hash::new())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1mb"), Some(1 << 20));
+        assert_eq!(parse_size("64 KiB"), Some(64 << 10));
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn set_overrides_build_paths() {
+        let mut d = Yaml::Hash(Hash::new());
+        apply_set(&mut d, "stream.midstream", "true").unwrap();
+        apply_set(&mut d, "app-layer.protocols.dns.detection-ports.dp", "5353").unwrap();
+        assert_eq!(yaml_bool(&d["stream"]["midstream"]), Some(true));
+        assert_eq!(
+            yaml_string(&d["app-layer"]["protocols"]["dns"]["detection-ports"]["dp"]).as_deref(),
+            Some("5353")
+        );
+    }
+
+    #[test]
+    fn compat_args() {
+        let s = Settings::suricata_compat(
+            None,
+            &[
+                "-k".into(),
+                "none".into(),
+                "--set".into(),
+                "stream.midstream=true".into(),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.engine.flow.checksum, ChecksumMode::Off);
+        assert!(s.engine.flow.midstream);
+        assert!(!s.engine.behaviour);
+        assert!(Settings::suricata_compat(None, &["--bogus".into()], &[]).is_err());
+    }
+}

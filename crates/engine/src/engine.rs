@@ -1,0 +1,632 @@
+//! The per-frame pipeline.
+
+use crate::Config;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+use stormwatch_correlate::Correlator;
+use stormwatch_detect::Detectors;
+use stormwatch_flow::{FlowTable, FlowVisitor, PacketCtx};
+use stormwatch_model::{
+    Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppRecord, Direction, Endpoints, FlowRecord,
+    IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink, Stats, StreamChunk,
+    Timestamp, TxView, Verdict, tcp_flags,
+};
+use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
+use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
+use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame};
+
+/// What the engine keeps per flow (inside the flow table entry).
+#[derive(Default)]
+pub struct PerFlow {
+    app: FlowApp,
+    rules: stormwatch_rules::FlowState,
+    alerted: bool,
+}
+
+/// End-of-run figures for the terminal summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// Frames read.
+    pub packets: u64,
+    /// Captured bytes of those frames.
+    pub bytes: u64,
+    /// Flows ended (all flows, at the end of the run).
+    pub flows: u64,
+    /// Flows per application protocol, by EVE name.
+    pub protocols: BTreeMap<String, u64>,
+    /// Anomalies by event name.
+    pub anomalies: BTreeMap<String, u64>,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Notices raised.
+    pub notices: u64,
+    /// First packet time.
+    pub first_ts: Option<Timestamp>,
+    /// Last packet time.
+    pub last_ts: Option<Timestamp>,
+    /// Current verdicts at the end (most severe first).
+    pub verdicts: Vec<Verdict>,
+    /// Every piece of evidence the correlator holds.
+    pub evidence: Vec<stormwatch_model::Evidence>,
+    /// Campaigns.
+    pub incidents: Vec<stormwatch_model::Incident>,
+    /// The propagation graph.
+    pub edges: Vec<stormwatch_model::PropagationEdge>,
+    /// Every counter of every stage (also in the `stats` record).
+    pub stats: Stats,
+}
+
+/// Everything but the flow table and the protocol stage: what stage callbacks
+/// write into while those two are borrowed.
+struct Rest {
+    rules: Option<Arc<RuleSet>>,
+    detect: Option<Detectors>,
+    correlate: Option<Correlator>,
+    pending: Vec<(OutputRecord, RecordMeta)>,
+    meta: RecordMeta,
+    alerts: Vec<Alert>,
+    notices: Vec<Notice>,
+    verdicts: Vec<Verdict>,
+    summary: Summary,
+    counters: BTreeMap<&'static str, u64>,
+}
+
+impl Rest {
+    fn emit(&mut self, rec: OutputRecord) {
+        self.pending.push((rec, self.meta));
+    }
+
+    fn count(&mut self, name: &'static str, n: u64) {
+        *self.counters.entry(name).or_insert(0) += n;
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        *self
+            .summary
+            .anomalies
+            .entry(a.event.to_string())
+            .or_insert(0) += 1;
+        if let Some(d) = &mut self.detect {
+            d.on_anomaly(&a, &mut self.notices);
+        }
+        if let Some(c) = &mut self.correlate {
+            c.on_anomaly(&a, &mut self.verdicts);
+        }
+        self.emit(OutputRecord::Anomaly(a));
+        self.drain_findings();
+    }
+
+    /// Routes alerts, notices and verdicts raised so far to their consumers and
+    /// the output, in a fixed order.
+    fn drain_findings(&mut self) {
+        // Alerts may raise notices, notices may raise verdicts: loop until quiet.
+        while !self.alerts.is_empty() || !self.notices.is_empty() || !self.verdicts.is_empty() {
+            for a in std::mem::take(&mut self.alerts) {
+                self.summary.alerts += 1;
+                if let Some(d) = &mut self.detect {
+                    d.on_alert(&a, &mut self.notices);
+                }
+                if let Some(c) = &mut self.correlate {
+                    c.on_alert(&a, &mut self.verdicts);
+                }
+                self.emit(OutputRecord::Alert(a));
+            }
+            for n in std::mem::take(&mut self.notices) {
+                self.summary.notices += 1;
+                if let Some(c) = &mut self.correlate {
+                    c.on_notice(&n, &mut self.verdicts);
+                }
+                self.emit(OutputRecord::Notice(n));
+            }
+            for v in std::mem::take(&mut self.verdicts) {
+                self.emit(OutputRecord::Verdict(v));
+            }
+        }
+    }
+
+    fn app_event(&mut self, ctx: &AppContext, ev: &AppEvent) {
+        if let Some(d) = &mut self.detect {
+            d.on_app_event(ctx, ev, &mut self.notices);
+        }
+        if let Some(c) = &mut self.correlate {
+            c.on_app_event(ctx, ev, &mut self.verdicts);
+        }
+        self.drain_findings();
+    }
+}
+
+/// The protocol stage's view of the rest of the pipeline while it parses one flow.
+struct ProtoOut<'a> {
+    rest: &'a mut Rest,
+    rules_state: &'a mut stormwatch_rules::FlowState,
+    flow: FlowInfo,
+    alerted: &'a mut bool,
+}
+
+impl ProtoSink for ProtoOut<'_> {
+    fn event(&mut self, ctx: &AppContext, ev: AppEvent) {
+        self.rest.app_event(ctx, &ev);
+    }
+
+    fn record(&mut self, rec: AppRecord) {
+        self.rest.emit(OutputRecord::App(rec));
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        self.rest.anomaly(a);
+    }
+
+    fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
+        if let Some(rs) = &self.rest.rules {
+            let mut flow = self.flow.clone();
+            flow.app_proto = tx.app_proto();
+            flow.dir = ctx.dir;
+            let before = self.rest.alerts.len();
+            rs.match_tx(
+                &TxInput {
+                    ts: ctx.ts,
+                    flow,
+                    frame: &[],
+                },
+                tx,
+                self.rules_state,
+                &mut self.rest.alerts,
+            );
+            if self.rest.alerts.len() > before {
+                *self.alerted = true;
+            }
+            self.rest.drain_findings();
+        }
+    }
+}
+
+/// The pipeline. Feed frames with [`Engine::process`], end with [`Engine::finish`].
+pub struct Engine {
+    flows: FlowTable<PerFlow>,
+    stages: Stages,
+    last_tick_secs: i64,
+}
+
+/// The flow table's visitor: every stage behind the flow table.
+struct Stages {
+    proto: Proto,
+    rest: Rest,
+    home_net: stormwatch_model::NetSet,
+}
+
+fn flow_info(ctx: &PacketCtx, app: &FlowApp) -> FlowInfo {
+    FlowInfo {
+        flow_id: ctx.flow_id,
+        key: ctx.key,
+        dir: ctx.dir,
+        established: ctx.established,
+        stream_tracked: ctx.stream_tracked,
+        app_proto: app.app_proto(),
+        app_proto_ts: app.app_proto_dir(Direction::ToServer),
+        app_proto_tc: app.app_proto_dir(Direction::ToClient),
+        pkts_toserver: ctx.pkts_toserver,
+        pkts_toclient: ctx.pkts_toclient,
+        bytes_toserver: ctx.bytes_toserver,
+        bytes_toclient: ctx.bytes_toclient,
+        start: ctx.start,
+    }
+}
+
+fn app_ctx(ctx: &PacketCtx, dir: Direction) -> AppContext {
+    AppContext {
+        ts: ctx.ts,
+        flow_id: ctx.flow_id,
+        key: ctx.key,
+        dir,
+    }
+}
+
+fn summary_of(ctx: &PacketCtx, pkt: &Decoded<'_>) -> Option<PacketSummary> {
+    let (src, dst) = pkt.l3.addrs()?;
+    let (ip_id, ttl) = match &pkt.l3 {
+        L3::Ipv4(v) => (v.id, v.ttl),
+        L3::Ipv6(v) => (0, v.hop_limit),
+        _ => (0, 0),
+    };
+    let mut s = PacketSummary {
+        ts: ctx.ts,
+        flow_id: ctx.flow_id,
+        dir: ctx.dir,
+        first_in_flow: ctx.first_in_flow,
+        src,
+        dst,
+        src_port: 0,
+        dst_port: 0,
+        proto: IpProto(pkt.l3.proto().unwrap_or(0)),
+        tcp_flags: 0,
+        window: 0,
+        ip_id,
+        ttl,
+        tcp_options_sig: 0,
+        mss: None,
+        icmp: None,
+        payload_len: u32::try_from(pkt.payload.len()).unwrap_or(u32::MAX),
+        wire_len: ctx.wire_len,
+    };
+    match &pkt.l4 {
+        L4::Tcp(t) => {
+            s.src_port = t.src_port;
+            s.dst_port = t.dst_port;
+            s.tcp_flags = t.flags;
+            s.window = t.window;
+            s.tcp_options_sig = t.opts.layout_sig;
+            s.mss = t.opts.mss;
+        }
+        L4::Udp(u) => {
+            s.src_port = u.src_port;
+            s.dst_port = u.dst_port;
+        }
+        L4::Icmp(i) => s.icmp = Some((i.icmp_type, i.code)),
+        _ => {}
+    }
+    Some(s)
+}
+
+/// True for the packets behavioural detectors look at: the first packet in each
+/// direction, TCP control packets (SYN, RST, FIN) and ICMP.
+fn detector_wants(ctx: &PacketCtx, s: &PacketSummary) -> bool {
+    let first_in_dir = match ctx.dir {
+        Direction::ToServer => ctx.pkts_toserver == 1,
+        Direction::ToClient => ctx.pkts_toclient == 1,
+    };
+    first_in_dir
+        || s.tcp_flags & (tcp_flags::SYN | tcp_flags::RST | tcp_flags::FIN) != 0
+        || s.icmp.is_some()
+}
+
+impl FlowVisitor<PerFlow> for Stages {
+    fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        let rest = &mut self.rest;
+        if ctx.first_in_flow {
+            self.proto
+                .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
+        }
+        if rest.detect.is_some() {
+            if let Some(s) = summary_of(ctx, pkt) {
+                if detector_wants(ctx, &s) {
+                    if let Some(d) = &mut rest.detect {
+                        d.on_packet(&s, &mut rest.notices);
+                    }
+                    rest.drain_findings();
+                }
+            }
+        }
+        if matches!(pkt.l4, L4::Udp(_)) {
+            let info = flow_info(ctx, &user.app);
+            let mut out = ProtoOut {
+                rest: &mut self.rest,
+                rules_state: &mut user.rules,
+                flow: info,
+                alerted: &mut user.alerted,
+            };
+            self.proto
+                .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
+        }
+        let rest = &mut self.rest;
+        if let Some(rs) = rest.rules.clone() {
+            let input = PacketInput {
+                ts: ctx.ts,
+                pkt,
+                frame: &[],
+                flow: Some(flow_info(ctx, &user.app)),
+            };
+            let before = rest.alerts.len();
+            rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
+            if rest.alerts.len() > before {
+                user.alerted = true;
+            }
+            rest.drain_findings();
+        }
+    }
+
+    fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
+        let mut info = flow_info(ctx, &user.app);
+        info.dir = chunk.dir;
+        {
+            let mut out = ProtoOut {
+                rest: &mut self.rest,
+                rules_state: &mut user.rules,
+                flow: info.clone(),
+                alerted: &mut user.alerted,
+            };
+            self.proto.on_stream(
+                &app_ctx(ctx, chunk.dir),
+                &mut user.app,
+                chunk.data,
+                &mut out,
+            );
+        }
+        let rest = &mut self.rest;
+        if let Some(rs) = rest.rules.clone() {
+            info.app_proto = user.app.app_proto();
+            let input = StreamInput {
+                ts: ctx.ts,
+                flow: info,
+                data: chunk.data,
+                offset: chunk.offset,
+                frame: &[],
+            };
+            let before = rest.alerts.len();
+            rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
+            if rest.alerts.len() > before {
+                user.alerted = true;
+            }
+            rest.drain_findings();
+        }
+    }
+
+    fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {
+        let ctx = AppContext {
+            ts: rec.end,
+            flow_id: rec.flow_id,
+            key: rec.key,
+            dir: Direction::ToServer,
+        };
+        {
+            let info = FlowInfo {
+                flow_id: rec.flow_id,
+                key: rec.key,
+                dir: Direction::ToServer,
+                established: rec.state != stormwatch_model::FlowState::New,
+                stream_tracked: rec.tcp.is_some(),
+                app_proto: user.app.app_proto(),
+                app_proto_ts: user.app.app_proto_dir(Direction::ToServer),
+                app_proto_tc: user.app.app_proto_dir(Direction::ToClient),
+                pkts_toserver: rec.pkts_toserver,
+                pkts_toclient: rec.pkts_toclient,
+                bytes_toserver: rec.bytes_toserver,
+                bytes_toclient: rec.bytes_toclient,
+                start: rec.start,
+            };
+            let mut out = ProtoOut {
+                rest: &mut self.rest,
+                rules_state: &mut user.rules,
+                flow: info,
+                alerted: &mut user.alerted,
+            };
+            self.proto.on_flow_end(&ctx, &mut user.app, &mut out);
+        }
+        rec.app_proto = user.app.app_proto();
+        let ts = user.app.app_proto_dir(Direction::ToServer);
+        let tc = user.app.app_proto_dir(Direction::ToClient);
+        if ts != tc && ts.is_known() && tc.is_known() {
+            rec.app_proto_ts = Some(ts);
+            rec.app_proto_tc = Some(tc);
+        }
+        rec.alerted = user.alerted;
+        let rest = &mut self.rest;
+        rest.summary.flows += 1;
+        let name = if rec.app_proto.is_known() {
+            rec.app_proto.as_str()
+        } else {
+            "unknown"
+        };
+        *rest.summary.protocols.entry(name.to_string()).or_insert(0) += 1;
+        if let Some(d) = &mut rest.detect {
+            d.on_flow_end(&rec, &mut rest.notices);
+        }
+        if let Some(c) = &mut rest.correlate {
+            c.on_flow(&rec, &mut rest.verdicts);
+        }
+        // Flow records carry no packet number.
+        let meta = rest.meta;
+        rest.meta.pcap_cnt = None;
+        rest.emit(OutputRecord::Flow(rec));
+        rest.drain_findings();
+        rest.meta = meta;
+    }
+
+    fn on_anomaly(&mut self, a: Anomaly) {
+        self.rest.anomaly(a);
+    }
+}
+
+impl Engine {
+    /// Builds every stage from `cfg`.
+    pub fn new(cfg: Config) -> Engine {
+        let detect = cfg
+            .behaviour
+            .then(|| Detectors::new(cfg.detect.clone(), cfg.home_net.clone()));
+        let correlate = cfg
+            .behaviour
+            .then(|| Correlator::new(cfg.correlate.clone()));
+        let rules = cfg.rules.clone().filter(|r| !r.is_empty());
+        Engine {
+            flows: FlowTable::new(cfg.flow.clone()),
+            stages: Stages {
+                proto: Proto::new(cfg.proto.clone()),
+                rest: Rest {
+                    rules,
+                    detect,
+                    correlate,
+                    pending: Vec::with_capacity(64),
+                    meta: RecordMeta::default(),
+                    alerts: Vec::new(),
+                    notices: Vec::new(),
+                    verdicts: Vec::new(),
+                    summary: Summary::default(),
+                    counters: BTreeMap::new(),
+                },
+                home_net: cfg.home_net.clone(),
+            },
+            last_tick_secs: i64::MIN,
+        }
+    }
+
+    /// Processes one frame; records it causes are written to `sink`.
+    pub fn process(&mut self, frame: &RawFrame<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        let st = &mut self.stages;
+        let rest = &mut st.rest;
+        let s = &mut rest.summary;
+        s.packets += 1;
+        s.bytes += frame.data.len() as u64;
+        if s.first_ts.is_none() {
+            s.first_ts = Some(frame.ts);
+        }
+        s.last_ts = Some(frame.ts);
+        rest.meta = RecordMeta {
+            pcap_cnt: Some(s.packets),
+            linktype: Some(frame.link_type.0),
+            pkt_src: Some("wire/pcap"),
+        };
+        if frame.is_truncated() {
+            rest.count("capture.truncated_frames", 1);
+        }
+        let secs = frame.ts.secs();
+        if secs != self.last_tick_secs {
+            self.last_tick_secs = secs;
+            if let Some(d) = &mut rest.detect {
+                d.tick(frame.ts, &mut rest.notices);
+                rest.drain_findings();
+            }
+        }
+
+        let first_new = self.stages.rest.pending.len();
+        let pkt = decode_frame(LinkType(frame.link_type.0), frame.data);
+        self.note_decode(frame, &pkt);
+        if pkt.l3.addrs().is_some() {
+            self.flows
+                .process(frame.ts, frame.orig_len, &pkt, &mut self.stages);
+        }
+        // Alerts raised by this frame carry it (EVE `packet`); copied only for alerts.
+        for (rec, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
+            if let OutputRecord::Alert(a) = rec {
+                if a.packet.as_ref().is_none_or(|p| p.is_empty()) {
+                    a.packet = Some(frame.data.to_vec());
+                }
+            }
+        }
+        self.flush(sink)
+    }
+
+    fn note_decode(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
+        let rest = &mut self.stages.rest;
+        match &pkt.l3 {
+            L3::Ipv4(_) => rest.count("decoder.ipv4", 1),
+            L3::Ipv6(_) => rest.count("decoder.ipv6", 1),
+            L3::Arp => rest.count("decoder.arp", 1),
+            L3::Other(_) => rest.count("decoder.other_ethertype", 1),
+            L3::None => rest.count("decoder.undecoded", 1),
+        }
+        match &pkt.l4 {
+            L4::Tcp(_) => rest.count("decoder.tcp", 1),
+            L4::Udp(_) => rest.count("decoder.udp", 1),
+            L4::Icmp(i) if i.v6 => rest.count("decoder.icmpv6", 1),
+            L4::Icmp(_) => rest.count("decoder.icmpv4", 1),
+            L4::Fragment => rest.count("decoder.ip_fragments", 1),
+            L4::Other(_) => rest.count("decoder.other_ip_proto", 1),
+            L4::None => {}
+        }
+        if pkt.vlan_count > 0 {
+            rest.count("decoder.vlan", 1);
+        }
+        if pkt.tunnel_depth > 0 {
+            rest.count("decoder.tunnelled", 1);
+        }
+        if pkt.anomalies.is_empty() {
+            return;
+        }
+        let endpoints = pkt.l3.addrs().map(|(src, dst)| {
+            let (sp, dp) = pkt.l4.ports().unwrap_or((0, 0));
+            Endpoints {
+                src,
+                dst,
+                src_port: sp,
+                dst_port: dp,
+                proto: IpProto(pkt.l3.proto().unwrap_or(0)),
+            }
+        });
+        for an in pkt.anomalies.iter() {
+            let mut a = Anomaly::new(frame.ts, AnomalyType::Decode, an.name());
+            a.endpoints = endpoints;
+            rest.anomaly(a);
+        }
+    }
+
+    fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        let pending = &mut self.stages.rest.pending;
+        for (rec, meta) in pending.drain(..) {
+            sink.write_meta(&rec, &meta)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the run: flushes reassembly, ends every flow, lets the detectors and
+    /// the correlator conclude, writes verdicts, incidents and the `stats` record.
+    pub fn finish(mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
+        self.stages.rest.meta = RecordMeta::default();
+        self.flows.finish(&mut self.stages);
+        let end = self.stages.rest.summary.last_ts.unwrap_or_default();
+        let rest = &mut self.stages.rest;
+        if let Some(d) = &mut rest.detect {
+            d.finish(end, &mut rest.notices);
+        }
+        rest.drain_findings();
+        if let Some(mut c) = rest.correlate.take() {
+            let conclusion = c.finish(end);
+            for v in conclusion.verdicts {
+                rest.emit(OutputRecord::Verdict(v));
+            }
+            for i in &conclusion.incidents {
+                rest.emit(OutputRecord::Incident(i.clone()));
+            }
+            rest.summary.verdicts = conclusion.current;
+            rest.summary.incidents = conclusion.incidents;
+            rest.summary.edges = conclusion.edges;
+            rest.summary.evidence = c.evidence().cloned().collect();
+        }
+        let stats = self.stats();
+        self.stages.rest.summary.stats = stats.clone();
+        self.stages.rest.emit(OutputRecord::Stats(stats));
+        self.flush(sink)?;
+        sink.finish()?;
+        Ok(std::mem::take(&mut self.stages.rest.summary))
+    }
+
+    /// Every counter of every stage, as the `stats` record holds them.
+    pub fn stats(&self) -> Stats {
+        let rest = &self.stages.rest;
+        let mut s = Stats {
+            ts: rest.summary.last_ts.unwrap_or_default(),
+            counters: Vec::new(),
+        };
+        s.add("decoder.pkts", rest.summary.packets);
+        s.add("decoder.bytes", rest.summary.bytes);
+        for (k, v) in &rest.counters {
+            s.add(k, *v);
+        }
+        for (k, v) in self.flows.counters() {
+            s.add(k, v);
+        }
+        for (k, v) in self.stages.proto.counters() {
+            s.add(k, v);
+        }
+        if let Some(d) = &rest.detect {
+            for (k, v) in d.counters() {
+                s.add(k, v);
+            }
+        }
+        for (p, n) in &rest.summary.protocols {
+            s.add(&format!("app_layer.flow.{p}"), *n);
+        }
+        s.add("detect.alert", rest.summary.alerts);
+        s.add("detect.notice", rest.summary.notices);
+        s
+    }
+
+    /// Figures so far.
+    pub fn summary(&self) -> &Summary {
+        &self.stages.rest.summary
+    }
+
+    /// `HOME_NET` in use.
+    pub fn home_net(&self) -> &stormwatch_model::NetSet {
+        &self.stages.home_net
+    }
+}
