@@ -71,10 +71,10 @@ pub fn probe(_dir: Direction, data: &[u8]) -> ProbeResult {
             };
         }
         let len = u16::from_be_bytes([data[3], data[4]]);
-        if !is_tls_version(data[1], data[2]) || len == 0 || len > 18432 {
+        if !is_tls_version(data[1], data[2]) || len > 18432 || (len == 0 && b0 != 22) {
             return ProbeResult::NoMatch;
         }
-        if b0 == 22 {
+        if b0 == 22 && len > 0 {
             // Handshake: first message type must be a known one.
             return match data.get(5) {
                 None => ProbeResult::NeedMore,

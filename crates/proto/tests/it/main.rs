@@ -6,6 +6,7 @@ mod ftp;
 mod http;
 mod ident;
 mod irc;
+mod oracle;
 mod pcapkit;
 mod smtp;
 mod ssh;

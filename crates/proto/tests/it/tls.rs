@@ -225,6 +225,13 @@ fn suricata_verify_connect_and_mismatch() {
     };
     assert_eq!(r.evaluated, 1);
     assert!(r.failures.is_empty(), "{:#?}", r.failures);
+    // http-connect-tls: the tunnel starts with an empty SSL3 handshake record.
+    let p = ident::sv_pcap("http-connect/http-connect-tls").unwrap();
+    let (_, flows) = ident::run_capture(&p, cfg_default());
+    assert_eq!(
+        (flows[0].proto, flows[0].orig),
+        (AppProto::Tls, AppProto::Http)
+    );
     let r = sv_check("output-eve-anomaly-02", &["anomaly"], cfg_default()).unwrap();
     assert_eq!(r.evaluated, 3);
     assert!(r.failures.is_empty(), "{:#?}", r.failures);
