@@ -75,7 +75,7 @@ pub(crate) struct PcapReader {
 
 impl PcapReader {
     /// Reads the record at `*pos`; `Ok(None)` at the end of the data.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next<'a>(
         &self,
         path: &Path,
