@@ -75,6 +75,8 @@ enum ExpectKind {
     Ftp,
     /// An IRC DCC SEND offer with its file name.
     DccSend(String),
+    /// A TFTP request: the transfer comes from a new server port.
+    Tftp(Option<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -334,6 +336,18 @@ impl Proto {
             return;
         }
         self.counters.expect_matched += 1;
+        if let ExpectKind::Tftp(name) = &e.kind {
+            app.proto = AppProto::Tftp;
+            app.dir_proto = [AppProto::Tftp; 2];
+            app.flags |= F_EXPECTED | F_ANNOUNCE;
+            self.counters.detected[proto_index(AppProto::Tftp)] += 1;
+            let st = app.state.get_or_insert_with(Box::default);
+            st.dgram = Some(Box::new(crate::tftp::TftpParser::for_transfer(
+                &self.cfg,
+                name.as_deref(),
+            )));
+            return;
+        }
         app.proto = AppProto::FtpData;
         app.dir_proto = [AppProto::FtpData; 2];
         app.flags |= F_EXPECTED | F_ANNOUNCE;
@@ -345,6 +359,7 @@ impl Proto {
                 Some(name),
             ))),
             ExpectKind::Ftp => crate::registry::data_channel_maker().map(|make| make(&self.cfg)),
+            ExpectKind::Tftp(_) => None,
         };
         match parser {
             Some(p) => {
@@ -805,6 +820,16 @@ impl Proto {
         if app.flags & F_DONE != 0 {
             return;
         }
+        if app.flags & F_ANNOUNCE != 0 {
+            app.flags &= !F_ANNOUNCE;
+            sink.event(
+                ctx,
+                AppEvent::ProtoDetected {
+                    proto: app.proto,
+                    masquerade: false,
+                },
+            );
+        }
         let mut tap = Tap {
             inner: sink,
             expects: Vec::new(),
@@ -854,6 +879,21 @@ impl Proto {
                     if st.dgram.is_none() && !app.proto.is_known() {
                         st.dgram = Some((p.make)(&self.cfg));
                         self.set_flow_proto(ctx, app, p.proto, sink);
+                        if p.proto == AppProto::Tftp
+                            && let Some(crate::tftp::parser::Packet::Request { file, .. }) =
+                                crate::tftp::parser::parse_packet(payload)
+                        {
+                            // The server answers from a new port to the client's.
+                            let (addr, port) = match ctx.dir {
+                                Direction::ToServer => (ctx.key.src, ctx.key.src_port),
+                                Direction::ToClient => (ctx.key.dst, ctx.key.dst_port),
+                            };
+                            let name = String::from_utf8_lossy(file).into_owned();
+                            self.add_expectations(
+                                ctx.ts,
+                                vec![(addr, port, ExpectKind::Tftp(Some(name)))],
+                            );
+                        }
                     } else if app.proto.is_known()
                         && app.proto != p.proto
                         && app.flags & F_MISMATCH == 0

@@ -76,6 +76,12 @@ fn make_dns_tcp(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
 fn make_dns_udp(cfg: &ProtoConfig) -> Box<dyn DatagramParser + Send> {
     Box::new(crate::dns::DnsUdpParser::new(cfg))
 }
+fn make_smtp(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
+    Box::new(crate::smtp::SmtpParser::new(cfg))
+}
+fn make_tftp(cfg: &ProtoConfig) -> Box<dyn DatagramParser + Send> {
+    Box::new(crate::tftp::TftpParser::new(cfg))
+}
 fn make_pop3(cfg: &ProtoConfig) -> Box<dyn StreamParser + Send> {
     Box::new(crate::mail::MailParser::new_pop3(cfg))
 }
@@ -111,6 +117,11 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
         make: make_ftp,
     },
     StreamProto {
+        proto: AppProto::Smtp,
+        probe: crate::smtp::probe,
+        make: make_smtp,
+    },
+    StreamProto {
         proto: AppProto::Imap,
         probe: crate::mail::probe_imap,
         make: make_imap,
@@ -133,11 +144,18 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
 ];
 
 /// UDP protocols in probe order.
-pub const DATAGRAM_PROTOS: &[DatagramProto] = &[DatagramProto {
-    proto: AppProto::Dns,
-    probe: crate::dns::probe,
-    make: make_dns_udp,
-}];
+pub const DATAGRAM_PROTOS: &[DatagramProto] = &[
+    DatagramProto {
+        proto: AppProto::Dns,
+        probe: crate::dns::probe,
+        make: make_dns_udp,
+    },
+    DatagramProto {
+        proto: AppProto::Tftp,
+        probe: crate::tftp::probe,
+        make: make_tftp,
+    },
+];
 
 /// The parser constructor for `proto` on streams, if registered.
 pub fn stream_maker(proto: AppProto) -> Option<MakeStream> {

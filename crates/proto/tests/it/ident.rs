@@ -455,3 +455,82 @@ fn counters_are_named_and_count() {
     assert_eq!(get("proto.masquerade"), Some(1));
     assert_eq!(get("proto.detect.tls"), Some(0));
 }
+
+#[test]
+fn tftp_transfer_from_a_new_port_is_linked() {
+    let client: IpAddr = "10.1.1.20".parse().unwrap();
+    let server: IpAddr = "10.1.1.1".parse().unwrap();
+    let req = FlowKey {
+        src: client,
+        dst: server,
+        src_port: 3000,
+        dst_port: 69,
+        proto: IpProto::UDP,
+        vlan: [0, 0],
+    };
+    let xfer = FlowKey {
+        src: server,
+        dst: client,
+        src_port: 4000,
+        dst_port: 3000,
+        proto: IpProto::UDP,
+        vlan: [0, 0],
+    };
+    let c1 = conv(
+        req,
+        &[(Direction::ToServer, b"\x00\x01bot.exe\x00octet\x00")],
+    );
+    let c2 = conv(
+        xfer,
+        &[
+            (
+                Direction::ToServer,
+                b"\x00\x03\x00\x01MZ\x90\x00\x03\x00\x00\x00",
+            ),
+            (Direction::ToClient, b"\x00\x04\x00\x01"),
+        ],
+    );
+    let (sink, flows) = run_convs(&[c1, c2], ProtoConfig::default());
+    assert_eq!(flows[0].proto, AppProto::Tftp);
+    assert_eq!(flows[1].proto, AppProto::Tftp);
+    assert!(!flows[1].masquerade);
+    let file = sink
+        .events
+        .iter()
+        .find_map(|(_, _, e)| match e {
+            AppEvent::File(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a file from the transfer flow");
+    assert_eq!(file.name.as_deref(), Some("bot.exe"));
+    assert_eq!(file.magic, stormwatch_model::FileMagic::Pe);
+}
+
+/// smtp-tls-protodetect: the client starts TLS at once, the server greets in
+/// SMTP: flow `tls`, `app_proto_tc` `smtp`, one mismatch anomaly.
+#[test]
+fn client_tls_against_smtp_greeting() {
+    let Some(p) = sv_pcap("smtp-tls-protodetect") else {
+        println!("skipped: shared data not found");
+        return;
+    };
+    let (sink, f) = run_capture(&p, ProtoConfig::default());
+    assert_eq!(
+        (f[0].proto, f[0].ts, f[0].tc),
+        (AppProto::Tls, AppProto::Tls, AppProto::Smtp)
+    );
+    assert_eq!(
+        sink.anomalies
+            .iter()
+            .filter(|(_, a)| a.event == "APPLAYER_MISMATCH_PROTOCOL_BOTH_DIRECTIONS")
+            .count(),
+        1
+    );
+    // The SMTP greeting never reached the TLS parser.
+    assert!(
+        !sink
+            .anomalies
+            .iter()
+            .any(|(_, a)| a.layer.as_deref() == Some("proto_parser"))
+    );
+}
