@@ -232,3 +232,19 @@ impl Rng {
 pub fn anoms(link: crate::LinkType, f: &[u8]) -> Vec<crate::DecodeAnomaly> {
     crate::decode_frame(link, f).anomalies.iter().collect()
 }
+
+/// A little-endian µs pcap file of `frames` with link type `link`.
+pub fn pcap_file(link: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    v.extend([0; 8]);
+    v.extend(262_144u32.to_le_bytes());
+    v.extend(link.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        v.extend((1_000_000 + i as u32).to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        v.extend((f.len() as u32).to_le_bytes());
+        v.extend((f.len() as u32).to_le_bytes());
+        v.extend(f);
+    }
+    v
+}
