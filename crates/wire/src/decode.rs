@@ -620,18 +620,13 @@ mod tests {
                 // Checksums of the innermost transport (tshark: last occurrence).
                 let status = |name: &str| vals(name).last().and_then(|s| s.parse::<u8>().ok());
                 if !icmp_error {
-                    if let (Some(ok), Some(st @ (0 | 1))) =
-                        (tcp_checksum_ok(&d), status("tcp.checksum.status"))
+                    for (name, ours) in [("tcp", tcp_checksum_ok(&d)), ("udp", udp_checksum_ok(&d))]
                     {
-                        if ok != (st == 1) {
-                            diffs.push(format!("tcp checksum ours {ok} tshark {st}"));
-                        }
-                    }
-                    if let (Some(ok), Some(st @ (0 | 1))) =
-                        (udp_checksum_ok(&d), status("udp.checksum.status"))
-                    {
-                        if ok != (st == 1) {
-                            diffs.push(format!("udp checksum ours {ok} tshark {st}"));
+                        let theirs = status(&format!("{name}.checksum.status"));
+                        if let (Some(ok), Some(st @ (0 | 1))) = (ours, theirs)
+                            && ok != (st == 1)
+                        {
+                            diffs.push(format!("{name} checksum ours {ok} tshark {st}"));
                         }
                     }
                 }
