@@ -8,6 +8,7 @@ mod ident;
 mod irc;
 mod oracle;
 mod pcapkit;
+mod scenarios;
 mod smtp;
 mod ssh;
 mod svcheck;
