@@ -57,7 +57,8 @@ pub struct HttpConfig {
     /// Most header fields kept per block (default 1024); more raise
     /// `REQUEST_TOO_MANY_HEADERS` / `RESPONSE_TOO_MANY_HEADERS`.
     pub max_headers: usize,
-    /// Most transactions open at once per connection (default 512); the oldest
+    /// Most transactions open at once per connection (default 128; each may hold
+    /// a request body window); the oldest
     /// is logged and dropped when a new one would exceed it
     /// (anomaly `http.tx_limit_reached`, once per connection).
     pub max_open_txs: usize,
@@ -78,7 +79,7 @@ impl Default for HttpConfig {
             response_body_limit: 100 * 1024,
             max_line_bytes: 18_000,
             max_headers: 1024,
-            max_open_txs: 512,
+            max_open_txs: 128,
             extended: true,
             dump_all_headers: HeaderDump::None,
             files: FileConfig::default(),
