@@ -280,6 +280,14 @@ fn transport(p: IpProto) -> Transport {
     }
 }
 
+/// Line-based command protocols whose client verbs overlap (FTP/POP3 `USER`,
+/// `PASS`; SMTP/FTP/POP3 `QUIT`; IRC `PASS`/`USER`).
+fn confusable(a: AppProto, b: AppProto) -> bool {
+    use AppProto::*;
+    let text = |p| matches!(p, Ftp | Smtp | Pop3 | Imap | Irc);
+    text(a) && text(b)
+}
+
 enum Probe {
     Found(AppProto),
     Pending,
@@ -615,6 +623,13 @@ impl Proto {
                     }
                 }
                 Probe::Found(p) => {
+                    // Text command protocols share verbs (USER, PASS, QUIT...): a
+                    // direction matching another of them is the flow's protocol.
+                    let p = if app.proto.is_known() && confusable(app.proto, p) {
+                        app.proto
+                    } else {
+                        p
+                    };
                     if let Some(det) = st.detect.as_mut() {
                         det.state[d] = DirState::Found(p);
                         if !det.replay {

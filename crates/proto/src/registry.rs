@@ -107,6 +107,11 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
         make: make_ssh,
     },
     StreamProto {
+        proto: AppProto::Irc,
+        probe: crate::irc::probe,
+        make: make_irc,
+    },
+    StreamProto {
         proto: AppProto::Http,
         probe: crate::http::probe,
         make: make_http,
@@ -130,11 +135,6 @@ pub const STREAM_PROTOS: &[StreamProto] = &[
         proto: AppProto::Pop3,
         probe: crate::mail::probe_pop3,
         make: make_pop3,
-    },
-    StreamProto {
-        proto: AppProto::Irc,
-        probe: crate::irc::probe,
-        make: make_irc,
     },
     StreamProto {
         proto: AppProto::Dns,

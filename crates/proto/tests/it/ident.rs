@@ -534,3 +534,50 @@ fn client_tls_against_smtp_greeting() {
             .any(|(_, a)| a.layer.as_deref() == Some("proto_parser"))
     );
 }
+
+/// IRC clients that open with PASS (FTP's verb too) on any port, and POP3
+/// clients that send USER (an FTP verb) to a POP3 server: one protocol each,
+/// no mismatch.
+#[test]
+fn shared_text_verbs_do_not_confuse() {
+    for port in [443u16, 6667, 31337] {
+        let (sink, f) = run1(
+            port,
+            &[
+                (Direction::ToServer, b"PASS l0m3za\r\n"),
+                (
+                    Direction::ToServer,
+                    b"NICK damn-0262937047\r\nUSER x 0 0 :y\r\n",
+                ),
+                (Direction::ToClient, b":srv NOTICE AUTH :*** Looking up\r\n"),
+            ],
+        );
+        assert_eq!(f.proto, AppProto::Irc, "port {port}");
+        assert!(
+            !sink
+                .anomalies
+                .iter()
+                .any(|(_, a)| a.event.starts_with("APPLAYER"))
+        );
+    }
+    let (sink, f) = run1(
+        110,
+        &[
+            (Direction::ToClient, b"+OK POP3 ready\r\n"),
+            (Direction::ToServer, b"USER bob\r\n"),
+            (Direction::ToClient, b"+OK\r\n"),
+            (Direction::ToServer, b"STLS\r\n"),
+            (Direction::ToClient, b"+OK go\r\n"),
+            (
+                Direction::ToServer,
+                b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03",
+            ),
+        ],
+    );
+    assert_eq!((f.orig, f.proto), (AppProto::Pop3, AppProto::Tls));
+    assert!(
+        !sink.anomalies.iter().any(|(_, a)| a.event.starts_with("APPLAYER")),
+        "{:?}",
+        sink.anomalies
+    );
+}
