@@ -592,7 +592,8 @@ impl Proto {
                             // The replay log can no longer hold everything.
                             det.replay = false;
                         } else {
-                            det.log.push((ctx.dir, take as u32));
+                            det.log
+                                .push((ctx.dir, u32::try_from(take).unwrap_or(u32::MAX)));
                         }
                     }
                     det.chunks[d] = det.chunks[d].saturating_add(1);
@@ -816,7 +817,8 @@ impl Proto {
                     // replay starts with it.
                     let take = b.len().min(self.cfg.detect.max_detect_bytes);
                     det.bufs[ctx.dir.index()].extend_from_slice(&b[..take]);
-                    det.log.push((ctx.dir, take as u32));
+                    det.log
+                        .push((ctx.dir, u32::try_from(take).unwrap_or(u32::MAX)));
                     det.chunks[ctx.dir.index()] = 1;
                 }
                 st.detect = Some(det);
@@ -1055,7 +1057,9 @@ fn replay(
     for &(dir, len) in &det.log {
         let i = dir.index();
         let buf = &det.bufs[i];
-        let end = pos[i].saturating_add(len as usize).min(buf.len());
+        let end = pos[i]
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(buf.len());
         let chunk = buf.get(pos[i]..end).unwrap_or(&[]);
         pos[i] = end;
         let mut c = *ctx;

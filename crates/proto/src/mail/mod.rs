@@ -229,3 +229,59 @@ mod tests {
         assert_eq!(probe_imap(ToServer, b"NICK foo\r\n"), ProbeResult::NoMatch);
     }
 }
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use crate::api::NullSink;
+    use stormwatch_model::{FlowId, FlowKey, IpProto, Timestamp};
+
+    fn ctx(dir: Direction) -> AppContext {
+        AppContext {
+            ts: Timestamp::ZERO,
+            flow_id: FlowId(1),
+            key: FlowKey {
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                src_port: 1000,
+                dst_port: 143,
+                proto: IpProto::TCP,
+                vlan: [0, 0],
+            },
+            dir,
+        }
+    }
+
+    /// The upgrade is found wherever the lines are cut; a rejected STARTTLS
+    /// or an unrelated OK does not upgrade.
+    #[test]
+    fn starttls_split_at_every_offset() {
+        let client = b"a1 CAPABILITY\r\na2 STARTTLS\r\n";
+        let server = b"* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\na2 OK Begin TLS\r\n";
+        for at in 0..server.len() {
+            let mut p = MailParser::new_imap(&ProtoConfig::default());
+            let c = ctx(Direction::ToServer);
+            let s = ctx(Direction::ToClient);
+            assert_eq!(
+                p.parse(&c, StreamData::Bytes(client), &mut NullSink),
+                ParseStatus::Ok
+            );
+            let r1 = p.parse(&s, StreamData::Bytes(&server[..at]), &mut NullSink);
+            let r2 = p.parse(&s, StreamData::Bytes(&server[at..]), &mut NullSink);
+            let up = ParseStatus::Upgrade(AppProto::Tls);
+            assert!(r1 == up || r2 == up, "split at {at}");
+        }
+        let mut p = MailParser::new_imap(&ProtoConfig::default());
+        p.parse(
+            &ctx(Direction::ToServer),
+            StreamData::Bytes(b"a2 STARTTLS\r\n"),
+            &mut NullSink,
+        );
+        let r = p.parse(
+            &ctx(Direction::ToClient),
+            StreamData::Bytes(b"a2 NO not now\r\n"),
+            &mut NullSink,
+        );
+        assert_eq!(r, ParseStatus::Ok);
+    }
+}

@@ -151,7 +151,7 @@ impl SshParser {
         // Binary packets until NEWKEYS.
         while !side.newkeys && !side.lost && !data.is_empty() {
             if side.skip > 0 {
-                let n = (side.skip.min(data.len() as u64)) as usize;
+                let n = usize::try_from(side.skip).map_or(data.len(), |k| k.min(data.len()));
                 side.skip -= n as u64;
                 data = &data[n..];
                 continue;
@@ -169,7 +169,8 @@ impl SshParser {
                 Ok((_, h)) => h,
                 Err(_) => break,
             };
-            let total = 4usize.saturating_add(hdr.packet_length as usize);
+            let total =
+                4usize.saturating_add(usize::try_from(hdr.packet_length).unwrap_or(usize::MAX));
             if hdr.packet_length < 2 || hdr.packet_length > 262_144 {
                 side.lost = true;
                 sink.anomaly(parser_anomaly(

@@ -9,7 +9,8 @@ fn push_dec(s: &mut String, mut x: u16) {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (x % 10) as u8;
+        // x % 10 < 10 fits a byte.
+        buf[i] = b"0123456789"[usize::from(x % 10)];
         x /= 10;
         if x == 0 {
             break;

@@ -160,3 +160,26 @@ fn split_and_truncate_ssh() {
         }
     }
 }
+
+#[test]
+fn ssh_random_bytes_never_panic() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..300 {
+        let mut s = ssh_session();
+        let i = (next() % s.len() as u64) as usize;
+        let len = s[i].1.len();
+        for _ in 0..(1 + next() % 6) {
+            let at = (next() as usize) % len;
+            s[i].1[at] = next() as u8;
+        }
+        let junk: Vec<u8> = (0..(next() % 200)).map(|_| next() as u8).collect();
+        s.push((Direction::ToClient, junk));
+        let _ = facts(&s);
+    }
+}
