@@ -15,6 +15,12 @@ fn shared() -> Option<PathBuf> {
         .find(|p| p.is_dir())
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux).
+fn on_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 fn load(c: &mut Criterion) {
     let Some(sh) = shared() else {
         println!("skipped: shared data not found");
@@ -27,6 +33,17 @@ fn load(c: &mut Criterion) {
     let paths = vec![dir.join("rules")];
     let (rs, rep) = RuleSet::load(&paths, &cfg).unwrap();
     println!("ET: {} rules loaded, {} skipped", rs.len(), rep.skipped());
+    if let Some(t0) = on_cpu_ns() {
+        for _ in 0..3 {
+            RuleSet::load(&paths, &cfg).unwrap();
+        }
+        if let Some(t1) = on_cpu_ns() {
+            println!(
+                "load+compile ET: {:.0} ms on-CPU per run",
+                (t1 - t0) as f64 / 3e6
+            );
+        }
+    }
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     g.bench_function("et_open_all_files", |b| {

@@ -175,6 +175,28 @@ fn run(rs: &RuleSet, convs: &[Conv], pkts: &[(usize, Direction, Vec<u8>)]) -> us
     out.len()
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux), so figures taken on a
+/// busy machine are not inflated by time spent waiting for a core.
+fn on_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Prints throughput per core measured in on-CPU time.
+fn per_core(name: &str, bytes: usize, mut f: impl FnMut()) {
+    let Some(t0) = on_cpu_ns() else { return };
+    let n = 10;
+    for _ in 0..n {
+        f();
+    }
+    let Some(t1) = on_cpu_ns() else { return };
+    let secs = (t1 - t0) as f64 / 1e9 / n as f64;
+    println!(
+        "{name}: {:.0} MB/s per core (on-CPU time)",
+        bytes as f64 / secs / 1e6
+    );
+}
+
 fn matching(c: &mut Criterion) {
     let convs = traffic();
     let pkts = packets(&convs);
@@ -187,6 +209,9 @@ fn matching(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
     let empty = RuleSet::from_text("empty", "", &RulesConfig::default()).0;
+    per_core("empty_rule_set", bytes, || {
+        run(&empty, &convs, &pkts);
+    });
     g.bench_function("empty_rule_set", |b| b.iter(|| run(&empty, &convs, &pkts)));
     if let Some(sh) = shared() {
         let dir = sh.join("rules/et-open-snort-2.9.0-2017");
@@ -200,6 +225,9 @@ fn matching(c: &mut Criterion) {
             rs.counters().rules_evaluated,
             pkts.len()
         );
+        per_core("et_open_all_rules", bytes, || {
+            run(&rs, &convs, &pkts);
+        });
         g.bench_function("et_open_all_rules", |b| b.iter(|| run(&rs, &convs, &pkts)));
     } else {
         println!("skipped: shared data not found");

@@ -135,6 +135,16 @@ impl Filter {
 
     /// Calls `found` once for each pattern present in `hay`.
     fn scan(&self, hay: &[u8], found: &mut dyn FnMut(usize)) {
+        if self.pats.len() <= FEW {
+            // A handful of patterns: one SIMD byte search per pattern beats
+            // a table probe per byte.
+            for (id, p) in self.pats.iter().enumerate() {
+                if p.bytes.len() >= MIN_PATTERN && find_folded(hay, &p.bytes, p.anchor) {
+                    found(id);
+                }
+            }
+            return;
+        }
         let Some((&first, rest)) = hay.split_first() else {
             return;
         };
@@ -226,6 +236,36 @@ impl Filter {
             }
         }
     }
+}
+
+/// Up to this many patterns a group searches each one with `memchr`.
+const FEW: usize = 8;
+
+/// True when folded `pat` occurs in `hay` (case-insensitively), searching
+/// for its anchor byte.
+fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
+    let Some(&a) = pat.get(anchor) else {
+        return false;
+    };
+    let up = a.to_ascii_uppercase();
+    let mut from = anchor;
+    while from < hay.len() {
+        let Some(rel) = memchr::memchr2(a, up, &hay[from..]) else {
+            return false;
+        };
+        let at = from + rel;
+        if let Some(start) = at.checked_sub(anchor)
+            && let Some(win) = hay.get(start..start + pat.len())
+            && win
+                .iter()
+                .zip(pat)
+                .all(|(h, b)| LOWER[usize::from(*h)] == *b)
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Shortest fast pattern put into the filter.

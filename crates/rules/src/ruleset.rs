@@ -285,6 +285,9 @@ pub struct RuleSet {
     ip_only: Vec<u32>,
     pkt_only: ProtoGroups,
     pkt_fallback: ProtoGroups,
+    /// Packet rules with `dsize`, by payload-length class ([`DSIZE_CLASSES`]):
+    /// a packet scans only the rules that accept its length class.
+    pkt_dsize: Vec<ProtoGroups>,
     stream: PortGroups,
     tx_by_buf: BTreeMap<BufferId, Group>,
     tx_always: BTreeMap<AppProto, Vec<u32>>,
@@ -469,6 +472,7 @@ impl RuleSet {
             ip_only: Vec::new(),
             pkt_only: ProtoGroups::default(),
             pkt_fallback: ProtoGroups::default(),
+            pkt_dsize: Vec::new(),
             stream: PortGroups::default(),
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
@@ -483,8 +487,9 @@ impl RuleSet {
     }
 
     fn compile(&mut self) {
-        let mut pkt_only: Vec<(u32, Option<&[u8]>, PortKey, HdrProto)> = Vec::new();
-        let mut pkt_fb: Vec<(u32, Option<&[u8]>, PortKey, HdrProto)> = Vec::new();
+        let mut pkt_only: Vec<PktMember<'_>> = Vec::new();
+        let mut pkt_fb: Vec<PktMember<'_>> = Vec::new();
+        let mut pkt_ds: Vec<Vec<PktMember<'_>>> = vec![Vec::new(); DSIZE_CLASSES.len()];
         let mut stream: Vec<(u32, Option<&[u8]>, PortKey)> = Vec::new();
         let mut tx_buf: BTreeMap<BufferId, crate::prefilter::Members<'_>> = BTreeMap::new();
         let mut ip_only = Vec::new();
@@ -504,8 +509,21 @@ impl RuleSet {
             match r.kind {
                 Kind::IpOnly => ip_only.push(idx),
                 Kind::Packet => {
-                    pkt_only.push((idx, payload_pat, key.clone(), r.proto));
-                    pkt_fb.push((idx, payload_pat, key, r.proto));
+                    let dsize = r.pkt.iter().find_map(|c| match c {
+                        PktCheck::Dsize(c) => Some(*c),
+                        _ => None,
+                    });
+                    if let Some(c) = dsize {
+                        let spans = cmp_span(c);
+                        for (k, &(lo, hi)) in DSIZE_CLASSES.iter().enumerate() {
+                            if spans.iter().any(|&(a, b)| a <= hi && b >= lo) {
+                                pkt_ds[k].push((idx, payload_pat, key.clone(), r.proto));
+                            }
+                        }
+                    } else {
+                        pkt_only.push((idx, payload_pat, key.clone(), r.proto));
+                        pkt_fb.push((idx, payload_pat, key, r.proto));
+                    }
                 }
                 Kind::Stream => {
                     let stream_only = r.proto == HdrProto::TcpStream || r.flow.only_stream;
@@ -549,6 +567,10 @@ impl RuleSet {
         };
         self.pkt_only = build_proto_groups(&pkt_only, &flags_of);
         self.pkt_fallback = build_proto_groups(&pkt_fb, &flags_of);
+        self.pkt_dsize = pkt_ds
+            .iter()
+            .map(|v| build_proto_groups(v, &flags_of))
+            .collect();
         self.stream = PortGroups::build(&stream, None);
         self.tx_by_buf = tx_buf
             .into_iter()
@@ -629,6 +651,9 @@ impl RuleSet {
         pg("pkt_fallback tcp", &self.pkt_fallback.tcp);
         pg("pkt_fallback udp", &self.pkt_fallback.udp);
         pg("pkt_only tcp", &self.pkt_only.tcp);
+        for (k, g) in self.pkt_dsize.iter().enumerate() {
+            pg(&format!("pkt_dsize class {k} tcp"), &g.tcp);
+        }
         pg("pkt_only udp", &self.pkt_only.udp);
         for (b, g) in &self.tx_by_buf {
             let (r, p, s, a) = g.stats();
@@ -703,10 +728,25 @@ impl RuleSet {
                 }
             }
         }
+        let len = p.pkt.payload.len();
+        let mut ds_always: [&[u32]; 3] = [&[], &[], &[]];
+        let class = DSIZE_CLASSES
+            .iter()
+            .position(|&(lo, hi)| (lo..=hi).contains(&(len as u64)));
+        if let Some(g) = class.and_then(|c| self.pkt_dsize.get(c))
+            && !g.is_empty()
+        {
+            for (k, g) in g.lookup(proto, sp, dp).into_iter().enumerate() {
+                if let Some(g) = g {
+                    ds_always[k] = g.always_for(tcp_flags);
+                    g.scan(p.pkt.payload, &mut hits);
+                }
+            }
+        }
         hits.sort_unstable();
         hits.dedup();
         let mut cands = hits;
-        for a in always {
+        for a in always.into_iter().chain(ds_always) {
             merge_into(&mut cands, a);
         }
         // IP-only rules: first packet of each direction of a flow.
@@ -1273,6 +1313,48 @@ impl RuleSet {
     }
 }
 
+/// A packet-engine member: rule, fast pattern, port placement, protocol.
+type PktMember<'a> = (u32, Option<&'a [u8]>, PortKey, HdrProto);
+
+/// Payload-length classes for `dsize` rules.
+const DSIZE_CLASSES: [(u64, u64); 5] = [(0, 0), (1, 64), (65, 256), (257, 1024), (1025, u64::MAX)];
+
+/// The value ranges a comparison accepts (for the dsize classes).
+fn cmp_span(c: Cmp) -> Vec<(u64, u64)> {
+    const MAX: u64 = u64::MAX;
+    match c {
+        Cmp::Eq(a) => vec![(a, a)],
+        Cmp::Ne(a) => {
+            let mut v = Vec::new();
+            if a > 0 {
+                v.push((0, a - 1));
+            }
+            if a < MAX {
+                v.push((a + 1, MAX));
+            }
+            v
+        }
+        Cmp::Lt(a) => {
+            if a == 0 {
+                vec![]
+            } else {
+                vec![(0, a - 1)]
+            }
+        }
+        Cmp::Le(a) => vec![(0, a)],
+        Cmp::Gt(a) => vec![(a.saturating_add(1), MAX)],
+        Cmp::Ge(a) => vec![(a, MAX)],
+        Cmp::Between(a, b) => {
+            if b > a.saturating_add(1) {
+                vec![(a + 1, b - 1)]
+            } else {
+                vec![]
+            }
+        }
+        Cmp::Within(a, b) => vec![(a, b)],
+    }
+}
+
 /// Merges sorted `b` into sorted, deduplicated `a`.
 fn merge_into(a: &mut Vec<u32>, b: &[u32]) {
     if b.is_empty() {
@@ -1338,10 +1420,7 @@ fn port_key(r: &Rule) -> PortKey {
     PortKey::Any
 }
 
-fn build_proto_groups(
-    m: &[(u32, Option<&[u8]>, PortKey, HdrProto)],
-    flags_of: crate::prefilter::FlagsOf<'_>,
-) -> ProtoGroups {
+fn build_proto_groups(m: &[PktMember<'_>], flags_of: crate::prefilter::FlagsOf<'_>) -> ProtoGroups {
     let tcp: Vec<_> = m
         .iter()
         .filter(|x| x.3.allows(6))
