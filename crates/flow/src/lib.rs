@@ -57,6 +57,7 @@ mod checksum;
 mod config;
 mod defrag;
 mod events;
+mod index;
 mod key;
 mod segments;
 mod seq;
@@ -66,7 +67,7 @@ pub use config::{ChecksumMode, FlowConfig, OverlapPolicy};
 pub use seq::SeqNumber;
 
 use events::{Counters, StreamEvent};
-use hashbrown::HashTable;
+use index::FlowIndex;
 use key::{Class, LookupKey, PacketKey};
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
@@ -131,9 +132,12 @@ pub trait FlowVisitor<U> {
 
 const NIL: u32 = u32::MAX;
 const N_LISTS: usize = 7;
-/// Per-flow index overhead (hash table entry and control byte at its load factor).
-const INDEX_BYTES_PER_FLOW: usize = 24;
+/// Per-flow index overhead: an 8-byte entry at a load factor between 1/4 and 1/2.
+const INDEX_BYTES_PER_FLOW: usize = 32;
 
+/// One flow. `repr(C)` keeps the fields every packet touches (key, counters, times,
+/// TCP state) together at the front, in as few cache lines as possible.
+#[repr(C)]
 struct Flow<U> {
     key: LookupKey,
     hash: u32,
@@ -142,20 +146,23 @@ struct Flow<U> {
     list: u8,
     /// Bit 0: seen to server, bit 1: seen to client.
     seen: u8,
-    anomaly_count: u8,
-    anomaly_mask: u32,
+    /// Table clock when last seen.
+    touched: i64,
+    /// Table clock when put at the tail of its timeout list (`<= touched`); lists are
+    /// ordered by it.
+    linked: i64,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    last: Timestamp,
+    tcp: TcpSession,
     prev: u32,
     next: u32,
     flow_id: u64,
     start: Timestamp,
-    last: Timestamp,
-    /// Table clock when last seen (orders the timeout lists).
-    touched: i64,
-    pkts: [u64; 2],
-    bytes: [u64; 2],
+    anomaly_mask: u32,
+    anomaly_count: u8,
     icmp: Option<(u8, u8)>,
     macs: Option<([u8; 6], [u8; 6])>,
-    tcp: TcpSession,
     user: U,
 }
 
@@ -321,24 +328,6 @@ const ALL_EVENTS: [StreamEvent; 16] = [
     StreamEvent::EstSynResend,
 ];
 
-fn dup(h: u32) -> u64 {
-    (u64::from(h) << 32) | u64::from(h)
-}
-
-fn entry(h: u32, slot: u32) -> u64 {
-    (u64::from(h) << 32) | u64::from(slot)
-}
-
-fn entry_hash(e: u64) -> u32 {
-    let b = (e >> 32).to_le_bytes();
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn entry_slot(e: u64) -> u32 {
-    let b = e.to_le_bytes();
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
 fn make_flow_id(hash: u32, ts: Timestamp, n: u64) -> u64 {
     let mut x = FxHasher::default();
     hash.hash(&mut x);
@@ -354,7 +343,7 @@ fn make_flow_id(hash: u32, ts: Timestamp, n: u64) -> u64 {
 /// records.
 pub struct FlowTable<U> {
     cfg: FlowConfig,
-    index: HashTable<u64>,
+    index: FlowIndex,
     slots: Vec<Option<Flow<U>>>,
     free: Vec<u32>,
     heads: [u32; N_LISTS],
@@ -381,7 +370,7 @@ impl<U: Default> FlowTable<U> {
         let by_mem =
             usize::try_from(cfg.memcap_bytes / u64::try_from(per_flow).unwrap_or(u64::MAX))
                 .unwrap_or(usize::MAX);
-        let cap = cfg.max_flows.min(u32::MAX as usize - 1);
+        let cap = cfg.max_flows.min(index::MAX_SLOTS);
         let max_active = cap.min(by_mem);
         let secs = |s: u32| i64::from(s) * NANOS_PER_SEC;
         let timeouts_ns = [
@@ -396,7 +385,7 @@ impl<U: Default> FlowTable<U> {
         FlowTable {
             memcap_binding: by_mem < cap,
             cfg,
-            index: HashTable::new(),
+            index: FlowIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
             heads: [NIL; N_LISTS],
@@ -511,15 +500,12 @@ impl<U: Default> FlowTable<U> {
 
     fn find(&self, h: u32, key: &LookupKey) -> Option<u32> {
         let slots = &self.slots;
-        self.index
-            .find(dup(h), |&e| {
-                entry_hash(e) == h
-                    && slots
-                        .get(usize::try_from(entry_slot(e)).unwrap_or(usize::MAX))
-                        .and_then(Option::as_ref)
-                        .is_some_and(|f| f.key == *key)
-            })
-            .map(|&e| entry_slot(e))
+        self.index.find(h, |i| {
+            slots
+                .get(usize::try_from(i).unwrap_or(usize::MAX))
+                .and_then(Option::as_ref)
+                .is_some_and(|f| f.key == *key)
+        })
     }
 
     fn flow(&self, i: u32) -> Option<&Flow<U>> {
@@ -554,10 +540,12 @@ impl<U: Default> FlowTable<U> {
     fn link_tail(&mut self, i: u32, l: u8) {
         let li = usize::from(l);
         let t = self.tails[li];
+        let now = self.clock.0;
         if let Some(f) = self.flow_mut(i) {
             f.list = l;
             f.prev = t;
             f.next = NIL;
+            f.linked = now;
         }
         if t == NIL {
             self.heads[li] = i;
@@ -567,13 +555,14 @@ impl<U: Default> FlowTable<U> {
         self.tails[li] = i;
     }
 
-    /// Moves a flow to the tail of the list for its current state.
-    fn relink(&mut self, i: u32) {
+    /// Moves a flow whose state changed to the tail of its new list. (A packet that
+    /// does not change the state only updates `touched`: lists are kept lazily.)
+    fn relist(&mut self, i: u32) {
         let Some(f) = self.flow(i) else {
             return;
         };
         let l = f.list_index();
-        if self.tails[usize::from(f.list)] == i && f.list == l {
+        if f.list == l {
             return;
         }
         self.unlink(i);
@@ -585,20 +574,28 @@ impl<U: Default> FlowTable<U> {
         f.touched.saturating_add(t) <= self.clock.0
     }
 
+    /// Ends the flows idle past their timeout. A list is ordered by `linked`; a head
+    /// seen again since it was linked gets a second chance at the tail, so each flow
+    /// is looked at about once per timeout period, not once per packet.
     fn sweep<V: FlowVisitor<U>>(&mut self, v: &mut V) {
+        let now = self.clock.0;
         for l in 0..N_LISTS {
+            let t = self.timeouts_ns[l];
             loop {
                 let h = self.heads[l];
-                if h == NIL {
-                    break;
-                }
                 let Some(f) = self.flow(h) else {
                     break;
                 };
-                if !self.expired(f) {
+                if f.linked.saturating_add(t) > now {
                     break;
                 }
-                self.end_flow(h, EndReason::Timeout, v);
+                if f.touched.saturating_add(t) <= now {
+                    self.end_flow(h, EndReason::Timeout, v);
+                } else {
+                    let li = f.list;
+                    self.unlink(h);
+                    self.link_tail(h, li);
+                }
             }
         }
         let now = self.clock;
@@ -606,18 +603,33 @@ impl<U: Default> FlowTable<U> {
             .sweep(now, &self.cfg, &mut self.counters, &mut |a| v.on_anomaly(a));
     }
 
-    /// Ends the least recently seen flow. False when there is none.
+    /// Ends the least recently seen flow (CLOCK approximation: the oldest-linked list
+    /// head not seen since it was linked; heads seen again go to the tail). False when
+    /// there is none.
     fn evict_one<V: FlowVisitor<U>>(&mut self, v: &mut V) -> bool {
-        let mut best: Option<(i64, u32)> = None;
-        for &h in &self.heads {
-            if let Some(f) = self.flow(h)
-                && best.is_none_or(|(t, _)| f.touched < t)
-            {
-                best = Some((f.touched, h));
+        let mut budget = self.active.saturating_add(N_LISTS);
+        let victim = loop {
+            let mut best: Option<(i64, u32)> = None;
+            for &h in &self.heads {
+                if let Some(f) = self.flow(h)
+                    && best.is_none_or(|(t, _)| f.linked < t)
+                {
+                    best = Some((f.linked, h));
+                }
             }
-        }
-        let Some((_, i)) = best else {
-            return false;
+            let Some((_, i)) = best else {
+                return false;
+            };
+            let Some(f) = self.flow(i) else {
+                return false;
+            };
+            if f.touched <= f.linked || budget == 0 {
+                break i;
+            }
+            budget -= 1;
+            let li = f.list;
+            self.unlink(i);
+            self.link_tail(i, li);
         };
         if self.memcap_binding {
             self.counters.memcap_evicted += 1;
@@ -638,7 +650,7 @@ impl<U: Default> FlowTable<U> {
             ));
             v.on_anomaly(a);
         }
-        self.end_flow(i, EndReason::Forced, v);
+        self.end_flow(victim, EndReason::Forced, v);
         true
     }
 
@@ -647,9 +659,7 @@ impl<U: Default> FlowTable<U> {
             return;
         };
         let h = f.hash;
-        if let Ok(e) = self.index.find_entry(dup(h), |&e| entry_slot(e) == i) {
-            e.remove();
-        }
+        self.index.remove(h, i);
         self.unlink(i);
         let Some(mut f) = self
             .slots
@@ -746,6 +756,7 @@ impl<U: Default> FlowTable<U> {
             start: ts,
             last: ts,
             touched: self.clock.0,
+            linked: self.clock.0,
             pkts: [0, 0],
             bytes: [0, 0],
             icmp: pk.icmp,
@@ -767,8 +778,7 @@ impl<U: Default> FlowTable<U> {
                 i
             }
         };
-        self.index
-            .insert_unique(dup(h), entry(h, i), |&e| dup(entry_hash(e)));
+        self.index.insert(h, i);
         self.link_tail(i, l);
         self.active += 1;
         Some((i, ev))
@@ -884,7 +894,7 @@ impl<U: Default> FlowTable<U> {
                 }
             }
         }
-        self.relink(i);
+        self.relist(i);
 
         let max = self.cfg.max_anomalies_per_flow;
         let Self {
