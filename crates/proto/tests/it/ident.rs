@@ -576,8 +576,28 @@ fn shared_text_verbs_do_not_confuse() {
     );
     assert_eq!((f.orig, f.proto), (AppProto::Pop3, AppProto::Tls));
     assert!(
-        !sink.anomalies.iter().any(|(_, a)| a.event.starts_with("APPLAYER")),
+        !sink
+            .anomalies
+            .iter()
+            .any(|(_, a)| a.event.starts_with("APPLAYER")),
         "{:?}",
         sink.anomalies
     );
+}
+
+/// Per-flow memory while a parser runs stays small (the idle cost is 16 bytes).
+#[test]
+fn parser_state_sizes_are_bounded() {
+    use stormwatch_proto::irc::IrcParser;
+    use stormwatch_proto::ssh::SshParser;
+    use stormwatch_proto::tls::TlsParser;
+    let sizes = [
+        ("tls", std::mem::size_of::<TlsParser>()),
+        ("irc", std::mem::size_of::<IrcParser>()),
+        ("ssh", std::mem::size_of::<SshParser>()),
+    ];
+    println!("{sizes:?}");
+    for (n, s) in sizes {
+        assert!(s <= 1024, "{n}: {s} bytes");
+    }
 }
