@@ -22,17 +22,30 @@ fuzz_target!(|data: &[u8]| {
         proto: IpProto::TCP,
         vlan: [0, 0],
     };
-    let ctx = |dir| AppContext { ts: Timestamp::ZERO, flow_id: FlowId(1), key, dir };
+    let ctx = |dir| AppContext {
+        ts: Timestamp::ZERO,
+        flow_id: FlowId(1),
+        key,
+        dir,
+    };
     let mut proto = Proto::new(ProtoConfig::default());
     let mut app = FlowApp::default();
     proto.on_flow_start(&ctx(Direction::ToServer), &mut app);
     let mut rest = &data[2..];
     while let Some((&h, tail)) = rest.split_first() {
-        let dir = if h & 1 == 0 { Direction::ToServer } else { Direction::ToClient };
+        let dir = if h & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         let n = usize::from(h >> 2).min(tail.len());
         let (piece, next) = tail.split_at(n);
         rest = next;
-        let d = if h & 2 != 0 { StreamData::Gap(n as u32) } else { StreamData::Bytes(piece) };
+        let d = if h & 2 != 0 {
+            StreamData::Gap(n as u32)
+        } else {
+            StreamData::Bytes(piece)
+        };
         proto.on_stream(&ctx(dir), &mut app, d, &mut NullSink);
     }
     proto.on_flow_end(&ctx(Direction::ToServer), &mut app, &mut NullSink);

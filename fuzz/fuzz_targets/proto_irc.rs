@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use stormwatch_model::{AppContext, Direction, FlowId, FlowKey, IpProto, StreamData, Timestamp};
-use stormwatch_proto::api::{NullSink, ParseStatus, StreamParser};
 use stormwatch_proto::ProtoConfig;
+use stormwatch_proto::api::{NullSink, ParseStatus, StreamParser};
 use stormwatch_proto::irc::IrcParser;
 
 fn ctx(dir: Direction) -> AppContext {
@@ -30,12 +30,20 @@ fuzz_target!(|data: &[u8]| {
     let mut p = IrcParser::new(&cfg);
     let mut rest = data;
     while let Some((&h, tail)) = rest.split_first() {
-        let dir = if h & 1 == 0 { Direction::ToServer } else { Direction::ToClient };
+        let dir = if h & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         let n = usize::from(h >> 2).min(tail.len());
         let (piece, next) = tail.split_at(n);
         rest = next;
         let c = ctx(dir);
-        let d = if h & 2 != 0 { StreamData::Gap(n as u32) } else { StreamData::Bytes(piece) };
+        let d = if h & 2 != 0 {
+            StreamData::Gap(n as u32)
+        } else {
+            StreamData::Bytes(piece)
+        };
         if p.parse(&c, d, &mut NullSink) != ParseStatus::Ok {
             break;
         }
