@@ -234,7 +234,8 @@ impl Detectors {
         self.advance(p.ts, out);
         let before = out.len();
         let mut ctx = ctx!(self, out);
-        self.scans.on_packet(p, &mut ctx);
+        let expected = p.first_in_flow && self.listeners.is_expected(p.dst, p.dst_port, p.ts);
+        self.scans.on_packet(p, expected, &mut ctx);
         let scans = &self.scans;
         self.listeners
             .on_packet(p, |ip| scans.is_scanner(ip), &mut ctx);

@@ -107,6 +107,13 @@ impl Listeners {
         *d = now.add_secs(secs);
     }
 
+    /// `addr:port` was announced by FTP or a DCC offer and is still expected.
+    pub(crate) fn is_expected(&self, addr: IpAddr, port: u16, now: Timestamp) -> bool {
+        self.expect
+            .get(&(addr, port))
+            .is_some_and(|until| now <= *until)
+    }
+
     fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) {
         if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
             return;

@@ -408,8 +408,9 @@ impl Scans {
             + self.episodes.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
     }
 
-    /// Packet entry point.
-    pub(crate) fn on_packet(&mut self, p: &PacketSummary, ctx: &mut Ctx<'_>) {
+    /// Packet entry point. `expected`: the flow goes to an address and port an
+    /// FTP control channel or a DCC offer announced (never a probe).
+    pub(crate) fn on_packet(&mut self, p: &PacketSummary, expected: bool, ctx: &mut Ctx<'_>) {
         let Some(class) = class_of(p.proto) else {
             return;
         };
@@ -423,10 +424,10 @@ impl Scans {
                 match p.dir {
                     Direction::ToServer => {
                         if syn && !ack {
-                            if p.first_in_flow {
+                            if p.first_in_flow && !expected {
                                 self.probe(p, class, ctx);
                             }
-                        } else if p.first_in_flow && !syn && !ack && !rst {
+                        } else if p.first_in_flow && !syn && !ack && !rst && !expected {
                             // FIN, NULL and Xmas probes open no connection.
                             self.probe(p, class, ctx);
                         } else if (rst || fin) && !syn {
@@ -457,7 +458,7 @@ impl Scans {
                     // A datagram from a service port to a high port is a
                     // response whose request was not captured.
                     let response_like = p.src_port < 1024 && p.dst_port >= 1024;
-                    if p.first_in_flow && !response_like && !is_group_address(p.dst) {
+                    if p.first_in_flow && !response_like && !expected && !is_group_address(p.dst) {
                         self.probe(p, class, ctx);
                     }
                 }
@@ -847,9 +848,9 @@ impl Scans {
         self.scanning.push(Reverse((deadline, key)));
     }
 
-    /// A flow ended: an answered TCP first contact that the client closed
-    /// without sending anything (connect scans, SYN scans, banner grabs) counts
-    /// as a failed first contact after all.
+    /// A flow ended: an answered TCP first contact that closed without a byte
+    /// of data either way (connect scans, SYN scans of open ports) counts as a
+    /// failed first contact after all.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
         if rec.key.proto != IpProto::TCP {
             return;
@@ -865,8 +866,10 @@ impl Scans {
             return;
         };
         s.answered_flows.remove(i);
-        // Zeek history: `D` = data from the originator. Unknown history: no call.
-        if t.history.is_empty() || t.history.contains('D') {
+        // Zeek history: `D`/`d` = data from the originator/responder. A probe
+        // carries none either way (an FTP data connection the client opened
+        // carries the server's). Unknown history: no call.
+        if t.history.is_empty() || t.history.contains('D') || t.history.contains('d') {
             return;
         }
         self.dataless += 1;

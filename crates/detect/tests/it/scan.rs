@@ -650,3 +650,67 @@ fn incidental_ports_of_a_large_sweep_are_not_listed() {
     assert_eq!(e.kind, ScanKind::Horizontal);
     assert_eq!(e.target_count, 1024);
 }
+
+#[test]
+fn passive_ftp_data_connections_are_not_probes() {
+    // zeek-pe-pe: an FTP client fetches files over passive data connections to
+    // a new server port each time; only the server sends.
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let ctl = pkt(0, 1, "192.168.1.31", 63417, "192.168.1.32", 21, SYN);
+    d.on_packet(&ctl, &mut out);
+    d.on_packet(&reply(&ctl, 1, SYNACK), &mut out);
+    for (i, port) in [41151u16, 18605, 16857, 11886, 19800, 20111, 30222]
+        .iter()
+        .enumerate()
+    {
+        let t = 1_000 + i as i64 * 300;
+        // Every second one announced on the control channel (as PASV does).
+        if i % 2 == 0 {
+            let c = app_ctx(
+                t - 5,
+                1,
+                "192.168.1.31",
+                63417,
+                "192.168.1.32",
+                21,
+                Direction::ToClient,
+            );
+            let ev = AppEvent::Ftp(FtpEvent::DataExpected {
+                addr: ip("192.168.1.32"),
+                port: *port,
+            });
+            d.on_app_event(&c, &ev, &mut out);
+        }
+        let flow = 10 + i as u64;
+        let p = pkt(
+            t,
+            flow,
+            "192.168.1.31",
+            63419 + i as u16,
+            "192.168.1.32",
+            *port,
+            SYN,
+        );
+        d.on_packet(&p, &mut out);
+        d.on_packet(&reply(&p, t + 1, SYNACK), &mut out);
+        d.on_flow_end(
+            &flow_rec(
+                flow,
+                "192.168.1.31",
+                63419 + i as u16,
+                "192.168.1.32",
+                *port,
+                t,
+                t + 100,
+                "ShAdFaf",
+                400,
+                70_000,
+                AppProto::FtpData,
+            ),
+            &mut out,
+        );
+    }
+    d.finish(ts_ms(10_000), &mut out);
+    assert!(scans_detected(&out).is_empty(), "{out:#?}");
+}
