@@ -33,7 +33,12 @@ fn tshark_streams(p: &Path) -> BTreeMap<Ends, (Option<AppProto>, Option<String>)
         .args(["-Y", "tcp", "-T", "fields", "-E", "occurrence=f"])
         .args(["-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport"])
         .args(["-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport"])
-        .args(["-e", "frame.protocols", "-e", "tls.handshake.extensions_server_name"])
+        .args([
+            "-e",
+            "frame.protocols",
+            "-e",
+            "tls.handshake.extensions_server_name",
+        ])
         .output()
         .unwrap();
     let mut m: BTreeMap<Ends, (Option<AppProto>, Option<String>)> = BTreeMap::new();
@@ -107,10 +112,7 @@ fn captures() -> Vec<PathBuf> {
     ] {
         walk(&shared.join("suricata-verify/tests").join(t), &mut v);
     }
-    v.retain(|p| {
-        p.extension()
-            .is_some_and(|x| x == "pcap" || x == "cap")
-    });
+    v.retain(|p| p.extension().is_some_and(|x| x == "pcap" || x == "cap"));
     v.sort();
     v
 }
@@ -176,7 +178,11 @@ fn tshark_agrees_on_tls_ssh_irc() {
             if let Some(ws) = want_sni {
                 let got = sni.get(&(i as u64 + 1));
                 if got != Some(ws) {
-                    sni_diffs.push(format!("{}: {:?} tshark={ws} stormwatch={got:?}", f.display(), fl.key));
+                    sni_diffs.push(format!(
+                        "{}: {:?} tshark={ws} stormwatch={got:?}",
+                        f.display(),
+                        fl.key
+                    ));
                 }
             }
         }
