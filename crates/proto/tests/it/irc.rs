@@ -361,3 +361,30 @@ fn over_long_line_is_named_and_parsing_resumes() {
         "{f:?}"
     );
 }
+
+/// STARTTLS where the client's request was lost (a gap): the server's 670
+/// still upgrades the connection and the TLS handshake that follows is read.
+#[test]
+fn starttls_after_a_lost_request() {
+    let Some(p) = ident::corpus("zeek-tls-irc-starttls.pcap") else {
+        println!("skipped: shared data not found");
+        return;
+    };
+    let mut convs = pcapkit::conversations(&pcapkit::read_pcap(&p));
+    let first = convs[0]
+        .items
+        .iter()
+        .position(|i| i.2 == Direction::ToServer)
+        .unwrap();
+    if let pcapkit::Piece::Bytes(b) = &convs[0].items[first].3 {
+        let n = b.len() as u32;
+        convs[0].items[first].3 = pcapkit::Piece::Gap(n);
+    }
+    let (sink, flows) = run_convs(&convs, ProtoConfig::default());
+    assert_eq!(
+        (flows[0].orig, flows[0].proto),
+        (AppProto::Irc, AppProto::Tls)
+    );
+    let tls = sink.records.iter().find(|(_, r)| r.event_type == "tls");
+    assert!(tls.is_some(), "{:?}", sink.records);
+}
