@@ -81,6 +81,14 @@ fn dist_scores(v: &mut [f64]) -> (f64, f64, f64) {
     let mut dev: Vec<f64> = v.iter().map(|x| (x - q2).abs()).collect();
     dev.sort_by(f64::total_cmp);
     let mad = dev.get(dev.len() / 2).copied().unwrap_or(0.0);
+    // A tight middle half (interquartile range within 10 % of the median) is
+    // regular whatever its shape: Bowley's skewness swings to ±1 as soon as
+    // the median sits on a quartile, as with repeated identical sizes.
+    let skew = if mad == 0.0 || q3 - q1 <= 0.1 * q2.abs() {
+        0.0
+    } else {
+        skew
+    };
     let disp = if q2 > 0.0 {
         (1.0 - mad / q2).max(0.0)
     } else if mad == 0.0 {
@@ -126,8 +134,9 @@ impl Beacons {
         {
             return;
         }
-        // A TCP attempt that never connected is not a check-in.
-        if rec.tcp.as_ref().is_some_and(|t| !t.handshake_done) {
+        // A TCP attempt nobody answered is not a check-in (answered is enough:
+        // `handshake_done` is false when a capture's checksums are offloaded).
+        if k.proto == IpProto::TCP && rec.pkts_toclient == 0 {
             return;
         }
         let key: Key = (k.src, k.dst, k.dst_port, k.proto.0);
@@ -259,6 +268,22 @@ mod tests {
         let sizes = [400, 12_000, 900, 60_000, 350, 2_000, 700];
         let (_, sc) = score(&series(&gaps, &sizes)).unwrap();
         assert!(sc < 0.6, "{sc}");
+    }
+
+    #[test]
+    fn identical_sizes_with_a_few_outliers_stay_regular() {
+        // The Slips capture: most check-ins 1,773 bytes, a few larger.
+        let sizes = [
+            1773, 1707, 1839, 2037, 1773, 1839, 1707, 1971, 1773, 1773, 1773, 1905, 1773, 1773,
+            1773, 1773, 1707, 1773, 1707, 1773, 2049, 1707,
+        ];
+        let gaps = [
+            3120, 3780, 3491, 2449, 3125, 2938, 3499, 2309, 3745, 2997, 2675, 3029, 2276, 2695,
+            3578, 2520, 3796, 3609, 2654, 2835, 3128,
+        ];
+        let (iv, sc) = score(&series(&gaps, &sizes)).unwrap();
+        assert!((iv - 3.0).abs() < 0.2, "{iv}");
+        assert!(sc >= 0.8, "{sc}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Password guessing: many failed logins from one client to one service —
 //! FTP `530` replies to `USER`/`PASS`, and short SSH sessions that got past the
-//! key exchange but carried nothing back (a rejected password closes the
+//! key exchange but carried little back (a rejected password closes the
 //! session after a few kilobytes).
 
 use crate::Ctx;
@@ -73,7 +73,10 @@ impl Brute {
         let ssh = rec.app_proto == AppProto::Ssh
             || rec.app_proto_ts == Some(AppProto::Ssh)
             || rec.app_proto_tc == Some(AppProto::Ssh);
-        if !ssh || !rec.tcp.as_ref().is_some_and(|t| t.handshake_done) {
+        // The server answered several times (banner, key exchange, the
+        // rejection). Not `handshake_done`: captures taken on the client with
+        // checksum offload have every server packet marked bad.
+        if !ssh || rec.pkts_toclient < 3 {
             return;
         }
         let cfg = ctx.cfg;

@@ -291,9 +291,15 @@ fn record_of(fl: &FlowInfo) -> FlowRecord {
 /// (protocol, lower endpoint, higher endpoint).
 type FlowKeyT = (u8, (IpAddr, u16), (IpAddr, u16));
 
-/// Replays a capture into the detectors; returns every notice.
+/// Replays a capture into the detectors (`home_net` = RFC 1918); returns
+/// every notice.
 pub fn replay(path: &PathBuf) -> Vec<Notice> {
-    let mut d = Detectors::new(DetectConfig::default(), NetSet::rfc1918());
+    replay_with(path, NetSet::rfc1918())
+}
+
+/// Replays a capture with the given `home_net`.
+pub fn replay_with(path: &PathBuf, home: NetSet) -> Vec<Notice> {
+    let mut d = Detectors::new(DetectConfig::default(), home);
     let mut out = Vec::new();
     let mut flows: HashMap<FlowKeyT, FlowInfo> = HashMap::new();
     let mut next_id = 1u64;
@@ -821,5 +827,26 @@ fn human_irc_sessions_are_clean() {
         };
         let out = replay(&p);
         assert!(out.is_empty(), "{name}: {out:#?}");
+    }
+}
+
+#[test]
+fn the_slips_check_ins_are_a_beacon_and_nothing_more() {
+    let Some(p) = capture("stratosphere-test-cc-capture-2.pcap") else {
+        return;
+    };
+    let out = replay_with(&p, NetSet::parse("147.32.80.0/24").unwrap());
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let n = &out[0];
+    assert_eq!(n.host, ip("147.32.80.37"));
+    match &n.kind {
+        NoticeKind::Beacon(c) => {
+            assert_eq!(c.server, ip("141.193.213.20"));
+            assert_eq!(c.port, 443);
+            let (interval, score) = c.beacon.unwrap();
+            assert!((2.0..=3.5).contains(&interval), "{interval}");
+            assert!(score >= 0.8);
+        }
+        k => panic!("{k:?}"),
     }
 }
