@@ -107,11 +107,11 @@ pub struct CorrelateConfig {
     /// target is not tracked; others replace a probed-only host when one exists.
     /// Counted as `correlate.hosts_untracked`.
     pub max_hosts: usize,
-    /// Evidence records kept per host (default 32; repeats of one signature on one
+    /// Evidence records kept per host (default 16; repeats of one signature on one
     /// flow are merged and counted). Beyond it evidence is summarised per stage
     /// (verdicts stay exact, the record is not listed). `correlate.evidence_unstored`.
     pub max_evidence_per_host: usize,
-    /// Evidence records kept in total (default 2,000,000 ≈ 0.8 GiB). Same treatment.
+    /// Evidence records kept in total (default 1,000,000 ≈ 0.45 GiB). Same treatment.
     pub max_evidence_total: usize,
     /// Recent flows remembered for linking scan targets to a scanner decided after
     /// the flow ended (default 65,536). `correlate.pending_flows_dropped`.
@@ -133,8 +133,8 @@ impl Default for CorrelateConfig {
             classtypes: Vec::new(),
             prefixes: Vec::new(),
             max_hosts: 2_000_000,
-            max_evidence_per_host: 32,
-            max_evidence_total: 2_000_000,
+            max_evidence_per_host: 16,
+            max_evidence_total: 1_000_000,
             max_pending_flows: 65_536,
             max_flow_facts: 65_536,
             max_hosts_per_controller: 1_024,

@@ -2,36 +2,76 @@
 //! compromised hosts that share a controller, an infection vector or an egg, with
 //! stable names built from what they share.
 
-use crate::host::{HostTable, stage_index};
+use crate::host::{HostState, HostTable, stage_index};
 use crate::judge::{Decision, fnv1a};
 use crate::map::proto_name;
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use stormwatch_model::{
     EvidenceSource, Incident, Label, PropagationEdge, Stage, Strength, Timestamp, Vector,
 };
 
-/// Propagation edges from the decisions (one per compromised host with a known
-/// infector), in time order.
-pub(crate) fn edges(table: &HostTable, decisions: &[Option<Decision>]) -> Vec<PropagationEdge> {
+/// What the graph needs of a compromised or targeted host.
+#[derive(Clone, Debug)]
+pub(crate) struct GraphFacts {
+    /// Current label.
+    pub label: Label,
+    /// Infector.
+    pub infected_by: Option<IpAddr>,
+    /// Infection vector.
+    pub infection_vector: Option<Vector>,
+    /// Generation.
+    pub generation: Option<u32>,
+    /// Time of the infecting exploit (else of the compromise).
+    pub edge_ts: Timestamp,
+    /// Attacker of its first exploit (targeted hosts).
+    pub e2_peer: Option<IpAddr>,
+    /// Vector of its first exploit (targeted hosts).
+    pub e2_vector: Option<Vector>,
+}
+
+impl GraphFacts {
+    /// The facts of a decision, for compromised and targeted hosts.
+    pub(crate) fn of(h: &HostState, d: &Decision) -> Option<GraphFacts> {
+        if !d.label.is_compromised() && d.label != Label::Targeted {
+            return None;
+        }
+        let e2 = d.summary[stage_index(Stage::E2InboundExploit)].as_ref();
+        let e2_nw = e2.filter(|s| s.has_nonweak());
+        Some(GraphFacts {
+            label: d.label,
+            infected_by: d.infected_by,
+            infection_vector: d.infection_vector.clone(),
+            generation: d.generation,
+            edge_ts: e2_nw
+                .map(|s| s.first_nonweak)
+                .or(d.compromise.as_ref().map(|c| c.ts))
+                .unwrap_or_default(),
+            e2_peer: e2.and_then(|s| s.first_peer),
+            e2_vector: e2.and_then(|s| h.first_vector(Stage::E2InboundExploit, s).cloned()),
+        })
+    }
+}
+
+/// Propagation edges (one per compromised host with a known infector), in time order.
+pub(crate) fn edges(
+    table: &HostTable,
+    facts: &BTreeMap<usize, GraphFacts>,
+) -> Vec<PropagationEdge> {
     let mut out = Vec::new();
-    for (h, d) in table.hosts.iter().zip(decisions) {
-        let Some(d) = d else { continue };
+    for (i, d) in facts {
+        let Some(h) = table.hosts.get(*i) else {
+            continue;
+        };
         if !d.label.is_compromised() {
             continue;
         }
         let Some(from) = d.infected_by else { continue };
-        let ts = d.summary[stage_index(Stage::E2InboundExploit)]
-            .as_ref()
-            .filter(|s| s.has_nonweak())
-            .map(|s| s.first_nonweak)
-            .or(d.compromise.as_ref().map(|c| c.ts))
-            .unwrap_or_default();
         out.push(PropagationEdge {
             from,
             to: h.ip,
-            ts,
+            ts: d.edge_ts,
             vector: d.infection_vector.clone(),
             generation: d.generation.unwrap_or(1),
         });
@@ -132,22 +172,19 @@ fn most_common<T: Ord + Clone>(items: impl Iterator<Item = T>) -> Option<T> {
 /// Campaigns and each member host's campaign name.
 pub(crate) fn campaigns(
     table: &HostTable,
-    decisions: &[Option<Decision>],
+    facts: &BTreeMap<usize, GraphFacts>,
     edges: &[PropagationEdge],
 ) -> (Vec<Incident>, FxHashMap<u32, String>) {
     let n = table.hosts.len();
-    let compromised: Vec<usize> = (0..n)
-        .filter(|i| {
-            decisions
-                .get(*i)
-                .and_then(Option::as_ref)
-                .is_some_and(|d| d.label.is_compromised())
-        })
+    let compromised: Vec<usize> = facts
+        .iter()
+        .filter(|(_, d)| d.label.is_compromised())
+        .map(|(i, _)| *i)
         .collect();
     let mut uf = Uf((0..n).collect());
     let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
     for &i in &compromised {
-        let (Some(h), Some(Some(d))) = (table.hosts.get(i), decisions.get(i)) else {
+        let (Some(h), Some(d)) = (table.hosts.get(i), facts.get(&i)) else {
             continue;
         };
         let mut keys = Vec::new();
@@ -167,12 +204,26 @@ pub(crate) fn campaigns(
             }
         }
     }
+    let mut is_comp = vec![false; n];
+    for &i in &compromised {
+        if let Some(f) = is_comp.get_mut(i) {
+            *f = true;
+        }
+    }
+    let comp = |i: usize| is_comp.get(i).copied().unwrap_or(false);
     for e in edges {
         if let (Some(a), Some(b)) = (table.get(e.from), table.get(e.to)) {
             let (a, b) = (a as usize, b as usize);
-            if compromised.contains(&a) && compromised.contains(&b) {
+            if comp(a) && comp(b) {
                 uf.union(a, b);
             }
+        }
+    }
+    // Targeted hosts by the exploiter of their first exploit, to join campaigns.
+    let mut targeted_by: FxHashMap<IpAddr, Vec<usize>> = FxHashMap::default();
+    for (j, d) in facts {
+        if let (Label::Targeted, Some(p)) = (d.label, d.e2_peer) {
+            targeted_by.entry(p).or_default().push(*j);
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -182,7 +233,7 @@ pub(crate) fn campaigns(
     }
     let mut incidents = Vec::new();
     for members in groups.values() {
-        incidents.push(build_incident(table, decisions, edges, members));
+        incidents.push(build_incident(table, facts, edges, members, &targeted_by));
     }
     incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.hosts.cmp(&b.hosts)));
     // Same input, same names; equal names (a 16-bit hash collision) get a suffix.
@@ -207,9 +258,10 @@ pub(crate) fn campaigns(
 
 fn build_incident(
     table: &HostTable,
-    decisions: &[Option<Decision>],
+    facts: &BTreeMap<usize, GraphFacts>,
     edges: &[PropagationEdge],
     members: &[usize],
+    targeted_by: &FxHashMap<IpAddr, Vec<usize>>,
 ) -> Incident {
     let mut hosts: Vec<IpAddr> = Vec::new();
     let mut actors: BTreeMap<IpAddr, Label> = BTreeMap::new();
@@ -227,7 +279,7 @@ fn build_incident(
         }
     };
     for &i in members {
-        let (Some(h), Some(Some(d))) = (table.hosts.get(i), decisions.get(i)) else {
+        let (Some(h), Some(d)) = (table.hosts.get(i), facts.get(&i)) else {
             continue;
         };
         hosts.push(h.ip);
@@ -251,7 +303,10 @@ fn build_incident(
             let role = match s.ev.stage {
                 Stage::E1InboundScan => Label::Scanner,
                 Stage::E2InboundExploit if nonweak => {
-                    if let EvidenceSource::Alert { msg, .. } = &s.ev.source {
+                    if let EvidenceSource::Alert { msg, .. } = &s.ev.source
+                        && msgs.len() < 64
+                        && !msgs.contains(msg)
+                    {
                         msgs.push(msg.clone());
                     }
                     Label::Exploiter
@@ -272,28 +327,26 @@ fn build_incident(
         actors.remove(h);
     }
     // Targeted hosts attacked by the campaign's exploiters on its vector join it.
+    let vector = most_common(vectors.iter().cloned());
+    let mut member_set: BTreeSet<IpAddr> = hosts.iter().copied().collect();
     let exploiters: Vec<IpAddr> = actors
         .iter()
         .filter(|(_, l)| **l == Label::Exploiter)
         .map(|(ip, _)| *ip)
         .chain(hosts.iter().copied())
         .collect();
-    let vector = most_common(vectors.iter().cloned());
-    for (j, d) in decisions.iter().enumerate() {
-        let (Some(d), Some(h)) = (d, table.hosts.get(j)) else {
-            continue;
-        };
-        if d.label != Label::Targeted || hosts.contains(&h.ip) {
-            continue;
-        }
-        let e2 = d.summary[stage_index(Stage::E2InboundExploit)].as_ref();
-        let by = e2.and_then(|e| e.first_peer);
-        let same = match (e2.and_then(|e| e.first_vector.as_ref()), &vector) {
-            (Some(a), Some(b)) => a.proto == b.proto && a.port == b.port,
-            _ => false,
-        };
-        if same && by.is_some_and(|b| exploiters.contains(&b)) {
-            hosts.push(h.ip);
+    for by in exploiters {
+        for &j in targeted_by.get(&by).into_iter().flatten() {
+            let (Some(d), Some(h)) = (facts.get(&j), table.hosts.get(j)) else {
+                continue;
+            };
+            let same = match (&d.e2_vector, &vector) {
+                (Some(a), Some(b)) => a.proto == b.proto && a.port == b.port,
+                _ => false,
+            };
+            if same && member_set.insert(h.ip) {
+                hosts.push(h.ip);
+            }
         }
     }
     hosts.sort();
@@ -325,7 +378,7 @@ fn build_incident(
     let name = parts.join("-");
     let inc_edges: Vec<PropagationEdge> = edges
         .iter()
-        .filter(|e| hosts.contains(&e.to))
+        .filter(|e| member_set.contains(&e.to))
         .cloned()
         .collect();
     let actor_list: Vec<(IpAddr, Label)> = actors.into_iter().collect();
@@ -355,7 +408,7 @@ fn build_incident(
         if !eggs.is_empty() {
             s.push_str(&format!("; {} egg(s)", eggs.len()));
         }
-        if inc_edges.iter().any(|e| hosts.contains(&e.from)) {
+        if inc_edges.iter().any(|e| member_set.contains(&e.from)) {
             s.push_str("; members infected each other");
         } else {
             s.push_str("; no propagation between members");

@@ -57,11 +57,48 @@ pub(crate) struct StageSum {
     pub best: Strength,
     /// Peer of the first non-weak record.
     pub first_peer: Option<IpAddr>,
+    /// Where the first non-weak record's vector is: a stored slot, or the
+    /// unstored summary of the stage (see [`HostState::first_vector`]).
+    pub first_src: FirstSrc,
+}
+
+/// Where a stage's first non-weak record is kept.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FirstSrc {
+    /// No non-weak record.
+    None,
+    /// Stored slot.
+    Slot(u32),
+    /// Summarised only.
+    Unstored,
+}
+
+/// The summary of evidence that was not stored, with its first vector.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Unstored {
+    /// Stage.
+    pub stage: Stage,
+    /// Aggregate.
+    pub sum: StageSum,
     /// Vector of the first non-weak record.
     pub first_vector: Option<Vector>,
 }
 
 impl StageSum {
+    fn empty() -> StageSum {
+        StageSum {
+            count: 0,
+            first: Timestamp(i64::MAX),
+            last: Timestamp(i64::MIN),
+            nonweak: 0,
+            first_nonweak: Timestamp(i64::MAX),
+            last_nonweak: Timestamp(i64::MIN),
+            best: Strength::Weak,
+            first_peer: None,
+            first_src: FirstSrc::None,
+        }
+    }
+
     fn new(e: &Evidence, repeats: u64, last: Timestamp) -> StageSum {
         let weak = e.strength == Strength::Weak;
         StageSum {
@@ -73,7 +110,11 @@ impl StageSum {
             last_nonweak: if weak { Timestamp(i64::MIN) } else { last },
             best: e.strength,
             first_peer: if weak { None } else { e.peer },
-            first_vector: if weak { None } else { e.vector.clone() },
+            first_src: if weak {
+                FirstSrc::None
+            } else {
+                FirstSrc::Unstored
+            },
         }
     }
 
@@ -84,7 +125,7 @@ impl StageSum {
         self.nonweak += o.nonweak;
         if o.nonweak > 0 && (self.nonweak == o.nonweak || o.first_nonweak < self.first_nonweak) {
             self.first_peer = o.first_peer;
-            self.first_vector = o.first_vector.clone();
+            self.first_src = o.first_src;
         }
         self.first_nonweak = self.first_nonweak.min(o.first_nonweak);
         self.last_nonweak = self.last_nonweak.max(o.last_nonweak);
@@ -166,8 +207,6 @@ pub(crate) struct ActorFacts {
 /// Rarely used parts of a host, boxed to keep the common host small.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HostExtra {
-    /// Evidence summarised without being stored, by stage.
-    pub unstored: [Option<StageSum>; STAGES],
     /// What it did to others.
     pub actor: ActorFacts,
     /// Controllers of its non-weak C&C channels (bounded).
@@ -191,6 +230,8 @@ pub(crate) struct HostState {
     pub internal: bool,
     /// Stored evidence.
     pub slots: Vec<Slot>,
+    /// Evidence summarised without being stored (limits reached), one entry per stage.
+    pub unstored: Vec<Unstored>,
     /// Fact bits (`flag::*`).
     pub flags: u16,
     /// Boxed extras.
@@ -209,6 +250,8 @@ pub(crate) struct HostState {
     pub generation: Option<u32>,
     /// Infected by, as last judged.
     pub infected_by: Option<IpAddr>,
+    /// First non-weak outbound attack (E5), for bot-group timing (`i64::MAX` = none).
+    pub first_e5: Timestamp,
 }
 
 impl HostState {
@@ -217,6 +260,7 @@ impl HostState {
             ip,
             internal,
             slots: Vec::new(),
+            unstored: Vec::new(),
             flags: 0,
             extra: None,
             label: Label::Clean,
@@ -226,6 +270,7 @@ impl HostState {
             reported_fp: 0,
             generation: None,
             infected_by: None,
+            first_e5: Timestamp(i64::MAX),
         }
     }
 
@@ -242,25 +287,49 @@ impl HostState {
     /// Per-stage summary of all evidence (stored and unstored).
     pub fn summary(&self) -> Summary {
         let mut s: Summary = Default::default();
-        for slot in &self.slots {
+        // Accumulate without cloning: the first non-weak record is referred to by
+        // its slot.
+        for (k, slot) in self.slots.iter().enumerate() {
             let i = stage_index(slot.ev.stage);
-            let add = StageSum::new(&slot.ev, u64::from(slot.repeats), slot.last_ts);
-            match &mut s[i] {
-                Some(cur) => cur.merge(&add),
-                none => *none = Some(add),
+            let rep = u64::from(slot.repeats);
+            let cur = s[i].get_or_insert_with(StageSum::empty);
+            cur.count += rep;
+            cur.first = cur.first.min(slot.ev.ts);
+            cur.last = cur.last.max(slot.last_ts);
+            cur.best = cur.best.max(slot.ev.strength);
+            if slot.ev.strength != Strength::Weak {
+                cur.nonweak += rep;
+                if slot.ev.ts < cur.first_nonweak {
+                    cur.first_nonweak = slot.ev.ts;
+                    cur.first_peer = slot.ev.peer;
+                    cur.first_src = FirstSrc::Slot(u32::try_from(k).unwrap_or(u32::MAX));
+                }
+                cur.last_nonweak = cur.last_nonweak.max(slot.last_ts);
             }
         }
-        if let Some(x) = &self.extra {
-            for (i, u) in x.unstored.iter().enumerate() {
-                if let Some(u) = u {
-                    match &mut s[i] {
-                        Some(cur) => cur.merge(u),
-                        none => *none = Some(u.clone()),
-                    }
-                }
+        for u in &self.unstored {
+            match &mut s[stage_index(u.stage)] {
+                Some(cur) => cur.merge(&u.sum),
+                none => *none = Some(u.sum.clone()),
             }
         }
         s
+    }
+
+    /// The vector of a stage's first non-weak record.
+    pub fn first_vector(&self, stage: Stage, s: &StageSum) -> Option<&Vector> {
+        match s.first_src {
+            FirstSrc::Slot(k) => self
+                .slots
+                .get(k as usize)
+                .and_then(|x| x.ev.vector.as_ref()),
+            FirstSrc::Unstored => self
+                .unstored
+                .iter()
+                .find(|u| u.stage == stage)
+                .and_then(|u| u.first_vector.as_ref()),
+            FirstSrc::None => None,
+        }
     }
 
     /// True when the host has nothing but (any number of) E1 records and no acts.
@@ -268,15 +337,15 @@ impl HostState {
         self.slots
             .iter()
             .all(|s| s.ev.stage == Stage::E1InboundScan)
+            && self
+                .unstored
+                .iter()
+                .all(|u| u.stage == Stage::E1InboundScan)
             && self.extra.as_ref().is_none_or(|x| {
                 x.actor.scans.is_empty()
                     && x.actor.exploited == 0
                     && x.actor.controlled == 0
                     && x.actor.eggs_served == 0
-                    && x.unstored
-                        .iter()
-                        .enumerate()
-                        .all(|(i, u)| i == 0 || u.is_none())
             })
     }
 
@@ -292,10 +361,10 @@ impl HostState {
         for s in &self.slots {
             add(s.ev.ts, s.last_ts);
         }
+        for u in &self.unstored {
+            add(u.sum.first, u.sum.last);
+        }
         if let Some(x) = &self.extra {
-            for u in x.unstored.iter().flatten() {
-                add(u.first, u.last);
-            }
             for a in &x.actor.acted {
                 add(a.ts, a.ts);
             }
@@ -311,9 +380,9 @@ pub(crate) fn same_record(a: &Evidence, b: &Evidence) -> bool {
         return a.peer == b.peer;
     }
     a.stage == b.stage
-        && a.peer == b.peer
         // One record per (target, scanner): a vertical scan's thousand flows merge.
         && (a.flow_id == b.flow_id || a.stage == Stage::E1InboundScan)
+        && a.peer == b.peer
         && match (&a.source, &b.source) {
             (
                 EvidenceSource::Alert { gid, sid, .. },
@@ -447,12 +516,19 @@ impl HostTable {
             self.stored_total += 1;
             return Added::Stored;
         }
-        let i = stage_index(e.stage);
         let add = StageSum::new(&e, 1, e.ts);
-        let x = h.extra_mut();
-        match &mut x.unstored[i] {
-            Some(cur) => cur.merge(&add),
-            none => *none = Some(add),
+        match h.unstored.iter_mut().find(|u| u.stage == e.stage) {
+            Some(cur) => {
+                if add.first_nonweak < cur.sum.first_nonweak {
+                    cur.first_vector = e.vector;
+                }
+                cur.sum.merge(&add);
+            }
+            None => h.unstored.push(Unstored {
+                stage: e.stage,
+                first_vector: (e.strength != Strength::Weak).then_some(e.vector).flatten(),
+                sum: add,
+            }),
         }
         self.counters.evidence_unstored += 1;
         Added::Unstored

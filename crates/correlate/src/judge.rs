@@ -23,13 +23,48 @@ pub(crate) struct Ctx<'a> {
     pub last: bool,
 }
 
+/// Which compromise rule held.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) enum Rule {
+    /// A non-weak control channel (strong = interactive remote control).
+    Channel(bool),
+    /// An exploit followed by a consequence stage.
+    ExploitThen(Stage),
+    /// Two consequence stages.
+    Pair(Stage, Stage),
+}
+
 /// Why a host is compromised.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Compromise {
     /// Time of the evidence that completed the rule.
     pub ts: Timestamp,
-    /// One phrase (`exploit from 203.0.113.7 followed by a new listener`).
-    pub how: String,
+    /// The rule.
+    pub rule: Rule,
+}
+
+fn consequence(s: Stage) -> &'static str {
+    match s {
+        Stage::E3EggDownload => "an egg download",
+        Stage::E5OutboundAttack => "outbound attacks",
+        _ => "a new listener",
+    }
+}
+
+/// One phrase: `exploit from 203.0.113.7 followed by a new listener`.
+fn how(c: &Compromise, s: &Summary) -> String {
+    match c.rule {
+        Rule::Channel(true) => "an interactive remote-control channel".to_string(),
+        Rule::Channel(false) => "a command-and-control channel".to_string(),
+        Rule::ExploitThen(x) => {
+            let from = nw(s, Stage::E2InboundExploit)
+                .and_then(|e| e.first_peer)
+                .map(|p| format!(" from {p}"))
+                .unwrap_or_default();
+            format!("exploit{from} followed by {}", consequence(x))
+        }
+        Rule::Pair(a, b) => format!("{} and {}", consequence(a), consequence(b)),
+    }
 }
 
 /// Why a host is the kind it is.
@@ -38,9 +73,10 @@ pub(crate) enum KindWhy {
     /// Not compromised, or kind not decided.
     None,
     /// Bot: commands in the channel.
-    BotCommands(String),
-    /// Bot: acts in step with others sharing a controller.
-    InStep(String, usize),
+    BotCommands,
+    /// Bot: acts in step with others sharing a controller (its index in the
+    /// host's controllers, group size).
+    InStep(usize, usize),
     /// Worm: attacks on the vector it was infected by.
     SameVector(Vector),
     /// Worm: generation ≥ 2.
@@ -48,7 +84,7 @@ pub(crate) enum KindWhy {
     /// Worm: hosts it infected are compromised.
     Children(usize),
     /// Trojan: remote access.
-    RemoteAccess(String),
+    RemoteAccess,
 }
 
 /// The judge's decision about one host.
@@ -93,31 +129,22 @@ fn compromise(cfg: &CorrelateConfig, s: &Summary) -> Option<Compromise> {
     let w = secs(cfg.window_secs);
     let slack = secs(cfg.exploit_slack_secs);
     let mut best: Option<Compromise> = None;
-    let mut consider = |ts: Timestamp, how: String| {
+    let mut consider = |ts: Timestamp, rule: Rule| {
         if best.as_ref().is_none_or(|b| ts < b.ts) {
-            best = Some(Compromise { ts, how });
+            best = Some(Compromise { ts, rule });
         }
     };
     if let Some(e4) = nw(s, Stage::E4C2) {
-        let how = if e4.best == Strength::Strong {
-            "an interactive remote-control channel"
-        } else {
-            "a command-and-control channel"
-        };
-        consider(e4.first_nonweak, how.to_string());
+        consider(e4.first_nonweak, Rule::Channel(e4.best == Strength::Strong));
     }
     let follow = [
-        (Stage::E3EggDownload, "an egg download"),
-        (Stage::E5OutboundAttack, "outbound attacks"),
-        (Stage::E6NewListener, "a new listener"),
+        Stage::E3EggDownload,
+        Stage::E5OutboundAttack,
+        Stage::E6NewListener,
     ];
     if let Some(e2) = nw(s, Stage::E2InboundExploit) {
-        let from = e2
-            .first_peer
-            .map(|p| format!(" from {p}"))
-            .unwrap_or_default();
         for t2 in [e2.first_nonweak, e2.last_nonweak] {
-            for (stage, what) in follow {
+            for stage in follow {
                 if let Some(x) = nw(s, stage) {
                     let lo = Timestamp(t2.0.saturating_sub(slack));
                     let hi = Timestamp(t2.0.saturating_add(w));
@@ -127,22 +154,19 @@ fn compromise(cfg: &CorrelateConfig, s: &Summary) -> Option<Compromise> {
                         } else {
                             t2
                         };
-                        consider(ts, format!("exploit{from} followed by {what}"));
+                        consider(ts, Rule::ExploitThen(stage));
                     }
                 }
             }
         }
     }
-    for (ai, (a, aw)) in follow.iter().enumerate() {
-        for (b, bw) in follow.iter().skip(ai + 1) {
+    for (ai, a) in follow.iter().enumerate() {
+        for b in follow.iter().skip(ai + 1) {
             if let (Some(x), Some(y)) = (nw(s, *a), nw(s, *b))
                 && x.first_nonweak.0 <= y.last_nonweak.0.saturating_add(w)
                 && y.first_nonweak.0 <= x.last_nonweak.0.saturating_add(w)
             {
-                consider(
-                    x.first_nonweak.max(y.first_nonweak),
-                    format!("{aw} and {bw}"),
-                );
+                consider(x.first_nonweak.max(y.first_nonweak), Rule::Pair(*a, *b));
             }
         }
     }
@@ -176,53 +200,52 @@ pub(crate) fn actor_roles(ctx: &Ctx<'_>, h: &HostState) -> Vec<Label> {
     r
 }
 
-fn in_step(ctx: &Ctx<'_>, h: &HostState, s: &Summary) -> Option<(String, usize)> {
+/// Hosts of one controller compared for a bot group acting in step.
+const IN_STEP_MEMBERS: usize = 64;
+
+fn in_step(ctx: &Ctx<'_>, h: &HostState, s: &Summary) -> Option<(usize, usize)> {
     let t5 = nw(s, Stage::E5OutboundAttack)?.first_nonweak;
     let step = secs(ctx.cfg.bot_step_secs);
     let x = h.extra.as_deref()?;
-    for c in &x.controllers {
+    for (ci, c) in x.controllers.iter().enumerate() {
         let Some(members) = ctx.controllers.get(c) else {
             continue;
         };
-        let mut n = 0usize;
-        for m in members.iter().take(64) {
-            let Some(mh) = ctx.table.hosts.get(*m as usize) else {
-                continue;
-            };
-            if mh.ip == h.ip {
-                continue;
-            }
-            let ms = mh.summary();
-            if let Some(m5) = nw(&ms, Stage::E5OutboundAttack)
-                && (m5.first_nonweak.0.saturating_sub(t5.0)).abs() <= step
-            {
-                n += 1;
-            }
-        }
+        // The first hosts of a controller are compared (a group acting in step
+        // shows among them).
+        let n = members
+            .iter()
+            .take(IN_STEP_MEMBERS)
+            .filter_map(|m| ctx.table.hosts.get(*m as usize))
+            .filter(|mh| mh.ip != h.ip && mh.first_e5.0 != i64::MAX)
+            .filter(|mh| mh.first_e5.0.saturating_sub(t5.0).abs() <= step)
+            .count();
         if n > 0 {
-            return Some((c.clone(), n + 1));
+            return Some((ci, n + 1));
         }
     }
     None
 }
 
-/// Other compromised hosts sharing one of `h`'s controllers.
+/// Other hosts sharing one of `h`'s controllers.
 fn sharing(ctx: &Ctx<'_>, h: &HostState) -> usize {
     let Some(x) = h.extra.as_deref() else {
         return 0;
     };
-    let mut ips: Vec<IpAddr> = Vec::new();
-    for c in &x.controllers {
-        for m in ctx.controllers.get(c).into_iter().flatten() {
-            if let Some(mh) = ctx.table.hosts.get(*m as usize)
-                && mh.ip != h.ip
-                && !ips.contains(&mh.ip)
-            {
-                ips.push(mh.ip);
-            }
-        }
+    let lists: Vec<&Vec<u32>> = x
+        .controllers
+        .iter()
+        .filter_map(|c| ctx.controllers.get(c))
+        .collect();
+    let me = ctx.table.get(h.ip);
+    if let [one] = lists.as_slice() {
+        // Each controller's list holds a host once.
+        return one.len() - usize::from(me.is_some_and(|m| one.contains(&m)));
     }
-    ips.len()
+    let mut ips: Vec<u32> = lists.into_iter().flatten().copied().collect();
+    ips.sort_unstable();
+    ips.dedup();
+    ips.len() - usize::from(me.is_some_and(|m| ips.binary_search(&m).is_ok()))
 }
 
 /// Decides host `i`.
@@ -266,7 +289,7 @@ pub(crate) fn decide(ctx: &Ctx<'_>, i: u32) -> Option<Decision> {
         && e2.first_nonweak.0 <= c.ts.0.saturating_add(slack)
     {
         infected_by = e2.first_peer;
-        infection_vector = e2.first_vector.clone();
+        infection_vector = h.first_vector(Stage::E2InboundExploit, e2).cloned();
     }
     if infected_by.is_none()
         && let Some(e3) = nw(&s, Stage::E3EggDownload)
@@ -278,7 +301,7 @@ pub(crate) fn decide(ctx: &Ctx<'_>, i: u32) -> Option<Decision> {
             .is_some_and(|ph| ph.label.is_compromised());
         if comp_peer {
             infected_by = p;
-            infection_vector = e3.first_vector.clone();
+            infection_vector = h.first_vector(Stage::E3EggDownload, e3).cloned();
         }
     }
     let parent = infected_by
@@ -320,13 +343,12 @@ pub(crate) fn decide(ctx: &Ctx<'_>, i: u32) -> Option<Decision> {
             x.and_then(|x| x.out_vectors.iter().find(|v| same_vector(v, iv)).cloned())
         })
     };
-    let kind = if bot_cmds {
-        let ctl = x
-            .and_then(|x| x.controllers.first().cloned())
-            .unwrap_or_default();
-        KindWhy::BotCommands(ctl)
-    } else if let Some((ctl, n)) = in_step(ctx, h, &s) {
-        KindWhy::InStep(ctl, n)
+    let kind = if !decided {
+        KindWhy::None
+    } else if bot_cmds {
+        KindWhy::BotCommands
+    } else if let Some((ci, n)) = in_step(ctx, h, &s) {
+        KindWhy::InStep(ci, n)
     } else if let Some(v) = same_vec {
         KindWhy::SameVector(v)
     } else if let (Some(g), Some(p), Some(_)) = (
@@ -338,22 +360,7 @@ pub(crate) fn decide(ctx: &Ctx<'_>, i: u32) -> Option<Decision> {
     } else if children > 0 {
         KindWhy::Children(children)
     } else if nw(&s, Stage::E4C2).is_some() || nw(&s, Stage::E6NewListener).is_some() {
-        let mut parts = Vec::new();
-        if let Some(x) = x {
-            for ctl in x.controllers.iter().take(3) {
-                parts.push(format!("control channel {ctl}"));
-            }
-        }
-        if nw(&s, Stage::E4C2).is_some() && parts.is_empty() {
-            parts.push("a control channel".to_string());
-        }
-        if let Some(e6) = nw(&s, Stage::E6NewListener) {
-            match &e6.first_vector {
-                Some(v) => parts.push(format!("new listener on {}", vector_words(v))),
-                None => parts.push("a new listener".into()),
-            }
-        }
-        KindWhy::RemoteAccess(parts.join(", "))
+        KindWhy::RemoteAccess
     } else {
         KindWhy::None
     };
@@ -361,9 +368,9 @@ pub(crate) fn decide(ctx: &Ctx<'_>, i: u32) -> Option<Decision> {
         Label::Compromised
     } else {
         match kind {
-            KindWhy::BotCommands(_) | KindWhy::InStep(..) => Label::Bot,
+            KindWhy::BotCommands | KindWhy::InStep(..) => Label::Bot,
             KindWhy::SameVector(_) | KindWhy::Generation(..) | KindWhy::Children(_) => Label::Worm,
-            KindWhy::RemoteAccess(_) => Label::Trojan,
+            KindWhy::RemoteAccess => Label::Trojan,
             KindWhy::None => Label::Compromised,
         }
     };
@@ -491,8 +498,12 @@ pub(crate) fn explain(ctx: &Ctx<'_>, h: &HostState, d: &Decision) -> (String, Ve
         let e4 = nw(s, Stage::E4C2);
         let e5 = nw(s, Stage::E5OutboundAttack);
         let x = h.extra.as_deref();
+        let how = how(c, s);
         let reason = match (&d.label, &d.kind) {
-            (Label::Bot, KindWhy::BotCommands(ctl)) => {
+            (Label::Bot, KindWhy::BotCommands) => {
+                let ctl = x
+                    .and_then(|x| x.controllers.first().cloned())
+                    .unwrap_or_default();
                 let cmds = x
                     .map(|x| {
                         x.commands
@@ -509,9 +520,14 @@ pub(crate) fn explain(ctx: &Ctx<'_>, h: &HostState, d: &Decision) -> (String, Ve
                     format!("remote-controlled automation: bot commands from {ctl} ({cmds})")
                 }
             }
-            (Label::Bot, KindWhy::InStep(ctl, n)) => format!(
-                "remote-controlled automation: {n} hosts sharing controller {ctl} attack in step"
-            ),
+            (Label::Bot, KindWhy::InStep(ci, n)) => {
+                let ctl = x
+                    .and_then(|x| x.controllers.get(*ci).cloned())
+                    .unwrap_or_default();
+                format!(
+                    "remote-controlled automation: {n} hosts sharing controller {ctl} attack in step"
+                )
+            }
             (Label::Worm, KindWhy::SameVector(v)) => format!(
                 "self-propagating: attacks others on {}, the vector it was infected by",
                 vector_words(v)
@@ -522,17 +538,33 @@ pub(crate) fn explain(ctx: &Ctx<'_>, h: &HostState, d: &Decision) -> (String, Ve
             (Label::Worm, KindWhy::Children(n)) => {
                 format!("self-propagating: {n} host(s) it attacked were compromised in turn")
             }
-            (Label::Trojan, KindWhy::RemoteAccess(a)) => {
+            (Label::Trojan, KindWhy::RemoteAccess) => {
+                let mut parts = Vec::new();
+                if let Some(x) = x {
+                    for ctl in x.controllers.iter().take(3) {
+                        parts.push(format!("control channel {ctl}"));
+                    }
+                }
+                if e4.is_some() && parts.is_empty() {
+                    parts.push("a control channel".to_string());
+                }
+                if let Some(e6) = nw(s, Stage::E6NewListener) {
+                    match h.first_vector(Stage::E6NewListener, e6) {
+                        Some(v) => parts.push(format!("new listener on {}", vector_words(v))),
+                        None => parts.push("a new listener".into()),
+                    }
+                }
                 format!(
-                    "remote access without propagation: {a}; compromised by {}",
-                    c.how
+                    "remote access without propagation: {}; compromised by {}",
+                    parts.join(", "),
+                    how
                 )
             }
             _ if ctx.last => format!(
                 "compromised by {}; kind not determined (no remote-access channel, no propagation)",
-                c.how
+                how
             ),
-            _ => format!("compromised by {}; kind not determined yet", c.how),
+            _ => format!("compromised by {}; kind not determined yet", how),
         };
         if d.label != Label::Worm {
             let r = match (e5, d.label) {
@@ -763,6 +795,12 @@ pub(crate) fn citations(h: &HostState, max: usize) -> Vec<EvidenceRef> {
     v
 }
 
+/// Evidence cited per verdict of a compromised host or an external actor (the
+/// earliest, in time order).
+pub(crate) const MAX_CITATIONS: usize = 16;
+/// Evidence cited per verdict of a probed, targeted or clean host.
+pub(crate) const MAX_CITATIONS_MINOR: usize = 4;
+
 /// Builds the verdict record.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
@@ -782,7 +820,21 @@ pub(crate) fn render(
         roles: d.roles.clone(),
         confidence: d.confidence,
         reason,
-        evidence: citations(h, 32),
+        evidence: citations(
+            h,
+            if d.label.is_compromised()
+                || d.compromise.is_some()
+                || !d.roles.is_empty()
+                || matches!(
+                    d.label,
+                    Label::Scanner | Label::Exploiter | Label::Controller | Label::EggServer
+                )
+            {
+                MAX_CITATIONS
+            } else {
+                MAX_CITATIONS_MINOR
+            },
+        ),
         why_not,
         revision,
         previous,
@@ -796,19 +848,56 @@ pub(crate) fn render(
 /// A fingerprint of a verdict's content (not its time or revision), to tell
 /// whether a restatement at the end of input says anything new.
 pub(crate) fn fingerprint(v: &Verdict) -> u64 {
-    let text = format!(
-        "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{}",
-        v.label,
-        v.roles,
-        v.confidence,
-        v.reason,
-        v.why_not,
-        v.campaign,
-        v.infected_by,
-        v.generation,
-        v.evidence.len()
-    );
-    fnv1a(text.as_bytes())
+    let mut h = Fnv::default();
+    h.str(v.label.as_str());
+    for r in &v.roles {
+        h.str(r.as_str());
+    }
+    h.str(v.confidence.as_str());
+    h.str(&v.reason);
+    for w in &v.why_not {
+        h.str(w.label.as_str());
+        h.str(&w.reason);
+        h.num(w.span_start.map_or(0, |t| t.0));
+        h.num(w.span_end.map_or(0, |t| t.0));
+    }
+    h.str(v.campaign.as_deref().unwrap_or(""));
+    match v.infected_by {
+        Some(IpAddr::V4(a)) => h.bytes(&a.octets()),
+        Some(IpAddr::V6(a)) => h.bytes(&a.octets()),
+        None => h.bytes(b"-"),
+    }
+    h.num(v.generation.map_or(-1, i64::from));
+    for e in &v.evidence {
+        h.str(&e.detail);
+    }
+    h.0
+}
+
+/// Streaming FNV-1a with field separators.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn bytes(&mut self, b: &[u8]) {
+        for x in b {
+            self.0 ^= u64::from(*x);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn num(&mut self, n: i64) {
+        self.bytes(&n.to_le_bytes());
+    }
 }
 
 /// FNV-1a, 64 bit: a stable hash (same input, same value on every platform).
@@ -819,4 +908,122 @@ pub(crate) fn fnv1a(b: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FirstSrc;
+
+    fn sum(first: i64, last: i64, strength: Strength) -> StageSum {
+        let weak = strength == Strength::Weak;
+        StageSum {
+            count: 1,
+            first: Timestamp::from_secs_nanos(first, 0),
+            last: Timestamp::from_secs_nanos(last, 0),
+            nonweak: u64::from(!weak),
+            first_nonweak: Timestamp(if weak {
+                i64::MAX
+            } else {
+                first * NANOS_PER_SEC
+            }),
+            last_nonweak: Timestamp(if weak { i64::MIN } else { last * NANOS_PER_SEC }),
+            best: strength,
+            first_peer: None,
+            first_src: FirstSrc::None,
+        }
+    }
+
+    fn with(stages: &[(Stage, i64, Strength)]) -> Summary {
+        let mut s: Summary = Default::default();
+        for (st, t, strength) in stages {
+            s[stage_index(*st)] = Some(sum(*t, *t, *strength));
+        }
+        s
+    }
+
+    const N: Strength = Strength::Normal;
+    const W: Strength = Strength::Weak;
+
+    #[test]
+    fn compromise_rules() {
+        let cfg = CorrelateConfig::default(); // window 6 h, slack 5 s
+        let c = |st: &[(Stage, i64, Strength)]| compromise(&cfg, &with(st));
+        use Stage::*;
+        // Exploit then listener within the window.
+        let r = c(&[(E2InboundExploit, 100, N), (E6NewListener, 102, N)]).unwrap();
+        assert_eq!(
+            (r.ts.secs(), r.rule),
+            (102, Rule::ExploitThen(E6NewListener))
+        );
+        // Listener 7 h later: outside the window.
+        assert!(
+            c(&[
+                (E2InboundExploit, 100, N),
+                (E6NewListener, 100 + 7 * 3600, N)
+            ])
+            .is_none()
+        );
+        // Listener well before the exploit: not its consequence.
+        assert!(c(&[(E2InboundExploit, 1000, N), (E6NewListener, 900, N)]).is_none());
+        // Within the slack before the exploit counts, dated at the exploit.
+        let r = c(&[(E2InboundExploit, 1000, N), (E6NewListener, 997, N)]).unwrap();
+        assert_eq!(r.ts.secs(), 1000);
+        // A weak exploit never joins.
+        assert!(c(&[(E2InboundExploit, 100, W), (E6NewListener, 102, N)]).is_none());
+        // A control channel alone: compromised, unless weak.
+        assert_eq!(c(&[(E4C2, 50, N)]).unwrap().rule, Rule::Channel(false));
+        assert_eq!(
+            c(&[(E4C2, 50, Strength::Strong)]).unwrap().rule,
+            Rule::Channel(true)
+        );
+        assert!(c(&[(E4C2, 50, W)]).is_none());
+        // Two consequences within the window, without an exploit.
+        let r = c(&[(E3EggDownload, 10, N), (E6NewListener, 20, N)]).unwrap();
+        assert_eq!(
+            (r.ts.secs(), r.rule),
+            (20, Rule::Pair(E3EggDownload, E6NewListener))
+        );
+        assert!(c(&[(E3EggDownload, 10, N), (E6NewListener, 10 + 7 * 3600, N)]).is_none());
+        // One consequence alone is no compromise; nor are probes.
+        assert!(c(&[(E3EggDownload, 10, N)]).is_none());
+        assert!(c(&[(E5OutboundAttack, 10, N)]).is_none());
+        assert!(c(&[(E1InboundScan, 10, N), (E7Masquerade, 20, N)]).is_none());
+        // The earliest rule wins.
+        let r = c(&[
+            (E4C2, 500, N),
+            (E2InboundExploit, 100, N),
+            (E6NewListener, 102, N),
+        ])
+        .unwrap();
+        assert_eq!(r.ts.secs(), 102);
+    }
+
+    #[test]
+    fn fingerprints_ignore_time_but_not_content() {
+        let v = Verdict {
+            ts: Timestamp::ZERO,
+            host: "10.0.0.1".parse().unwrap(),
+            label: Label::Trojan,
+            roles: vec![],
+            confidence: Confidence::High,
+            reason: "r".into(),
+            evidence: vec![],
+            why_not: vec![],
+            revision: 1,
+            previous: None,
+            campaign: None,
+            infected_by: None,
+            generation: None,
+            internal: true,
+        };
+        let mut later = v.clone();
+        later.ts = Timestamp(5);
+        later.revision = 2;
+        assert_eq!(fingerprint(&v), fingerprint(&later));
+        let mut other = v.clone();
+        other.campaign = Some("c".into());
+        assert_ne!(fingerprint(&v), fingerprint(&other));
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

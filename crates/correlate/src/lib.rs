@@ -587,6 +587,7 @@ impl Correlator {
                     }
                 }
                 Stage::E5OutboundAttack if nonweak => {
+                    h.first_e5 = h.first_e5.min(e.ts);
                     if let Some(v) = &e.vector {
                         let x = h.extra_mut();
                         if !x.out_vectors.contains(v) && x.out_vectors.len() < MAX_OUT_VECTORS {
@@ -597,8 +598,9 @@ impl Correlator {
                 _ => {}
             }
         }
-        // The peer's act towards this host.
-        let mut peer_idx = None;
+        // The peer's act towards this host, applied once the record is known to
+        // be new; its citation is only built while the peer still cites acts.
+        let mut act: Option<(u32, IpAddr, Label, Option<EvidenceRef>)> = None;
         if let Some(p) = e.peer.filter(|p| *p != e.host) {
             let role = match e.stage {
                 Stage::E1InboundScan => Some(Label::Scanner),
@@ -612,70 +614,95 @@ impl Correlator {
             if let Some(role) = role.filter(|_| !brute) {
                 let pin = self.cfg.home_net.contains(p);
                 if let Some(pi) = self.table.get_or_insert(p, pin, false, max_hosts) {
-                    let host_ip = e.host;
-                    let is_new_record = self
+                    let cite = self
                         .table
                         .hosts
-                        .get(i as usize)
-                        .is_some_and(|h| !h.slots.iter().any(|s| host::same_record(&s.ev, &e)));
-                    if let Some(ph) = self.table.hosts.get_mut(pi as usize) {
-                        let a = &mut ph.extra_mut().actor;
-                        let what = match &e.source {
-                            EvidenceSource::Alert { msg, sid, .. } => format!("{msg} [sid {sid}]"),
-                            EvidenceSource::Notice { kind, .. } => kind.replace('_', " "),
-                            EvidenceSource::Anomaly { event } => event.clone(),
-                        };
-                        let (counter, detail) = match role {
-                            Label::Scanner => (&mut a.probed, format!("probed {host_ip}")),
-                            Label::Exploiter => (
-                                &mut a.exploited,
-                                format!("exploit against {host_ip}: {what}"),
-                            ),
-                            Label::Controller => {
-                                (&mut a.controlled, format!("controls {host_ip}: {what}"))
-                            }
-                            _ => (
-                                &mut a.eggs_served,
-                                format!("served an executable to {host_ip}"),
-                            ),
-                        };
-                        if is_new_record {
-                            *counter += 1;
-                            let first_of_kind = !a.acted.iter().any(|r| r.stage == e.stage);
-                            if a.acted.len() < MAX_ACTED && (first_of_kind || a.acted.len() < 4) {
-                                a.acted.push(EvidenceRef {
-                                    ts: e.ts,
-                                    stage: e.stage,
-                                    flow_id: e.flow_id,
-                                    peer: Some(host_ip),
-                                    detail,
-                                });
-                            } else {
-                                a.acted_more += 1;
-                            }
-                        }
-                        if role == Label::EggServer
-                            && a.egg_clients.len() < MAX_EGG_CLIENTS
-                            && !a.egg_clients.contains(&host_ip)
-                        {
-                            a.egg_clients.push(host_ip);
-                        }
-                    }
-                    peer_idx = Some(pi);
+                        .get(pi as usize)
+                        .and_then(|ph| ph.actor())
+                        .is_none_or(|a| cites_more(&a.acted, e.stage));
+                    let r = cite.then(|| EvidenceRef {
+                        ts: e.ts,
+                        stage: e.stage,
+                        flow_id: e.flow_id,
+                        peer: Some(e.host),
+                        detail: act_detail(role, e.host, &e.source),
+                    });
+                    act = Some((pi, p, role, r));
                 }
             }
         }
+        // Inserting the peer may have replaced a probed-only host: look again.
+        let Some(i) = self.table.get(e.host).or_else(|| {
+            self.table
+                .get_or_insert(e.host, internal, e.stage == Stage::E1InboundScan, max_hosts)
+        }) else {
+            return;
+        };
+        let host_ip = e.host;
         let ts = e.ts;
+        let stage = e.stage;
         let added = self.table.add(
             i,
             e,
             self.cfg.max_evidence_per_host,
             self.cfg.max_evidence_total,
         );
+        let mut peer_idx = None;
+        if let Some((pi, p, role, cite)) = act {
+            let is_new = matches!(added, Added::Stored | Added::Unstored);
+            let mut role_new = false;
+            if let Some(ph) = self
+                .table
+                .hosts
+                .get_mut(pi as usize)
+                .filter(|ph| ph.ip == p)
+            {
+                let a = &mut ph.extra_mut().actor;
+                if is_new {
+                    let counter = match role {
+                        Label::Scanner => &mut a.probed,
+                        Label::Exploiter => &mut a.exploited,
+                        Label::Controller => &mut a.controlled,
+                        _ => &mut a.eggs_served,
+                    };
+                    role_new = *counter == 0;
+                    *counter += 1;
+                    match cite {
+                        Some(r) if cites_more(&a.acted, stage) => a.acted.push(r),
+                        _ => a.acted_more += 1,
+                    }
+                }
+                if role == Label::EggServer
+                    && a.egg_clients.len() < MAX_EGG_CLIENTS
+                    && !a.egg_clients.contains(&host_ip)
+                {
+                    a.egg_clients.push(host_ip);
+                    role_new = true;
+                }
+            }
+            // The peer's label depends on which roles it has, not on how often:
+            // re-judge it when a role is new.
+            if role_new {
+                peer_idx = Some(pi);
+            }
+        }
         if added == Added::Untracked {
             return;
         }
-        self.rejudge(i, ts, out, 0);
+        // Evidence that cannot change the label needs no judgement: a probe of a
+        // host already labelled (E1 only ever lifts clean to probed), weak
+        // evidence about a host already targeted or worse (weak evidence only
+        // lifts clean/probed to targeted).
+        let label = self
+            .table
+            .hosts
+            .get(i as usize)
+            .map_or(Label::Clean, |h| h.label);
+        let inert = (stage == Stage::E1InboundScan && label != Label::Clean)
+            || (!nonweak && !matches!(label, Label::Clean | Label::Probed));
+        if !inert {
+            self.rejudge(i, ts, out, 0);
+        }
         if let Some(pi) = peer_idx {
             self.rejudge(pi, ts, out, 0);
         }
@@ -756,19 +783,48 @@ impl Correlator {
         let n = self.table.hosts.len();
         let mut changed_at_end = vec![false; n];
         // Kinds decided over the whole span; a few passes let graph facts
-        // (generations, infected children, bot groups) settle.
-        for _ in 0..6 {
+        // (generations, infected children, bot groups) settle. The pass that
+        // changes nothing gives the graph its facts.
+        let mut facts = std::collections::BTreeMap::new();
+        for pass in 0..6 {
             let mut any = false;
             for i in 0..n {
                 let Ok(iu) = u32::try_from(i) else { break };
+                // After the first pass only hosts whose label depends on other
+                // hosts' labels can change: compromised hosts and actors.
+                if pass > 0
+                    && self
+                        .table
+                        .hosts
+                        .get(i)
+                        .is_none_or(|h| !h.label.is_compromised() && h.actor().is_none())
+                {
+                    continue;
+                }
                 let ctx = self.ctx(true);
                 let Some(d) = judge::decide(&ctx, iu) else {
                     continue;
                 };
+                match self
+                    .table
+                    .hosts
+                    .get(i)
+                    .and_then(|h| graph::GraphFacts::of(h, &d))
+                {
+                    Some(f) => {
+                        facts.insert(i, f);
+                    }
+                    None => {
+                        facts.remove(&i);
+                    }
+                }
+                let old_gen = self.table.hosts.get(i).and_then(|h| h.generation);
                 self.apply_graph(iu, &d);
                 let Some(h) = self.table.hosts.get_mut(i) else {
                     continue;
                 };
+                // A generation that moved changes its children's: another pass.
+                any |= old_gen != d.generation;
                 if d.label != h.label {
                     any = true;
                     if let Some(flag @ false) = changed_at_end.get_mut(i) {
@@ -786,38 +842,43 @@ impl Correlator {
             }
         }
         let ctx = self.ctx(true);
-        let decisions: Vec<Option<Decision>> = (0..n)
-            .map(|i| u32::try_from(i).ok().and_then(|iu| judge::decide(&ctx, iu)))
-            .collect();
-        let edges = graph::edges(&self.table, &decisions);
-        let (incidents, names) = graph::campaigns(&self.table, &decisions, &edges);
+        let edges = graph::edges(&self.table, &facts);
+        let (incidents, names) = graph::campaigns(&self.table, &facts, &edges);
+        drop(facts);
         let mut verdicts = Vec::new();
         let mut current = Vec::new();
         let mut fps = Vec::new();
-        for (i, d) in decisions.iter().enumerate() {
-            let (Some(d), Some(h)) = (d, self.table.hosts.get(i)) else {
+        for i in 0..n {
+            let Ok(iu) = u32::try_from(i) else { break };
+            let (Some(d), Some(h)) = (judge::decide(&ctx, iu), self.table.hosts.get(i)) else {
                 continue;
             };
             let judged = h.revision > 0
                 || !h.slots.is_empty()
                 || d.label != Label::Clean
-                || h.extra
-                    .as_deref()
-                    .is_some_and(|x| x.unstored.iter().any(Option::is_some));
+                || !h.unstored.is_empty();
             if !judged {
                 continue;
             }
-            let campaign = u32::try_from(i).ok().and_then(|iu| names.get(&iu).cloned());
+            let campaign = names.get(&iu).cloned();
             let (revision, ts, prev) = if h.revision == 0 {
                 (1, h.span().map_or(self.now, |s| s.0), None)
             } else {
                 (h.revision, h.revision_ts, h.prev_label)
             };
-            let v = judge::render(&ctx, h, d, ts, revision, prev, campaign);
-            let fp = judge::fingerprint(&v);
-            if fp != h.reported_fp {
-                verdicts.push(v.clone());
-                fps.push((i, fp, revision));
+            let v = judge::render(&ctx, h, &d, ts, revision, prev, campaign);
+            // Probed and targeted hosts whose label did not change are not restated
+            // (a busy network has hundreds of thousands; only their why-not span
+            // would grow — `current` carries it to the end).
+            let restate = h.revision == 0
+                || changed_at_end.get(i).copied().unwrap_or(false)
+                || !matches!(d.label, Label::Probed | Label::Targeted);
+            if restate {
+                let fp = judge::fingerprint(&v);
+                if fp != h.reported_fp {
+                    verdicts.push(v.clone());
+                    fps.push((i, fp, revision));
+                }
             }
             current.push(v);
         }
@@ -916,6 +977,27 @@ impl Correlator {
             ("correlate.flow_facts_dropped", c.flow_facts_dropped),
             ("correlate.revisions", c.revisions),
         ]
+    }
+}
+
+/// How a peer's act is cited in its own verdict.
+/// Whether a peer still cites acts of `stage` (the first of each kind, then up to
+/// four, at most `MAX_ACTED`).
+fn cites_more(acted: &[EvidenceRef], stage: Stage) -> bool {
+    acted.len() < MAX_ACTED && (acted.len() < 4 || !acted.iter().any(|r| r.stage == stage))
+}
+
+fn act_detail(role: Label, host: IpAddr, source: &EvidenceSource) -> String {
+    let what = || match source {
+        EvidenceSource::Alert { msg, sid, .. } => format!("{msg} [sid {sid}]"),
+        EvidenceSource::Notice { kind, .. } => kind.replace('_', " "),
+        EvidenceSource::Anomaly { event } => event.clone(),
+    };
+    match role {
+        Label::Scanner => format!("probed {host}"),
+        Label::Exploiter => format!("exploit against {host}: {}", what()),
+        Label::Controller => format!("controls {host}: {}", what()),
+        _ => format!("served an executable to {host}"),
     }
 }
 
