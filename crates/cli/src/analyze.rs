@@ -94,6 +94,17 @@ impl Sink for Tee<'_> {
         }
         Ok(())
     }
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        for s in &mut self.sinks {
+            s.write_extra(rec, meta, extra)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self) -> io::Result<()> {
         for s in &mut self.sinks {
             s.finish()?;
@@ -163,13 +174,13 @@ pub fn run_pipeline(
                 Ok(f) => {
                     engine.process(&f, sink)?;
                     n += 1;
-                    if n % 65_536 == 0 {
-                        if let Some(b) = &bar {
-                            b.set_position(done + f.origin.offset);
-                            let s = engine.summary();
-                            let secs = started.elapsed().as_secs_f64().max(1e-9);
-                            b.set_message(format!("{:.2} Mpkt/s", s.packets as f64 / secs / 1e6));
-                        }
+                    if n.is_multiple_of(65_536)
+                        && let Some(b) = &bar
+                    {
+                        b.set_position(done + f.origin.offset);
+                        let s = engine.summary();
+                        let secs = started.elapsed().as_secs_f64().max(1e-9);
+                        b.set_message(format!("{:.2} Mpkt/s", s.packets as f64 / secs / 1e6));
                     }
                 }
                 Err(e) => {
@@ -208,9 +219,11 @@ pub fn run_to_memory(
         settings.engine.rules = Some(Arc::new(set));
     }
     let mut eve = EveWriter::new(Vec::new(), settings.eve.clone());
+    // A capture that ends in a broken record still yields what was read before it
+    // (Suricata also finishes such runs normally).
     let outcome = run_pipeline(inputs, &settings, &mut eve, false)?;
-    if let Some(w) = outcome.warnings.first() {
-        return Err(anyhow!("{w}"));
+    for w in &outcome.warnings {
+        eprintln!("stormwatch: warning: {w}");
     }
     Ok(eve.into_inner())
 }

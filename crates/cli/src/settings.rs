@@ -18,7 +18,7 @@ use yaml_rust2::yaml::Hash;
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// Everything a run needs, validated.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Settings {
     /// Engine configuration.
     pub engine: Config,
@@ -28,17 +28,6 @@ pub struct Settings {
     pub rules: RulesConfig,
     /// Rule files named by the configuration (`rule-files`), used when no `--rules` is given.
     pub rule_files: Vec<PathBuf>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            engine: Config::default(),
-            eve: EveOptions::default(),
-            rules: RulesConfig::default(),
-            rule_files: Vec::new(),
-        }
-    }
 }
 
 fn yaml_bool(y: &Yaml) -> Option<bool> {
@@ -149,6 +138,9 @@ impl Settings {
         s.engine.behaviour = false;
         s.engine.flow.midstream = false;
         s.eve = EveOptions::suricata_default();
+        // Suricata's default suricata.yaml: `http: extended: yes`, `tls: extended: yes`.
+        s.engine.proto.http.extended = yaml.is_none();
+        s.engine.proto.tls.extended = yaml.is_none();
         let mut doc = match yaml {
             Some(p) => {
                 let d = read_yaml(p)?;
@@ -228,6 +220,8 @@ impl Settings {
                 anyhow!("stream.reassembly.depth: {d:?} is not a size (e.g. 1mb)")
             })?;
         }
+        // app-layer
+        self.apply_app_layer(&doc["app-layer"]["protocols"])?;
         // outputs
         if let Yaml::Array(outs) = &doc["outputs"] {
             for o in outs {
@@ -342,15 +336,133 @@ impl Settings {
                 if let Some(ver) = yaml_string(&v["version"]) {
                     apply_dns_version(self, &ver)?;
                 }
+                let dns = &mut self.engine.proto.dns;
+                if let Some(b) = yaml_bool(&v["requests"]) {
+                    dns.requests = b;
+                }
+                if let Some(b) = yaml_bool(&v["responses"]) {
+                    dns.responses = b;
+                }
+                if let Yaml::Array(types) = &v["types"] {
+                    let mut list = Vec::new();
+                    for t in types.iter().filter_map(yaml_string) {
+                        let code =
+                            stormwatch_proto::dns::rrtype_from_name(&t).ok_or_else(|| {
+                                anyhow!("eve-log dns types: unknown record type {t:?}")
+                            })?;
+                        list.push(code);
+                    }
+                    dns.types = Some(list);
+                }
+                if let Yaml::Array(formats) = &v["formats"] {
+                    let f: Vec<String> = formats.iter().filter_map(yaml_string).collect();
+                    dns.detailed = f.iter().any(|x| x == "detailed");
+                    dns.grouped = f.iter().any(|x| x == "grouped");
+                }
+            }
+            "http" => {
+                let http = &mut self.engine.proto.http;
+                if let Some(b) = yaml_bool(&v["extended"]) {
+                    http.extended = b;
+                }
+                if let Some(d) = yaml_string(&v["dump-all-headers"]) {
+                    use stormwatch_proto::http::HeaderDump;
+                    http.dump_all_headers = match d.as_str() {
+                        "both" => HeaderDump::Both,
+                        "request" => HeaderDump::Request,
+                        "response" => HeaderDump::Response,
+                        "none" | "no" => HeaderDump::None,
+                        other => bail!(
+                            "eve-log http dump-all-headers: {other:?}: expected both, request, response or none"
+                        ),
+                    };
+                }
+            }
+            "tls" => {
+                let tls = &mut self.engine.proto.tls;
+                if let Some(b) = yaml_bool(&v["extended"]) {
+                    tls.extended = b;
+                }
+                if let Yaml::Array(c) = &v["custom"] {
+                    tls.custom = Some(c.iter().filter_map(yaml_string).collect());
+                }
+            }
+            "smtp" => {
+                if let Some(b) = yaml_bool(&v["extended"]) {
+                    self.engine.proto.smtp.extended = b;
+                }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `app-layer.protocols.<p>.enabled`, `.tcp.enabled`, `.udp.enabled`,
+    /// `.detection-ports.dp`.
+    fn apply_app_layer(&mut self, protos: &Yaml) -> Result<()> {
+        use stormwatch_model::AppProto;
+        use stormwatch_proto::{DetectionPort, Transport};
+        let Yaml::Hash(h) = protos else { return Ok(()) };
+        for (name, v) in h {
+            let Some(name) = yaml_string(name) else {
+                continue;
+            };
+            let Some(proto) = AppProto::from_name(&name) else {
+                continue;
+            };
+            let all = yaml_bool(&v["enabled"]);
+            let tcp = yaml_bool(&v["tcp"]["enabled"]).or(all);
+            let udp = yaml_bool(&v["udp"]["enabled"]).or(all);
+            let det = &mut self.engine.proto.detect;
+            if tcp == Some(false) && !det.disabled_tcp.contains(&proto) {
+                det.disabled_tcp.push(proto);
+            }
+            if udp == Some(false) && !det.disabled_udp.contains(&proto) {
+                det.disabled_udp.push(proto);
+            }
+            if proto == AppProto::Dns {
+                if let Some(b) = tcp {
+                    self.engine.proto.dns.tcp_enabled = b;
+                }
+                if let Some(b) = udp {
+                    self.engine.proto.dns.udp_enabled = b;
+                }
+            }
+            for transport in [Transport::Tcp, Transport::Udp] {
+                let section = match transport {
+                    Transport::Tcp => &v["tcp"]["detection-ports"]["dp"],
+                    Transport::Udp => &v["udp"]["detection-ports"]["dp"],
+                };
+                let dp = yaml_string(section).or_else(|| yaml_string(&v["detection-ports"]["dp"]));
+                if let Some(dp) = dp {
+                    for port in dp.trim_matches(|c| c == '[' || c == ']').split(',') {
+                        let port: u16 = port
+                            .trim()
+                            .parse()
+                            .map_err(|_| anyhow!("app-layer.protocols.{name}.detection-ports.dp: {dp:?} is not a port list"))?;
+                        self.engine
+                            .proto
+                            .detect
+                            .detection_ports
+                            .push(DetectionPort {
+                                proto,
+                                transport,
+                                port,
+                            });
+                    }
+                }
+            }
         }
         Ok(())
     }
 }
 
 fn apply_dns_version(s: &mut Settings, v: &str) -> Result<()> {
-    let _ = (s, v);
+    s.engine.proto.dns.version = match v.trim() {
+        "2" => 2,
+        "3" => 3,
+        other => bail!("dns version {other:?}: expected 2 or 3"),
+    };
     Ok(())
 }
 

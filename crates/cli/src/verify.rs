@@ -131,15 +131,11 @@ pub fn requirement_unmet(req: &Yaml) -> Option<String> {
         let key = yaml_str(k).unwrap_or_default();
         let val = yaml_str(v).unwrap_or_default();
         match key.as_str() {
-            "min-version" => {
-                if ENGINE_VERSION < parse_version(&val) {
-                    return Some(format!("min-version {val}"));
-                }
+            "min-version" if ENGINE_VERSION < parse_version(&val) => {
+                return Some(format!("min-version {val}"));
             }
-            "lt-version" => {
-                if ENGINE_VERSION >= parse_version(&val) {
-                    return Some(format!("lt-version {val}"));
-                }
+            "lt-version" if ENGINE_VERSION >= parse_version(&val) => {
+                return Some(format!("lt-version {val}"));
             }
             "version" => {
                 let want = parse_version(&val);
@@ -154,10 +150,8 @@ pub fn requirement_unmet(req: &Yaml) -> Option<String> {
                     return Some(format!("version {val}"));
                 }
             }
-            "pcap" => {
-                if v.as_bool() == Some(false) {
-                    return Some("needs no pcap".into());
-                }
+            "pcap" if v.as_bool() == Some(false) => {
+                return Some("needs no pcap".into());
             }
             // Feature / file / script requirements: we assume the features of a
             // full build; unknown keys are not a reason to skip.

@@ -14,7 +14,7 @@ use stormwatch_model::{
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
-use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame};
+use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame_with_orig_len};
 
 /// What the engine keeps per flow (inside the flow table entry).
 #[derive(Default)]
@@ -22,6 +22,9 @@ pub struct PerFlow {
     app: FlowApp,
     rules: stormwatch_rules::FlowState,
     alerted: bool,
+    /// The latest transaction's application object (`http`, `dns`), which alerts
+    /// on that transaction carry in EVE.
+    app_json: Option<Box<(&'static str, serde_json::Value)>>,
 }
 
 /// End-of-run figures for the terminal summary.
@@ -57,14 +60,23 @@ pub struct Summary {
     pub stats: Stats,
 }
 
+/// A record waiting to be written, with engine facts and extra EVE members.
+type Pending = (
+    OutputRecord,
+    RecordMeta,
+    Option<Box<serde_json::Map<String, serde_json::Value>>>,
+);
+
 /// Everything but the flow table and the protocol stage: what stage callbacks
 /// write into while those two are borrowed.
 struct Rest {
     rules: Option<Arc<RuleSet>>,
     detect: Option<Detectors>,
     correlate: Option<Correlator>,
-    pending: Vec<(OutputRecord, RecordMeta)>,
+    pending: Vec<Pending>,
     meta: RecordMeta,
+    /// Extra EVE members for alerts emitted right now (the transaction's object).
+    alert_extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     alerts: Vec<Alert>,
     notices: Vec<Notice>,
     verdicts: Vec<Verdict>,
@@ -74,7 +86,11 @@ struct Rest {
 
 impl Rest {
     fn emit(&mut self, rec: OutputRecord) {
-        self.pending.push((rec, self.meta));
+        let extra = match rec {
+            OutputRecord::Alert(_) => self.alert_extra.clone(),
+            _ => None,
+        };
+        self.pending.push((rec, self.meta, extra));
     }
 
     fn count(&mut self, name: &'static str, n: u64) {
@@ -142,10 +158,47 @@ struct ProtoOut<'a> {
     rules_state: &'a mut stormwatch_rules::FlowState,
     flow: FlowInfo,
     alerted: &'a mut bool,
+    app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
+    /// Alerts (indices into `rest.pending`) raised on a transaction before its
+    /// application object was known; patched when the object arrives.
+    unpatched: Vec<usize>,
+}
+
+impl ProtoOut<'_> {
+    fn extra(&self) -> Option<Box<serde_json::Map<String, serde_json::Value>>> {
+        self.app_json.as_deref().map(|j| {
+            let mut m = serde_json::Map::new();
+            m.insert(j.0.to_string(), j.1.clone());
+            Box::new(m)
+        })
+    }
 }
 
 impl ProtoSink for ProtoOut<'_> {
     fn event(&mut self, ctx: &AppContext, ev: AppEvent) {
+        match &ev {
+            AppEvent::Http(h) => {
+                *self.app_json = Some(Box::new((
+                    "http",
+                    stormwatch_proto::http::logger::event_json(h),
+                )))
+            }
+            AppEvent::Dns(d) => {
+                *self.app_json = Some(Box::new((
+                    "dns",
+                    stormwatch_proto::dns::logger::event_json(d),
+                )))
+            }
+            _ => {}
+        }
+        if matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_)) && !self.unpatched.is_empty() {
+            let extra = self.extra();
+            for i in std::mem::take(&mut self.unpatched) {
+                if let Some((_, _, x)) = self.rest.pending.get_mut(i) {
+                    *x = extra.clone();
+                }
+            }
+        }
         self.rest.app_event(ctx, &ev);
     }
 
@@ -159,7 +212,7 @@ impl ProtoSink for ProtoOut<'_> {
 
     fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
         if let Some(rs) = &self.rest.rules {
-            let mut flow = self.flow.clone();
+            let mut flow = self.flow;
             flow.app_proto = tx.app_proto();
             flow.dir = ctx.dir;
             let before = self.rest.alerts.len();
@@ -173,10 +226,24 @@ impl ProtoSink for ProtoOut<'_> {
                 self.rules_state,
                 &mut self.rest.alerts,
             );
-            if self.rest.alerts.len() > before {
+            let raised = self.rest.alerts.len() > before;
+            if raised {
                 *self.alerted = true;
+                self.rest.alert_extra = self.extra();
             }
+            let first = self.rest.pending.len();
             self.rest.drain_findings();
+            self.rest.alert_extra = None;
+            if raised && self.app_json.is_none() {
+                for i in first..self.rest.pending.len() {
+                    if matches!(
+                        self.rest.pending.get(i),
+                        Some((OutputRecord::Alert(_), _, None))
+                    ) {
+                        self.unpatched.push(i);
+                    }
+                }
+            }
         }
     }
 }
@@ -287,15 +354,12 @@ impl FlowVisitor<PerFlow> for Stages {
             self.proto
                 .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
         }
-        if rest.detect.is_some() {
-            if let Some(s) = summary_of(ctx, pkt) {
-                if detector_wants(ctx, &s) {
-                    if let Some(d) = &mut rest.detect {
-                        d.on_packet(&s, &mut rest.notices);
-                    }
-                    rest.drain_findings();
-                }
-            }
+        if let Some(d) = &mut rest.detect
+            && let Some(s) = summary_of(ctx, pkt)
+            && detector_wants(ctx, &s)
+        {
+            d.on_packet(&s, &mut rest.notices);
+            rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
             let info = flow_info(ctx, &user.app);
@@ -304,6 +368,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 rules_state: &mut user.rules,
                 flow: info,
                 alerted: &mut user.alerted,
+                app_json: &mut user.app_json,
+                unpatched: Vec::new(),
             };
             self.proto
                 .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
@@ -332,8 +398,10 @@ impl FlowVisitor<PerFlow> for Stages {
             let mut out = ProtoOut {
                 rest: &mut self.rest,
                 rules_state: &mut user.rules,
-                flow: info.clone(),
+                flow: info,
                 alerted: &mut user.alerted,
+                app_json: &mut user.app_json,
+                unpatched: Vec::new(),
             };
             self.proto.on_stream(
                 &app_ctx(ctx, chunk.dir),
@@ -389,6 +457,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 rules_state: &mut user.rules,
                 flow: info,
                 alerted: &mut user.alerted,
+                app_json: &mut user.app_json,
+                unpatched: Vec::new(),
             };
             self.proto.on_flow_end(&ctx, &mut user.app, &mut out);
         }
@@ -447,6 +517,7 @@ impl Engine {
                     correlate,
                     pending: Vec::with_capacity(64),
                     meta: RecordMeta::default(),
+                    alert_extra: None,
                     alerts: Vec::new(),
                     notices: Vec::new(),
                     verdicts: Vec::new(),
@@ -488,21 +559,47 @@ impl Engine {
         }
 
         let first_new = self.stages.rest.pending.len();
-        let pkt = decode_frame(LinkType(frame.link_type.0), frame.data);
+        let pkt =
+            decode_frame_with_orig_len(LinkType(frame.link_type.0), frame.data, frame.orig_len);
         self.note_decode(frame, &pkt);
         if pkt.l3.addrs().is_some() {
-            self.flows
-                .process(frame.ts, frame.orig_len, &pkt, &mut self.stages);
+            let flowless = match pkt.l4 {
+                L4::None => true,
+                L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+                _ => false,
+            };
+            if flowless {
+                // A transport header too broken to key a flow: header-only rules
+                // still see the packet (Suricata alerts on such packets too).
+                self.match_flowless(frame, &pkt);
+            } else {
+                self.flows
+                    .process(frame.ts, frame.orig_len, &pkt, &mut self.stages);
+            }
         }
         // Alerts raised by this frame carry it (EVE `packet`); copied only for alerts.
-        for (rec, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
-            if let OutputRecord::Alert(a) = rec {
-                if a.packet.as_ref().is_none_or(|p| p.is_empty()) {
-                    a.packet = Some(frame.data.to_vec());
-                }
+        for (rec, _, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
+            if let OutputRecord::Alert(a) = rec
+                && a.packet.as_ref().is_none_or(|p| p.is_empty())
+            {
+                a.packet = Some(frame.data.to_vec());
             }
         }
         self.flush(sink)
+    }
+
+    fn match_flowless(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
+        let rest = &mut self.stages.rest;
+        if let Some(rs) = rest.rules.clone() {
+            let input = PacketInput {
+                ts: frame.ts,
+                pkt,
+                frame: frame.data,
+                flow: None,
+            };
+            rs.match_packet(&input, None, &mut rest.alerts);
+            rest.drain_findings();
+        }
     }
 
     fn note_decode(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
@@ -551,8 +648,11 @@ impl Engine {
 
     fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         let pending = &mut self.stages.rest.pending;
-        for (rec, meta) in pending.drain(..) {
-            sink.write_meta(&rec, &meta)?;
+        for (rec, meta, extra) in pending.drain(..) {
+            match extra {
+                Some(x) => sink.write_extra(&rec, &meta, &x)?,
+                None => sink.write_meta(&rec, &meta)?,
+            }
         }
         Ok(())
     }

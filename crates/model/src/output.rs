@@ -114,6 +114,18 @@ pub trait Sink {
         let _ = meta;
         self.write(rec)
     }
+    /// Takes one record with engine facts and extra top-level members for its EVE
+    /// form (e.g. the `http` object an alert on an HTTP transaction carries).
+    /// Sinks that do not print them need not implement this.
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        let _ = extra;
+        self.write_meta(rec, meta)
+    }
     /// Flushes at the end of the run.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
@@ -141,6 +153,14 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
         (**self).write_meta(rec, meta)
     }
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        (**self).write_extra(rec, meta, extra)
+    }
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()
     }
@@ -152,6 +172,14 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
         (**self).write_meta(rec, meta)
+    }
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        (**self).write_extra(rec, meta, extra)
     }
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()

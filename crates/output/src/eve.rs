@@ -140,6 +140,23 @@ impl<W: Write> Sink for EveWriter<W> {
         Ok(())
     }
 
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &Map<String, Value>,
+    ) -> io::Result<()> {
+        if let Some(mut v) = to_eve(rec, meta, &self.opts) {
+            if let Value::Object(m) = &mut v {
+                for (k, x) in extra {
+                    m.entry(k.clone()).or_insert_with(|| x.clone());
+                }
+            }
+            self.emit(&v)?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -156,6 +173,24 @@ pub fn to_eve(rec: &OutputRecord, meta: &RecordMeta, opts: &EveOptions) -> Optio
         OutputRecord::Verdict(v) => opts.enabled("verdict").then(|| verdict_json(v)),
         OutputRecord::Incident(i) => opts.enabled("incident").then(|| incident_json(i)),
         OutputRecord::Stats(s) => opts.enabled("stats").then(|| stats_json(s)),
+    }
+}
+
+/// An address as Suricata writes it: dotted IPv4, fully expanded lower-case IPv6
+/// (`fe80:0000:0000:0000:020c:29ff:faf2:ab42`).
+pub fn ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v) => v.to_string(),
+        IpAddr::V6(v) => {
+            let mut s = String::with_capacity(39);
+            for (i, seg) in v.segments().iter().enumerate() {
+                if i > 0 {
+                    s.push(':');
+                }
+                s.push_str(&format!("{seg:04x}"));
+            }
+            s
+        }
     }
 }
 
@@ -206,11 +241,11 @@ fn endpoints(
     dp: u16,
     proto: IpProto,
 ) {
-    m.insert("src_ip".into(), src.to_string().into());
+    m.insert("src_ip".into(), ip_string(src).into());
     if has_ports(proto) {
         m.insert("src_port".into(), sp.into());
     }
-    m.insert("dest_ip".into(), dst.to_string().into());
+    m.insert("dest_ip".into(), ip_string(dst).into());
     if has_ports(proto) {
         m.insert("dest_port".into(), dp.into());
     }
@@ -400,8 +435,8 @@ pub fn alert_json(a: &Alert, meta: &RecordMeta, opts: &EveOptions) -> Value {
                 "bytes_toserver": f.bytes_toserver,
                 "bytes_toclient": f.bytes_toclient,
                 "start": f.start.to_eve(),
-                "src_ip": f.src_ip.to_string(),
-                "dest_ip": f.dest_ip.to_string(),
+                "src_ip": ip_string(f.src_ip),
+                "dest_ip": ip_string(f.dest_ip),
                 "src_port": f.src_port,
                 "dest_port": f.dest_port,
             }),
@@ -482,6 +517,9 @@ pub fn anomaly_json(a: &Anomaly, meta: &RecordMeta, opts: &EveOptions) -> Option
 pub fn app_json(r: &AppRecord, meta: &RecordMeta) -> Value {
     let mut m = header(r.ts, Some(r.flow_id.0), meta, &r.event_type);
     key_endpoints(&mut m, &r.key);
+    if let Some(src) = meta.pkt_src {
+        m.insert("pkt_src".into(), src.into());
+    }
     if let Some(tx) = r.tx_id {
         m.insert("tx_id".into(), tx.into());
     }
@@ -644,6 +682,15 @@ mod tests {
         assert_eq!(v["tcp"]["state"], "syn_sent");
         assert!(v.get("app_proto").is_none());
         assert!(v["tcp"].get("history").is_none());
+    }
+
+    #[test]
+    fn ipv6_is_fully_expanded() {
+        assert_eq!(
+            ip_string("fe80::20c:29ff:faf2:ab42".parse().unwrap()),
+            "fe80:0000:0000:0000:020c:29ff:faf2:ab42"
+        );
+        assert_eq!(ip_string("10.0.0.1".parse().unwrap()), "10.0.0.1");
     }
 
     #[test]

@@ -15,12 +15,9 @@ pub fn shared_dir() -> Option<PathBuf> {
         }
     }
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for c in [ws.join("../shared"), PathBuf::from("/work/shared")] {
-        if c.join("corpus").is_dir() {
-            return Some(c);
-        }
-    }
-    None
+    [ws.join("../shared"), PathBuf::from("/work/shared")]
+        .into_iter()
+        .find(|c| c.join("corpus").is_dir())
 }
 
 /// True when `tool --version` runs.

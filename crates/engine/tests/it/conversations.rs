@@ -50,7 +50,9 @@ fn bytes_match(ours: u64, t: Bytes) -> bool {
 }
 
 /// Parses one `-z conv,tcp` / `conv,udp` table.
-fn tshark_convs(path: &Path) -> BTreeMap<(u8, Endpoint, Endpoint), (u64, Bytes, u64, Bytes)> {
+type TsharkConvs = BTreeMap<(u8, Endpoint, Endpoint), (u64, Bytes, u64, Bytes)>;
+
+fn tshark_convs(path: &Path) -> TsharkConvs {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(path)
@@ -199,21 +201,23 @@ fn packet_counts_and_conversations_equal_tshark() {
     let (mut files, mut convs_checked) = (0, 0);
     for path in all_captures(&shared) {
         files += 1;
-        let mut cfg = Config::default();
-        cfg.behaviour = false;
+        let cfg = Config {
+            behaviour: false,
+            ..Config::default()
+        };
         let (records, summary) = run(&path, cfg);
         let name = path
             .strip_prefix(&shared)
             .unwrap_or(&path)
             .display()
             .to_string();
-        if let Some(n) = capinfos_count(&path) {
-            if n != summary.packets {
-                failures.push(format!(
-                    "{name}: {} packets read, capinfos says {n}",
-                    summary.packets
-                ));
-            }
+        if let Some(n) = capinfos_count(&path)
+            && n != summary.packets
+        {
+            failures.push(format!(
+                "{name}: {} packets read, capinfos says {n}",
+                summary.packets
+            ));
         }
         let ours = our_convs(&records);
         let theirs = tshark_convs(&path);
