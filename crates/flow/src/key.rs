@@ -65,7 +65,8 @@ fn icmp_request_type(v6: bool, ty: u8) -> Option<u8> {
 
 impl PacketKey {
     /// The key of a decoded IP packet; `None` when it has no usable transport
-    /// header for its protocol (truncated TCP/UDP/ICMP header, or no IP).
+    /// header for its protocol (fewer than 4 bytes of TCP/UDP, a truncated ICMP
+    /// header, or no IP).
     pub fn of(pkt: &Decoded<'_>) -> Option<PacketKey> {
         let (src, dst) = pkt.l3.addrs()?;
         let proto = pkt.l3.proto()?;
@@ -84,6 +85,20 @@ impl PacketKey {
             }
             (L4::Other(_), p) if p != 6 && p != 17 && p != 1 && p != 58 => {
                 (0, 0, Class::Other, 0, None)
+            }
+            // A TCP or UDP header the decoder rejected (a data offset past the segment,
+            // a UDP length below 8) still names its ports: the packet counts in that
+            // flow, as tshark counts it, without touching TCP state.
+            (L4::None, p @ (6 | 17)) => {
+                let [a, b, c, d] = *pkt.ip_payload.first_chunk::<4>()?;
+                let class = if p == 6 { Class::Tcp } else { Class::Udp };
+                (
+                    u16::from_be_bytes([a, b]),
+                    u16::from_be_bytes([c, d]),
+                    class,
+                    0,
+                    None,
+                )
             }
             _ => return None,
         };
@@ -228,7 +243,10 @@ mod tests {
             l4: L4::None,
             ..Default::default()
         };
-        assert!(PacketKey::of(&p).is_none());
+        assert!(PacketKey::of(&p).is_none(), "no bytes: no ports");
+        p.ip_payload = &[0, 1, 0, 2, 0];
+        let k = PacketKey::of(&p).unwrap();
+        assert_eq!((k.class, k.key.pa, k.key.pb), (Class::Tcp, 1, 2));
         p.l4 = L4::Other(47);
         p.l3 = v4([1, 1, 1, 1], [2, 2, 2, 2], 47);
         assert_eq!(PacketKey::of(&p).unwrap().class, Class::Other);

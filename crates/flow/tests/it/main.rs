@@ -6,4 +6,5 @@ mod defrag;
 mod prop;
 mod reassembly;
 mod table;
+mod tshark;
 mod util;

@@ -263,23 +263,43 @@ fn finish_ends_every_flow_in_start_order() {
 }
 
 #[test]
-fn packets_without_a_transport_header_get_no_flow() {
+fn broken_transport_headers_count_by_their_ports() {
     let mut r = Run::new(FlowConfig::default());
-    // TCP protocol number but a 6-byte "header".
-    r.feed(&ipv4(
-        [1, 1, 1, 1],
-        [2, 2, 2, 2],
-        6,
-        1,
-        0,
-        &[0, 1, 0, 2, 0, 0],
-    ));
+    // TCP protocol number, 3 bytes: no ports, no flow.
+    r.feed(&ipv4([1, 1, 1, 1], [2, 2, 2, 2], 6, 1, 0, &[0, 1, 0]));
     assert_eq!(r.table.active_flows(), 0);
     assert_eq!(r.counter("flow.packets_without_flow"), 1);
+    // A SYN whose data offset (24 bytes) runs past the 20 bytes there: the decoder
+    // rejects the header, the packet still counts in its flow (as tshark counts it)
+    // and changes no TCP state.
+    let mut syn = tcp(
+        ip("1.1.1.1"),
+        ip("2.2.2.2"),
+        55524,
+        23,
+        7,
+        0,
+        SYN,
+        1024,
+        b"",
+    );
+    syn[32] = 0x60;
+    r.feed(&syn);
+    assert_eq!(r.table.active_flows(), 1);
+    let p = r.rec.packets.last().unwrap();
+    assert_eq!((p.key.src_port, p.key.dst_port), (55524, 23));
+    assert!(!p.stream_tracked);
     // An unknown protocol is a flow keyed by addresses.
     r.feed(&ipv4([1, 1, 1, 1], [2, 2, 2, 2], 253, 1, 0, b"opaque"));
     r.feed(&ipv4([2, 2, 2, 2], [1, 1, 1, 1], 253, 1, 0, b"opaque"));
-    assert_eq!(r.table.active_flows(), 1);
+    assert_eq!(r.table.active_flows(), 2);
+    r.finish();
+    let tcp_rec = r.rec.ended.iter().find(|e| e.key.dst_port == 23).unwrap();
+    assert_eq!(
+        tcp_rec.tcp.as_ref().unwrap().state,
+        stormwatch_model::TcpState::None
+    );
+    assert_eq!(tcp_rec.pkts_toserver, 1);
 }
 
 #[test]
