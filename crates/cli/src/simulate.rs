@@ -29,6 +29,12 @@ pub struct SimulateArgs {
     /// Seed for the background generator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With --background: 64-byte frames only (per-packet cost benchmark).
+    #[arg(long, requires = "background")]
+    pub small_packets: bool,
+    /// With --small-packets: number of concurrent flows the frames are spread over.
+    #[arg(long, default_value_t = 10_000, requires = "small_packets")]
+    pub flows: u32,
     /// List the built-in scenarios.
     #[arg(long)]
     pub list: bool,
@@ -50,10 +56,16 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         let size = crate::settings::parse_size(&a.size)
             .ok_or_else(|| anyhow!("--size {:?}: expected a size such as 2GiB", a.size))?;
         let f = File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-        let stats =
-            stormwatch_sim::write_background(size, a.seed, BufWriter::with_capacity(1 << 22, f))
+        let w = BufWriter::with_capacity(1 << 22, f);
+        if a.small_packets {
+            let stats = stormwatch_sim::write_small_packets(size, a.flows, a.seed, w)
                 .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("stormwatch: wrote {} ({stats:?})", out.display());
+            eprintln!("stormwatch: wrote {} ({stats:?})", out.display());
+        } else {
+            let stats = stormwatch_sim::write_background(size, a.seed, w)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("stormwatch: wrote {} ({stats:?})", out.display());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let Some(name) = a.scenario.as_deref() else {

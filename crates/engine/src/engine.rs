@@ -60,6 +60,43 @@ pub struct Summary {
     pub stats: Stats,
 }
 
+/// Engine counters, by index into [`COUNTER_NAMES`].
+mod ctr {
+    pub const TRUNCATED_FRAMES: usize = 0;
+    pub const IPV4: usize = 1;
+    pub const IPV6: usize = 2;
+    pub const ARP: usize = 3;
+    pub const OTHER_ETHERTYPE: usize = 4;
+    pub const UNDECODED: usize = 5;
+    pub const TCP: usize = 6;
+    pub const UDP: usize = 7;
+    pub const ICMPV6: usize = 8;
+    pub const ICMPV4: usize = 9;
+    pub const IP_FRAGMENTS: usize = 10;
+    pub const OTHER_IP_PROTO: usize = 11;
+    pub const VLAN: usize = 12;
+    pub const TUNNELLED: usize = 13;
+    pub const COUNT: usize = 14;
+}
+
+/// Dotted names of the engine counters (EVE `stats`).
+const COUNTER_NAMES: [&str; ctr::COUNT] = [
+    "capture.truncated_frames",
+    "decoder.ipv4",
+    "decoder.ipv6",
+    "decoder.arp",
+    "decoder.other_ethertype",
+    "decoder.undecoded",
+    "decoder.tcp",
+    "decoder.udp",
+    "decoder.icmpv6",
+    "decoder.icmpv4",
+    "decoder.ip_fragments",
+    "decoder.other_ip_proto",
+    "decoder.vlan",
+    "decoder.tunnelled",
+];
+
 /// A record waiting to be written, with engine facts and extra EVE members.
 type Pending = (
     OutputRecord,
@@ -81,7 +118,7 @@ struct Rest {
     notices: Vec<Notice>,
     verdicts: Vec<Verdict>,
     summary: Summary,
-    counters: BTreeMap<&'static str, u64>,
+    counters: [u64; ctr::COUNT],
 }
 
 impl Rest {
@@ -93,8 +130,10 @@ impl Rest {
         self.pending.push((rec, self.meta, extra));
     }
 
-    fn count(&mut self, name: &'static str, n: u64) {
-        *self.counters.entry(name).or_insert(0) += n;
+    fn count(&mut self, idx: usize, n: u64) {
+        if let Some(c) = self.counters.get_mut(idx) {
+            *c += n;
+        }
     }
 
     fn anomaly(&mut self, a: Anomaly) {
@@ -522,7 +561,7 @@ impl Engine {
                     notices: Vec::new(),
                     verdicts: Vec::new(),
                     summary: Summary::default(),
-                    counters: BTreeMap::new(),
+                    counters: [0; ctr::COUNT],
                 },
                 home_net: cfg.home_net.clone(),
             },
@@ -547,7 +586,7 @@ impl Engine {
             pkt_src: Some("wire/pcap"),
         };
         if frame.is_truncated() {
-            rest.count("capture.truncated_frames", 1);
+            rest.count(ctr::TRUNCATED_FRAMES, 1);
         }
         let secs = frame.ts.secs();
         if secs != self.last_tick_secs {
@@ -605,26 +644,26 @@ impl Engine {
     fn note_decode(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
         let rest = &mut self.stages.rest;
         match &pkt.l3 {
-            L3::Ipv4(_) => rest.count("decoder.ipv4", 1),
-            L3::Ipv6(_) => rest.count("decoder.ipv6", 1),
-            L3::Arp => rest.count("decoder.arp", 1),
-            L3::Other(_) => rest.count("decoder.other_ethertype", 1),
-            L3::None => rest.count("decoder.undecoded", 1),
+            L3::Ipv4(_) => rest.count(ctr::IPV4, 1),
+            L3::Ipv6(_) => rest.count(ctr::IPV6, 1),
+            L3::Arp => rest.count(ctr::ARP, 1),
+            L3::Other(_) => rest.count(ctr::OTHER_ETHERTYPE, 1),
+            L3::None => rest.count(ctr::UNDECODED, 1),
         }
         match &pkt.l4 {
-            L4::Tcp(_) => rest.count("decoder.tcp", 1),
-            L4::Udp(_) => rest.count("decoder.udp", 1),
-            L4::Icmp(i) if i.v6 => rest.count("decoder.icmpv6", 1),
-            L4::Icmp(_) => rest.count("decoder.icmpv4", 1),
-            L4::Fragment => rest.count("decoder.ip_fragments", 1),
-            L4::Other(_) => rest.count("decoder.other_ip_proto", 1),
+            L4::Tcp(_) => rest.count(ctr::TCP, 1),
+            L4::Udp(_) => rest.count(ctr::UDP, 1),
+            L4::Icmp(i) if i.v6 => rest.count(ctr::ICMPV6, 1),
+            L4::Icmp(_) => rest.count(ctr::ICMPV4, 1),
+            L4::Fragment => rest.count(ctr::IP_FRAGMENTS, 1),
+            L4::Other(_) => rest.count(ctr::OTHER_IP_PROTO, 1),
             L4::None => {}
         }
         if pkt.vlan_count > 0 {
-            rest.count("decoder.vlan", 1);
+            rest.count(ctr::VLAN, 1);
         }
         if pkt.tunnel_depth > 0 {
-            rest.count("decoder.tunnelled", 1);
+            rest.count(ctr::TUNNELLED, 1);
         }
         if pkt.anomalies.is_empty() {
             return;
@@ -698,7 +737,7 @@ impl Engine {
         };
         s.add("decoder.pkts", rest.summary.packets);
         s.add("decoder.bytes", rest.summary.bytes);
-        for (k, v) in &rest.counters {
+        for (k, v) in COUNTER_NAMES.iter().zip(rest.counters.iter()) {
             s.add(k, *v);
         }
         for (k, v) in self.flows.counters() {

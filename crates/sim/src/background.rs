@@ -570,3 +570,146 @@ mod tests {
         assert_eq!(n as u64, st.frames);
     }
 }
+
+/// What [`write_small_packets`] wrote.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmallPacketStats {
+    /// Frames written (each 64 bytes on the wire).
+    pub frames: u64,
+    /// Bytes written, pcap headers included.
+    pub bytes: u64,
+    /// Distinct flows.
+    pub flows: u64,
+}
+
+fn csum_add(mut sum: u32, b: &[u8]) -> u32 {
+    let mut it = b.chunks_exact(2);
+    for c in &mut it {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [x] = it.remainder() {
+        sum += u32::from(*x) << 8;
+    }
+    sum
+}
+
+fn csum_fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Writes 64-byte frames (Ethernet + IPv4 + TCP or UDP + a few payload bytes)
+/// spread round-robin over `flows` concurrent flows: the worst case for per-packet
+/// cost, and — with many flows — for flow-table memory. Half the flows are TCP
+/// (a SYN, then ACK-flagged segments carrying 6 bytes), half UDP. Packets are
+/// 1 µs apart, so every flow stays alive for the whole capture as long as
+/// `flows` µs is below the flow timeouts. Deterministic for a given `seed`.
+pub fn write_small_packets<W: Write>(
+    size_bytes: u64,
+    flows: u32,
+    seed: u64,
+    mut w: W,
+) -> io::Result<SmallPacketStats> {
+    let flows = flows.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let salt: u16 = rng.r#gen();
+    let mut stats = SmallPacketStats {
+        flows: u64::from(flows),
+        ..SmallPacketStats::default()
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(BUF + 128);
+    buf.extend_from_slice(&pcap::file_header());
+    stats.bytes = 24;
+    let t0: i64 = 1_082_451_600 * 1_000_000_000;
+    let mut seqs: Vec<u32> = vec![0; flows as usize];
+    let mut k: u64 = 0;
+    while stats.bytes + 80 <= size_bytes.max(24 + 80) {
+        let f = (k % u64::from(flows)) as u32;
+        let round = k / u64::from(flows);
+        let tcp = f % 2 == 0;
+        let src = [10, (f >> 16) as u8, (f >> 8) as u8, f as u8];
+        let dst = [192, 0, 2, (f % 250) as u8 + 1];
+        let sport = 1024 + (f % 60_000) as u16;
+        let dport = if tcp { 443 } else { 53 ^ (salt & 0) };
+        let mut fr = [0u8; 64];
+        fr[0..6].copy_from_slice(&[0x00, 0x16, 0x3e, 0x00, 0x00, 0x02]);
+        fr[6..12].copy_from_slice(&[0x00, 0x16, 0x3e, 0x00, 0x00, 0x01]);
+        fr[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut fr[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&50u16.to_be_bytes());
+        ip[4..6].copy_from_slice(&((k as u16) ^ salt).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = if tcp { 6 } else { 17 };
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        let c = csum_fold(csum_add(0, ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let l4_len: u16 = 30;
+        let mut pseudo = csum_add(0, &src);
+        pseudo = csum_add(pseudo, &dst);
+        pseudo += u32::from(if tcp { 6u16 } else { 17 }) + u32::from(l4_len);
+        if tcp {
+            let seq = seqs.get(f as usize).copied().unwrap_or(0);
+            let t = &mut fr[34..64];
+            t[0..2].copy_from_slice(&sport.to_be_bytes());
+            t[2..4].copy_from_slice(&dport.to_be_bytes());
+            t[4..8].copy_from_slice(&seq.to_be_bytes());
+            t[12] = 0x50;
+            t[13] = if round == 0 { 0x02 } else { 0x18 };
+            t[14..16].copy_from_slice(&64_240u16.to_be_bytes());
+            t[24..30].copy_from_slice(b"ping\r\n");
+            let c = csum_fold(csum_add(pseudo, t));
+            t[16..18].copy_from_slice(&c.to_be_bytes());
+            if let Some(s) = seqs.get_mut(f as usize) {
+                *s = seq.wrapping_add(if round == 0 { 1 } else { 6 });
+            }
+        } else {
+            let u = &mut fr[34..64];
+            u[0..2].copy_from_slice(&sport.to_be_bytes());
+            u[2..4].copy_from_slice(&dport.to_be_bytes());
+            u[4..6].copy_from_slice(&l4_len.to_be_bytes());
+            u[8..30].copy_from_slice(b"small udp payload 0123");
+            let c = csum_fold(csum_add(pseudo, u));
+            u[6..8].copy_from_slice(&c.to_be_bytes());
+        }
+        buf.extend_from_slice(&pcap::record_header(t0 + (k as i64) * 1000, 64));
+        buf.extend_from_slice(&fr);
+        stats.frames += 1;
+        stats.bytes += 80;
+        k += 1;
+        if buf.len() >= BUF {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    w.write_all(&buf)?;
+    w.flush()?;
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod small_tests {
+    use super::*;
+
+    #[test]
+    fn small_packets_are_64_bytes_and_deterministic() {
+        let mut a = Vec::new();
+        let s = write_small_packets(24 + 80 * 10, 4, 1, &mut a).unwrap();
+        assert_eq!(s.frames, 10);
+        assert_eq!(a.len(), 24 + 80 * 10);
+        let mut b = Vec::new();
+        write_small_packets(24 + 80 * 10, 4, 1, &mut b).unwrap();
+        assert_eq!(a, b);
+        // Every record holds a 64-byte frame.
+        for i in 0..10 {
+            let off = 24 + i * 80;
+            assert_eq!(
+                u32::from_le_bytes(a[off + 8..off + 12].try_into().unwrap()),
+                64
+            );
+        }
+    }
+}

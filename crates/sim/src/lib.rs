@@ -37,7 +37,7 @@ pub mod pcap;
 mod scenario;
 mod tcp;
 
-pub use background::{BackgroundStats, write_background};
+pub use background::{BackgroundStats, SmallPacketStats, write_background, write_small_packets};
 pub use error::ScenarioError;
 pub use generator::{Generated, generate};
 pub use labels::*;
