@@ -628,11 +628,11 @@ pub fn write_small_packets<W: Write>(
     while stats.bytes + 80 <= size_bytes.max(24 + 80) {
         let f = (k % u64::from(flows)) as u32;
         let round = k / u64::from(flows);
-        let tcp = f % 2 == 0;
+        let tcp = f.is_multiple_of(2);
         let src = [10, (f >> 16) as u8, (f >> 8) as u8, f as u8];
         let dst = [192, 0, 2, (f % 250) as u8 + 1];
         let sport = 1024 + (f % 60_000) as u16;
-        let dport = if tcp { 443 } else { 53 ^ (salt & 0) };
+        let dport: u16 = if tcp { 443 } else { 53 };
         let mut fr = [0u8; 64];
         fr[0..6].copy_from_slice(&[0x00, 0x16, 0x3e, 0x00, 0x00, 0x02]);
         fr[6..12].copy_from_slice(&[0x00, 0x16, 0x3e, 0x00, 0x00, 0x01]);
