@@ -207,6 +207,18 @@ pub const PREFIX_TABLE: &[(&str, PrefixMode, AlertClass)] = &[
     ("ET INFO", PrefixMode::Override, AlertClass::IGNORE),
     ("GPL INFO", PrefixMode::Override, AlertClass::IGNORE),
     ("INFO ", PrefixMode::Override, AlertClass::IGNORE),
+    // IP-reputation lists (Shadowserver/Feodo/abuse.ch C&C lists, DROP, CINS, TOR,
+    // DShield): talking to a listed address is a weak sign (public IRC servers are
+    // listed because bots use them); a listed source of inbound traffic is no
+    // evidence about the internal host at all.
+    ("ET CNC", PrefixMode::Override, c(E4, Weak, Infected)),
+    ("ET BOTCC", PrefixMode::Override, c(E4, Weak, Infected)),
+    ("ET DROP", PrefixMode::Override, AlertClass::IGNORE),
+    ("ET CINS", PrefixMode::Override, AlertClass::IGNORE),
+    ("ET COMPROMISED", PrefixMode::Override, AlertClass::IGNORE),
+    ("ET TOR", PrefixMode::Override, AlertClass::IGNORE),
+    ("ET DSHIELD", PrefixMode::Override, AlertClass::IGNORE),
+    ("ET CIARMY", PrefixMode::Override, AlertClass::IGNORE),
     // IRC use is noted, never enough for a verdict (a human on IRC is clean).
     ("CHAT IRC", PrefixMode::Override, c(E4, Weak, Infected)),
     ("GPL CHAT", PrefixMode::Override, c(E4, Weak, Infected)),
@@ -236,14 +248,19 @@ pub const PREFIX_TABLE: &[(&str, PrefixMode, AlertClass)] = &[
     // delivery (E2 against the browsing client), not a control channel.
     ("* EK ", PrefixMode::Override, c(E2, Normal, Target)),
     ("*Exploit Kit", PrefixMode::Override, c(E2, Normal, Target)),
+    // ET's CURRENT_EVENTS category is current exploit campaigns (kits, malicious
+    // Flash/Java requests, redirects): delivery against the client.
+    (
+        "ET CURRENT_EVENTS",
+        PrefixMode::Override,
+        c(E2, Normal, Target),
+    ),
     // Worm propagation traffic: E2 for the target (and E5 for an internal source).
     ("ET WORM", PrefixMode::Override, c(E2, Normal, Target)),
     ("WORM ", PrefixMode::Override, c(E2, Normal, Target)),
     // Category prefixes, used when the classtype does not decide.
     ("ET TROJAN", PrefixMode::Fallback, c(E4, Normal, Infected)),
     ("ET MALWARE", PrefixMode::Fallback, c(E4, Normal, Infected)),
-    ("ET CNC", PrefixMode::Fallback, c(E4, Normal, Infected)),
-    ("ET BOTCC", PrefixMode::Fallback, c(E4, Normal, Infected)),
     ("TROJAN", PrefixMode::Fallback, c(E4, Normal, Infected)),
     ("MALWARE", PrefixMode::Fallback, c(E4, Normal, Infected)),
     ("BACKDOOR", PrefixMode::Fallback, c(E4, Normal, Infected)),
@@ -583,6 +600,31 @@ mod tests {
             &[],
         );
         assert_eq!(c.stage, Some(Stage::E2InboundExploit));
+        let c = cfg.classify(
+            "ET CURRENT_EVENTS SUSPICIOUS Firesale gTLD IE Flash request to set non-standard filename",
+            Some("trojan-activity"),
+            &[],
+        );
+        assert_eq!(c.stage, Some(Stage::E2InboundExploit));
+        // Reputation lists are weak: a public IRC server on a C&C list.
+        let c = cfg.classify(
+            "ET CNC Shadowserver Reported CnC Server TCP group 4",
+            Some("trojan-activity"),
+            &[],
+        );
+        assert_eq!(
+            c,
+            AlertClass::new(Stage::E4C2, Strength::Weak, Side::Infected)
+        );
+        assert_eq!(
+            cfg.classify(
+                "ET DROP Dshield Block Listed Source group 1",
+                Some("misc-attack"),
+                &[]
+            )
+            .stage,
+            None
+        );
         // CHAT IRC is weak C&C at most.
         let c = cfg.classify("CHAT IRC channel join", Some("policy-violation"), &[]);
         assert_eq!(
