@@ -1,0 +1,7 @@
+//! End-to-end tests of the `stormwatch` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod common;
+mod story;
+mod suricata_verify;
