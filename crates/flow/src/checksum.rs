@@ -47,12 +47,16 @@ impl ChecksumState {
                     if !ok {
                         self.bad += 1;
                     }
-                    if self.checked >= cfg.checksum_auto_sample_packets {
+                    let bad = u64::from(self.bad) * 100;
+                    let sample = u64::from(cfg.checksum_auto_sample_packets);
+                    let pct = u64::from(cfg.checksum_auto_bad_percent);
+                    // More bad segments than the share allowed of the whole sample: the
+                    // outcome is certain already, so decide now rather than after the
+                    // sample (a small capture from an offloading host is then usable).
+                    let certain = bad > sample * pct;
+                    if certain || self.checked >= cfg.checksum_auto_sample_packets {
                         self.decided = true;
-                        let bad = u64::from(self.bad) * 100;
-                        let limit =
-                            u64::from(self.checked) * u64::from(cfg.checksum_auto_bad_percent);
-                        if bad > limit {
+                        if bad > u64::from(self.checked) * pct || certain {
                             self.disabled = true;
                             c.tcp_checksum_disabled = 1;
                             return false;
@@ -79,15 +83,16 @@ mod tests {
         let d = stormwatch_wire::decode_ip(&pkt);
         assert_eq!(tcp_checksum_ok(&d), Some(false));
         let cfg = FlowConfig {
-            checksum_auto_sample_packets: 10,
+            checksum_auto_sample_packets: 100,
             ..FlowConfig::default()
         };
         let mut st = ChecksumState::default();
         let mut c = Counters::default();
-        for _ in 0..9 {
+        // 10% of a 100-segment sample may be bad: the first ten are dropped...
+        for _ in 0..10 {
             assert!(st.segment_invalid(&cfg, &d, &mut c));
         }
-        // The tenth decides: all bad, so validation stops.
+        // ...the eleventh makes the outcome certain: validation stops at once.
         assert!(!st.segment_invalid(&cfg, &d, &mut c));
         assert!(!st.segment_invalid(&cfg, &d, &mut c));
         assert_eq!(c.tcp_checksum_disabled, 1);

@@ -12,7 +12,8 @@ pub enum ChecksumMode {
     /// Suricata's pcap-file behaviour: validate, but once [`FlowConfig::checksum_auto_sample_packets`]
     /// TCP segments were checked, stop validating if more than
     /// [`FlowConfig::checksum_auto_bad_percent`] of them were bad (the capture was taken on a
-    /// host with checksum offload).
+    /// host with checksum offload). As soon as more bad segments were seen than that
+    /// share of the whole sample, the outcome is certain and validation stops then.
     #[default]
     Auto,
 }

@@ -28,6 +28,8 @@ const BASE_KNOWN: u16 = 1 << 7;
 const DEPTH_REACHED: u16 = 1 << 8;
 /// The peer is seen acknowledging: delivered bytes are kept until it does.
 const KEEP_OK: u16 = 1 << 9;
+/// This side sent a RST that closed the session.
+const RST_SENT: u16 = 1 << 10;
 
 /// An RST is accepted when its sequence number lies within this distance of the
 /// sender's next sequence number (1 MiB: larger than any unscaled window and than
@@ -36,7 +38,6 @@ const RST_WINDOW: i32 = 1 << 20;
 
 // Session bits.
 const S_MIDSTREAM: u8 = 1 << 0;
-const S_CLOSED_BY_RST: u8 = 1 << 1;
 const S_TRACKED: u8 = 1 << 2;
 const S_FLIPPED: u8 = 1 << 3;
 
@@ -847,14 +848,16 @@ impl TcpSession {
             };
             if plausible {
                 self.state = TcpState::Closed;
-                self.bits |= S_CLOSED_BY_RST;
+                self.dir[di].set(RST_SENT);
             } else {
                 env.counters.tcp_invalid_rst += 1;
                 ev |= StreamEvent::RstInvalidSeq.bit();
             }
             return (ev, plan);
         }
-        if self.has(S_CLOSED_BY_RST) && !syn {
+        // After its RST a side sends nothing that counts; the other side's data
+        // that was already in flight is still reassembled.
+        if self.dir[di].has(RST_SENT) && !syn {
             if !seg.payload.is_empty() {
                 env.counters.tcp_data_after_rst += 1;
             }

@@ -289,16 +289,21 @@ fn midstream_disabled_counts_but_does_not_reassemble() {
 }
 
 #[test]
-fn rst_closes_and_later_data_is_ignored() {
+fn rst_closes_and_ends_the_senders_stream() {
     let c = Conn::new(1, 1);
     let mut r = run();
     c.handshake(&mut r);
     r.feed(&c.c_data(0, b"before"));
-    r.feed(&c.s_seg(0, 6, RST | ACK, b""));
+    r.feed(&c.s_seg(0, 6, ACK | PSH, b"reply"));
+    r.feed(&c.s_seg(5, 6, RST | ACK, b""));
     assert_eq!(r.rec.packets.last().unwrap().tcp_state, TcpState::Closed);
-    r.feed(&c.c_data(6, b"after"));
+    // Nothing the resetting side sends afterwards counts...
+    r.feed(&c.s_seg(5, 6, ACK | PSH, b"late"));
+    // ...while the other side's data that was in flight is still reassembled.
+    r.feed(&c.c_data(6, b" in flight"));
     r.finish();
-    assert_eq!(r.rec.stream(TS).data, b"before");
+    assert_eq!(r.rec.stream(TS).data, b"before in flight");
+    assert_eq!(r.rec.stream(TC).data, b"reply");
     let rec = &r.rec.ended[0];
     assert_eq!(rec.state.as_str(), "closed");
     assert!(rec.tcp.as_ref().unwrap().history.contains('r'));
