@@ -137,6 +137,7 @@ impl Settings {
         let mut s = Settings::default();
         s.engine.behaviour = false;
         s.engine.flow.midstream = false;
+        s.engine.flow.checksum = ChecksumMode::Auto;
         s.eve = EveOptions::suricata_default();
         // Suricata's default suricata.yaml: `http: extended: yes`, `tls: extended: yes`.
         s.engine.proto.http.extended = yaml.is_none();

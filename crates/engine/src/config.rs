@@ -40,7 +40,13 @@ impl Default for Config {
         };
         Config {
             home_net,
-            flow: FlowConfig::default(),
+            // Offline captures are often taken on the sending host with checksum
+            // offload: its outgoing segments carry wrong checksums. stormwatch
+            // trusts them by default (Suricata-compatible runs use Suricata's `auto`).
+            flow: FlowConfig {
+                checksum: stormwatch_flow::ChecksumMode::Off,
+                ..FlowConfig::default()
+            },
             proto: ProtoConfig::default(),
             rules: None,
             detect: DetectConfig::default(),
