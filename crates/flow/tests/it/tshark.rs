@@ -296,10 +296,7 @@ impl FlowVisitor<()> for StreamAgg {
 /// between captured segments, not data a peer acknowledged that was never seen.
 fn trim_outer_gaps(mut s: Vec<u8>) -> Vec<u8> {
     let is_mark = |b: &[u8]| b.first() == Some(&b'[');
-    loop {
-        let Some(end) = s.iter().position(|&b| b == 0) else {
-            break;
-        };
+    while let Some(end) = s.iter().position(|&b| b == 0) {
         let head = &s[..end];
         if is_mark(head) && head.ends_with(b" bytes missing in capture file]") {
             s.drain(..=end);
