@@ -718,18 +718,6 @@ pub(crate) fn explain(ctx: &Ctx<'_>, h: &HostState, d: &Decision) -> (String, Ve
                 now,
             ));
         }
-        Label::Probed => {
-            let from = st(s, Stage::E1InboundScan).map_or(first, |e| e.first);
-            why_not.push(why(
-                Label::Targeted,
-                format!(
-                    "no exploit attempt against {ip} in the {} watched after it was first probed",
-                    span_words(from, now)
-                ),
-                from,
-                now,
-            ));
-        }
         Label::Clean if s.iter().any(Option::is_some) => {
             let e3 = st(s, Stage::E3EggDownload).is_some();
             let beacon = st(s, Stage::E4C2).is_some();

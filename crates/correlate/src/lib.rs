@@ -641,6 +641,14 @@ impl Correlator {
         let host_ip = e.host;
         let ts = e.ts;
         let stage = e.stage;
+        // The act counts once per host it concerns (three anomalies of one
+        // exploit, or two flows of one channel, are one victim).
+        let first_with_peer = act.is_some()
+            && self.table.hosts.get(i as usize).is_some_and(|h| {
+                !h.slots
+                    .iter()
+                    .any(|s| s.ev.stage == stage && s.ev.peer == e.peer)
+            });
         let added = self.table.add(
             i,
             e,
@@ -649,7 +657,7 @@ impl Correlator {
         );
         let mut peer_idx = None;
         if let Some((pi, p, role, cite)) = act {
-            let is_new = matches!(added, Added::Stored | Added::Unstored);
+            let is_new = first_with_peer && matches!(added, Added::Stored | Added::Unstored);
             let mut role_new = false;
             if let Some(ph) = self
                 .table
@@ -867,12 +875,12 @@ impl Correlator {
                 (h.revision, h.revision_ts, h.prev_label)
             };
             let v = judge::render(&ctx, h, &d, ts, revision, prev, campaign);
-            // Probed and targeted hosts whose label did not change are not restated
-            // (a busy network has hundreds of thousands; only their why-not span
-            // would grow — `current` carries it to the end).
+            // Probed hosts whose label did not change are not restated (a busy
+            // network has hundreds of thousands; only the scan counts in their
+            // probe lines would grow — `current` carries the final text).
             let restate = h.revision == 0
                 || changed_at_end.get(i).copied().unwrap_or(false)
-                || !matches!(d.label, Label::Probed | Label::Targeted);
+                || d.label != Label::Probed;
             if restate {
                 let fp = judge::fingerprint(&v);
                 if fp != h.reported_fp {
@@ -981,10 +989,10 @@ impl Correlator {
 }
 
 /// How a peer's act is cited in its own verdict.
-/// Whether a peer still cites acts of `stage` (the first of each kind, then up to
-/// four, at most `MAX_ACTED`).
+/// Whether a peer still cites acts of `stage` (two of each kind, at most
+/// `MAX_ACTED`).
 fn cites_more(acted: &[EvidenceRef], stage: Stage) -> bool {
-    acted.len() < MAX_ACTED && (acted.len() < 4 || !acted.iter().any(|r| r.stage == stage))
+    acted.len() < MAX_ACTED && acted.iter().filter(|r| r.stage == stage).count() < 2
 }
 
 fn act_detail(role: Label, host: IpAddr, source: &EvidenceSource) -> String {
