@@ -1,8 +1,6 @@
 //! The flow lookup key: the bidirectional 5-tuple (+ VLAN ids), normalised so both
 //! directions of a flow hash and compare equal.
 
-use rustc_hash::FxHasher;
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use stormwatch_model::{FlowKey, IpProto};
 use stormwatch_wire::{Decoded, L4};
@@ -23,7 +21,7 @@ pub(crate) enum Class {
 /// and its reply share a flow; every other ICMP message is keyed by `(type, code)`
 /// (`icmp_kind` 255), so e.g. all port-unreachables from one host to another form one
 /// flow. Protocols other than TCP, UDP and ICMP are keyed by addresses and protocol.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LookupKey {
     pub a: IpAddr,
     pub b: IpAddr,
@@ -32,6 +30,31 @@ pub(crate) struct LookupKey {
     pub proto: u8,
     pub icmp_kind: u8,
     pub vlan: [u16; 2],
+}
+
+/// The 16 address bytes as two words (IPv4 in the low word, tagged).
+fn addr_words(a: IpAddr) -> (u64, u64) {
+    match a {
+        IpAddr::V4(v) => (
+            u64::from(u32::from_be_bytes(v.octets())),
+            0x0004_0000_0000_0000,
+        ),
+        IpAddr::V6(v) => {
+            let o = v.octets();
+            let hi = u64::from_be_bytes([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]);
+            let lo = u64::from_be_bytes([o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15]]);
+            (lo, hi)
+        }
+    }
+}
+
+/// Multiplies two words to 128 bits and folds the halves (wyhash's mixing step).
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    let w = r.to_le_bytes();
+    let lo = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    let hi = u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]);
+    lo ^ hi
 }
 
 /// What the key extraction learned about the packet.
@@ -126,12 +149,20 @@ impl PacketKey {
 }
 
 impl LookupKey {
-    /// 32-bit hash (Fx: fixed, no random seed).
+    /// 32-bit hash: fixed constants (no random seed), a few 64×64→128-bit multiply
+    /// folds over the key's words (addresses, ports, protocol, VLANs).
     pub fn hash32(&self) -> u32 {
-        let mut h = FxHasher::default();
-        self.hash(&mut h);
-        let v = h.finish();
-        let b = (v ^ (v >> 32)).to_le_bytes();
+        let (a0, a1) = addr_words(self.a);
+        let (b0, b1) = addr_words(self.b);
+        let tail = (u64::from(self.pa) << 48)
+            | (u64::from(self.pb) << 32)
+            | (u64::from(self.proto) << 24)
+            | (u64::from(self.icmp_kind) << 16)
+            | u64::from(self.vlan[0] ^ self.vlan[1].rotate_left(8));
+        let mut h = mum(a0 ^ 0xa076_1d64_78bd_642f, b0 ^ 0xe703_7ed1_a0b4_28db);
+        h = mum(h ^ a1, b1 ^ 0x8ebc_6af0_9c88_c6e3);
+        h = mum(h ^ tail, u64::from(self.vlan[1]) ^ 0x5899_65cc_7537_4cc3);
+        let b = (h ^ (h >> 32)).to_le_bytes();
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
@@ -234,6 +265,32 @@ mod tests {
         assert_eq!(req.key, rep.key);
         p.l4 = L4::Icmp(icmp(0, 78));
         assert_ne!(PacketKey::of(&p).unwrap().key, req.key);
+    }
+
+    #[test]
+    fn hash_spreads_sequential_keys() {
+        // One million keys differing in a few low bits must land in distinct buckets of
+        // a 2^21 table about as often as random values do.
+        let mut seen = vec![0u8; 1 << 21];
+        let mut max = 0u8;
+        for i in 0..1_000_000u32 {
+            let k = LookupKey {
+                a: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i >> 8))),
+                b: IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | (i & 0xff))),
+                pa: 1024 + (i % 50_000) as u16,
+                pb: 80,
+                proto: 6,
+                icmp_kind: 0,
+                vlan: [0, 0],
+            };
+            let slot = &mut seen[(k.hash32() & ((1 << 21) - 1)) as usize];
+            *slot += 1;
+            max = max.max(*slot);
+        }
+        let used = seen.iter().filter(|&&n| n > 0).count();
+        // Random: 2^21 * (1 - e^(-1e6 / 2^21)) ≈ 791k buckets used, max load ≈ 8.
+        assert!(used > 770_000, "{used} buckets used");
+        assert!(max <= 12, "max bucket load {max}");
     }
 
     #[test]

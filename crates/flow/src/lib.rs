@@ -934,7 +934,9 @@ impl<U: Default> FlowTable<U> {
             };
             ev |= f.tcp.on_stream(dir, p, pkt.payload, &mut env, &mut sink);
         }
-        f.raise(ev, ts, max, counters, &mut |a| v.on_anomaly(a));
+        if ev != 0 {
+            f.raise(ev, ts, max, counters, &mut |a| v.on_anomaly(a));
+        }
         if hit && self.once & 2 == 0 {
             self.once |= 2;
             let mut a = Anomaly::new(ts, AnomalyType::Engine, "stream.reassembly_memcap");

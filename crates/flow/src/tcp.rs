@@ -301,7 +301,7 @@ impl TcpDir {
         if tail.len() < data.len() {
             h.kept.clear();
         }
-        h.kept.extend(tail.iter().copied());
+        h.kept.extend(tail);
         let excess = h.kept.len().saturating_sub(cap);
         if excess > 0 {
             h.kept.drain(..excess);
