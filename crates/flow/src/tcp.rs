@@ -437,7 +437,8 @@ impl TcpDir {
         let orig_e = start + len64(data);
         let limit = Self::depth_limit(env.cfg);
         if start >= limit {
-            self.reach_depth(env);
+            // Beyond the depth: never delivered (the depth is reached only once the
+            // bytes before it were).
             return ev;
         }
         if orig_e > limit {

@@ -542,6 +542,22 @@ fn depth_limits_delivery() {
 }
 
 #[test]
+fn data_beyond_the_depth_arriving_early_does_not_end_delivery() {
+    let c = Conn::new(1, 1);
+    let mut r = Run::new(FlowConfig {
+        reassembly_depth_bytes: 10,
+        ..FlowConfig::default()
+    });
+    c.handshake(&mut r);
+    r.feed(&c.c_data(12, b"late"));
+    r.feed(&c.c_data(0, b"0123"));
+    r.feed(&c.c_data(4, b"456789ab"));
+    r.finish();
+    assert_eq!(r.rec.stream(TS).data, b"0123456789");
+    assert_eq!(r.counter("tcp.reassembly_depth_reached"), 1);
+}
+
+#[test]
 fn held_queue_limit_gaps_out_the_oldest_hole() {
     let c = Conn::new(1, 1);
     let mut r = Run::new(FlowConfig {
