@@ -92,7 +92,8 @@ pub struct PacketCtx {
     pub dir: Direction,
     /// This packet created the flow.
     pub first_in_flow: bool,
-    /// TCP: handshake done or picked up midstream (stays true while closing);
+    /// TCP: handshake done or picked up midstream, now or before the close (a SYN
+    /// answered by a RST never was);
     /// UDP, ICMP and others: packets seen both ways.
     pub established: bool,
     /// TCP state after this packet (`None` for other protocols).

@@ -40,6 +40,8 @@ const RST_WINDOW: i32 = 1 << 20;
 const S_MIDSTREAM: u8 = 1 << 0;
 const S_TRACKED: u8 = 1 << 2;
 const S_FLIPPED: u8 = 1 << 3;
+/// The session reached `established` (handshake or midstream pickup) at some point.
+const S_ESTABLISHED: u8 = 1 << 4;
 
 /// History letters in code order; upper case for the originator.
 const LETTERS: &[u8; 12] = b"SHADFRTCWGIQ";
@@ -610,12 +612,10 @@ impl TcpSession {
             && s.has(SYN_ACKED)
     }
 
-    /// Established (handshake done or picked up midstream), now or before closing.
+    /// The session was established (handshake done or picked up midstream), now or
+    /// before it closed. A SYN answered by a RST never was.
     pub fn established(&self) -> bool {
-        !matches!(
-            self.state,
-            TcpState::None | TcpState::SynSent | TcpState::SynRecv
-        )
+        self.has(S_ESTABLISHED)
     }
 
     /// Reassembly is active for data sent in direction `d`.
@@ -726,7 +726,7 @@ impl TcpSession {
     fn try_pickup(&mut self, seg: &Segment<'_>, cfg: &FlowConfig, counters: &mut Counters) {
         let f = seg.flags;
         if cfg.midstream && f & tf::ACK != 0 && f & (tf::RST | tf::FIN | tf::SYN) == 0 {
-            self.bits |= S_TRACKED | S_MIDSTREAM;
+            self.bits |= S_TRACKED | S_MIDSTREAM | S_ESTABLISHED;
             self.state = TcpState::Established;
             counters.tcp_midstream += 1;
         }
@@ -775,6 +775,7 @@ impl TcpSession {
         let seen = (c.has(SYN_SEEN), s.has(SYN_SEEN));
         let acked = (c.has(SYN_ACKED), s.has(SYN_ACKED));
         self.state = if seen.0 && seen.1 && acked.0 && acked.1 {
+            self.bits |= S_ESTABLISHED;
             TcpState::Established
         } else if seen.0 && seen.1 && (acked.0 || acked.1) {
             TcpState::SynRecv
@@ -1014,6 +1015,7 @@ impl TcpSession {
                 if self.state == TcpState::SynRecv && d == Direction::ToClient {
                     // Server data while the client's ACK was not seen: it was lost.
                     self.state = TcpState::Established;
+                    self.bits |= S_ESTABLISHED;
                 }
             }
         } else if !syn && !self.dir[di].has(SEQ_KNOWN) {

@@ -142,6 +142,26 @@ fn tcp_timeouts_follow_the_state() {
 }
 
 #[test]
+fn a_syn_answered_by_a_rst_was_never_established() {
+    let c = Conn::new(1, 1);
+    let mut r = Run::new(FlowConfig::default());
+    r.feed(&c.syn());
+    r.feed(&c.s_seg(0, 0, RST | ACK, b""));
+    let p = r.rec.packets.last().unwrap();
+    assert_eq!(p.tcp_state, stormwatch_model::TcpState::Closed);
+    assert!(!p.established);
+    r.finish();
+    let tcp = r.rec.ended[0].tcp.clone().unwrap();
+    assert!(!tcp.handshake_done);
+    assert_eq!(tcp.history, "Sr");
+    // A completed handshake stays "established" in the context after the close.
+    let mut r = Run::new(FlowConfig::default());
+    c.handshake(&mut r);
+    r.feed(&c.s_seg(0, 0, RST | ACK, b""));
+    assert!(r.rec.packets.last().unwrap().established);
+}
+
+#[test]
 fn a_packet_after_its_flow_timed_out_starts_a_new_flow() {
     let mut r = Run::new(FlowConfig::default());
     udp_pair(&mut r, "10.0.0.1", "10.0.0.2", 1000, 53);
