@@ -48,8 +48,16 @@ fn peer_ip(p: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0xC633_0000 | p))
 }
 
-/// Share of hosts that attacks, C&C, eggs and listeners concern (scans reach all).
-const VICTIM_SHARE: u64 = 50; // 1 in 50 = 2 %
+/// 1 in this many hosts is concerned by attacks, C&C, eggs and listeners (scans
+/// reach all): 50 = 2 %. `CORRELATE_BENCH_VICTIM_SHARE=1` makes every host a
+/// possible victim (a third end up compromised: the worst case for output size).
+fn victim_share() -> u64 {
+    std::env::var("CORRELATE_BENCH_VICTIM_SHARE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(50)
+}
 
 /// Record `k` of a workload over `hosts` hosts, shaped like a sensor's day: every
 /// host is probed once, then probes (70 % of records, from 64 scanners) reach all
@@ -59,7 +67,7 @@ const VICTIM_SHARE: u64 = 50; // 1 in 50 = 2 %
 /// 6 % (half weak: beacons, IRC use) with 128 controllers, egg downloads 3 % from 64
 /// servers, new listeners 3 %, outbound attacks 2 %, masquerades 2 %; alerts and
 /// notices mixed.
-fn record(rng: &mut Lcg, k: u64, hosts: u64) -> Evidence {
+fn record(rng: &mut Lcg, k: u64, hosts: u64, share: u64) -> Evidence {
     let r = rng.next();
     let u = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
     let (stage, strength, pool) = match if k < hosts { 0 } else { r % 100 } {
@@ -76,7 +84,7 @@ fn record(rng: &mut Lcg, k: u64, hosts: u64) -> Evidence {
     let space = if stage == Stage::E1InboundScan {
         hosts
     } else {
-        (hosts / VICTIM_SHARE).max(1)
+        (hosts / share).max(1)
     };
     let h = if k < hosts {
         k
@@ -133,8 +141,9 @@ fn run(n: u64, hosts: u64) -> (usize, usize, usize) {
     let mut rng = Lcg(42);
     let mut out: Vec<Verdict> = Vec::with_capacity(1024);
     let mut revisions = 0;
+    let share = victim_share();
     for k in 0..n {
-        c.on_evidence(record(&mut rng, k, hosts), &mut out);
+        c.on_evidence(record(&mut rng, k, hosts, share), &mut out);
         if out.len() >= 1024 {
             revisions += out.len();
             out.clear();
@@ -199,7 +208,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(n));
     let mut rng = Lcg(7);
-    let records: Vec<Evidence> = (0..n).map(|k| record(&mut rng, k, 20_000)).collect();
+    let records: Vec<Evidence> = (0..n).map(|k| record(&mut rng, k, 20_000, 50)).collect();
     g.bench_function("evidence_200k_over_20k_hosts", |b| {
         b.iter_batched(
             || records.clone(),

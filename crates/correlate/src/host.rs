@@ -508,6 +508,11 @@ impl HostTable {
         }
         if h.slots.len() < per_host && self.stored_total < total {
             let ts = e.ts;
+            // Grow 1, 2, 4, …: most hosts hold one or two records, and a first
+            // push would reserve four.
+            if h.slots.len() == h.slots.capacity() {
+                h.slots.reserve_exact(h.slots.len().max(1));
+            }
             h.slots.push(Slot {
                 ev: e,
                 repeats: 1,
@@ -524,11 +529,14 @@ impl HostTable {
                 }
                 cur.sum.merge(&add);
             }
-            None => h.unstored.push(Unstored {
-                stage: e.stage,
-                first_vector: (e.strength != Strength::Weak).then_some(e.vector).flatten(),
-                sum: add,
-            }),
+            None => {
+                h.unstored.reserve_exact(1);
+                h.unstored.push(Unstored {
+                    stage: e.stage,
+                    first_vector: (e.strength != Strength::Weak).then_some(e.vector).flatten(),
+                    sum: add,
+                });
+            }
         }
         self.counters.evidence_unstored += 1;
         Added::Unstored
