@@ -811,3 +811,29 @@ fn host_table_is_bounded_and_counted() {
     assert_eq!(label_of(&c, "10.5.0.1"), Label::Targeted);
     assert!(r.c.evidence().count() <= 4 * 2);
 }
+
+/// `evaluate` reads the simulator's committed labels (`examples/mipsiv.labels.json`).
+#[test]
+fn evaluate_reads_simulator_labels() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mipsiv.labels.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} not found", path.display());
+        return;
+    };
+    let labels: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let n = labels["hosts"].as_array().unwrap().len() as u64;
+    let non_clean = labels["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["label"] != "clean")
+        .count();
+    // No verdicts: every labelled host is judged clean.
+    let r = stormwatch_correlate::evaluate(&text, &[]).unwrap();
+    assert_eq!(r.hosts, n);
+    assert_eq!(r.mismatches.len(), non_clean);
+    assert_eq!(r.scenario.as_deref(), Some("mipsiv"));
+    let trojan = r.classes.iter().find(|c| c.label == Label::Trojan).unwrap();
+    assert_eq!((trojan.true_pos, trojan.recall()), (0, Some(0.0)));
+}

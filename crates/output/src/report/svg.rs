@@ -109,7 +109,7 @@ pub(crate) fn propagation_graph(
         }
     }
     let w = 40 + i64::try_from(columns.len()).unwrap_or(1) * COL_W;
-    let h = 50 + rows * ROW_H;
+    let h = 30 + (rows - 1).max(0) * ROW_H + NODE_H + 20;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -203,6 +203,18 @@ pub(crate) fn propagation_graph(
     s
 }
 
+fn stage_row(s: Stage) -> i64 {
+    match s {
+        Stage::E1InboundScan => 0,
+        Stage::E2InboundExploit => 1,
+        Stage::E3EggDownload => 2,
+        Stage::E4C2 => 3,
+        Stage::E5OutboundAttack => 4,
+        Stage::E6NewListener => 5,
+        Stage::E7Masquerade => 6,
+    }
+}
+
 const TL_LEFT: i64 = 140;
 const TL_W: i64 = 900;
 const TL_ROW: i64 = 26;
@@ -262,10 +274,13 @@ pub(crate) fn timeline(input: &ReportInput, current: &[&Verdict]) -> String {
                 .flow_id
                 .map(|f| format!(" [flow {}]", f.0))
                 .unwrap_or_default();
+            // Stages at the same instant sit slightly apart (E1 above … E7 below).
+            let dy = (stage_row(e.stage) - 3) * 2;
             let _ = write!(
                 s,
-                "<circle cx=\"{}\" cy=\"{y}\" r=\"6\" fill=\"{}\"><title>{} {} {}{}</title></circle>",
+                "<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"{}\"><title>{} {} {}{}</title></circle>",
                 x_of(e.ts.0),
+                y + dy,
                 stage_colour(e.stage),
                 esc(&e.ts.to_time_of_day()),
                 e.stage.code(),
