@@ -34,6 +34,9 @@ pub fn report_input(
             _ => {}
         }
     }
+    // The current verdicts restate every host at the end of the watched span (a
+    // host's last record is its current verdict).
+    verdicts.extend(s.verdicts.iter().cloned());
     ReportInput {
         summary: RunSummary {
             captures: captures.iter().map(|p| p.display().to_string()).collect(),
@@ -225,7 +228,7 @@ pub fn run_correlate(a: CorrelateArgs) -> Result<ExitCode> {
             notices,
             home_net: Some(home.to_string()),
         },
-        verdicts: revisions,
+        verdicts: revisions.into_iter().chain(conclusion.current.iter().cloned()).collect(),
         evidence: c.evidence().cloned().collect(),
         incidents: conclusion.incidents,
         edges: conclusion.edges,

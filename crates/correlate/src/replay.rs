@@ -353,8 +353,9 @@ fn parse_notice(m: &Map<String, Value>, ts: Timestamp) -> Result<Option<Notice>,
     }
     match serde_json::from_value::<Notice>(n.clone()) {
         Ok(notice) => Ok(Some(notice)),
-        // `NoticeKind` is tagged by "kind", which `ScanInfo.kind` overwrites when a
-        // scan notice is serialised: rebuild it from the record's `scan` object.
+        // EVE written before `NoticeKind` was tagged by "type" carried the tag as
+        // "kind", which `ScanInfo.kind` overwrote: rebuild such scan notices from
+        // the record's `scan` object.
         Err(e) => match (m.get("scan"), n.as_object()) {
             (Some(Value::Object(scan)), Some(o)) => {
                 let mut scan = scan.clone();

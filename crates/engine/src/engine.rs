@@ -602,11 +602,17 @@ impl Engine {
             decode_frame_with_orig_len(LinkType(frame.link_type.0), frame.data, frame.orig_len);
         self.note_decode(frame, &pkt);
         if pkt.l3.addrs().is_some() {
-            let flowless = match pkt.l4 {
-                L4::None => true,
-                L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+            let fragment = match &pkt.l3 {
+                L3::Ipv4(v) => v.is_fragment(),
+                L3::Ipv6(v) => v.frag.is_some(),
                 _ => false,
             };
+            let flowless = !fragment
+                && match pkt.l4 {
+                    L4::None => true,
+                    L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+                    _ => false,
+                };
             if flowless {
                 // A transport header too broken to key a flow: header-only rules
                 // still see the packet (Suricata alerts on such packets too).

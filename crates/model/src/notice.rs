@@ -155,9 +155,10 @@ pub struct PropagationInfo {
     pub infected_at: Option<Timestamp>,
 }
 
-/// What a notice is about.
+/// What a notice is about. Serialised with its variant name under `type`
+/// (`{"type": "scan_detected", ...}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum NoticeKind {
     /// A scanner was decided.
     ScanDetected(ScanInfo),

@@ -7,11 +7,49 @@ use std::fmt;
 /// A point in packet time: nanoseconds since the Unix epoch (UTC).
 ///
 /// Captures carry seconds plus a fraction in µs or ns; both fit without loss.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
+///
+/// Serialised as the EVE string (`2009-11-24T18:13:51.591346+0000`, µs precision);
+/// deserialised from that form, RFC 3339 (`2004-04-20T09:12:04Z`, `...+00:00`,
+/// up to ns), or an integer of nanoseconds.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 1000 == 0 {
+            s.serialize_str(&self.to_eve())
+        } else {
+            // Sub-microsecond precision would be lost in the EVE form.
+            s.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a timestamp string (2009-11-24T18:13:51.591346+0000) or integer nanoseconds",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                i64::try_from(v)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom("timestamp out of range"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(v).ok_or_else(|| E::custom(format!("invalid timestamp {v:?}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// Nanoseconds in one second.
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;

@@ -416,6 +416,8 @@ impl StreamParser for FtpDataParser {
         let Some(file) = self.file.take() else {
             return;
         };
+        // Report the file in the direction it flowed, not the closing context's.
+        let ctx = &AppContext { dir: self.dir.unwrap_or(ctx.dir), ..*ctx };
         let ev = file.finish(false, None);
         let mut fd = serde_json::Map::new();
         if let Some(n) = &self.name {
