@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod common;
+mod corpus_verdicts;
 mod story;
 mod suricata_verify;
