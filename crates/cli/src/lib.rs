@@ -17,6 +17,7 @@ pub mod analyze;
 pub mod report;
 pub mod settings;
 pub mod simulate;
+pub mod throughput;
 pub mod verify;
 
 use anyhow::Result;
@@ -58,6 +59,8 @@ pub enum Command {
     Eval(report::EvalArgs),
     /// Run the suricata-verify test suite and print pass/fail per test.
     Verify(verify::VerifyArgs),
+    /// Measure throughput: the raw-read floor against the whole engine.
+    Throughput(throughput::ThroughputArgs),
 }
 
 /// `stormwatch rules ...`
@@ -99,6 +102,7 @@ where
         Command::Report(a) => report::run_report(a),
         Command::Eval(a) => report::run_eval(a),
         Command::Verify(a) => verify::run(a),
+        Command::Throughput(a) => throughput::run(a),
     }
 }
 

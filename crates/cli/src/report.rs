@@ -228,7 +228,10 @@ pub fn run_correlate(a: CorrelateArgs) -> Result<ExitCode> {
             notices,
             home_net: Some(home.to_string()),
         },
-        verdicts: revisions.into_iter().chain(conclusion.current.iter().cloned()).collect(),
+        verdicts: revisions
+            .into_iter()
+            .chain(conclusion.current.iter().cloned())
+            .collect(),
         evidence: c.evidence().cloned().collect(),
         incidents: conclusion.incidents,
         edges: conclusion.edges,
