@@ -322,6 +322,8 @@ pub fn run(a: AnalyzeArgs) -> Result<ExitCode> {
             .with_context(|| format!("creating output directory {}", d.display()))?;
     }
     let eve_to_stdout = eve_path.as_deref() == Some(Path::new("-"));
+    // Without EVE output nobody reads application records: let the parsers skip them.
+    settings.engine.app_records = eve_path.is_some();
     let mut eve: Option<EveWriter<Box<dyn Write>>> = match &eve_path {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(EveWriter::new(

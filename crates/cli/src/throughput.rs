@@ -112,6 +112,7 @@ fn line(name: &str, bytes: u64, packets: u64, f: Figure) -> String {
 pub fn run(a: ThroughputArgs) -> Result<ExitCode> {
     let mut settings = Settings::load(a.config.as_deref(), &[])?;
     settings.engine.rules = load_rules(&a.rules, &settings, true)?;
+    settings.engine.app_records = a.eve;
     let cap = CaptureFile::open(&a.capture).map_err(|e| anyhow!("{e}"))?;
     let bytes = cap.len();
     let (records, _) = cap.walk_records();

@@ -29,6 +29,10 @@ pub struct Config {
     pub behaviour: bool,
     /// Emit an EVE `anomaly` record for each decode anomaly (they are always counted).
     pub decode_anomaly_records: bool,
+    /// Build application-layer records (`http`, `dns`, `tls`, `irc`, `fileinfo`...).
+    /// Runs that write no EVE (a report only) turn this off: the parsers then skip
+    /// building JSON nobody reads.
+    pub app_records: bool,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             correlate,
             behaviour: true,
             decode_anomaly_records: true,
+            app_records: true,
         }
     }
 }

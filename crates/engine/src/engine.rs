@@ -112,6 +112,10 @@ struct Rest {
     correlate: Option<Correlator>,
     pending: Vec<Pending>,
     meta: RecordMeta,
+    /// Application records are consumed (an EVE sink is attached).
+    want_records: bool,
+    /// Application events are consumed (behaviour stages, or rules for alert objects).
+    want_events: bool,
     /// Extra EVE members for alerts emitted right now (the transaction's object).
     alert_extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     alerts: Vec<Alert>,
@@ -215,14 +219,16 @@ impl ProtoOut<'_> {
 
 impl ProtoSink for ProtoOut<'_> {
     fn event(&mut self, ctx: &AppContext, ev: AppEvent) {
+        // Alerts on a transaction carry its object; only rules make alerts.
+        let keep_object = self.rest.rules.is_some();
         match &ev {
-            AppEvent::Http(h) => {
+            AppEvent::Http(h) if keep_object => {
                 *self.app_json = Some(Box::new((
                     "http",
                     stormwatch_proto::http::logger::event_json(h),
                 )))
             }
-            AppEvent::Dns(d) => {
+            AppEvent::Dns(d) if keep_object => {
                 *self.app_json = Some(Box::new((
                     "dns",
                     stormwatch_proto::dns::logger::event_json(d),
@@ -230,7 +236,10 @@ impl ProtoSink for ProtoOut<'_> {
             }
             _ => {}
         }
-        if matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_)) && !self.unpatched.is_empty() {
+        if keep_object
+            && matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_))
+            && !self.unpatched.is_empty()
+        {
             let extra = self.extra();
             for i in std::mem::take(&mut self.unpatched) {
                 if let Some((_, _, x)) = self.rest.pending.get_mut(i) {
@@ -242,7 +251,21 @@ impl ProtoSink for ProtoOut<'_> {
     }
 
     fn record(&mut self, rec: AppRecord) {
-        self.rest.emit(OutputRecord::App(rec));
+        if self.rest.want_records {
+            self.rest.emit(OutputRecord::App(rec));
+        }
+    }
+
+    fn wants_records(&self) -> bool {
+        self.rest.want_records
+    }
+
+    fn wants_events(&self) -> bool {
+        self.rest.want_events
+    }
+
+    fn wants_txs(&self) -> bool {
+        self.rest.rules.is_some()
     }
 
     fn anomaly(&mut self, a: Anomaly) {
@@ -546,6 +569,7 @@ impl Engine {
             .behaviour
             .then(|| Correlator::new(cfg.correlate.clone()));
         let rules = cfg.rules.clone().filter(|r| !r.is_empty());
+        let rules_loaded = rules.is_some();
         Engine {
             flows: FlowTable::new(cfg.flow.clone()),
             stages: Stages {
@@ -557,6 +581,8 @@ impl Engine {
                     pending: Vec::with_capacity(64),
                     meta: RecordMeta::default(),
                     alert_extra: None,
+                    want_records: cfg.app_records,
+                    want_events: cfg.behaviour || rules_loaded,
                     alerts: Vec::new(),
                     notices: Vec::new(),
                     verdicts: Vec::new(),
