@@ -1,0 +1,359 @@
+//! Protocols acceptance 1, tshark as oracle over the shared corpus and every
+//! suricata-verify pcap: for every flow where tshark identifies TLS, HTTP, DNS,
+//! SSH, FTP, SMTP or IRC, stormwatch names the same protocol (≥ 99% of such
+//! flows; every disagreement is printed), and the TLS SNI, HTTP method, host, URI
+//! and status, and DNS query names it extracts equal tshark's field values.
+
+use crate::common::{all_captures, have, run, shared_dir};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+use stormwatch_engine::Config;
+use stormwatch_model::{AppProto, OutputRecord};
+
+type Endpoint = (IpAddr, u16);
+type Key = (u8, Endpoint, Endpoint);
+
+fn key(proto: u8, a: Endpoint, b: Endpoint) -> Key {
+    if a <= b { (proto, a, b) } else { (proto, b, a) }
+}
+
+const PROTOS: &[(&str, AppProto)] = &[
+    ("http", AppProto::Http),
+    ("tls", AppProto::Tls),
+    ("ssh", AppProto::Ssh),
+    ("ftp-data", AppProto::FtpData),
+    ("ftp", AppProto::Ftp),
+    ("smtp", AppProto::Smtp),
+    ("irc", AppProto::Irc),
+    ("dns", AppProto::Dns),
+];
+
+#[derive(Default, Debug)]
+struct TsharkFlow {
+    protos: BTreeSet<AppProto>,
+    sni: BTreeSet<String>,
+    http: BTreeSet<(String, String, String)>,
+    status: BTreeSet<String>,
+    dns: BTreeSet<String>,
+}
+
+fn field(cols: &[&str], i: usize) -> String {
+    cols.get(i).copied().unwrap_or("").to_string()
+}
+
+/// Per-flow facts from tshark's dissection.
+fn tshark_flows(path: &Path) -> BTreeMap<Key, TsharkFlow> {
+    let fields = [
+        "ip.src",
+        "ipv6.src",
+        "ip.dst",
+        "ipv6.dst",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+        "frame.protocols",
+        "tls.handshake.extensions_server_name",
+        "http.request.method",
+        "http.host",
+        "http.request.uri",
+        "http.response.code",
+        "dns.qry.name",
+        "dns.flags.response",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(path).args([
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=f",
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map: BTreeMap<Key, TsharkFlow> = BTreeMap::new();
+    for line in text.lines() {
+        let c: Vec<&str> = line.split('\t').collect();
+        let src: Option<IpAddr> = field(&c, 0)
+            .parse()
+            .ok()
+            .or_else(|| field(&c, 1).parse().ok());
+        let dst: Option<IpAddr> = field(&c, 2)
+            .parse()
+            .ok()
+            .or_else(|| field(&c, 3).parse().ok());
+        let (Some(src), Some(dst)) = (src, dst) else {
+            continue;
+        };
+        let (proto, sp, dp) = if !field(&c, 4).is_empty() {
+            (6u8, field(&c, 4), field(&c, 5))
+        } else if !field(&c, 6).is_empty() {
+            (17u8, field(&c, 6), field(&c, 7))
+        } else {
+            continue;
+        };
+        let (Ok(sp), Ok(dp)) = (sp.parse::<u16>(), dp.parse::<u16>()) else {
+            continue;
+        };
+        let e = map.entry(key(proto, (src, sp), (dst, dp))).or_default();
+        let stack = field(&c, 8);
+        let layers: Vec<&str> = stack.split(':').collect();
+        for (name, p) in PROTOS {
+            // `ssl` is tshark's name for SSLv2 records.
+            let hit = layers.contains(name) || (*name == "tls" && layers.contains(&"ssl"));
+            if hit {
+                e.protos.insert(*p);
+            }
+        }
+        let sni = field(&c, 9);
+        if !sni.is_empty() {
+            e.sni.insert(sni);
+        }
+        let method = field(&c, 10);
+        if !method.is_empty() {
+            e.http.insert((method, field(&c, 11), field(&c, 12)));
+        }
+        let status = field(&c, 13);
+        if !status.is_empty() {
+            e.status.insert(status);
+        }
+        let q = field(&c, 14);
+        if !q.is_empty() && field(&c, 15) != "1" && field(&c, 15) != "True" {
+            e.dns.insert(q);
+        }
+    }
+    map
+}
+
+#[derive(Default, Debug)]
+struct OurFlow {
+    protos: BTreeSet<AppProto>,
+    sni: BTreeSet<String>,
+    http: BTreeSet<(String, String, String)>,
+    status: BTreeSet<String>,
+    dns: BTreeSet<String>,
+}
+
+fn s(v: &serde_json::Value, k: &str) -> String {
+    match v.get(k) {
+        Some(serde_json::Value::String(x)) => x.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn our_flows(records: &[OutputRecord]) -> BTreeMap<Key, OurFlow> {
+    let mut m: BTreeMap<Key, OurFlow> = BTreeMap::new();
+    for r in records {
+        match r {
+            OutputRecord::Flow(f) => {
+                let e = m
+                    .entry(key(
+                        f.key.proto.0,
+                        (f.key.src, f.key.src_port),
+                        (f.key.dst, f.key.dst_port),
+                    ))
+                    .or_default();
+                for p in [Some(f.app_proto), f.app_proto_ts, f.app_proto_tc]
+                    .into_iter()
+                    .flatten()
+                {
+                    if p.is_known() {
+                        e.protos.insert(p);
+                    }
+                }
+            }
+            OutputRecord::App(a) => {
+                let e = m
+                    .entry(key(
+                        a.key.proto.0,
+                        (a.key.src, a.key.src_port),
+                        (a.key.dst, a.key.dst_port),
+                    ))
+                    .or_default();
+                let b = &a.body;
+                match a.event_type.as_str() {
+                    "tls" => {
+                        let sni = s(b, "sni");
+                        if !sni.is_empty() {
+                            e.sni.insert(sni);
+                        }
+                    }
+                    "http" => {
+                        let method = s(b, "http_method");
+                        if !method.is_empty() {
+                            e.http.insert((method, s(b, "hostname"), s(b, "url")));
+                        }
+                        let st = s(b, "status");
+                        if !st.is_empty() {
+                            e.status.insert(st);
+                        }
+                    }
+                    "dns" => {
+                        // Version 3: queries[].rrname; version 2: rrname on queries.
+                        if let Some(qs) = b.get("queries").and_then(|q| q.as_array()) {
+                            if s(b, "type") == "request" {
+                                for q in qs {
+                                    e.dns.insert(s(q, "rrname"));
+                                }
+                            }
+                        } else if s(b, "type") == "query" {
+                            e.dns.insert(s(b, "rrname"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Equality of one field value, with the differences in *conventions* between
+/// tshark and Suricata's EVE (which stormwatch follows) named:
+/// - `http.host`: tshark keeps `:port`; EVE `hostname` does not.
+/// - the DNS root name: tshark prints `<Root>`; EVE an empty name.
+/// - request URIs containing spaces: tshark stops at the first space; EVE (libhtp)
+///   keeps everything up to the protocol (suricata-verify `http-uri-spaces`).
+/// - a non-numeric status (`HTTP/1.1 2ab OK`): tshark prints its leading digits;
+///   EVE has no numeric `status` (suricata-verify `http1-noint-status`).
+fn same_value(what: &str, theirs: &str, ours: &str) -> bool {
+    if theirs == ours {
+        return true;
+    }
+    match what {
+        "dns query" => theirs == "<Root>" && ours.is_empty(),
+        "http request" => {
+            let t: Vec<&str> = theirs.splitn(3, ' ').collect();
+            let o: Vec<&str> = ours.splitn(3, ' ').collect();
+            let (Some(tm), Some(th), Some(tu)) = (t.first(), t.get(1), t.get(2)) else {
+                return false;
+            };
+            let (Some(om), Some(oh), Some(ou)) = (o.first(), o.get(1), o.get(2)) else {
+                return false;
+            };
+            let host_ok = th == oh
+                || th
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| h == *oh && p.parse::<u16>().is_ok());
+            let uri_ok = tu == ou
+                || ou
+                    .strip_prefix(tu)
+                    .is_some_and(|rest| rest.starts_with(' '));
+            tm == om && host_ok && uri_ok
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn protocols_and_fields_agree_with_tshark() {
+    let Some(shared) = shared_dir() else {
+        println!("skipped: shared data not found");
+        return;
+    };
+    if !have("tshark") {
+        println!("skipped: tshark not installed");
+        return;
+    }
+    let (mut flows, mut agree) = (0usize, 0usize);
+    let mut disagreements = Vec::new();
+    let mut field_failures = Vec::new();
+    let mut fields_checked = 0usize;
+    for path in all_captures(&shared) {
+        let name = path
+            .strip_prefix(&shared)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let (records, _) = run(
+            &path,
+            Config {
+                behaviour: false,
+                ..Config::default()
+            },
+        );
+        let ours = our_flows(&records);
+        for (k, t) in tshark_flows(&path) {
+            if t.protos.is_empty() {
+                continue;
+            }
+            flows += 1;
+            let o = ours.get(&k);
+            let our_protos = o.map(|o| o.protos.clone()).unwrap_or_default();
+            if our_protos.iter().any(|p| t.protos.contains(p)) {
+                agree += 1;
+            } else {
+                disagreements.push(format!(
+                    "{name}: {k:?}: tshark {:?}, stormwatch {our_protos:?}",
+                    t.protos
+                ));
+                continue;
+            }
+            let Some(o) = o else { continue };
+            // Field values: every value tshark extracted must be among ours.
+            let checks: [(&str, Vec<String>, Vec<String>); 4] = [
+                (
+                    "tls sni",
+                    t.sni.iter().cloned().collect(),
+                    o.sni.iter().cloned().collect(),
+                ),
+                (
+                    "http request",
+                    t.http
+                        .iter()
+                        .map(|x| format!("{} {} {}", x.0, x.1, x.2))
+                        .collect(),
+                    o.http
+                        .iter()
+                        .map(|x| format!("{} {} {}", x.0, x.1, x.2))
+                        .collect(),
+                ),
+                (
+                    "http status",
+                    t.status.iter().cloned().collect(),
+                    o.status.iter().cloned().collect(),
+                ),
+                (
+                    "dns query",
+                    t.dns.iter().cloned().collect(),
+                    o.dns.iter().cloned().collect(),
+                ),
+            ];
+            for (what, theirs, ours) in checks {
+                for v in theirs {
+                    fields_checked += 1;
+                    if !ours.iter().any(|o| same_value(what, &v, o)) {
+                        field_failures.push(format!(
+                            "{name}: {k:?}: {what} {v:?} not among ours {ours:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for d in &disagreements {
+        println!("protocol disagreement: {d}");
+    }
+    for f in &field_failures {
+        println!("field disagreement: {f}");
+    }
+    let pct = 100.0 * agree as f64 / flows.max(1) as f64;
+    println!(
+        "{agree} of {flows} tshark-identified flows agree ({pct:.2}%); {fields_checked} field values checked, {} differ",
+        field_failures.len()
+    );
+    assert!(pct >= 99.0, "only {pct:.2}% of flows agree with tshark");
+    assert!(
+        field_failures.is_empty(),
+        "{} field values differ from tshark",
+        field_failures.len()
+    );
+}
