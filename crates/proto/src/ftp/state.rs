@@ -417,7 +417,10 @@ impl StreamParser for FtpDataParser {
             return;
         };
         // Report the file in the direction it flowed, not the closing context's.
-        let ctx = &AppContext { dir: self.dir.unwrap_or(ctx.dir), ..*ctx };
+        let ctx = &AppContext {
+            dir: self.dir.unwrap_or(ctx.dir),
+            ..*ctx
+        };
         let ev = file.finish(false, None);
         let mut fd = serde_json::Map::new();
         if let Some(n) = &self.name {
