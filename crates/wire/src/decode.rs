@@ -27,7 +27,7 @@ pub(crate) struct Dec<'a, 'd> {
     /// Bytes the capture's snaplen cut off the end of the frame.
     snap_missing: usize,
     /// The current layer's bytes end where the snaplen cut the frame.
-    snap_cut: bool,
+    pub(crate) snap_cut: bool,
     /// The current layer's bytes end before its length fields say (cut by the
     /// capture or by a lying length field).
     pub(crate) cut: bool,

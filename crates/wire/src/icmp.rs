@@ -99,13 +99,16 @@ pub(crate) fn icmpv4<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
         43 => (true, 4),
         _ => (false, u8::MAX),
     };
+    let code_ok = known && code <= max_code;
     if !known {
         dec.anomaly(DecodeAnomaly::Icmpv4UnknownType);
-    } else if code > max_code {
+    } else if !code_ok {
         dec.anomaly(DecodeAnomaly::Icmpv4UnknownCode);
     }
     let echo_like = matches!(t, 0 | 8 | 13..=18);
-    let quoted = if matches!(t, 3 | 4 | 5 | 11 | 12) {
+    // An error message with an unknown code is not read further (Suricata does
+    // not decode the quoted packet then either).
+    let quoted = if code_ok && matches!(t, 3 | 4 | 5 | 11 | 12) {
         match quoted_v4(body) {
             Ok(q) => Some(q),
             Err(a) => {
@@ -143,13 +146,14 @@ pub(crate) fn icmpv6<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8]) {
         100 | 101 | 127 | 130..=161 | 200 | 201 | 255 => (true, u8::MAX),
         _ => (false, u8::MAX),
     };
+    let code_ok = known && code <= max_code;
     if !known {
         dec.anomaly(DecodeAnomaly::Icmpv6UnknownType);
-    } else if code > max_code {
+    } else if !code_ok {
         dec.anomaly(DecodeAnomaly::Icmpv6UnknownCode);
     }
     let echo = matches!(t, 128 | 129);
-    let quoted = if (1..=4).contains(&t) {
+    let quoted = if code_ok && (1..=4).contains(&t) {
         match quoted_v6(body) {
             Ok(q) => Some(q),
             Err(a) => {
@@ -239,10 +243,20 @@ mod tests {
                 .anomalies
                 .contains(DecodeAnomaly::Icmpv4UnknownType)
         );
+        // An unknown code is the only anomaly: the quote of an error message
+        // with an unknown code is not read (one anomaly per packet, as Suricata).
         let p = ipv4(1, &icmp4(3, 16, [0; 4], b""));
         let d = decode_ip(&p);
-        assert!(d.anomalies.contains(DecodeAnomaly::Icmpv4UnknownCode));
-        assert!(d.anomalies.contains(DecodeAnomaly::Icmpv4Ipv4TruncPkt));
+        assert_eq!(
+            d.anomalies.iter().collect::<Vec<_>>(),
+            vec![DecodeAnomaly::Icmpv4UnknownCode]
+        );
+        assert_eq!(icmp(&d).quoted, None);
+        let p = ipv4(1, &icmp4(5, 213, [0; 4], &[0x7f; 28]));
+        assert_eq!(
+            decode_ip(&p).anomalies.iter().collect::<Vec<_>>(),
+            vec![DecodeAnomaly::Icmpv4UnknownCode]
+        );
         let p = ipv4(1, &[8, 0, 0]);
         assert_eq!(
             anoms(LinkType::RAW, &p),

@@ -114,9 +114,12 @@ pub(crate) fn ipv4<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
         return;
     }
     let end = dec.bound(data.len(), usize::from(total), DecodeAnomaly::Ipv4TruncPkt);
+    // A total length larger than the bytes at hand that the snaplen does not
+    // explain: the packet is invalid (Suricata's `ipv4.trunc_pkt` ends decoding).
+    let lied = dec.cut && !dec.snap_cut;
     let ip_payload = data.get(hlen..end).unwrap_or_default();
     let options = header.get(20..).unwrap_or_default();
-    if !options.is_empty() {
+    if !options.is_empty() && !lied {
         ipv4_options(dec, options);
     }
     let fo = u16::from_be_bytes([h[6], h[7]]);
@@ -148,6 +151,11 @@ pub(crate) fn ipv4<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     dec.d.ip_payload = ip_payload;
     dec.d.payload = &[];
     dec.d.l4 = L4::None;
+    if lied {
+        // Addresses are kept (for the anomaly's endpoints); nothing above is decoded.
+        dec.d.payload_partial = true;
+        return;
+    }
     if is_frag {
         dec.d.payload_partial = true;
     }
@@ -364,8 +372,11 @@ pub(crate) fn ipv6<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
         usize::from(payload_len),
         DecodeAnomaly::Ipv6TruncPkt,
     );
+    // As for IPv4: a payload length the bytes at hand (and the snaplen) do not
+    // explain makes the packet invalid; only the fixed header is decoded.
+    let lied = dec.cut && !dec.snap_cut;
     let body = rest.get(..end).unwrap_or_default();
-    let w = walk_ext(Some(dec), h[6], body);
+    let w = walk_ext(if lied { None } else { Some(&mut *dec) }, h[6], body);
     // The IP header/payload split: at the fragment header for fragments (the
     // defragmenter's view), else at the upper-layer header.
     let split = w.frag.map_or(w.len, |(_, after)| after);
@@ -387,6 +398,10 @@ pub(crate) fn ipv6<'a>(dec: &mut Dec<'a, '_>, data: &'a [u8], depth: u8) {
     dec.d.ip_payload = body.get(split..).unwrap_or_default();
     dec.d.payload = &[];
     dec.d.l4 = L4::None;
+    if lied {
+        dec.d.payload_partial = true;
+        return;
+    }
     if let Some(f) = frag {
         if f.offset != 0 || f.more {
             dec.d.payload_partial = true;
@@ -546,15 +561,21 @@ mod tests {
         let p = h.build(&seg);
         let d = decode_ip(&p);
         assert!(d.anomalies.contains(DecodeAnomaly::Ipv4TruncPkt));
-        assert_eq!(d.payload, b"0123456789");
+        // The packet is invalid: addresses kept, nothing above IP decoded (as
+        // Suricata), so no flow is keyed on it and no later anomaly is raised.
+        assert!(matches!(d.l3, L3::Ipv4(_)));
+        assert_eq!(d.l4, L4::None);
+        assert_eq!(d.payload, b"");
         assert!(d.payload_partial);
         assert_eq!(tcp_checksum_ok(&d), None);
+        assert_eq!(d.anomalies.iter().count(), 1);
         // The same shortfall explained by the snaplen is a capture cut, not a lie.
         let f = eth(0x0800, &p);
         let d = decode_frame_with_orig_len(LinkType::ETHERNET, &f, 1514);
         assert!(d.anomalies.contains(DecodeAnomaly::CaptureTruncated));
         assert!(!d.anomalies.contains(DecodeAnomaly::Ipv4TruncPkt));
         assert!(d.payload_partial);
+        assert_eq!(d.payload, b"0123456789");
         // A snaplen that explains only part of the shortfall: still a lie.
         let d = decode_frame_with_orig_len(LinkType::ETHERNET, &f, (f.len() + 10) as u32);
         assert!(d.anomalies.contains(DecodeAnomaly::Ipv4TruncPkt));
@@ -731,7 +752,9 @@ mod tests {
         let p = ipv6_len(17, &udp(1, 2, b"abc", P6), 400);
         let d = decode_ip(&p);
         assert!(d.anomalies.contains(DecodeAnomaly::Ipv6TruncPkt));
-        assert_eq!(d.payload, b"abc");
+        assert!(matches!(d.l3, L3::Ipv6(_)));
+        assert_eq!(d.l4, L4::None);
+        assert_eq!(d.payload, b"");
         assert!(d.payload_partial);
         // Shorter payload length than bytes: the rest is trailer, not payload.
         let mut p = ipv6(17, &udp(1, 2, b"abc", P6));

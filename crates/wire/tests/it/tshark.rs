@@ -227,14 +227,18 @@ fn compare(d: &Decoded<'_>, row: &[String]) -> Vec<String> {
             // Exceptions: tshark shows the first bytes of a header that does
             // not fit (a first fragment shorter than a TCP header; a data
             // offset beyond the segment, which it flags as malformed and
-            // leaves out of its conversations).
+            // leaves out of its conversations; an IP length beyond the frame,
+            // after which we stop as Suricata does and tshark reads on).
             let first_fragment = matches!(d.l3, L3::Ipv4(v) if v.more_frags);
             let malformed = !f("_ws.malformed").is_empty();
+            let ip_lied = d.anomalies.contains(DecodeAnomaly::Ipv4TruncPkt)
+                || d.anomalies.contains(DecodeAnomaly::Ipv6TruncPkt);
             for (field, name) in [("tcp.srcport", "tcp"), ("udp.srcport", "udp")] {
                 if first(f(field)).is_some()
                     && !protocols.contains("icmp")
                     && !first_fragment
                     && !malformed
+                    && !ip_lied
                 {
                     check!(name, None, Some(f(field).to_string()));
                 }
