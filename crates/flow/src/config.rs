@@ -18,6 +18,42 @@ pub enum ChecksumMode {
     Auto,
 }
 
+/// When reassembled TCP data is handed on (`on_stream`, `on_raw_stream`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// In-order bytes are handed on with the packet that completes them (zero-copy,
+    /// a borrow of the packet). stormwatch's default.
+    #[default]
+    Immediate,
+    /// Suricata's IDS mode: bytes wait until the peer acknowledges them. The packet
+    /// carrying the acknowledgement releases them to `on_stream` (the application
+    /// layer); the next packet *in the data's own direction* releases them to
+    /// `on_raw_stream` (raw stream inspection). What is left when the flow ends is
+    /// released by the end of the flow (`PacketCtx::flow_end`, Suricata's
+    /// `stream (flow timeout)` pseudo packets). Overlaps are resolved by the
+    /// [`OverlapPolicy`] among everything not yet released, in order or not.
+    OnAck,
+}
+
+impl Delivery {
+    /// Parses `immediate`, `on-ack` / `on_ack` / `onack` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Delivery> {
+        match name.to_ascii_lowercase().as_str() {
+            "immediate" => Some(Delivery::Immediate),
+            "on-ack" | "on_ack" | "onack" => Some(Delivery::OnAck),
+            _ => None,
+        }
+    }
+
+    /// Name as [`Delivery::from_name`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Immediate => "immediate",
+            Delivery::OnAck => "on-ack",
+        }
+    }
+}
+
 /// Target-based overlap resolution (Novak 2005; Novak & Sturges 2007), used for TCP
 /// segments held out of order and for IP fragments.
 ///
@@ -130,16 +166,26 @@ pub struct FlowConfig {
     /// the first byte seen). When false they are counted and reported but not
     /// reassembled. Default true (Suricata's default is false).
     pub midstream: bool,
-    /// Overlap policy for TCP segments held out of order. Default `bsd`.
+    /// A TCP flow picked up midstream (first packet an ACK without SYN, FIN or RST)
+    /// whose first packet goes from a likely server port (below 1024, or a common
+    /// service port such as 8080, 3128, 6667) to a port that is not one is oriented
+    /// with that packet's sender as the server (history starts with `^`), as Zeek
+    /// does. When false the first packet's sender is the client. Default true.
+    pub midstream_orient_by_port: bool,
+    /// Overlap policy for TCP segments held out of order (with [`Delivery::OnAck`]:
+    /// for every byte not yet released). Default `bsd`.
     pub overlap_policy: OverlapPolicy,
+    /// When reassembled data is handed on. Default [`Delivery::Immediate`].
+    pub delivery: Delivery,
     /// Bytes per direction reassembled and delivered; later data is not delivered.
     /// 0 = unlimited. Default 1 MiB (Suricata's `stream.reassembly.depth`).
     pub reassembly_depth_bytes: u64,
-    /// Out-of-order segments held per direction; one more gaps out the oldest hole.
-    /// Default 2048.
+    /// Segments held per direction (out of order; with [`Delivery::OnAck`] also in
+    /// order, waiting for their acknowledgement); one more gaps out the oldest hole, or
+    /// (nothing missing) releases the oldest data unacknowledged. Default 2048.
     pub reassembly_max_held_segments: u32,
-    /// Out-of-order bytes held per direction; beyond it the oldest hole is gapped out.
-    /// Default 4 MiB.
+    /// Bytes held per direction (as for `reassembly_max_held_segments`); beyond it
+    /// the oldest hole is gapped out or the oldest data released. Default 4 MiB.
     pub reassembly_max_held_bytes: u32,
     /// Already-delivered bytes kept per direction until the peer acknowledges them, to
     /// compare retransmissions against (`stream.reassembly_overlap_different_data`).
@@ -180,7 +226,9 @@ impl Default for FlowConfig {
             checksum_auto_sample_packets: 1000,
             checksum_auto_bad_percent: 10,
             midstream: true,
+            midstream_orient_by_port: true,
             overlap_policy: OverlapPolicy::Bsd,
+            delivery: Delivery::Immediate,
             reassembly_depth_bytes: 1 << 20,
             reassembly_max_held_segments: 2048,
             reassembly_max_held_bytes: 4 << 20,

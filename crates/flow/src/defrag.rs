@@ -36,6 +36,9 @@ struct Tracker {
     /// IPv4: the header of the offset-0 fragment. IPv6: the unfragmentable part with
     /// the next-header byte that named the fragment header rewritten.
     header: Option<Vec<u8>>,
+    /// The link-layer bytes that preceded the offset-0 fragment's IP header in its
+    /// frame (empty when unknown).
+    link: Vec<u8>,
     /// Payload length, known from the last fragment.
     end: Option<u64>,
     last: Timestamp,
@@ -47,7 +50,7 @@ struct Tracker {
 
 impl Tracker {
     fn footprint(&self) -> u64 {
-        let h = self.header.as_ref().map_or(0, |h| len64(h));
+        let h = self.header.as_ref().map_or(0, |h| len64(h)) + len64(&self.link);
         let n = u64::try_from(self.pieces.len()).unwrap_or(u64::MAX);
         let b = u64::try_from(self.pieces.bytes()).unwrap_or(u64::MAX);
         TRACKER_BYTES + h + b + n * PIECE_BYTES
@@ -176,11 +179,14 @@ pub(crate) fn is_fragment(pkt: &Decoded<'_>) -> bool {
     }
 }
 
-/// Rebuilds the datagram of a complete tracker.
-fn rebuild(key: &FragKey, t: &Tracker) -> Option<Vec<u8>> {
+/// Rebuilds the datagram of a complete tracker, after the offset-0 fragment's link
+/// bytes. Returns the frame and the offset of its IP header.
+fn rebuild(key: &FragKey, t: &Tracker) -> Option<(Vec<u8>, usize)> {
     let header = t.header.as_ref()?;
     let end = t.end?;
-    let mut out = Vec::with_capacity(header.len() + usize::try_from(end).ok()?);
+    let base = t.link.len();
+    let mut out = Vec::with_capacity(base + header.len() + usize::try_from(end).ok()?);
+    out.extend_from_slice(&t.link);
     out.extend_from_slice(header);
     let mut cursor = 0u64;
     for p in t.pieces.iter() {
@@ -194,21 +200,25 @@ fn rebuild(key: &FragKey, t: &Tracker) -> Option<Vec<u8>> {
             cursor = p.end().min(end);
         }
     }
-    let data_len = u64::try_from(out.len() - header.len()).ok()?;
+    let data_len = u64::try_from(out.len() - base - header.len()).ok()?;
     if key.v6 {
         let plen = u16::try_from(len64(header).checked_sub(40)? + data_len).ok()?;
-        out.get_mut(4..6)?.copy_from_slice(&plen.to_be_bytes());
+        out.get_mut(base + 4..base + 6)?
+            .copy_from_slice(&plen.to_be_bytes());
     } else {
         let total = u16::try_from(len64(header) + data_len).ok()?;
-        out.get_mut(2..4)?.copy_from_slice(&total.to_be_bytes());
-        let flags = *out.get(6)? & 0xC0; // keep reserved and DF, clear MF and offset
-        out.get_mut(6..8)?.copy_from_slice(&[flags, 0]);
-        out.get_mut(10..12)?.copy_from_slice(&[0, 0]);
+        out.get_mut(base + 2..base + 4)?
+            .copy_from_slice(&total.to_be_bytes());
+        let flags = *out.get(base + 6)? & 0xC0; // keep reserved and DF, clear MF and offset
+        out.get_mut(base + 6..base + 8)?
+            .copy_from_slice(&[flags, 0]);
+        out.get_mut(base + 10..base + 12)?.copy_from_slice(&[0, 0]);
         let hl = header.len();
-        let c = stormwatch_wire::checksum(out.get(..hl)?);
-        out.get_mut(10..12)?.copy_from_slice(&c.to_be_bytes());
+        let c = stormwatch_wire::checksum(out.get(base..base + hl)?);
+        out.get_mut(base + 10..base + 12)?
+            .copy_from_slice(&c.to_be_bytes());
     }
-    Some(out)
+    Some((out, base))
 }
 
 /// The defragmenter: trackers keyed by (addresses, id, protocol, VLAN), in a
@@ -250,15 +260,19 @@ impl Defragmenter {
         self.trackers.len()
     }
 
-    /// Takes one fragment. Returns the rebuilt datagram when this fragment completed it.
+    /// Takes one fragment (`link`: the link-layer bytes before its IP header, kept
+    /// for the offset-0 fragment). Returns the rebuilt frame (the offset-0 fragment's
+    /// link bytes, then the datagram) and the offset of its IP header when this
+    /// fragment completed it.
     pub fn add(
         &mut self,
         ts: Timestamp,
         pkt: &Decoded<'_>,
+        link: &[u8],
         cfg: &FlowConfig,
         c: &mut Counters,
         out: &mut dyn FnMut(Anomaly),
-    ) -> Option<Vec<u8>> {
+    ) -> Option<(Vec<u8>, usize)> {
         let Some(f) = frag_of(pkt) else {
             c.defrag_invalid += 1;
             return None;
@@ -316,7 +330,7 @@ impl Defragmenter {
             return None;
         }
         // Estimated growth: the data, a piece, the header and (new) the tracker.
-        let hdr = f.header.as_ref().map_or(0, |h| len64(h));
+        let hdr = f.header.as_ref().map_or(0, |h| len64(h) + len64(link));
         let fixed = if is_new { TRACKER_BYTES } else { 0 };
         let need = len + PIECE_BYTES + hdr + fixed;
         if self.mem.saturating_add(need) > cfg.defrag_memcap_bytes {
@@ -338,6 +352,7 @@ impl Defragmenter {
                 Tracker {
                     pieces: PieceStore::default(),
                     header: None,
+                    link: Vec::new(),
                     end: None,
                     last: ts,
                     frags: 0,
@@ -354,8 +369,9 @@ impl Defragmenter {
         }
         t.frags += 1;
         t.last = t.last.max(ts);
-        if t.header.is_none() {
+        if t.header.is_none() && f.header.is_some() {
             t.header = f.header;
+            t.link = link.to_vec();
         }
         if !f.more && t.end.is_none() {
             t.end = Some(end);

@@ -22,6 +22,7 @@ pub(crate) enum StreamEvent {
     SegmentBeforeBase,
     FinSyn,
     EstSynResend,
+    PktInvalidTimestamp,
 }
 
 impl StreamEvent {
@@ -43,6 +44,7 @@ impl StreamEvent {
             StreamEvent::SegmentBeforeBase => "stream.reassembly_segment_before_base_seq",
             StreamEvent::FinSyn => "stream.fin_syn",
             StreamEvent::EstSynResend => "stream.est_syn_resend",
+            StreamEvent::PktInvalidTimestamp => "stream.pkt_invalid_timestamp",
         }
     }
 
@@ -108,6 +110,7 @@ counters! {
     tcp_data_after_fin => "tcp.data_after_fin",
     tcp_data_after_rst => "tcp.data_after_rst",
     tcp_invalid_rst => "tcp.invalid_rst",
+    tcp_invalid_timestamp => "tcp.invalid_timestamp",
     tcp_reasm_mem => "tcp.reassembly_memuse",
     defrag_v4_fragments => "defrag.ipv4.fragments",
     defrag_v4_reassembled => "defrag.ipv4.reassembled",
@@ -149,6 +152,7 @@ mod tests {
             StreamEvent::SegmentBeforeBase,
             StreamEvent::FinSyn,
             StreamEvent::EstSynResend,
+            StreamEvent::PktInvalidTimestamp,
         ];
         let mut mask = 0u32;
         for e in all {

@@ -57,6 +57,17 @@ fn mum(a: u64, b: u64) -> u64 {
     lo ^ hi
 }
 
+/// Ports on which a host is likely the server: the well-known range and common
+/// service ports above it (proxies, databases, IRC, alternative HTTP/TLS ports).
+pub(crate) fn likely_server_port(p: u16) -> bool {
+    p < 1024
+        || matches!(
+            p,
+            1080 | 1433 | 1521 | 1723 | 2049 | 3128 | 3306 | 3389 | 5060 | 5432 | 5900 | 6379 | 6660
+                ..=6669 | 6697 | 8000 | 8008 | 8080 | 8081 | 8443 | 8888 | 9200 | 11211 | 27017
+        )
+}
+
 /// What the key extraction learned about the packet.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct PacketKey {

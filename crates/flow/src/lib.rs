@@ -63,7 +63,7 @@ mod segments;
 mod seq;
 mod tcp;
 
-pub use config::{ChecksumMode, FlowConfig, OverlapPolicy};
+pub use config::{ChecksumMode, Delivery, FlowConfig, OverlapPolicy};
 pub use seq::SeqNumber;
 
 use events::{Counters, StreamEvent};
@@ -77,7 +77,7 @@ use stormwatch_model::{
     tcp_flags as tf,
 };
 use stormwatch_wire::{Decoded, L4, decode_ip};
-use tcp::{Env, Plan, Segment, TcpSession};
+use tcp::{Env, Plan, Release, Segment, TcpSession};
 
 /// What the table knows about a packet when it hands it on.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +114,14 @@ pub struct PacketCtx {
     pub stream_tracked: bool,
     /// Frame length on the wire (for a reassembled IP datagram: the frame that completed it).
     pub wire_len: u32,
+    /// No packet: the flow is ending (timeout, eviction, reuse, end of input) and this
+    /// releases what reassembly still held — Suricata's `stream (flow timeout)`
+    /// pseudo packet. `ts` is the table's clock, `dir` the stream's direction.
+    pub flow_end: bool,
+    /// The packet is an IP datagram reassembled from fragments; its frame (the first
+    /// fragment's link header and the datagram) is [`FlowTable::reassembled_frame`]
+    /// until the next call of `process`.
+    pub reassembled: bool,
 }
 
 /// Receives the flow stage's output. `U` is the caller's per-flow state, created
@@ -121,10 +129,25 @@ pub struct PacketCtx {
 pub trait FlowVisitor<U> {
     /// Every packet of a flow (after TCP state update, before its stream data).
     fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut U);
-    /// An in-order TCP stream chunk (bytes or a gap). `ctx` describes the packet
-    /// that released it; `chunk.dir` is the stream's direction, which differs from
-    /// `ctx.dir` when an acknowledgement released data (or a gap) of the other side.
+    /// An in-order TCP stream chunk (bytes or a gap) for the application layer. `ctx`
+    /// describes the packet that released it; `chunk.dir` is the stream's direction,
+    /// which differs from `ctx.dir` when an acknowledgement released data (or a gap)
+    /// of the other side — always so with [`Delivery::OnAck`].
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut U);
+    /// The same stream, chunk by chunk, for raw stream inspection (stream rules).
+    /// With [`Delivery::Immediate`] every chunk comes here right after `on_stream`;
+    /// with [`Delivery::OnAck`] once the application layer has it *and* a packet in
+    /// the chunk's own direction arrives (`ctx.dir == chunk.dir`), or the flow ends
+    /// (`ctx.flow_end`) — when Suricata's IDS mode inspects it. Default: nothing.
+    fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut U) {
+        let _ = (ctx, chunk, user);
+    }
+    /// After every `on_stream` / `on_raw_stream` call a packet caused: the place for
+    /// work that must see the stream as this packet left it (Suricata runs detection
+    /// after the stream engine). Default: nothing.
+    fn on_packet_end(&mut self, ctx: &PacketCtx, user: &mut U) {
+        let _ = (ctx, user);
+    }
     /// The flow ended (timeout, eviction, port reuse, end of input).
     fn on_flow_end(&mut self, rec: FlowRecord, user: U);
     /// A stream, defragmentation or engine-limit anomaly.
@@ -209,6 +232,7 @@ impl<U> Flow<U> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn ctx(
         &self,
         ts: Timestamp,
@@ -216,6 +240,8 @@ impl<U> Flow<U> {
         first: bool,
         tracked: bool,
         wire_len: u32,
+        flow_end: bool,
+        reassembled: bool,
     ) -> PacketCtx {
         PacketCtx {
             ts,
@@ -232,6 +258,8 @@ impl<U> Flow<U> {
             bytes_toclient: self.bytes[1],
             stream_tracked: tracked,
             wire_len,
+            flow_end,
+            reassembled,
         }
     }
 
@@ -310,7 +338,7 @@ impl<U> Flow<U> {
     }
 }
 
-const ALL_EVENTS: [StreamEvent; 16] = [
+const ALL_EVENTS: [StreamEvent; 17] = [
     StreamEvent::SynackWrongDirection,
     StreamEvent::SynackWrongAck,
     StreamEvent::SynResendDiffSeq,
@@ -327,7 +355,39 @@ const ALL_EVENTS: [StreamEvent; 16] = [
     StreamEvent::SegmentBeforeBase,
     StreamEvent::FinSyn,
     StreamEvent::EstSynResend,
+    StreamEvent::PktInvalidTimestamp,
 ];
+
+/// Hands a released chunk to the callbacks it is for.
+fn deliver<U, V: FlowVisitor<U>>(
+    v: &mut V,
+    rel: Release,
+    ctx: &PacketCtx,
+    chunk: StreamChunk<'_>,
+    user: &mut U,
+) {
+    match rel {
+        Release::Both => {
+            v.on_stream(ctx, chunk, user);
+            v.on_raw_stream(ctx, chunk, user);
+        }
+        Release::App => v.on_stream(ctx, chunk, user),
+        Release::Raw => v.on_raw_stream(ctx, chunk, user),
+    }
+}
+
+/// The bytes of `frame` before `ip_header`, when `ip_header` lies inside `frame`
+/// (found by address: the decoder's slices borrow the frame).
+fn link_prefix<'f>(frame: &'f [u8], ip_header: &[u8]) -> &'f [u8] {
+    let f0 = frame.as_ptr().addr();
+    let h0 = ip_header.as_ptr().addr();
+    match h0.checked_sub(f0) {
+        Some(off) if off.saturating_add(ip_header.len()) <= frame.len() => {
+            frame.get(..off).unwrap_or(&[])
+        }
+        _ => &[],
+    }
+}
 
 fn make_flow_id(hash: u32, ts: Timestamp, n: u64) -> u64 {
     let mut x = FxHasher::default();
@@ -362,6 +422,10 @@ pub struct FlowTable<U> {
     counters: Counters,
     /// Engine anomalies already raised (bit 0: table full, bit 1: reassembly memcap).
     once: u8,
+    /// Empty reassembly buffers for reuse (at most `tcp::POOL_MAX`).
+    held_pool: tcp::HeldPool,
+    /// The frame of the last reassembled IP datagram, valid until the next `process`.
+    reasm_frame: Vec<u8>,
 }
 
 impl<U: Default> FlowTable<U> {
@@ -402,6 +466,8 @@ impl<U: Default> FlowTable<U> {
             csum: checksum::ChecksumState::default(),
             counters: Counters::default(),
             once: 0,
+            held_pool: Vec::new(),
+            reasm_frame: Vec::new(),
         }
     }
 
@@ -449,6 +515,22 @@ impl<U: Default> FlowTable<U> {
         pkt: &Decoded<'_>,
         v: &mut V,
     ) {
+        self.process_frame(ts, wire_len, &[], pkt, v);
+    }
+
+    /// As [`FlowTable::process`], with the frame `pkt` was decoded from: a datagram
+    /// reassembled from fragments then keeps the first fragment's link-layer bytes in
+    /// [`FlowTable::reassembled_frame`] (without the frame, that holds the IP datagram
+    /// alone).
+    pub fn process_frame<V: FlowVisitor<U>>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        frame: &[u8],
+        pkt: &Decoded<'_>,
+        v: &mut V,
+    ) {
+        self.reasm_frame.clear();
         if ts > self.clock {
             self.clock = ts;
         }
@@ -457,26 +539,37 @@ impl<U: Default> FlowTable<U> {
             self.next_sweep = self.clock.0.saturating_add(NANOS_PER_SEC);
         }
         if defrag::is_fragment(pkt) {
+            let link = link_prefix(frame, pkt.ip_header);
             let done = self
                 .defrag
-                .add(ts, pkt, &self.cfg, &mut self.counters, &mut |a| {
+                .add(ts, pkt, link, &self.cfg, &mut self.counters, &mut |a| {
                     v.on_anomaly(a)
                 });
-            if let Some(buf) = done {
-                let mut d = decode_ip(&buf);
-                d.eth = pkt.eth;
-                d.vlan = pkt.vlan;
-                d.vlan_count = pkt.vlan_count;
-                d.tunnel_depth = pkt.tunnel_depth;
-                if defrag::is_fragment(&d) {
-                    self.counters.defrag_invalid += 1;
-                    return;
+            if let Some((buf, at)) = done {
+                {
+                    let mut d = decode_ip(buf.get(at..).unwrap_or(&[]));
+                    d.eth = pkt.eth;
+                    d.vlan = pkt.vlan;
+                    d.vlan_count = pkt.vlan_count;
+                    d.tunnel_depth = pkt.tunnel_depth;
+                    if defrag::is_fragment(&d) {
+                        self.counters.defrag_invalid += 1;
+                        return;
+                    }
+                    self.process_ip(ts, wire_len, &d, true, v);
                 }
-                self.process_ip(ts, wire_len, &d, v);
+                self.reasm_frame = buf;
             }
             return;
         }
-        self.process_ip(ts, wire_len, pkt, v);
+        self.process_ip(ts, wire_len, pkt, false, v);
+    }
+
+    /// The frame of the IP datagram the last [`FlowTable::process_frame`] call
+    /// reassembled (the first fragment's link-layer bytes, then the datagram with its
+    /// fragment fields cleared); empty when that call reassembled nothing.
+    pub fn reassembled_frame(&self) -> &[u8] {
+        &self.reasm_frame
     }
 
     /// End of input: delivers what reassembly holds (holes as gaps), drops incomplete
@@ -679,8 +772,8 @@ impl<U: Default> FlowTable<U> {
         if f.class == Class::Tcp {
             let ts = self.clock;
             let ctxs = [
-                f.ctx(ts, Direction::ToServer, false, true, 0),
-                f.ctx(ts, Direction::ToClient, false, true, 0),
+                f.ctx(ts, Direction::ToServer, false, true, 0, true, false),
+                f.ctx(ts, Direction::ToClient, false, true, 0, true, false),
             ];
             let flow_id = FlowId(f.flow_id);
             let mut hit = false;
@@ -689,9 +782,10 @@ impl<U: Default> FlowTable<U> {
                 counters: &mut self.counters,
                 mem: &mut self.reasm_mem,
                 memcap_hit: &mut hit,
+                pool: &mut self.held_pool,
             };
             let user = &mut f.user;
-            let mut sink = |d: Direction, offset: u64, data: StreamData<'_>| {
+            let mut sink = |rel: Release, d: Direction, offset: u64, data: StreamData<'_>| {
                 let chunk = StreamChunk {
                     flow: flow_id,
                     dir: d,
@@ -699,7 +793,7 @@ impl<U: Default> FlowTable<U> {
                     data,
                     ts,
                 };
-                v.on_stream(&ctxs[d.index()], chunk, user);
+                deliver(v, rel, &ctxs[d.index()], chunk, user);
             };
             let ev = f.tcp.finish(&mut env, &mut sink);
             let max = self.cfg.max_anomalies_per_flow;
@@ -725,8 +819,22 @@ impl<U: Default> FlowTable<U> {
                 return None;
             }
         }
-        let flipped =
+        let synack =
             seg.is_some_and(|s| s.flags & (tf::SYN | tf::ACK | tf::RST) == tf::SYN | tf::ACK);
+        // A pickup midstream from a likely server port to a likely client port: the
+        // sender is the server (Zeek's `likely_server_ports` flip).
+        let (sp, dp) = if pk.src_is_a {
+            (pk.key.pa, pk.key.pb)
+        } else {
+            (pk.key.pb, pk.key.pa)
+        };
+        let by_port = self.cfg.midstream_orient_by_port
+            && seg.is_some_and(|s| {
+                s.flags & (tf::SYN | tf::RST | tf::FIN | tf::ACK) == tf::ACK
+                    && key::likely_server_port(sp)
+                    && !key::likely_server_port(dp)
+            });
+        let flipped = synack || by_port;
         let client_is_a = pk.src_is_a != flipped;
         self.created += 1;
         let flow_id = make_flow_id(h, ts, self.created);
@@ -790,6 +898,7 @@ impl<U: Default> FlowTable<U> {
         ts: Timestamp,
         wire_len: u32,
         pkt: &Decoded<'_>,
+        reassembled: bool,
         v: &mut V,
     ) {
         let Some(pk) = PacketKey::of(pkt) else {
@@ -802,6 +911,7 @@ impl<U: Default> FlowTable<U> {
                 ack: t.ack,
                 flags: t.flags,
                 window: t.window,
+                tsval: t.opts.timestamp.map(|(v, _)| v),
                 payload: pkt.payload,
             }),
             _ => None,
@@ -855,6 +965,7 @@ impl<U: Default> FlowTable<U> {
                 counters,
                 csum,
                 reasm_mem,
+                held_pool,
                 ..
             } = self;
             let Some(f) = slots
@@ -888,6 +999,7 @@ impl<U: Default> FlowTable<U> {
                         counters,
                         mem: reasm_mem,
                         memcap_hit: &mut hit,
+                        pool: held_pool,
                     };
                     let (e, p) = f.tcp.on_segment(dir, s, &mut env);
                     ev |= e;
@@ -903,6 +1015,7 @@ impl<U: Default> FlowTable<U> {
             cfg,
             counters,
             reasm_mem,
+            held_pool,
             ..
         } = self;
         let Some(f) = slots
@@ -912,7 +1025,7 @@ impl<U: Default> FlowTable<U> {
             return;
         };
         let tracked = plan.is_some() && f.tcp.stream_tracked(dir);
-        let ctx = f.ctx(ts, dir, first, tracked, wire_len);
+        let ctx = f.ctx(ts, dir, first, tracked, wire_len, false, reassembled);
         v.on_packet(&ctx, pkt, &mut f.user);
         if let Some(p) = plan {
             let mut env = Env {
@@ -920,10 +1033,11 @@ impl<U: Default> FlowTable<U> {
                 counters,
                 mem: reasm_mem,
                 memcap_hit: &mut hit,
+                pool: held_pool,
             };
             let flow_id = ctx.flow_id;
             let user = &mut f.user;
-            let mut sink = |d: Direction, offset: u64, data: StreamData<'_>| {
+            let mut sink = |rel: Release, d: Direction, offset: u64, data: StreamData<'_>| {
                 let chunk = StreamChunk {
                     flow: flow_id,
                     dir: d,
@@ -931,10 +1045,11 @@ impl<U: Default> FlowTable<U> {
                     data,
                     ts,
                 };
-                v.on_stream(&ctx, chunk, user);
+                deliver(v, rel, &ctx, chunk, user);
             };
             ev |= f.tcp.on_stream(dir, p, pkt.payload, &mut env, &mut sink);
         }
+        v.on_packet_end(&ctx, &mut f.user);
         if ev != 0 {
             f.raise(ev, ts, max, counters, &mut |a| v.on_anomaly(a));
         }

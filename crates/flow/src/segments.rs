@@ -71,6 +71,18 @@ impl PieceStore {
         Some(p)
     }
 
+    /// Puts `p` back at the front (it must end at or before the first piece).
+    pub fn push_front(&mut self, p: Piece) {
+        self.bytes += p.data.len();
+        self.pieces.push_front(p);
+    }
+
+    /// Some piece ends exactly at `at`.
+    pub fn ends_at(&self, at: u64) -> bool {
+        let i = self.pieces.partition_point(|p| p.end() < at);
+        self.pieces.get(i).is_some_and(|p| p.end() == at)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Piece> {
         self.pieces.iter()
     }

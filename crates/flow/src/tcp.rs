@@ -4,14 +4,20 @@
 //! Reassembly works on stream *offsets* (`u64`, 0 = first byte after the SYN or first
 //! byte seen midstream); a sequence number is turned into an offset by its modular
 //! distance to the next byte expected, so wrapping at 2^32 needs no special case.
-//! In-order data is handed on as a borrow of the packet; only out-of-order data is
-//! copied (into [`Held`], allocated on first need), plus a bounded copy of recently
-//! delivered bytes that retransmissions are compared against until the peer
-//! acknowledges them.
+//!
+//! With [`Delivery::Immediate`] in-order data is handed on as a borrow of the packet;
+//! only out-of-order data is copied (into [`Held`], allocated on first need), plus a
+//! bounded copy of recently delivered bytes that retransmissions are compared against
+//! until the peer acknowledges them. With [`Delivery::OnAck`] every byte is held until
+//! the peer acknowledges it (then released to the application layer and queued for raw
+//! inspection, which the next packet in the data's direction releases).
+//!
+//! `Held` buffers are pooled per table (a short free list), so a flow that fills and
+//! empties its buffers on every acknowledgement does not allocate each time.
 
-use crate::config::FlowConfig;
+use crate::config::{Delivery, FlowConfig};
 use crate::events::{Counters, StreamEvent};
-use crate::segments::{PieceStore, len64};
+use crate::segments::{Piece, PieceStore, len64};
 use crate::seq::SeqNumber;
 use std::collections::VecDeque;
 use stormwatch_model::{Direction, StreamData, TcpState, tcp_flags as tf};
@@ -30,6 +36,8 @@ const DEPTH_REACHED: u16 = 1 << 8;
 const KEEP_OK: u16 = 1 << 9;
 /// This side sent a RST that closed the session.
 const RST_SENT: u16 = 1 << 10;
+/// `last_ts` holds this side's latest TCP timestamp value.
+const TS_KNOWN: u16 = 1 << 11;
 
 /// An RST is accepted when its sequence number lies within this distance of the
 /// sender's next sequence number (1 MiB: larger than any unscaled window and than
@@ -42,6 +50,9 @@ const S_TRACKED: u8 = 1 << 2;
 const S_FLIPPED: u8 = 1 << 3;
 /// The session reached `established` (handshake or midstream pickup) at some point.
 const S_ESTABLISHED: u8 = 1 << 4;
+/// Both sides use the TCP timestamp option (both handshake packets carried it, or the
+/// packet a midstream pickup started from): timestamps are checked (PAWS).
+const S_TIMESTAMPS: u8 = 1 << 5;
 
 /// History letters in code order; upper case for the originator.
 const LETTERS: &[u8; 12] = b"SHADFRTCWGIQ";
@@ -59,6 +70,16 @@ const L_I: usize = 10;
 const L_Q: usize = 11;
 const CODE_FLIP: u128 = 25;
 
+/// Empty [`Held`] buffers kept for reuse per table.
+pub(crate) const POOL_MAX: usize = 32;
+/// A pooled buffer's kept-bytes capacity is cut down to this.
+const POOL_KEEP_CAP: usize = 128 << 10;
+
+/// Empty [`Held`] buffers for reuse. Boxed: a buffer moves between the pool and a
+/// flow without being copied or reallocated.
+#[allow(clippy::vec_box)]
+pub(crate) type HeldPool = Vec<Box<Held>>;
+
 /// Shared state and limits the TCP code works against.
 pub(crate) struct Env<'e> {
     pub cfg: &'e FlowConfig,
@@ -67,24 +88,55 @@ pub(crate) struct Env<'e> {
     pub mem: &'e mut u64,
     /// Set when the global reassembly memcap was hit during this call.
     pub memcap_hit: &'e mut bool,
+    /// Empty buffers for reuse (at most [`POOL_MAX`]).
+    pub pool: &'e mut HeldPool,
 }
 
-/// Receives in-order stream chunks: direction, stream offset, data.
-pub(crate) type ChunkSink<'s> = dyn FnMut(Direction, u64, StreamData<'_>) + 's;
+/// Who a released chunk is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Application layer and raw inspection at once ([`Delivery::Immediate`]).
+    Both,
+    /// The application layer ([`Delivery::OnAck`]: the peer acknowledged it).
+    App,
+    /// Raw inspection ([`Delivery::OnAck`]: a packet in the data's direction came).
+    Raw,
+}
 
-/// Out-of-order data and kept (delivered, unacknowledged) bytes of one direction.
+/// Receives in-order stream chunks: for whom, direction, stream offset, data.
+pub(crate) type ChunkSink<'s> = dyn FnMut(Release, Direction, u64, StreamData<'_>) + 's;
+
+/// Released to the application layer, waiting for raw inspection.
+#[derive(Debug)]
+enum RawItem {
+    Bytes(u64, Vec<u8>),
+    Gap(u64, u32),
+}
+
+/// Held data of one direction: out-of-order (with [`Delivery::OnAck`]: all
+/// unreleased) pieces, kept (delivered, unacknowledged) bytes, and data waiting for
+/// raw inspection.
 #[derive(Debug, Default)]
 pub(crate) struct Held {
     ooo: PieceStore,
     kept: VecDeque<u8>,
     kept_start: u64,
+    raw: VecDeque<RawItem>,
+    raw_bytes: usize,
     accounted: u64,
 }
 
 impl Held {
     fn footprint(&self) -> u64 {
-        let fixed = std::mem::size_of::<Held>() + self.ooo.len() * 48;
+        let fixed = std::mem::size_of::<Held>()
+            + self.ooo.len() * 48
+            + self.raw.len() * 32
+            + self.raw_bytes;
         u64::try_from(fixed + self.kept.capacity() + self.ooo.bytes()).unwrap_or(u64::MAX)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ooo.is_empty() && self.kept.is_empty() && self.raw.is_empty()
     }
 }
 
@@ -92,19 +144,20 @@ impl Held {
 /// reassembly of what it sends.
 #[derive(Debug, Default)]
 pub(crate) struct TcpDir {
+    /// Stream offset of the next byte to deliver (to the application layer).
+    delivered: u64,
+    held: Option<Box<Held>>,
     isn: u32,
     /// Highest sequence number sent so far plus one (valid with `SEQ_KNOWN`).
     next_seq: u32,
-    /// Highest acknowledgement this side sent (valid with `ACK_SEEN`).
-    last_ack: u32,
     /// Sequence number of this side's FIN.
     fin_seq: u32,
     /// Sequence number of stream offset 0 (valid with `BASE_KNOWN`).
     base: u32,
-    /// Stream offset of the next byte to deliver.
-    delivered: u64,
-    gap_bytes: u64,
-    held: Option<Box<Held>>,
+    /// Latest TCP timestamp value of an in-sequence segment (valid with `TS_KNOWN`).
+    last_ts: u32,
+    /// Gap bytes reported (saturating).
+    gap_bytes: u32,
     bits: u16,
     hist_seen: u16,
     flags: u8,
@@ -114,7 +167,10 @@ pub(crate) struct TcpDir {
 #[derive(Debug)]
 pub(crate) struct TcpSession {
     dir: [TcpDir; 2],
-    hist: u128,
+    /// History codes, 5 bits each in order (a `u128` split in two words, so the
+    /// session needs no 16-byte alignment): 1–12 originator letters, 13–24
+    /// responder letters, 25 `^`.
+    hist: [u64; 2],
     hist_len: u8,
     state: TcpState,
     bits: u8,
@@ -124,7 +180,7 @@ impl Default for TcpSession {
     fn default() -> Self {
         TcpSession {
             dir: [TcpDir::default(), TcpDir::default()],
-            hist: 0,
+            hist: [0; 2],
             hist_len: 0,
             state: TcpState::None,
             bits: 0,
@@ -148,12 +204,19 @@ pub(crate) struct Segment<'p> {
     pub ack: u32,
     pub flags: u8,
     pub window: u16,
+    /// Timestamp option value (TSval), when present.
+    pub tsval: Option<u32>,
     pub payload: &'p [u8],
 }
 
 fn low32(v: u64) -> u32 {
     let b = v.to_le_bytes();
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn low64(v: u128) -> u64 {
+    let b = v.to_le_bytes();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 fn i64_of(v: u64) -> i64 {
@@ -166,6 +229,10 @@ fn usize_of(v: u64) -> usize {
 
 fn seq_ge(a: u32, b: u32) -> bool {
     SeqNumber(a).distance(SeqNumber(b)) >= 0
+}
+
+fn on_ack(env: &Env<'_>) -> bool {
+    env.cfg.delivery == Delivery::OnAck
 }
 
 impl TcpDir {
@@ -200,24 +267,39 @@ impl TcpDir {
         }
     }
 
-    /// Re-accounts the held buffers against the global memory figure and frees
-    /// them when empty and small.
+    /// The held buffers, taken from the pool (or allocated) on first need.
+    fn held_mut<'h>(held: &'h mut Option<Box<Held>>, pool: &mut HeldPool) -> &'h mut Held {
+        held.get_or_insert_with(|| pool.pop().unwrap_or_default())
+    }
+
+    /// Re-accounts the held buffers against the global memory figure and returns
+    /// them to the pool when empty.
     fn account(&mut self, env: &mut Env<'_>) {
         let Some(h) = self.held.as_mut() else {
             return;
         };
-        let drop_it = h.ooo.is_empty() && h.kept.is_empty() && h.kept.capacity() <= 4096;
-        let now = if drop_it { 0 } else { h.footprint() };
+        let empty = h.is_empty();
+        let now = if empty { 0 } else { h.footprint() };
         *env.mem = env.mem.saturating_sub(h.accounted).saturating_add(now);
         h.accounted = now;
-        if drop_it {
-            self.held = None;
+        if empty
+            && let Some(mut h) = self.held.take()
+            && env.pool.len() < POOL_MAX
+        {
+            if h.kept.capacity() > POOL_KEEP_CAP {
+                h.kept.shrink_to(POOL_KEEP_CAP);
+            }
+            h.kept_start = 0;
+            h.raw_bytes = 0;
+            env.pool.push(h);
         }
         env.counters.tcp_reasm_mem = *env.mem;
     }
 
+    /// Hands `data` (at the delivery point) on and advances the delivery point.
     fn emit_bytes(
         &mut self,
+        rel: Release,
         d: Direction,
         data: &[u8],
         env: &mut Env<'_>,
@@ -226,12 +308,44 @@ impl TcpDir {
         if data.is_empty() {
             return;
         }
-        sink(d, self.delivered, StreamData::Bytes(data));
-        self.keep(data, env);
+        sink(rel, d, self.delivered, StreamData::Bytes(data));
+        if rel == Release::Both {
+            self.keep(data, env);
+        }
         self.delivered = self.delivered.saturating_add(len64(data));
         env.counters.tcp_stream_bytes += len64(data);
         if self.delivered >= Self::depth_limit(env.cfg) {
             self.reach_depth(env);
+        }
+    }
+
+    /// Hands on `data[from..]` (owned; it starts at the delivery point). With
+    /// [`Delivery::OnAck`] the bytes then wait for raw inspection.
+    fn emit_owned(
+        &mut self,
+        d: Direction,
+        mut data: Vec<u8>,
+        from: usize,
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) {
+        let Some(part) = data.get(from..) else {
+            return;
+        };
+        if part.is_empty() {
+            return;
+        }
+        let start = self.delivered;
+        if on_ack(env) {
+            self.emit_bytes(Release::App, d, part, env, sink);
+            if from > 0 {
+                data.drain(..from);
+            }
+            let h = Self::held_mut(&mut self.held, env.pool);
+            h.raw_bytes += data.len();
+            h.raw.push_back(RawItem::Bytes(start, data));
+        } else {
+            self.emit_bytes(Release::Both, d, part, env, sink);
         }
     }
 
@@ -255,14 +369,24 @@ impl TcpDir {
         env: &mut Env<'_>,
         sink: &mut ChunkSink<'_>,
     ) -> u32 {
+        let rel = if on_ack(env) {
+            Release::App
+        } else {
+            Release::Both
+        };
         let mut left = len;
         while left > 0 {
             let n = u32::try_from(left).unwrap_or(u32::MAX);
-            sink(d, self.delivered, StreamData::Gap(n));
+            sink(rel, d, self.delivered, StreamData::Gap(n));
+            if rel == Release::App {
+                let h = Self::held_mut(&mut self.held, env.pool);
+                h.raw.push_back(RawItem::Gap(self.delivered, n));
+            }
             self.delivered = self.delivered.saturating_add(u64::from(n));
             left -= u64::from(n);
         }
-        self.gap_bytes = self.gap_bytes.saturating_add(len);
+        let add = u32::try_from(len).unwrap_or(u32::MAX);
+        self.gap_bytes = self.gap_bytes.saturating_add(add);
         env.counters.tcp_gap += 1;
         env.counters.tcp_gap_bytes += len;
         if let Some(h) = self.held.as_mut() {
@@ -283,7 +407,7 @@ impl TcpDir {
         }
         let start = self.delivered;
         let end = start.saturating_add(len64(data));
-        let h = self.held.get_or_insert_with(Box::default);
+        let h = Self::held_mut(&mut self.held, env.pool);
         let kept_end = h.kept_start + u64::try_from(h.kept.len()).unwrap_or(0);
         if h.kept.is_empty() || kept_end != start {
             h.kept.clear();
@@ -303,11 +427,11 @@ impl TcpDir {
         if tail.len() < data.len() {
             h.kept.clear();
         }
-        h.kept.extend(tail);
-        let excess = h.kept.len().saturating_sub(cap);
+        let excess = (h.kept.len() + tail.len()).saturating_sub(cap);
         if excess > 0 {
-            h.kept.drain(..excess);
+            h.kept.drain(..excess.min(h.kept.len()));
         }
+        h.kept.extend(tail);
         h.kept_start = end - u64::try_from(h.kept.len()).unwrap_or(0);
     }
 
@@ -317,7 +441,11 @@ impl TcpDir {
             && off > h.kept_start
         {
             let n = usize_of(off - h.kept_start).min(h.kept.len());
-            h.kept.drain(..n);
+            if n == h.kept.len() {
+                h.kept.clear();
+            } else {
+                h.kept.drain(..n);
+            }
             h.kept_start += u64::try_from(n).unwrap_or(0);
         }
     }
@@ -336,46 +464,57 @@ impl TcpDir {
         }
         let a = usize_of(s - ks);
         let b = usize_of(e - ks);
-        let new = &data[usize_of(s - data_start)..usize_of(e - data_start)];
-        let (k1, k2) = h.kept.as_slices();
+        let Some(new) = data.get(usize_of(s - data_start)..usize_of(e - data_start)) else {
+            return false;
+        };
         // Compare against the (possibly split) ring without copying.
-        let mut i = a;
-        let mut j = 0;
-        while i < b {
-            let byte = if i < k1.len() {
-                k1[i]
-            } else {
-                k2[i - k1.len()]
-            };
-            if byte != new[j] {
-                return true;
-            }
-            i += 1;
-            j += 1;
-        }
-        false
+        let (k1, k2) = h.kept.as_slices();
+        let first = k1.get(a.min(k1.len())..b.min(k1.len())).unwrap_or(&[]);
+        let second = k2
+            .get(a.saturating_sub(k1.len())..b.saturating_sub(k1.len()))
+            .unwrap_or(&[]);
+        let (n1, n2) = new.split_at(first.len().min(new.len()));
+        first != n1 || second != n2
     }
 
-    /// Delivers held pieces that now start at (or before) the delivery point.
-    fn release_held(&mut self, d: Direction, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) {
+    /// Delivers held pieces that start at (or before) the delivery point, up to
+    /// offset `upto` (a piece reaching past it is cut; its rest stays held).
+    fn release_held(
+        &mut self,
+        d: Direction,
+        upto: u64,
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) {
         loop {
+            if self.delivered >= upto || self.has(DEPTH_REACHED) {
+                return;
+            }
             let Some(h) = self.held.as_mut() else {
                 return;
             };
-            let Some(front) = h.ooo.front() else {
-                return;
-            };
-            if front.start > self.delivered {
+            if h.ooo.front().is_none_or(|f| f.start > self.delivered) {
                 return;
             }
-            let Some(p) = h.ooo.pop_front() else {
+            let Some(mut p) = h.ooo.pop_front() else {
                 return;
             };
             let end = p.end();
-            if end > self.delivered {
-                let from = usize_of(self.delivered - p.start);
-                self.emit_bytes(d, &p.data[from..], env, sink);
+            if end <= self.delivered {
+                continue;
             }
+            let from = usize_of(self.delivered - p.start);
+            if end > upto {
+                let to = usize_of(upto - p.start);
+                let rest = p.data.split_off(to);
+                h.ooo.push_front(Piece {
+                    start: upto,
+                    data: rest,
+                    orig_start: p.orig_start,
+                    orig_end: p.orig_end,
+                });
+            }
+            self.emit_owned(d, p.data, from, env, sink);
         }
     }
 
@@ -393,7 +532,7 @@ impl TcpDir {
         if start > self.delivered {
             ev |= self.emit_gap(d, start - self.delivered, env, sink);
         }
-        self.release_held(d, env, sink);
+        self.release_held(d, u64::MAX, env, sink);
         ev
     }
 
@@ -409,6 +548,28 @@ impl TcpDir {
         }
         self.account(env);
         ev
+    }
+
+    /// [`Delivery::OnAck`]: hands what the application layer already has to raw
+    /// inspection.
+    fn release_raw(&mut self, d: Direction, env: &mut Env<'_>, sink: &mut ChunkSink<'_>) {
+        let Some(h) = self.held.as_mut() else {
+            return;
+        };
+        if h.raw.is_empty() {
+            return;
+        }
+        while let Some(item) = h.raw.pop_front() {
+            match item {
+                RawItem::Bytes(off, v) => {
+                    h.raw_bytes = h.raw_bytes.saturating_sub(v.len());
+                    sink(Release::Raw, d, off, StreamData::Bytes(&v));
+                }
+                RawItem::Gap(off, n) => sink(Release::Raw, d, off, StreamData::Gap(n)),
+            }
+        }
+        h.raw_bytes = 0;
+        self.account(env);
     }
 
     /// Handles `data` whose first byte has sequence number `seq`.
@@ -474,23 +635,30 @@ impl TcpDir {
                 return ev;
             }
         }
+        let ack_mode = on_ack(env);
         let front = self
             .held
             .as_ref()
             .and_then(|h| h.ooo.front())
             .map(|p| p.start);
-        if start == self.delivered && front.is_none_or(|f| end <= f) {
+        if !ack_mode && start == self.delivered && front.is_none_or(|f| end <= f) {
             // The common case: in order, nothing held in the way. Zero-copy.
-            self.emit_bytes(d, data, env, sink);
-            self.release_held(d, env, sink);
-            self.account(env);
+            self.emit_bytes(Release::Both, d, data, env, sink);
+            if front.is_some() {
+                self.release_held(d, u64::MAX, env, sink);
+            }
+            if self.held.is_some() {
+                self.account(env);
+            }
             return ev;
         }
-        if start > self.delivered {
+        let in_order = start == self.delivered
+            || (ack_mode && self.held.as_ref().is_some_and(|h| h.ooo.ends_at(start)));
+        if !in_order && start > self.delivered {
             env.counters.tcp_ooo += 1;
         }
         let policy = env.cfg.overlap_policy;
-        let h = self.held.get_or_insert_with(Box::default);
+        let h = Self::held_mut(&mut self.held, env.pool);
         let out = h.ooo.insert(start, data, orig_s, orig_e, |a, b, c, e| {
             policy.tcp_new_wins(a, b, c, e)
         });
@@ -505,8 +673,11 @@ impl TcpDir {
             env.counters.tcp_retransmission += 1;
             ev |= StreamEvent::PktRetransmission.bit();
         }
-        self.release_held(d, env, sink);
-        // Bounded queue: too much held gaps out the oldest hole.
+        if !ack_mode {
+            self.release_held(d, u64::MAX, env, sink);
+        }
+        // Bounded queue: too much held gaps out the oldest hole (or, nothing missing,
+        // releases the oldest data without waiting for its acknowledgement).
         loop {
             let (n, b) = match self.held.as_ref() {
                 Some(h) => (h.ooo.len(), h.ooo.bytes()),
@@ -516,7 +687,7 @@ impl TcpDir {
                 > u64::from(env.cfg.reassembly_max_held_segments);
             let over_b =
                 u64::try_from(b).unwrap_or(u64::MAX) > u64::from(env.cfg.reassembly_max_held_bytes);
-            if n == 0 || !(over_n || over_b) {
+            if n == 0 || !(over_n || over_b) || self.has(DEPTH_REACHED) {
                 break;
             }
             env.counters.tcp_held_limit += 1;
@@ -553,7 +724,7 @@ impl TcpDir {
         }
         let a = self.offset_of(ack);
         if a <= i64_of(self.delivered) {
-            if a > 0 {
+            if a > 0 && self.held.is_some() {
                 self.trim_kept(a.unsigned_abs());
                 self.account(env);
             }
@@ -572,6 +743,7 @@ impl TcpDir {
         if self.has(DEPTH_REACHED) {
             return ev;
         }
+        let upto = if on_ack(env) { a } else { u64::MAX };
         while self.delivered < a && !self.has(DEPTH_REACHED) {
             let front = self
                 .held
@@ -579,8 +751,11 @@ impl TcpDir {
                 .and_then(|h| h.ooo.front())
                 .map(|p| p.start);
             match front {
-                Some(f) if f <= self.delivered => self.release_held(d, env, sink),
-                Some(f) if f < a => ev |= self.gap_out_first(d, env, sink),
+                Some(f) if f <= self.delivered => self.release_held(d, upto, env, sink),
+                Some(f) if f < a => {
+                    ev |= self.emit_gap(d, f - self.delivered, env, sink);
+                    self.release_held(d, upto, env, sink);
+                }
                 _ => {
                     let n = a - self.delivered;
                     ev |= self.emit_gap(d, n, env, sink);
@@ -630,7 +805,7 @@ impl TcpSession {
 
     /// Gap bytes reported in direction `d`.
     pub fn gap_bytes(&self, d: Direction) -> u64 {
-        self.dir[d.index()].gap_bytes
+        u64::from(self.dir[d.index()].gap_bytes)
     }
 
     /// The initial sequence number of the client, when its SYN was seen.
@@ -651,8 +826,9 @@ impl TcpSession {
     /// Zeek-style history string.
     pub fn history(&self) -> String {
         let mut s = String::with_capacity(usize::from(self.hist_len));
+        let hist = self.hist_bits();
         for i in 0..u32::from(self.hist_len) {
-            let code = (self.hist >> (5 * i)) & 31;
+            let code = (hist >> (5 * i)) & 31;
             if code == CODE_FLIP {
                 s.push('^');
             } else if (1..=12).contains(&code) {
@@ -666,9 +842,14 @@ impl TcpSession {
         s
     }
 
+    fn hist_bits(&self) -> u128 {
+        u128::from(self.hist[0]) | (u128::from(self.hist[1]) << 64)
+    }
+
     fn push_hist(&mut self, code: u128) {
         if self.hist_len < 25 {
-            self.hist |= code << (5 * u32::from(self.hist_len));
+            let h = self.hist_bits() | (code << (5 * u32::from(self.hist_len)));
+            self.hist = [low64(h), low64(h >> 64)];
             self.hist_len += 1;
         }
     }
@@ -727,6 +908,10 @@ impl TcpSession {
         let f = seg.flags;
         if cfg.midstream && f & tf::ACK != 0 && f & (tf::RST | tf::FIN | tf::SYN) == 0 {
             self.bits |= S_TRACKED | S_MIDSTREAM | S_ESTABLISHED;
+            if seg.tsval.is_some() {
+                // Timestamps in use; each side's first value is taken as it comes.
+                self.bits |= S_TIMESTAMPS;
+            }
             self.state = TcpState::Established;
             counters.tcp_midstream += 1;
         }
@@ -840,6 +1025,32 @@ impl TcpSession {
             self.bits |= S_TRACKED;
         }
 
+        // TCP timestamps (PAWS, as Suricata with its default BSD target policy): once
+        // both sides use the option, a value older than the side's latest, or 0, is
+        // invalid and the segment changes nothing (a RST with it is not accepted).
+        if let Some(ts) = seg.tsval {
+            if syn {
+                let dir = &mut self.dir[di];
+                dir.last_ts = ts;
+                dir.set(TS_KNOWN);
+                if ackf && self.dir[oi].has(TS_KNOWN) {
+                    self.bits |= S_TIMESTAMPS;
+                }
+            } else if self.has(S_TIMESTAMPS) {
+                let dir = &mut self.dir[di];
+                if dir.has(TS_KNOWN)
+                    && (ts == 0 || SeqNumber(ts).distance(SeqNumber(dir.last_ts)) < 0)
+                {
+                    env.counters.tcp_invalid_timestamp += 1;
+                    return (ev | StreamEvent::PktInvalidTimestamp.bit(), plan);
+                }
+                if !dir.has(TS_KNOWN) || !dir.has(SEQ_KNOWN) || seg.seq == dir.next_seq {
+                    dir.last_ts = ts;
+                    dir.set(TS_KNOWN);
+                }
+            }
+        }
+
         // RST: closes the session when its sequence number is plausible.
         if rst {
             env.counters.tcp_rst += 1;
@@ -951,13 +1162,7 @@ impl TcpSession {
             if other.has(FIN_SEEN) && seq_ge(seg.ack, other.fin_seq.wrapping_add(1)) {
                 other.set(FIN_ACKED);
             }
-            let dir = &mut self.dir[di];
-            dir.last_ack = if dir.has(ACK_SEEN) {
-                SeqNumber(dir.last_ack).max_mod(SeqNumber(seg.ack)).0
-            } else {
-                seg.ack
-            };
-            dir.set(ACK_SEEN);
+            self.dir[di].set(ACK_SEEN);
         }
         self.recompute_handshake();
 
@@ -1089,6 +1294,11 @@ impl TcpSession {
         if let Some(seq) = plan.data_seq {
             ev |= self.dir[d.index()].on_data(d, seq, payload, env, sink);
         }
+        if on_ack(env) {
+            // A packet in the data's direction: what the application layer has is
+            // inspected raw now (Suricata inspects a direction's stream on its packets).
+            self.dir[d.index()].release_raw(d, env, sink);
+        }
         if ev & StreamEvent::PktRetransmission.bit() != 0 {
             self.letter(d, L_T);
         }
@@ -1113,17 +1323,14 @@ impl TcpSession {
         let mut ev = 0;
         for d in [Direction::ToServer, Direction::ToClient] {
             ev |= self.dir[d.index()].flush(d, env, sink);
+            self.dir[d.index()].release_raw(d, env, sink);
             if let Some(h) = self.dir[d.index()].held.as_mut() {
                 h.kept.clear();
-                h.kept.shrink_to_fit();
             }
             self.dir[d.index()].account(env);
-            let freed = self.dir[d.index()]
-                .held
-                .take()
-                .map(|h| h.accounted)
-                .unwrap_or(0);
-            *env.mem = env.mem.saturating_sub(freed);
+            if let Some(h) = self.dir[d.index()].held.take() {
+                *env.mem = env.mem.saturating_sub(h.accounted);
+            }
         }
         if ev & StreamEvent::SeqGap.bit() != 0 {
             self.gap_letters(ev);
@@ -1142,6 +1349,7 @@ mod tests {
         counters: Counters,
         mem: u64,
         hit: bool,
+        pool: HeldPool,
         out: [Vec<u8>; 2],
         gaps: [u64; 2],
         offsets_ok: bool,
@@ -1154,6 +1362,7 @@ mod tests {
                 counters: Counters::default(),
                 mem: 0,
                 hit: false,
+                pool: Vec::new(),
                 out: [Vec::new(), Vec::new()],
                 gaps: [0, 0],
                 offsets_ok: true,
@@ -1174,11 +1383,15 @@ mod tests {
                 counters: &mut self.counters,
                 mem: &mut self.mem,
                 memcap_hit: &mut self.hit,
+                pool: &mut self.pool,
             };
             let out = &mut self.out;
             let gaps = &mut self.gaps;
             let ok = &mut self.offsets_ok;
-            let mut sink = |dd: Direction, off: u64, data: StreamData<'_>| {
+            let mut sink = |rel: Release, dd: Direction, off: u64, data: StreamData<'_>| {
+                if rel == Release::Raw {
+                    return;
+                }
                 let i = dd.index();
                 if off != out[i].len() as u64 + gaps[i] {
                     *ok = false;
@@ -1193,6 +1406,7 @@ mod tests {
                 ack,
                 flags,
                 window: 1000,
+                tsval: None,
                 payload: p,
             };
             let (ev, plan) = s.on_segment(d, &seg, &mut env);
@@ -1210,6 +1424,7 @@ mod tests {
             ack: 0,
             flags: SYN,
             window: 1000,
+            tsval: None,
             payload: b"",
         };
         s.start(&seg, false, &r.cfg, &mut r.counters);

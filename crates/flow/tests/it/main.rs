@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod defrag;
+mod delivery;
 mod prop;
 mod reassembly;
 mod table;

@@ -81,15 +81,56 @@ pub fn tcp(
     window: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::with_capacity(20 + payload.len());
+    tcp_opts(
+        src,
+        dst,
+        sport,
+        dport,
+        seq,
+        ack,
+        flags,
+        window,
+        &[],
+        payload,
+    )
+}
+
+/// TCP timestamp option (NOP, NOP, kind 8) with `tsval` and `tsecr`.
+pub fn ts_option(tsval: u32, tsecr: u32) -> Vec<u8> {
+    let mut o = vec![1, 1, 8, 10];
+    o.extend_from_slice(&tsval.to_be_bytes());
+    o.extend_from_slice(&tsecr.to_be_bytes());
+    o
+}
+
+/// As [`tcp`], with TCP options (padded with NOPs to a multiple of 4 bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_opts(
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut opts = options.to_vec();
+    while !opts.len().is_multiple_of(4) {
+        opts.push(1);
+    }
+    let mut t = Vec::with_capacity(20 + opts.len() + payload.len());
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
     t.extend_from_slice(&seq.to_be_bytes());
     t.extend_from_slice(&ack.to_be_bytes());
-    t.push(0x50);
+    t.push((((20 + opts.len()) / 4) as u8) << 4);
     t.push(flags);
     t.extend_from_slice(&window.to_be_bytes());
     t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(&opts);
     t.extend_from_slice(payload);
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -163,9 +204,32 @@ pub struct User {
 
 /// Records everything the table reports, and panics on a stream offset that does not
 /// continue the previous chunk.
+/// One stream callback: which packet released it (1-based count of `on_packet`
+/// calls so far), for whom, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub packet: usize,
+    /// `on_raw_stream` (else `on_stream`).
+    pub raw: bool,
+    pub dir: Direction,
+    pub offset: u64,
+    /// The bytes, or [`GAP`] bytes for a gap.
+    pub data: Vec<u8>,
+    pub flow_end: bool,
+    /// Direction of the releasing packet (`None` at the end of the flow).
+    pub by: Option<Direction>,
+}
+
 #[derive(Debug, Default)]
 pub struct Rec {
     pub streams: BTreeMap<(u64, usize), Stream>,
+    /// What `on_raw_stream` saw, rendered like `streams`.
+    pub raw_streams: BTreeMap<(u64, usize), Stream>,
+    pub releases: Vec<Release>,
+    /// `on_packet_end` calls, and how many of them came before their packet's
+    /// `on_packet` had been seen (must stay 0).
+    pub packet_ends: usize,
+    pub packet_end_out_of_order: usize,
     pub packets: Vec<PacketCtx>,
     pub ip_payloads: Vec<Vec<u8>>,
     pub ended: Vec<FlowRecord>,
@@ -181,28 +245,20 @@ impl FlowVisitor<User> for Rec {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut User) {
-        assert_eq!(ctx.flow_id, chunk.flow);
-        let s = self
-            .streams
-            .entry((chunk.flow.0, chunk.dir.index()))
-            .or_default();
-        assert_eq!(
-            chunk.offset,
-            s.data.len() as u64,
-            "chunk offset must continue the stream"
-        );
-        s.chunks += 1;
-        match chunk.data {
-            StreamData::Bytes(b) => {
-                assert!(!b.is_empty(), "empty byte chunk");
-                user.stream_bytes += b.len() as u64;
-                s.data.extend_from_slice(b);
-            }
-            StreamData::Gap(n) => {
-                assert!(n > 0, "empty gap");
-                s.gaps.push((chunk.offset, n));
-                s.data.extend(std::iter::repeat_n(GAP, n as usize));
-            }
+        if let StreamData::Bytes(b) = chunk.data {
+            user.stream_bytes += b.len() as u64;
+        }
+        self.record(ctx, chunk, false);
+    }
+
+    fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, _: &mut User) {
+        self.record(ctx, chunk, true);
+    }
+
+    fn on_packet_end(&mut self, ctx: &PacketCtx, _: &mut User) {
+        self.packet_ends += 1;
+        if self.packets.last() != Some(ctx) {
+            self.packet_end_out_of_order += 1;
         }
     }
 
@@ -218,6 +274,73 @@ impl FlowVisitor<User> for Rec {
 }
 
 impl Rec {
+    fn record(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, raw: bool) {
+        assert_eq!(ctx.flow_id, chunk.flow);
+        let map = if raw {
+            &mut self.raw_streams
+        } else {
+            &mut self.streams
+        };
+        let s = map.entry((chunk.flow.0, chunk.dir.index())).or_default();
+        assert_eq!(
+            chunk.offset,
+            s.data.len() as u64,
+            "chunk offset must continue the stream"
+        );
+        s.chunks += 1;
+        let data = match chunk.data {
+            StreamData::Bytes(b) => {
+                assert!(!b.is_empty(), "empty byte chunk");
+                b.to_vec()
+            }
+            StreamData::Gap(n) => {
+                assert!(n > 0, "empty gap");
+                s.gaps.push((chunk.offset, n));
+                vec![GAP; n as usize]
+            }
+        };
+        s.data.extend_from_slice(&data);
+        if ctx.flow_end {
+            assert_eq!(ctx.dir, chunk.dir, "a flow-end release names the stream");
+        }
+        self.releases.push(Release {
+            packet: self.packets.len(),
+            raw,
+            dir: chunk.dir,
+            offset: chunk.offset,
+            data,
+            flow_end: ctx.flow_end,
+            by: (!ctx.flow_end).then_some(ctx.dir),
+        });
+    }
+
+    /// The raw-inspection stream of the only (or first) flow in direction `d`.
+    pub fn raw_stream(&self, d: Direction) -> Stream {
+        self.raw_streams
+            .iter()
+            .find(|((_, dir), _)| *dir == d.index())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Application-layer releases in direction `d`: (releasing packet, bytes, flow end).
+    pub fn app_releases(&self, d: Direction) -> Vec<(usize, Vec<u8>, bool)> {
+        self.releases
+            .iter()
+            .filter(|r| !r.raw && r.dir == d)
+            .map(|r| (r.packet, r.data.clone(), r.flow_end))
+            .collect()
+    }
+
+    /// Raw-inspection releases in direction `d`, as for [`Rec::app_releases`].
+    pub fn raw_releases(&self, d: Direction) -> Vec<(usize, Vec<u8>, bool)> {
+        self.releases
+            .iter()
+            .filter(|r| r.raw && r.dir == d)
+            .map(|r| (r.packet, r.data.clone(), r.flow_end))
+            .collect()
+    }
+
     /// The stream of the only (or first) flow in direction `d`.
     pub fn stream(&self, d: Direction) -> Stream {
         self.streams
