@@ -60,7 +60,8 @@ pub struct DetectConfig {
     pub max_detect_bytes: usize,
     /// Stream chunks per direction probed before giving up (default 32).
     pub max_detect_chunks: u32,
-    /// Datagrams per direction probed on a UDP flow before giving up (default 4).
+    /// Datagrams with payload per direction probed on a UDP flow before that
+    /// direction gives up (default 4; Suricata: 1).
     pub max_detect_datagrams: u32,
     /// How many times a flow may be re-identified after a parser violation
     /// (default 2); then the flow is `failed`.
@@ -71,6 +72,13 @@ pub struct DetectConfig {
     pub disabled_udp: Vec<AppProto>,
     /// Extra detection ports (probe order hints).
     pub detection_ports: Vec<DetectionPort>,
+    /// Port-gated protocols: a protocol with an entry here is probed on its
+    /// transport only when the flow's server or client port is one of its
+    /// entries' ports or of its [`DetectConfig::detection_ports`]. Suricata finds
+    /// some protocols by port-bound probing alone (DNS: port 53 and its
+    /// configured detection ports); compatibility runs gate them the same way.
+    /// Empty by default: content alone decides, on any port.
+    pub gated_ports: Vec<DetectionPort>,
     /// Pending data-channel expectations (FTP PORT/PASV, IRC DCC) kept at once
     /// (default 4096); the oldest is dropped past it, counter `proto.expect.evicted`.
     pub max_expectations: usize,
@@ -79,6 +87,22 @@ pub struct DetectConfig {
     /// Report protocols running on a server port registered to another protocol
     /// (default true).
     pub masquerade: bool,
+}
+
+impl DetectConfig {
+    /// Whether `proto` may be probed on a flow with these ports (see
+    /// [`DetectConfig::gated_ports`]).
+    pub fn port_allows(&self, proto: AppProto, transport: Transport, ports: [u16; 2]) -> bool {
+        let gated = |d: &&DetectionPort| d.proto == proto && d.transport == transport;
+        if !self.gated_ports.iter().any(|d| gated(&d)) {
+            return true;
+        }
+        self.gated_ports
+            .iter()
+            .chain(self.detection_ports.iter())
+            .filter(gated)
+            .any(|d| ports.contains(&d.port))
+    }
 }
 
 impl Default for DetectConfig {
@@ -91,6 +115,7 @@ impl Default for DetectConfig {
             disabled_tcp: Vec::new(),
             disabled_udp: Vec::new(),
             detection_ports: Vec::new(),
+            gated_ports: Vec::new(),
             max_expectations: 4096,
             expectation_timeout_secs: 300,
             masquerade: true,

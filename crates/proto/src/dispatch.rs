@@ -126,8 +126,17 @@ pub struct FlowApp {
     dir_proto: [AppProto; 2],
     orig: AppProto,
     flags: u8,
+    /// `S_*` bits: how the flow's sides relate to the engine's orientation.
+    side: u8,
     state: Option<Box<AppState>>,
 }
+
+/// `FlowApp::side`: the TCP session was picked up without its handshake.
+const S_MIDSTREAM: u8 = 1;
+/// `FlowApp::side`: identification found the engine's client to be the server
+/// (a midstream pickup that began with the server's data); every direction and
+/// endpoint the engine gives is flipped before use.
+const S_REVERSED: u8 = 2;
 
 impl std::fmt::Debug for FlowApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,6 +145,7 @@ impl std::fmt::Debug for FlowApp {
             .field("dir_proto", &self.dir_proto)
             .field("orig", &self.orig)
             .field("flags", &self.flags)
+            .field("side", &self.side)
             .field("active", &self.state.is_some())
             .finish()
     }
@@ -214,6 +224,35 @@ impl FlowApp {
     /// True while the flow still needs protocol work (identification or parsing).
     pub fn is_active(&self) -> bool {
         self.flags & F_DONE == 0
+    }
+
+    /// Tells the stage the TCP session was picked up midstream (its first packet
+    /// carried no SYN). Such a flow's first data may come from the server: when
+    /// only a server-side probe names it, the flow is reversed (as Suricata
+    /// swaps such flows after protocol detection).
+    pub fn set_midstream(&mut self) {
+        self.side |= S_MIDSTREAM;
+    }
+
+    /// True when identification found that the engine's client is the server:
+    /// [`FlowApp::app_proto_dir`] and everything the stage reports already use
+    /// the true orientation; the engine flips its own per-flow facts (flow
+    /// record, rule direction) for such flows.
+    pub fn reversed(&self) -> bool {
+        self.side & S_REVERSED != 0
+    }
+
+    /// `ctx` in the flow's true orientation.
+    fn oriented(&self, ctx: &AppContext) -> AppContext {
+        if self.reversed() {
+            AppContext {
+                dir: ctx.dir.flip(),
+                key: ctx.key.reversed(),
+                ..*ctx
+            }
+        } else {
+            *ctx
+        }
     }
 }
 
@@ -421,7 +460,7 @@ impl Proto {
     }
 
     fn probe_order<'a, T: Copy>(
-        &self,
+        &'a self,
         list: &'a [T],
         proto_of: fn(&T) -> AppProto,
         ctx: &AppContext,
@@ -446,9 +485,13 @@ impl Proto {
             )
             .collect();
         let hinted2 = hinted.clone();
+        let ports = [ctx.key.dst_port, ctx.key.src_port];
+        let det = &self.cfg.detect;
+        let allowed = move |p: &&'a T| det.port_allows(proto_of(p), tr, ports);
         list.iter()
             .filter(move |p| hinted.contains(&proto_of(p)))
             .chain(list.iter().filter(move |p| !hinted2.contains(&proto_of(p))))
+            .filter(allowed)
     }
 
     fn probe_stream(&self, ctx: &AppContext, data: &[u8], at_limit: bool) -> Probe {
@@ -529,6 +572,7 @@ impl Proto {
         if app.flags & F_DONE != 0 {
             return;
         }
+        let ctx = &app.oriented(ctx);
         if app.flags & F_ANNOUNCE != 0 {
             app.flags &= !F_ANNOUNCE;
             sink.event(
@@ -557,7 +601,9 @@ impl Proto {
         data: StreamData<'_>,
         sink: &mut dyn ProtoSink,
     ) {
-        let d = ctx.dir.index();
+        let mut ctx_buf = *ctx;
+        let mut ctx = &ctx_buf;
+        let mut d = ctx.dir.index();
         let st = app.state.get_or_insert_with(|| {
             Box::new(AppState {
                 detect: Some(Detect::new()),
@@ -598,7 +644,38 @@ impl Proto {
                     }
                     det.chunks[d] = det.chunks[d].saturating_add(1);
                     let at_limit = det.bufs[d].len() >= limit || det.chunks[d] >= max_chunks;
-                    let r = self.probe_stream(ctx, &det.bufs[d], at_limit);
+                    let mut r = self.probe_stream(ctx, &det.bufs[d], at_limit);
+                    // A midstream pickup whose first data is the server's: named
+                    // only by a server-side probe, the flow turns round.
+                    let named_client = match r {
+                        Probe::Found(p) => !server_side(p, &det.bufs[d]),
+                        _ => false,
+                    };
+                    if !named_client
+                        && app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
+                        && ctx.dir == Direction::ToServer
+                        && det.chunks[1] == 0
+                        && !app.proto.is_known()
+                        && st.stream.is_none()
+                    {
+                        let mut flipped = *ctx;
+                        flipped.dir = Direction::ToClient;
+                        flipped.key = ctx.key.reversed();
+                        if let Probe::Found(p) = self.probe_stream(&flipped, &det.bufs[d], at_limit)
+                        {
+                            app.side |= S_REVERSED;
+                            det.bufs.swap(0, 1);
+                            det.chunks.swap(0, 1);
+                            det.state.swap(0, 1);
+                            for (dir, _) in det.log.iter_mut() {
+                                *dir = dir.flip();
+                            }
+                            ctx_buf = flipped;
+                            ctx = &ctx_buf;
+                            d = ctx.dir.index();
+                            r = Probe::Found(p);
+                        }
+                    }
                     match r {
                         Probe::Pending if at_limit => {
                             self.counters.bailout += 1;
@@ -837,6 +914,7 @@ impl Proto {
         if app.flags & F_DONE != 0 {
             return;
         }
+        let ctx = &app.oriented(ctx);
         if app.flags & F_ANNOUNCE != 0 {
             app.flags &= !F_ANNOUNCE;
             sink.event(
@@ -872,10 +950,12 @@ impl Proto {
                 ..AppState::default()
             })
         });
-        let probing = st
-            .detect
-            .as_ref()
-            .is_some_and(|det| det.state[d] == DirState::Probing);
+        // Datagrams without payload say nothing about the protocol.
+        let probing = !payload.is_empty()
+            && st
+                .detect
+                .as_ref()
+                .is_some_and(|det| det.state[d] == DirState::Probing);
         if probing {
             let mut found = None;
             for p in self.probe_order(&self.udp, |p| p.proto, ctx) {
@@ -985,7 +1065,22 @@ impl Proto {
     /// The flow ended: parsers flush what they hold (incomplete transactions,
     /// records not yet logged). The per-flow state is freed.
     pub fn on_flow_end(&mut self, ctx: &AppContext, app: &mut FlowApp, sink: &mut dyn ProtoSink) {
+        let ctx = &app.oriented(ctx);
         if let Some(mut st) = app.state.take() {
+            // Identification gave up on one side and the other said nothing
+            // conclusive (no data, or too little): the flow is `failed`.
+            if !app.proto.is_known()
+                && !st.prev.is_known()
+                && st.stream.is_none()
+                && st.dgram.is_none()
+                && st.detect.as_ref().is_some_and(|det| {
+                    det.state.contains(&DirState::Failed)
+                        && !det.state.iter().any(|s| matches!(s, DirState::Found(_)))
+                })
+            {
+                app.proto = AppProto::Failed;
+                self.counters.detected[proto_index(AppProto::Failed)] += 1;
+            }
             let mut tap = Tap {
                 inner: sink,
                 expects: Vec::new(),
@@ -1042,6 +1137,16 @@ impl Proto {
             ("proto.expect.pending", self.expect.len() as u64),
         ]);
         v
+    }
+}
+
+/// Whether the first bytes of a stream, which `p`'s probe accepted, are the
+/// server's side of the protocol even though probes of either side accept them
+/// (a DNS-over-TCP response: the QR bit). Turns midstream pickups round.
+fn server_side(p: AppProto, data: &[u8]) -> bool {
+    match p {
+        AppProto::Dns => data.get(4).is_some_and(|flags| flags & 0x80 != 0),
+        _ => false,
     }
 }
 

@@ -69,7 +69,13 @@ impl TxView for TlsTx<'_> {
                 self.state.ssl_state
             }),
             TxField::SslVersions => {
-                let v = if side.sslv2 { 0x0002 } else { side.version };
+                // The hello's version, as Suricata's `ssl_version` reads it: an
+                // SSLv2-format client hello offering TLS 1.0 is TLS 1.0.
+                let v = if side.version == 0 && side.sslv2 {
+                    0x0002
+                } else {
+                    side.version
+                };
                 let bits = super::state::version_bits(v);
                 (bits != 0).then_some(bits)
             }
