@@ -237,6 +237,33 @@ impl Default for RulesLimits {
     }
 }
 
+/// What payload inspection does once a TLS or SSH flow turns encrypted
+/// (Suricata's `app-layer.protocols.{tls,ssh}.encryption-handling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EncryptionHandling {
+    /// Suricata's default (`track-only`, older `default`): once a TLS flow
+    /// carries an application-data record after its handshake, or both sides
+    /// of an SSH flow sent `NEWKEYS`, raw payload keywords (`content`, `pcre`,
+    /// `byte_*`, ... on packets and streams) stop inspecting the flow;
+    /// application-layer keywords (`tls.*`, `ssh.*`, `ssl_state`, ...) go on.
+    #[default]
+    TrackOnly,
+    /// Inspect encrypted payload like any other (`full`).
+    Full,
+}
+
+impl EncryptionHandling {
+    /// Reads a Suricata value: `track-only`/`default`/`bypass` (bypass stops
+    /// inspection too) or `full`.
+    pub fn parse(s: &str) -> Option<EncryptionHandling> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "track-only" | "default" | "bypass" => Some(EncryptionHandling::TrackOnly),
+            "full" => Some(EncryptionHandling::Full),
+            _ => None,
+        }
+    }
+}
+
 /// Everything that shapes how rules load and match.
 #[derive(Clone, Debug, Default)]
 pub struct RulesConfig {
@@ -248,6 +275,10 @@ pub struct RulesConfig {
     pub threshold_file: Option<PathBuf>,
     /// Limits.
     pub limits: RulesLimits,
+    /// Payload inspection of encrypted TLS data (default: Suricata's `track-only`).
+    pub tls_encryption: EncryptionHandling,
+    /// Payload inspection of encrypted SSH data (default: Suricata's `track-only`).
+    pub ssh_encryption: EncryptionHandling,
     /// Non-fatal notes from loading the configuration (for the operator).
     pub warnings: Vec<String>,
 }
@@ -301,6 +332,31 @@ impl RulesConfig {
                     } else {
                         self.vars.address.insert(name, value);
                     }
+                }
+            }
+        }
+        let protos = &doc["app-layer"]["protocols"];
+        for (proto, keys) in [
+            ("tls", ["encryption-handling", "encrypt-handling"]),
+            ("ssh", ["encryption-handling", "encrypt-handling"]),
+        ] {
+            for key in keys {
+                let Some(v) = scalar(&protos[proto][key]) else {
+                    continue;
+                };
+                let Some(h) = EncryptionHandling::parse(&v) else {
+                    return Err(RulesError::BadConfig {
+                        path: path.to_path_buf(),
+                        line: 0,
+                        message: format!(
+                            "app-layer.protocols.{proto}.{key}: expected track-only, default, bypass or full, found {v:?}"
+                        ),
+                    });
+                };
+                if proto == "tls" {
+                    self.tls_encryption = h;
+                } else {
+                    self.ssh_encryption = h;
                 }
             }
         }
@@ -418,6 +474,26 @@ mod tests {
         assert_eq!(cfg.vars.address["HOME_NET"], "[10.1.0.0/16]");
         assert_eq!(cfg.vars.port["HTTP_PORTS"], "[80,8080]");
         assert_eq!(cfg.vars.port["SSH_PORTS"], "22");
+    }
+
+    #[test]
+    fn yaml_encryption_handling() {
+        let mut cfg = RulesConfig::default();
+        assert_eq!(cfg.tls_encryption, EncryptionHandling::TrackOnly);
+        cfg.apply_yaml(
+            Path::new("s.yaml"),
+            "app-layer:\n  protocols:\n    tls:\n      encryption-handling: full\n    ssh:\n      encryption-handling: bypass\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.tls_encryption, EncryptionHandling::Full);
+        assert_eq!(cfg.ssh_encryption, EncryptionHandling::TrackOnly);
+        let e = cfg
+            .apply_yaml(
+                Path::new("s.yaml"),
+                "app-layer:\n  protocols:\n    tls:\n      encryption-handling: maybe\n",
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("expected track-only"), "{e}");
     }
 
     #[test]

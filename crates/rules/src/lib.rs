@@ -27,7 +27,9 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod enc;
 mod error;
+mod groups;
 mod header;
 mod inspect;
 mod lexer;
@@ -36,9 +38,10 @@ mod prefilter;
 mod report;
 mod rule;
 mod ruleset;
+#[allow(missing_docs)]
 mod threshold;
 
-pub use config::{ClassType, Classification, RulesConfig, RulesLimits, Vars};
+pub use config::{ClassType, Classification, EncryptionHandling, RulesConfig, RulesLimits, Vars};
 pub use error::RulesError;
 pub use report::{FileReport, LoadReport, Skip};
 pub use ruleset::{FlowInfo, FlowState, PacketInput, RuleSet, RulesCounters, StreamInput, TxInput};

@@ -2221,6 +2221,8 @@ impl<'a> Builder<'a> {
             dst,
             dp,
             bidir,
+            src_class: Side::Other,
+            dst_class: Side::Other,
             flow: self.flow,
             pkt: self.pkt,
             payload,

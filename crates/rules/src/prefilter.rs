@@ -1,19 +1,27 @@
-//! Rule groups and the multi-pattern prefilter over the rules' fast patterns.
+//! The multi-pattern prefilter over the rules' prefilter keys, and the rule
+//! groups built on it.
 //!
-//! The prefilter answers "which patterns occur in this buffer" (not where):
-//! each pattern gets a 2-byte anchor (its rarest byte pair, case-folded); one
-//! 64 Ki-bit table over byte pairs is probed at every position (8 KiB, stays
-//! in L1), and only on a hit are the patterns of that anchor verified. One
-//! table lookup per byte keeps the scan at memory speed even with a thousand
-//! patterns, where an Aho-Corasick automaton of that size walks cache-missing
-//! states. Matching is case-insensitive; the full rule evaluation checks case.
+//! The prefilter answers "which keys occur in this buffer" (not where). Each
+//! rule contributes one key: a positive content of the inspected buffer (any
+//! such content must occur for the rule to match; see [`choose_key`]).
+//! Matching is ASCII case-insensitive; the full rule evaluation checks case.
+//!
+//! **Sampled 4-grams.** With `s` = the group's stride, every key of `n ≥ s+3`
+//! bytes puts the `s` four-byte grams of its rarest `s+3`-byte window into a
+//! hashed bit table. An occurrence of that window covers `s` consecutive
+//! positions, exactly one of which is a multiple of `s`, so probing only every
+//! `s`-th position of the buffer finds every key. The stride is 5 when all keys
+//! have 8 bytes or more (one probe per five bytes), and `shortest key − 3`
+//! otherwise. A probe loads four bytes, folds case loosely (`| 0x20`), hashes
+//! and tests one bit; four probes share one branch. A set bit is confirmed by
+//! an exact gram table and a comparison of the whole key.
+//!
+//! Keys of 2 or 3 bytes are searched one by one with `memchr` on their rarest
+//! byte when there are few, else with an exact byte-pair table probed at every
+//! position. Groups of at most [`FEW`] keys search each key with `memchr`.
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-/// Rules with their fast pattern.
-pub(crate) type Members<'a> = Vec<(u32, Option<&'a [u8]>)>;
 
 /// ASCII case folding table.
 const LOWER: [u8; 256] = {
@@ -26,220 +34,436 @@ const LOWER: [u8; 256] = {
     t
 };
 
-/// How common a byte is in traffic (higher = more common): used to pick a
-/// pattern's rarest byte pair as its anchor.
-fn commonness(b: u8) -> u32 {
+/// How common a byte is in traffic (higher = more common): used to pick the
+/// rarest window of a key.
+pub(crate) fn commonness(b: u8) -> u32 {
     match b {
         0x00 | 0xff | b' ' => 12,
         b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' | b'h' | b'l' => 8,
         b'\r' | b'\n' | b'/' | b'.' | b'=' | b':' | b'-' | b'_' | b'0'..=b'9' => 7,
-        b'a'..=b'z' => 6,
+        b'a'..=b'z' | b'A'..=b'Z' => 6,
+        b'<' | b'>' | b'"' | b'\'' | b',' | b';' | b'&' | b'?' | b'%' => 6,
         0x01..=0x1f => 4,
         0x80..=0xfe => 2,
         _ => 5,
     }
 }
 
-/// A pattern with its anchor.
+/// Cost of a key window (sum of byte commonness; lower is rarer).
+fn window_cost(w: &[u8]) -> u32 {
+    w.iter().map(|&b| commonness(LOWER[usize::from(b)])).sum()
+}
+
+/// Keys at least this long give the widest stride.
+const LONG_KEY: usize = 8;
+/// Widest stride (a window of `MAX_STRIDE + 3` bytes).
+const MAX_STRIDE: usize = LONG_KEY - 3;
+/// Shortest key put into a filter (shorter: the rule is evaluated directly).
+pub(crate) const MIN_KEY: usize = 2;
+/// Up to this many keys a group searches each one with `memchr`.
+const FEW: usize = 8;
+/// Up to this many 2–3 byte keys are searched one by one with `memchr`.
+const FEW_SHORT: usize = 6;
+/// Largest gram table (bits): 32 KiB.
+const MAX_TABLE_BITS: u32 = 18;
+
+/// Multiplier of the gram hash (Fibonacci hashing).
+const HASH_MUL: u32 = 0x9E37_79B1;
+
+/// Loose case fold of four bytes: sets bit 5 of every byte. Letters fold
+/// exactly; a few other bytes collide (a superset filter, confirmed exactly).
+#[inline(always)]
+fn loose(x: u32) -> u32 {
+    x | 0x2020_2020
+}
+
+/// Exact ASCII lower-casing of four bytes (SWAR).
+#[inline(always)]
+fn fold4(x: u32) -> u32 {
+    let h = x & 0x7f7f_7f7f;
+    let ge_a = h.wrapping_add(0x3f3f_3f3f);
+    let gt_z = h.wrapping_add(0x2525_2525);
+    let upper = (ge_a ^ gt_z) & !x & 0x8080_8080;
+    x | (upper >> 2)
+}
+
+/// Four bytes at `i` (little-endian), 0 when out of range.
+#[inline(always)]
+fn load4(h: &[u8], i: usize) -> u32 {
+    h.get(i..i + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+/// The sampled 4-gram filter over keys of at least `stride + 3` bytes.
 #[derive(Debug)]
-struct Pat {
-    bytes: Vec<u8>,
-    /// Offset of the anchor within the pattern.
-    anchor: usize,
+struct GramFilter {
+    stride: usize,
+    shift: u32,
+    /// Bit per hash of a loosely folded gram.
+    bits: Vec<u64>,
+    /// Exactly folded gram → (key, offset of the gram in the key).
+    grams: FxHashMap<u32, Vec<(u32, u16)>>,
 }
 
-/// Bits of the second-level table (hash of four folded bytes).
-const QUAD_BITS: u32 = 18;
-
-fn quad_hash(q: u32) -> usize {
-    (q.wrapping_mul(0x9E37_79B1) >> (32 - QUAD_BITS)) as usize
-}
-
-/// The multi-pattern presence filter.
-#[derive(Debug)]
-struct Filter {
-    /// Bit per case-folded byte pair that starts some anchor.
-    pairs: Box<[u64; 1024]>,
-    /// Bit per pair that anchors a 2- or 3-byte pattern.
-    short_pairs: Box<[u64; 1024]>,
-    /// Patterns of 2 or 3 bytes by their anchor pair.
-    short: FxHashMap<u16, Vec<u32>>,
-    /// Bit per hash of a 4-byte anchor.
-    quads: Vec<u64>,
-    /// Patterns of 4 bytes or more by their 4-byte anchor.
-    long: FxHashMap<u32, Vec<u32>>,
-    pats: Vec<Pat>,
-}
-
-impl Filter {
-    fn build(keys: &[Vec<u8>]) -> Filter {
-        let mut f = Filter {
-            pairs: Box::new([0u64; 1024]),
-            short_pairs: Box::new([0u64; 1024]),
-            short: FxHashMap::default(),
-            quads: vec![0u64; (1usize << QUAD_BITS) / 64],
-            long: FxHashMap::default(),
-            pats: Vec::with_capacity(keys.len()),
+impl GramFilter {
+    fn build(keys: &[Vec<u8>], ids: &[u32], stride: usize) -> GramFilter {
+        let entries = ids.len().saturating_mul(stride).max(1);
+        // About 16 bits per entry, between 4 Ki and 256 Ki bits.
+        let want = (entries * 16).next_power_of_two();
+        let tbits = want.trailing_zeros().clamp(12, MAX_TABLE_BITS);
+        let mut f = GramFilter {
+            stride,
+            shift: 32 - tbits,
+            bits: vec![0u64; (1usize << tbits) / 64],
+            grams: FxHashMap::default(),
         };
-        let mut used: FxHashMap<u16, u32> = FxHashMap::default();
-        for (id, k) in keys.iter().enumerate() {
-            let id = u32::try_from(id).unwrap_or(u32::MAX);
-            let folded: Vec<u8> = k.iter().map(|b| LOWER[usize::from(*b)]).collect();
-            if folded.len() < MIN_PATTERN {
-                // Never reported (groups keep such rules in `always`).
-                f.pats.push(Pat {
-                    bytes: folded,
-                    anchor: 0,
-                });
+        let w = stride + 3;
+        for &id in ids {
+            let Some(k) = keys.get(id as usize) else {
+                continue;
+            };
+            if k.len() < w {
                 continue;
             }
-            let width = if folded.len() >= 4 { 4 } else { 2 };
-            // Rarest window start, preferring pairs few other patterns use.
             let mut best = (u32::MAX, 0usize);
-            for a in 0..=folded.len().saturating_sub(width) {
-                let v = u16::from(folded[a]) << 8 | u16::from(folded[a + 1]);
-                let score = commonness(folded[a])
-                    + commonness(folded[a + 1])
-                    + if width == 4 {
-                        (commonness(folded[a + 2]) + commonness(folded[a + 3])) / 2
-                    } else {
-                        0
-                    }
-                    + 2 * used.get(&v).copied().unwrap_or(0).min(8);
-                if score < best.0 {
-                    best = (score, a);
+            for a in 0..=k.len() - w {
+                let c = window_cost(&k[a..a + w]);
+                if c < best.0 {
+                    best = (c, a);
                 }
             }
-            let a = best.1;
-            let v = u16::from(folded[a]) << 8 | u16::from(folded[a + 1]);
-            *used.entry(v).or_default() += 1;
-            let vi = usize::from(v);
-            f.pairs[vi >> 6] |= 1 << (vi & 63);
-            if width == 4 {
-                let q =
-                    u32::from_be_bytes([folded[a], folded[a + 1], folded[a + 2], folded[a + 3]]);
-                let h = quad_hash(q);
-                f.quads[h >> 6] |= 1 << (h & 63);
-                f.long.entry(q).or_default().push(id);
-            } else {
-                f.short_pairs[vi >> 6] |= 1 << (vi & 63);
-                f.short.entry(v).or_default().push(id);
+            for j in 0..stride {
+                let o = best.1 + j;
+                let g = u32::from_le_bytes([k[o], k[o + 1], k[o + 2], k[o + 3]]);
+                let h = f.hash(g);
+                f.bits[h >> 6] |= 1 << (h & 63);
+                let off = u16::try_from(o).unwrap_or(u16::MAX);
+                f.grams.entry(g).or_default().push((id, off));
             }
-            f.pats.push(Pat {
-                bytes: folded,
-                anchor: a,
-            });
         }
         f
     }
 
-    /// Calls `found` once for each pattern present in `hay`.
-    fn scan(&self, hay: &[u8], found: &mut dyn FnMut(usize)) {
-        if self.pats.len() <= FEW {
-            // A handful of patterns: one SIMD byte search per pattern beats
-            // a table probe per byte.
-            for (id, p) in self.pats.iter().enumerate() {
-                if p.bytes.len() >= MIN_PATTERN && find_folded(hay, &p.bytes, p.anchor) {
-                    found(id);
+    #[inline(always)]
+    fn hash(&self, x: u32) -> usize {
+        (loose(x).wrapping_mul(HASH_MUL) >> self.shift) as usize
+    }
+
+    #[inline(always)]
+    fn test(&self, x: u32) -> u64 {
+        let h = self.hash(x);
+        self.bits.get(h >> 6).map_or(0, |w| (w >> (h & 63)) & 1)
+    }
+
+    #[inline(always)]
+    fn test_loose(&self, x: u32) -> u64 {
+        let h = (x.wrapping_mul(HASH_MUL) >> self.shift) as usize;
+        self.bits.get(h >> 6).map_or(0, |w| (w >> (h & 63)) & 1)
+    }
+
+    fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
+        let n = hay.len();
+        if n < 4 {
+            return;
+        }
+        let last = n - 4;
+        let s = self.stride;
+        let mut i = 0;
+        if s == 1 {
+            // Four positions from one 8-byte load.
+            while i + 8 <= n {
+                let x = hay
+                    .get(i..i + 8)
+                    .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                    .map_or(0, u64::from_le_bytes)
+                    | 0x2020_2020_2020_2020;
+                let g = [
+                    x as u32,
+                    (x >> 8) as u32,
+                    (x >> 16) as u32,
+                    (x >> 24) as u32,
+                ];
+                if self.test_loose(g[0])
+                    | self.test_loose(g[1])
+                    | self.test_loose(g[2])
+                    | self.test_loose(g[3])
+                    != 0
+                {
+                    for (j, &gj) in g.iter().enumerate() {
+                        if self.test_loose(gj) != 0 {
+                            self.confirm(keys, hay, i + j, load4(hay, i + j), found);
+                        }
+                    }
+                }
+                i += 4;
+            }
+        }
+        while i + 3 * s <= last {
+            let xs = [
+                load4(hay, i),
+                load4(hay, i + s),
+                load4(hay, i + 2 * s),
+                load4(hay, i + 3 * s),
+            ];
+            if self.test(xs[0]) | self.test(xs[1]) | self.test(xs[2]) | self.test(xs[3]) != 0 {
+                for (j, x) in xs.into_iter().enumerate() {
+                    if self.test(x) != 0 {
+                        self.confirm(keys, hay, i + j * s, x, found);
+                    }
                 }
             }
-            return;
+            i += 4 * s;
         }
-        let Some((&first, rest)) = hay.split_first() else {
-            return;
-        };
-        let mut seen: Vec<u64> = Vec::new();
-        let pairs: &[u64; 1024] = &self.pairs;
-        let mut prev = LOWER[usize::from(first)];
-        for (i, &c) in rest.iter().enumerate() {
-            let cur = LOWER[usize::from(c)];
-            let v = (usize::from(prev) << 8) | usize::from(cur);
-            if (pairs[v >> 6] >> (v & 63)) & 1 != 0 {
-                self.hit(hay, i, v, &mut seen, found);
+        while i <= last {
+            let x = load4(hay, i);
+            if self.test(x) != 0 {
+                self.confirm(keys, hay, i, x, found);
             }
-            prev = cur;
+            i += s;
         }
     }
 
-    fn mark(&self, id: u32, seen: &mut Vec<u64>, found: &mut dyn FnMut(usize)) {
-        if seen.is_empty() {
-            seen.resize(self.pats.len().div_ceil(64), 0);
-        }
-        let id = id as usize;
-        if let Some(w) = seen.get_mut(id / 64)
-            && *w & (1 << (id % 64)) == 0
-        {
-            *w |= 1 << (id % 64);
-            found(id);
-        }
-    }
-
-    fn verify(
-        &self,
-        hay: &[u8],
-        i: usize,
-        ids: &[u32],
-        seen: &mut Vec<u64>,
-        found: &mut dyn FnMut(usize),
-    ) {
-        for &id in ids {
-            let Some(p) = self.pats.get(id as usize) else {
-                continue;
-            };
-            let Some(start) = i.checked_sub(p.anchor) else {
-                continue;
-            };
-            let Some(win) = hay.get(start..start + p.bytes.len()) else {
-                continue;
-            };
-            if win
-                .iter()
-                .zip(&p.bytes)
-                .all(|(h, b)| LOWER[usize::from(*h)] == *b)
-            {
-                self.mark(id, seen, found);
-            }
-        }
-    }
-
-    /// Checks the anchors starting at `i` (pair value `v`).
     #[cold]
     #[inline(never)]
-    fn hit(
-        &self,
-        hay: &[u8],
-        i: usize,
-        v: usize,
-        seen: &mut Vec<u64>,
-        found: &mut dyn FnMut(usize),
-    ) {
-        if (self.short_pairs[(v >> 6) & 1023] >> (v & 63)) & 1 != 0
-            && let Some(ids) = u16::try_from(v).ok().and_then(|v| self.short.get(&v))
-        {
-            self.verify(hay, i, ids, seen, found);
-        }
-        if let Some(q) = hay.get(i..i + 4) {
-            let q = u32::from_be_bytes([
-                LOWER[usize::from(q[0])],
-                LOWER[usize::from(q[1])],
-                LOWER[usize::from(q[2])],
-                LOWER[usize::from(q[3])],
-            ]);
-            let h = quad_hash(q);
-            if self
-                .quads
-                .get(h >> 6)
-                .is_some_and(|w| (w >> (h & 63)) & 1 != 0)
-                && let Some(ids) = self.long.get(&q)
+    fn confirm(&self, keys: &[Vec<u8>], hay: &[u8], i: usize, x: u32, found: &mut Found<'_>) {
+        let Some(entries) = self.grams.get(&fold4(x)) else {
+            return;
+        };
+        for &(id, off) in entries {
+            if found.seen(id) {
+                continue;
+            }
+            let Some(k) = keys.get(id as usize) else {
+                continue;
+            };
+            let Some(start) = i.checked_sub(usize::from(off)) else {
+                continue;
+            };
+            if hay
+                .get(start..start + k.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(k))
             {
-                self.verify(hay, i, ids, seen, found);
+                found.report(id);
             }
         }
     }
 }
 
-/// Up to this many patterns a group searches each one with `memchr`.
-const FEW: usize = 8;
+/// Keys of 2 or 3 bytes: an exact table of case-folded byte pairs probed at
+/// every position, or one `memchr` search per key when there are few.
+#[derive(Debug)]
+enum ShortFilter {
+    /// (key, offset of its rarest byte).
+    Each(Vec<(u32, usize)>),
+    Pairs {
+        bits: Box<[u64; 1024]>,
+        /// Folded pair → (key, offset of the pair in the key).
+        pairs: FxHashMap<u16, Vec<(u32, u16)>>,
+    },
+}
+
+impl ShortFilter {
+    fn build(keys: &[Vec<u8>], ids: &[u32]) -> ShortFilter {
+        if ids.len() <= FEW_SHORT {
+            return ShortFilter::Each(
+                ids.iter()
+                    .filter_map(|&id| keys.get(id as usize).map(|k| (id, rarest_byte(k))))
+                    .collect(),
+            );
+        }
+        let mut bits = Box::new([0u64; 1024]);
+        let mut pairs: FxHashMap<u16, Vec<(u32, u16)>> = FxHashMap::default();
+        for &id in ids {
+            let Some(k) = keys.get(id as usize) else {
+                continue;
+            };
+            let mut best = (u32::MAX, 0usize);
+            for a in 0..k.len().saturating_sub(1) {
+                let c = window_cost(&k[a..a + 2]);
+                if c < best.0 {
+                    best = (c, a);
+                }
+            }
+            let a = best.1;
+            let (Some(&b0), Some(&b1)) = (k.get(a), k.get(a + 1)) else {
+                continue;
+            };
+            let v = u16::from_le_bytes([b0, b1]);
+            bits[usize::from(v) >> 6] |= 1 << (v & 63);
+            pairs
+                .entry(v)
+                .or_default()
+                .push((id, u16::try_from(a).unwrap_or(0)));
+        }
+        ShortFilter::Pairs { bits, pairs }
+    }
+
+    fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
+        match self {
+            ShortFilter::Each(v) => {
+                for &(id, anchor) in v {
+                    if let Some(k) = keys.get(id as usize)
+                        && find_folded(hay, k, anchor)
+                    {
+                        found.report(id);
+                    }
+                }
+            }
+            ShortFilter::Pairs { bits, pairs } => {
+                let Some((&first, rest)) = hay.split_first() else {
+                    return;
+                };
+                let mut prev = LOWER[usize::from(first)];
+                for (i, &c) in rest.iter().enumerate() {
+                    let cur = LOWER[usize::from(c)];
+                    let v = u16::from_le_bytes([prev, cur]);
+                    if (bits[usize::from(v) >> 6] >> (v & 63)) & 1 != 0 {
+                        Self::confirm(keys, pairs, hay, i, v, found);
+                    }
+                    prev = cur;
+                }
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn confirm(
+        keys: &[Vec<u8>],
+        pairs: &FxHashMap<u16, Vec<(u32, u16)>>,
+        hay: &[u8],
+        i: usize,
+        v: u16,
+        found: &mut Found<'_>,
+    ) {
+        let Some(entries) = pairs.get(&v) else { return };
+        for &(id, off) in entries {
+            if found.seen(id) {
+                continue;
+            }
+            let Some(k) = keys.get(id as usize) else {
+                continue;
+            };
+            let Some(start) = i.checked_sub(usize::from(off)) else {
+                continue;
+            };
+            if hay
+                .get(start..start + k.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(k))
+            {
+                found.report(id);
+            }
+        }
+    }
+}
+
+fn rarest_byte(k: &[u8]) -> usize {
+    (0..k.len()).min_by_key(|&i| commonness(k[i])).unwrap_or(0)
+}
+
+/// Reports each key once per scan.
+struct Found<'a> {
+    seen: Vec<u64>,
+    n: usize,
+    report: &'a mut dyn FnMut(u32),
+}
+
+impl Found<'_> {
+    fn seen(&self, id: u32) -> bool {
+        let i = id as usize;
+        self.seen
+            .get(i / 64)
+            .is_some_and(|w| (w >> (i % 64)) & 1 != 0)
+    }
+
+    fn report(&mut self, id: u32) {
+        let i = id as usize;
+        if self.seen.is_empty() {
+            self.seen.resize(self.n.div_ceil(64), 0);
+        }
+        if let Some(w) = self.seen.get_mut(i / 64)
+            && *w & (1 << (i % 64)) == 0
+        {
+            *w |= 1 << (i % 64);
+            (self.report)(id);
+        }
+    }
+}
+
+/// The presence filter over a group's distinct keys (case-folded).
+#[derive(Debug)]
+struct Filter {
+    keys: Vec<Vec<u8>>,
+    grams: Option<GramFilter>,
+    short: Option<ShortFilter>,
+    /// Few keys: (key, offset of its rarest byte), searched with `memchr`.
+    few: Vec<(u32, usize)>,
+}
+
+impl Filter {
+    fn build(keys: Vec<Vec<u8>>) -> Filter {
+        let all: Vec<u32> = (0..keys.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        if keys.len() <= FEW {
+            let few = all
+                .iter()
+                .filter_map(|&id| keys.get(id as usize).map(|k| (id, rarest_byte(k))))
+                .collect();
+            return Filter {
+                keys,
+                grams: None,
+                short: None,
+                few,
+            };
+        }
+        let (long, short): (Vec<u32>, Vec<u32>) = all
+            .iter()
+            .partition(|&&id| keys.get(id as usize).is_some_and(|k| k.len() >= 4));
+        let shortest = long
+            .iter()
+            .filter_map(|&id| keys.get(id as usize).map(Vec::len))
+            .min()
+            .unwrap_or(LONG_KEY);
+        let stride = shortest.saturating_sub(3).clamp(1, MAX_STRIDE);
+        let grams = (!long.is_empty()).then(|| GramFilter::build(&keys, &long, stride));
+        let short = (!short.is_empty()).then(|| ShortFilter::build(&keys, &short));
+        Filter {
+            keys,
+            grams,
+            short,
+            few: Vec::new(),
+        }
+    }
+
+    /// Calls `report` once for each key present in `hay`.
+    fn scan(&self, hay: &[u8], report: &mut dyn FnMut(u32)) {
+        let mut found = Found {
+            seen: Vec::new(),
+            n: self.keys.len(),
+            report,
+        };
+        for &(id, anchor) in &self.few {
+            if let Some(k) = self.keys.get(id as usize)
+                && find_folded(hay, k, anchor)
+            {
+                found.report(id);
+            }
+        }
+        if let Some(g) = &self.grams {
+            g.scan(&self.keys, hay, &mut found);
+        }
+        if let Some(s) = &self.short {
+            s.scan(&self.keys, hay, &mut found);
+        }
+    }
+
+    /// Stride of the gram pass (0: none).
+    fn stride(&self) -> usize {
+        self.grams.as_ref().map_or(0, |g| g.stride)
+    }
+}
 
 /// True when folded `pat` occurs in `hay` (case-insensitively), searching
 /// for its anchor byte.
@@ -256,10 +480,7 @@ fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
         let at = from + rel;
         if let Some(start) = at.checked_sub(anchor)
             && let Some(win) = hay.get(start..start + pat.len())
-            && win
-                .iter()
-                .zip(pat)
-                .all(|(h, b)| LOWER[usize::from(*h)] == *b)
+            && win.eq_ignore_ascii_case(pat)
         {
             return true;
         }
@@ -268,64 +489,124 @@ fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
     false
 }
 
-/// Shortest fast pattern put into the filter.
-const MIN_PATTERN: usize = 2;
+/// A rule's prefilter key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Key {
+    /// Bytes that must occur in the buffer for the rule to match.
+    pub(crate) bytes: Vec<u8>,
+    /// When known, the key must end by this buffer position (`depth`,
+    /// `startswith`, `within` from the start): it is searched only there.
+    pub(crate) reach: Option<u32>,
+}
 
-/// A set of rules inspected together.
+/// Keys that must end within this many bytes of the buffer start are searched
+/// only there ("head" keys); the others everywhere.
+const HEAD_REACH: u32 = 4096;
+
+/// One filter and the rules of each of its keys.
+#[derive(Debug)]
+struct Part {
+    filter: Filter,
+    /// Key id → rule indices (sorted).
+    key_rules: Vec<Vec<u32>>,
+    /// Buffer positions past which no key of this part can end.
+    limit: usize,
+}
+
+impl Part {
+    fn build(by_key: BTreeMap<Vec<u8>, Vec<u32>>, limit: usize) -> Option<Part> {
+        if by_key.is_empty() {
+            return None;
+        }
+        let (keys, mut key_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) = by_key.into_iter().unzip();
+        for v in key_rules.iter_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Some(Part {
+            filter: Filter::build(keys),
+            key_rules,
+            limit,
+        })
+    }
+
+    /// Scans `hay`, which starts at buffer position `at`.
+    fn scan(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
+        let room = u64::try_from(self.limit)
+            .unwrap_or(u64::MAX)
+            .saturating_sub(at);
+        let end = usize::try_from(room).unwrap_or(usize::MAX).min(hay.len());
+        let Some(hay) = hay.get(..end) else { return };
+        if hay.len() < MIN_KEY {
+            return;
+        }
+        self.filter.scan(hay, &mut |id| {
+            if let Some(rules) = self.key_rules.get(id as usize) {
+                out.extend_from_slice(rules);
+            }
+        });
+    }
+}
+
+/// A set of rules inspected together: filters over their keys (head keys
+/// apart), plus the rules without a key (evaluated on every input).
 #[derive(Debug, Default)]
 pub(crate) struct Group {
-    /// Filter over distinct fast patterns.
-    filter: Option<Filter>,
-    /// Pattern id → rule indices (sorted).
-    pat_rules: Vec<Vec<u32>>,
-    /// Rules without a fast pattern: evaluated on every input.
+    /// Keys that can only occur near the buffer start.
+    head: Option<Part>,
+    /// The other keys.
+    body: Option<Part>,
+    /// Rules without a key: evaluated on every input.
     pub(crate) always: Vec<u32>,
     /// TCP groups: `always` split by the TCP flags byte each rule accepts.
     always_by_flags: Option<Box<[Vec<u32>]>>,
     /// Number of rules in the group.
     pub(crate) len: usize,
-    /// Length of the shortest pattern.
-    short: usize,
+    /// Longest key (bytes), for rescanning chunk boundaries.
+    pub(crate) max_key: usize,
 }
 
 /// For a rule index, the TCP flag bytes (256-bit set) its flags check accepts.
 pub(crate) type FlagsOf<'a> = &'a dyn Fn(u32) -> [u64; 4];
 
 impl Group {
-    /// Builds a group from (rule index, fast pattern) pairs.
-    pub(crate) fn build(members: &[(u32, Option<&[u8]>)]) -> Group {
-        let mut pats: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+    /// Builds a group from (rule index, prefilter key) pairs.
+    pub(crate) fn build(members: &[(u32, Option<&Key>)], flags_of: Option<FlagsOf<'_>>) -> Group {
+        let mut head: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        let mut body: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        let mut head_limit = 0usize;
         let mut always = Vec::new();
-        for &(r, p) in members {
-            match p {
-                // A one-byte pattern would flag most buffers: such rules are
-                // cheaper to evaluate directly (their header check is first).
-                Some(p) if p.len() >= MIN_PATTERN => {
-                    pats.entry(p.to_ascii_lowercase()).or_default().push(r)
+        let mut max_key = 0;
+        for &(r, k) in members {
+            match k {
+                Some(k) if k.bytes.len() >= MIN_KEY => {
+                    max_key = max_key.max(k.bytes.len());
+                    let folded = k.bytes.to_ascii_lowercase();
+                    match k.reach {
+                        Some(reach) if reach <= HEAD_REACH => {
+                            head_limit = head_limit.max(reach as usize);
+                            head.entry(folded).or_default().push(r);
+                        }
+                        _ => body.entry(folded).or_default().push(r),
+                    }
                 }
                 _ => always.push(r),
             }
         }
         always.sort_unstable();
         always.dedup();
-        let (keys, mut pat_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) = pats.into_iter().unzip();
-        for v in pat_rules.iter_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
-        let filter = if keys.is_empty() {
-            None
-        } else {
-            Some(Filter::build(&keys))
-        };
-        Group {
-            short: keys.iter().map(Vec::len).min().unwrap_or(0),
-            filter,
-            pat_rules,
+        let mut g = Group {
+            head: Part::build(head, head_limit),
+            body: Part::build(body, usize::MAX),
             always,
             always_by_flags: None,
             len: members.len(),
+            max_key,
+        };
+        if let Some(f) = flags_of {
+            g.split_by_flags(f);
         }
+        g
     }
 
     /// Splits `always` by accepted TCP flags.
@@ -355,12 +636,15 @@ impl Group {
         }
     }
 
-    /// (rules, distinct patterns, shortest pattern length, rules without pattern).
-    pub(crate) fn stats(&self) -> (usize, usize, usize, usize) {
+    /// (rules, distinct head keys, head limit, distinct other keys, their
+    /// gram stride, rules without key).
+    pub(crate) fn stats(&self) -> (usize, usize, usize, usize, usize, usize) {
         (
             self.len,
-            self.pat_rules.len(),
-            self.short,
+            self.head.as_ref().map_or(0, |p| p.key_rules.len()),
+            self.head.as_ref().map_or(0, |p| p.limit),
+            self.body.as_ref().map_or(0, |p| p.key_rules.len()),
+            self.body.as_ref().map_or(0, |p| p.filter.stride()),
             self.always.len(),
         )
     }
@@ -370,181 +654,318 @@ impl Group {
         self.len == 0
     }
 
-    /// Adds the rules whose fast pattern occurs in `hay` to `out`
-    /// (unsorted, may hold duplicates).
+    /// True when the group has keys to search for.
+    pub(crate) fn has_keys(&self) -> bool {
+        self.head.is_some() || self.body.is_some()
+    }
+
+    /// Adds the rules whose key occurs in `hay` (a whole buffer) to `out`
+    /// (unsorted, may repeat).
     pub(crate) fn scan(&self, hay: &[u8], out: &mut Vec<u32>) {
-        let Some(f) = &self.filter else { return };
-        f.scan(hay, &mut |id| {
-            if let Some(rules) = self.pat_rules.get(id) {
-                out.extend_from_slice(rules);
-            }
-        });
+        self.scan_at(hay, 0, out);
+    }
+
+    /// Like [`Group::scan`] for a part of a buffer starting at position `at`.
+    pub(crate) fn scan_at(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
+        if let Some(p) = &self.head {
+            p.scan(hay, at, out);
+        }
+        if let Some(p) = &self.body {
+            p.scan(hay, at, out);
+        }
     }
 }
 
-/// Groups keyed by port, for one transport protocol. All rules with a fast
-/// pattern are in `any` (one filter scan per buffer); rules without one are
-/// placed by destination or source port, so a packet evaluates only those of
-/// its ports (ports with the same rules share one list).
-#[derive(Debug, Default)]
-pub(crate) struct PortGroups {
-    /// Rules whose ports do not narrow them.
-    pub(crate) any: Arc<Group>,
-    /// Destination port → rules placed by destination port.
-    pub(crate) by_dst: FxHashMap<u16, Arc<Group>>,
-    /// Source port → rules placed by source port.
-    pub(crate) by_src: FxHashMap<u16, Arc<Group>>,
-}
-
-/// How a rule is placed in port groups.
-#[derive(Clone, Debug)]
-pub(crate) enum PortKey {
-    Any,
-    Dst(Vec<u16>),
-    Src(Vec<u16>),
-}
-
-/// Most ports a rule may list and still be placed in per-port groups.
-pub(crate) const MAX_GROUP_PORTS: u128 = 64;
-
-impl PortGroups {
-    /// Builds the groups from (rule, fast pattern, placement).
-    pub(crate) fn build(
-        members: &[(u32, Option<&[u8]>, PortKey)],
-        flags_of: Option<FlagsOf<'_>>,
-    ) -> PortGroups {
-        let mut any: Members<'_> = Vec::new();
-        let mut dst: BTreeMap<u16, Members<'_>> = BTreeMap::new();
-        let mut src: BTreeMap<u16, Members<'_>> = BTreeMap::new();
-        for (r, p, k) in members {
-            // Rules with a fast pattern share one filter (one scan per buffer);
-            // rules evaluated on every input are split by port.
-            if p.is_some_and(|p| p.len() >= MIN_PATTERN) {
-                any.push((*r, *p));
-                continue;
-            }
-            match k {
-                PortKey::Any => any.push((*r, *p)),
-                PortKey::Dst(ports) => {
-                    for port in ports {
-                        dst.entry(*port).or_default().push((*r, *p));
-                    }
-                }
-                PortKey::Src(ports) => {
-                    for port in ports {
-                        src.entry(*port).or_default().push((*r, *p));
-                    }
-                }
-            }
+/// Picks a rule's prefilter key from the positive contents of one inspection
+/// list: every such content must occur in the buffer for the rule to match,
+/// so any of them (or a run of contents that must be adjacent, merged into one
+/// string) is a valid key. Prefers keys anchored near the buffer start (searched
+/// only there), then keys of [`LONG_KEY`] bytes or more (the filter's widest
+/// stride), then the rarest window. Contents after `base64_data` inspect
+/// decoded bytes and are not used.
+pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
+    use crate::rule::{Num, Op};
+    let lit = |n: Option<Num>| match n {
+        None => Some(0i64),
+        Some(Num::Lit(v)) => Some(v),
+        Some(Num::Var(_)) => None,
+    };
+    let mut cands: Vec<Key> = Vec::new();
+    // The run of adjacent contents being merged.
+    let mut run: Option<Key> = None;
+    // Upper bound of the inspection position after the previous step.
+    let mut pos_bound: Option<i64> = Some(0);
+    for op in ops {
+        if matches!(op, Op::Base64Data) {
+            break;
         }
-        // Ports with the same rules share one automaton.
-        let mut cache: BTreeMap<Vec<u32>, Arc<Group>> = BTreeMap::new();
-        let mut make = |v: Members<'_>| -> Arc<Group> {
-            let mut key: Vec<u32> = v.iter().map(|x| x.0).collect();
-            key.sort_unstable();
-            key.dedup();
-            cache
-                .entry(key)
-                .or_insert_with(|| {
-                    let mut g = Group::build(&v);
-                    if let Some(f) = flags_of {
-                        g.split_by_flags(f);
-                    }
-                    Arc::new(g)
-                })
-                .clone()
+        let Op::Content(c) = op else {
+            // Anything else between two contents breaks adjacency and may
+            // move the position anywhere.
+            if let Some(r) = run.take() {
+                cands.push(r);
+            }
+            pos_bound = None;
+            continue;
         };
-        let any_g = make(any);
-        let by_dst = dst.into_iter().map(|(p, v)| (p, make(v))).collect();
-        let by_src = src.into_iter().map(|(p, v)| (p, make(v))).collect();
-        PortGroups {
-            any: any_g,
-            by_dst,
-            by_src,
+        if c.negated {
+            if let Some(r) = run.take() {
+                cands.push(r);
+            }
+            continue;
+        }
+        let plen = i64::try_from(c.pat.len()).unwrap_or(i64::MAX);
+        // Where this content's match must end, when bounded.
+        let reach: Option<i64> = if c.endswith {
+            None
+        } else if c.startswith {
+            Some(plen)
+        } else if c.is_relative() {
+            match (pos_bound, lit(c.distance), c.within) {
+                (Some(p), Some(d), Some(Num::Lit(w))) => {
+                    Some(p.saturating_add(d).saturating_add(w))
+                }
+                _ => None,
+            }
+        } else {
+            match (lit(c.offset), c.depth) {
+                (Some(o), Some(Num::Lit(dp))) => Some(o.max(0).saturating_add(dp)),
+                _ => None,
+            }
+        };
+        pos_bound = reach;
+        let reach = reach.and_then(|r| u32::try_from(r.max(0)).ok());
+        let adjacent = c.distance == Some(Num::Lit(0)) && c.within == Some(Num::Lit(plen));
+        match (&mut run, adjacent) {
+            (Some(r), true) => {
+                r.bytes.extend_from_slice(&c.pat);
+                r.reach = reach;
+            }
+            _ => {
+                if let Some(r) = run.take() {
+                    cands.push(r);
+                }
+                run = Some(Key {
+                    bytes: c.pat.clone(),
+                    reach,
+                });
+            }
         }
     }
-
-    /// The groups that apply to a packet from `sp` to `dp`.
-    pub(crate) fn lookup(&self, sp: u16, dp: u16) -> [Option<&Group>; 3] {
-        [
-            Some(self.any.as_ref()).filter(|g| !g.is_empty()),
-            self.by_dst.get(&dp).map(Arc::as_ref),
-            self.by_src.get(&sp).map(Arc::as_ref),
-        ]
+    if let Some(r) = run.take() {
+        cands.push(r);
     }
+    cands
+        .into_iter()
+        .filter(|k| !k.bytes.is_empty())
+        .max_by_key(key_score)
+}
 
-    /// True when no rule is in any group.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.any.is_empty() && self.by_dst.is_empty() && self.by_src.is_empty()
-    }
+/// Higher is better: anchored near the start (and long enough to be a key),
+/// then long enough for the widest stride, then rarity of the best window,
+/// then length.
+fn key_score(k: &Key) -> (bool, usize, i64, usize) {
+    let b = &k.bytes;
+    let w = b.len().min(LONG_KEY);
+    let best = (0..=b.len() - w)
+        .map(|a| window_cost(&b[a..a + w]))
+        .min()
+        .unwrap_or(u32::MAX);
+    let head = b.len() >= MIN_KEY && k.reach.is_some_and(|r| r <= HEAD_REACH);
+    (head, w, -i64::from(best), b.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn naive(keys: &[Vec<u8>], hay: &[u8]) -> Vec<usize> {
-        let h = hay.to_ascii_lowercase();
+    fn naive(keys: &[Vec<u8>], hay: &[u8]) -> Vec<u32> {
         keys.iter()
             .enumerate()
-            .filter(|(_, k)| {
-                let k = k.to_ascii_lowercase();
-                h.windows(k.len()).any(|w| w == k.as_slice())
-            })
-            .map(|(i, _)| i)
+            .filter(|(_, k)| hay.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
+            .map(|(i, _)| i as u32)
             .collect()
     }
 
-    #[test]
-    fn filter_finds_exactly_the_present_patterns() {
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut rnd = || {
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
-        };
-        for round in 0..200 {
-            let nk = 1 + (rnd() % 40) as usize;
-            let keys: Vec<Vec<u8>> = (0..nk)
+        }
+    }
+
+    #[test]
+    fn filter_finds_exactly_the_present_keys() {
+        let mut rnd = rng(0x1234_5678_9abc_def1);
+        let alphabet = b"aAbB\x00\x01xyz@`[{";
+        for round in 0..600 {
+            let nk = 1 + (rnd() % 60) as usize;
+            let min_len = 2 + (rnd() % 8) as usize;
+            let mut keys: Vec<Vec<u8>> = (0..nk)
                 .map(|_| {
-                    let l = 2 + (rnd() % 6) as usize;
+                    let l = min_len + (rnd() % 9) as usize;
                     (0..l)
-                        .map(|_| b"aAbB\x00\x01xyz"[(rnd() % 9) as usize])
-                        .collect()
+                        .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
+                        .collect::<Vec<u8>>()
+                        .to_ascii_lowercase()
                 })
                 .collect();
-            let mut keys: Vec<Vec<u8>> = keys.into_iter().map(|k| k.to_ascii_lowercase()).collect();
             keys.sort();
             keys.dedup();
-            let hay: Vec<u8> = (0..(rnd() % 64) as usize)
-                .map(|_| b"aAbB\x00\x01xyz"[(rnd() % 9) as usize])
+            let mut hay: Vec<u8> = (0..(rnd() % 300) as usize)
+                .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
                 .collect();
-            let f = Filter::build(&keys);
+            // Plant some keys, upper-cased at random.
+            for _ in 0..(rnd() % 4) {
+                let k = &keys[(rnd() % keys.len() as u64) as usize];
+                let at = (rnd() % (hay.len() as u64 + 1)) as usize;
+                let k: Vec<u8> = k
+                    .iter()
+                    .map(|b| {
+                        if rnd().is_multiple_of(2) {
+                            b.to_ascii_uppercase()
+                        } else {
+                            *b
+                        }
+                    })
+                    .collect();
+                hay.splice(at..at, k);
+            }
+            let f = Filter::build(keys.clone());
             let mut got = Vec::new();
             f.scan(&hay, &mut |i| got.push(i));
             got.sort_unstable();
             assert_eq!(
                 got,
                 naive(&keys, &hay),
-                "round {round} keys {keys:?} hay {hay:?}"
+                "round {round} stride {} keys {keys:?} hay {hay:?}",
+                f.stride()
             );
         }
     }
 
     #[test]
-    fn group_maps_patterns_to_rules() {
-        let g = Group::build(&[
-            (0, Some(b"GET ")),
-            (1, Some(b"get ")),
-            (2, None),
-            (3, Some(b"\x8f")),
-            (4, Some(b"/ h")),
-        ]);
+    fn stride_follows_the_shortest_key() {
+        let long: Vec<Vec<u8>> = (0..20)
+            .map(|i| format!("key-{i:04}-long").into_bytes())
+            .collect();
+        assert_eq!(Filter::build(long.clone()).stride(), 5);
+        let mut with4 = long.clone();
+        with4.push(b"abcd".to_vec());
+        assert_eq!(Filter::build(with4).stride(), 1);
+        let mut with6 = long;
+        with6.push(b"abcdef".to_vec());
+        assert_eq!(Filter::build(with6).stride(), 3);
+    }
+
+    #[test]
+    fn group_maps_keys_to_rules() {
+        let k = |b: &[u8], reach: Option<u32>| Key {
+            bytes: b.to_vec(),
+            reach,
+        };
+        let keys = [
+            k(b"GET ", Some(4)),
+            k(b"get ", None),
+            k(b"\x8f", None),
+            k(b"/ h", None),
+        ];
+        let g = Group::build(
+            &[
+                (0, Some(&keys[0])),
+                (1, Some(&keys[1])),
+                (2, None),
+                (3, Some(&keys[2])),
+                (4, Some(&keys[3])),
+            ],
+            None,
+        );
         let mut out = Vec::new();
         g.scan(b"xx get / HTTP", &mut out);
         out.sort_unstable();
+        assert_eq!(out, [1, 4], "rule 0's key must end by position 4");
+        let mut out = Vec::new();
+        g.scan(b"GET / HTTP", &mut out);
+        out.sort_unstable();
         assert_eq!(out, [0, 1, 4]);
-        assert_eq!(g.always, [2, 3], "one-byte patterns are evaluated directly");
+        // A part of the buffer past the head: head keys are not searched.
+        let mut out = Vec::new();
+        g.scan_at(b"GET / HTTP", 10, &mut out);
+        out.sort_unstable();
+        assert_eq!(out, [1, 4]);
+        assert_eq!(g.always, [2, 3], "one-byte keys are evaluated directly");
+    }
+
+    #[test]
+    fn key_choice_prefers_long_rare_and_merges_adjacent_contents() {
+        use crate::rule::{Content, Num, Op};
+        let content = |p: &[u8], dist: Option<i64>, within: Option<i64>, neg: bool| {
+            let mut c = Content::new(p.to_vec(), neg);
+            c.distance = dist.map(Num::Lit);
+            c.within = within.map(Num::Lit);
+            c.finish();
+            Op::Content(Box::new(c))
+        };
+        // |ff|SMB then an adjacent |72|: one 5-byte key.
+        let ops = vec![
+            content(b"\xffSMB", None, None, false),
+            content(b"\x72", Some(0), Some(1), false),
+        ];
+        assert_eq!(choose_key(&ops).unwrap().bytes, b"\xffSMB\x72");
+        // A negated content is never a key; the longest positive one wins.
+        let ops = vec![
+            content(b"this-is-long-and-negated", None, None, true),
+            content(b"abc", None, None, false),
+            content(b"abcdefghij", Some(2), None, false),
+        ];
+        assert_eq!(choose_key(&ops).unwrap().bytes, b"abcdefghij");
+        // Among keys of 8+ bytes the rarer wins.
+        let ops = vec![
+            content(b"the the the", None, None, false),
+            content(b"\x90\x90\x90\x90\xeb\x04zz", None, None, false),
+        ];
+        assert_eq!(
+            choose_key(&ops).unwrap().bytes,
+            b"\x90\x90\x90\x90\xeb\x04zz"
+        );
+        // Contents after base64_data are not keys.
+        let ops = vec![
+            content(b"ab", None, None, false),
+            Op::Base64Data,
+            content(b"decoded-long-content", None, None, false),
+        ];
+        assert_eq!(choose_key(&ops).unwrap().bytes, b"ab");
+        // Anchored keys: depth, startswith, within from the start, and a
+        // chain of relative contents after an anchored one.
+        let mut a = Content::new(b"MZ".to_vec(), false);
+        a.depth = Some(Num::Lit(2));
+        a.finish();
+        let ops = vec![
+            Op::Content(Box::new(a)),
+            content(b"This program", Some(60), Some(100), false),
+            content(b"unbounded-but-long", None, None, false),
+        ];
+        let k = choose_key(&ops).unwrap();
+        assert_eq!(
+            (k.bytes.as_slice(), k.reach),
+            (&b"This program"[..], Some(162))
+        );
+        let ops = vec![content(b"PK\x03\x04", None, Some(4), false)];
+        assert_eq!(choose_key(&ops).unwrap().reach, Some(4));
+        // A step between contents makes the position unknown.
+        let ops = vec![
+            content(b"abcd", None, Some(4), false),
+            Op::Base64Decode {
+                bytes: 10,
+                offset: 0,
+                relative: true,
+            },
+            content(b"efghijkl", Some(0), Some(8), false),
+        ];
+        let k = choose_key(&ops).unwrap();
+        assert_eq!((k.bytes.as_slice(), k.reach), (&b"abcd"[..], Some(4)));
     }
 }

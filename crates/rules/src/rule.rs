@@ -450,6 +450,19 @@ pub(crate) struct FastSel {
     pub(crate) nocase: bool,
 }
 
+/// An address side of a rule compared with `$HOME_NET` (for grouping).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// `any`.
+    Any,
+    /// Exactly `$HOME_NET`.
+    Home,
+    /// Exactly the complement of `$HOME_NET` (`$EXTERNAL_NET` by default).
+    NotHome,
+    /// Anything else (specific hosts, other networks).
+    Other,
+}
+
 /// A compiled rule.
 #[derive(Debug)]
 pub(crate) struct Rule {
@@ -463,6 +476,10 @@ pub(crate) struct Rule {
     pub(crate) dst: AddrSet,
     pub(crate) dp: PortSet,
     pub(crate) bidir: bool,
+    /// `src` compared with `$HOME_NET` (set when the rule set is compiled).
+    pub(crate) src_class: Side,
+    /// `dst` compared with `$HOME_NET`.
+    pub(crate) dst_class: Side,
     pub(crate) flow: FlowOpts,
     pub(crate) pkt: Vec<PktCheck>,
     pub(crate) payload: Vec<Op>,

@@ -1,13 +1,16 @@
 //! The compiled rule set and its three entry points: packets, reassembled
 //! streams and application-layer transactions.
 
+use crate::config::EncryptionHandling;
 use crate::config::{RulesConfig, RulesLimits};
 use crate::error::RulesError;
+use crate::groups::{AddrIndex, Engine, Sel};
 use crate::header::PortSet;
+use crate::header::{AddrSet, parse_addrs};
 use crate::inspect::Eval;
 use crate::lexer::logical_lines;
 use crate::parse::{Names, parse_rule};
-use crate::prefilter::{Group, MAX_GROUP_PORTS, PortGroups, PortKey};
+use crate::prefilter::{FlagsOf, Key, choose_key};
 use crate::report::{LoadReport, Skip};
 use crate::rule::*;
 use crate::threshold::{ThresholdFile, ThresholdTable};
@@ -152,7 +155,7 @@ pub struct TxInput<'a> {
 }
 
 /// Per-flow rule state: flowbits, alerted transactions, stream inspection
-/// windows. Empty (one pointer) until a rule needs it.
+/// windows, where encryption starts. Empty (one pointer) until a rule needs it.
 #[derive(Clone, Debug, Default)]
 pub struct FlowState {
     inner: Option<Box<FlowInner>>,
@@ -160,23 +163,30 @@ pub struct FlowState {
 
 #[derive(Clone, Debug, Default)]
 struct StreamDir {
-    /// The current turn's bytes (at most `stream_window_bytes` kept).
+    /// The current turn's bytes; the inspected window is the last
+    /// `stream_window_bytes` of them (older bytes are dropped in batches, so
+    /// appending stays linear).
     buf: Vec<u8>,
-    /// Bytes of this turn that slid out of `buf`.
-    dropped: u64,
+    /// Turn position of `buf[0]`.
+    base: u64,
     /// Rules that alerted in this turn.
     alerted: Vec<u32>,
-    /// Rules whose fast pattern was seen in this turn but which have not
-    /// matched yet: (rule, turn position of the hit).
+    /// Rules whose key was seen in this turn but which have not matched yet:
+    /// (rule, turn position of the hit).
     pending: Vec<(u32, u64)>,
 }
 
 impl StreamDir {
     fn reset(&mut self) {
         self.buf.clear();
-        self.dropped = 0;
+        self.base = 0;
         self.alerted.clear();
         self.pending.clear();
+    }
+
+    /// Offset in `buf` where the inspected window starts.
+    fn view_start(&self, w: usize) -> usize {
+        self.buf.len().saturating_sub(w)
     }
 }
 
@@ -188,6 +198,10 @@ struct FlowInner {
     iponly_done: [bool; 2],
     /// A `pass` rule matched: nothing more is inspected.
     passed: bool,
+    /// The flow turned encrypted: no payload inspection any more.
+    no_payload: bool,
+    /// Where encryption starts (TLS / SSH).
+    enc: Option<Box<crate::enc::EncTrack>>,
     stream: [StreamDir; 2],
     last_stream_dir: Option<Direction>,
     /// (tx id, rule) pairs that alerted (at most `tx_alerts_per_flow`).
@@ -218,11 +232,19 @@ impl FlowState {
     pub fn passed(&self) -> bool {
         self.inner.as_ref().is_some_and(|i| i.passed)
     }
+
+    /// True when the flow turned encrypted (TLS application data, SSH after
+    /// `NEWKEYS`) and payload keywords no longer inspect it
+    /// ([`EncryptionHandling::TrackOnly`](crate::EncryptionHandling)).
+    pub fn payload_inspection_stopped(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.no_payload)
+    }
 }
 
 /// Counters of limits reached and work done (monotonic).
 #[derive(Debug, Default)]
 struct Counters {
+    encrypted_flows: AtomicU64,
     window_slides: AtomicU64,
     pending_dropped: AtomicU64,
     flowbits_full: AtomicU64,
@@ -247,56 +269,91 @@ pub struct RulesCounters {
     pub threshold_full: u64,
     /// Candidate rules fully evaluated (work done after the prefilter).
     pub rules_evaluated: u64,
+    /// Flows whose payload inspection stopped when they turned encrypted.
+    pub encrypted_flows: u64,
 }
 
-/// Protocol classes for packet groups.
+/// One packet engine per transport.
 #[derive(Debug, Default)]
-struct ProtoGroups {
-    tcp: PortGroups,
-    udp: PortGroups,
-    icmp: Group,
-    other: Group,
+struct ProtoEngines {
+    tcp: Engine,
+    udp: Engine,
+    icmp: Engine,
+    other: Engine,
 }
 
-impl ProtoGroups {
-    fn is_empty(&self) -> bool {
-        self.tcp.is_empty() && self.udp.is_empty() && self.icmp.is_empty() && self.other.is_empty()
+impl ProtoEngines {
+    fn build(rules: &[Rule], m: &[PktMember<'_>], flags_of: FlagsOf<'_>) -> ProtoEngines {
+        let pick = |f: &dyn Fn(HdrProto) -> bool| -> Vec<(u32, Option<&Key>)> {
+            m.iter().filter(|x| f(x.2)).map(|x| (x.0, x.1)).collect()
+        };
+        ProtoEngines {
+            tcp: Engine::build(rules, &pick(&|p| p.allows(6)), Some(flags_of)),
+            udp: Engine::build(rules, &pick(&|p| p.allows(17)), None),
+            icmp: Engine::build(rules, &pick(&|p| p.allows(1)), None),
+            other: Engine::build(rules, &pick(&|p| p == HdrProto::Ip), None),
+        }
     }
 
-    fn lookup(&self, proto: u8, sp: u16, dp: u16) -> [Option<&Group>; 3] {
+    fn get(&self, proto: u8) -> &Engine {
         match proto {
-            6 => self.tcp.lookup(sp, dp),
-            17 => self.udp.lookup(sp, dp),
-            1 | 58 => [Some(&self.icmp), None, None],
-            _ => [Some(&self.other), None, None],
+            6 => &self.tcp,
+            17 => &self.udp,
+            1 | 58 => &self.icmp,
+            _ => &self.other,
         }
+    }
+
+    fn all(&self) -> [(&'static str, &Engine); 4] {
+        [
+            ("tcp", &self.tcp),
+            ("udp", &self.udp),
+            ("icmp", &self.icmp),
+            ("other", &self.other),
+        ]
     }
 }
 
 /// A compiled, immutable rule set (`Send + Sync`). Threshold counters are the
 /// only shared mutable state; they sit behind a mutex that is taken only when
-/// a thresholded rule matches.
+/// a thresholded rule matches. Prefilter groups are built on first use
+/// (`OnceLock`), which does not change what matches.
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     files: Vec<String>,
     flowbit_names: Vec<String>,
     limits: RulesLimits,
-    ip_only: Vec<u32>,
-    pkt_only: ProtoGroups,
-    pkt_fallback: ProtoGroups,
+    /// `$HOME_NET` (for group selection).
+    home: AddrSet,
+    ip_only: AddrIndex,
+    pkt_only: ProtoEngines,
+    pkt_fallback: ProtoEngines,
     /// Packet rules with `dsize`, by payload-length class ([`DSIZE_CLASSES`]):
     /// a packet scans only the rules that accept its length class.
-    pkt_dsize: Vec<ProtoGroups>,
-    stream: PortGroups,
-    tx_by_buf: BTreeMap<BufferId, Group>,
+    pkt_dsize: Vec<ProtoEngines>,
+    stream: Engine,
+    tx_by_buf: BTreeMap<BufferId, Engine>,
     tx_always: BTreeMap<AppProto, Vec<u32>>,
-    max_pat: usize,
     /// Some transaction rule also has raw payload keywords (read from the stream turn).
     tx_reads_stream: bool,
+    /// Some rule has payload keywords.
+    payload_rules: bool,
+    tls_encryption: EncryptionHandling,
+    ssh_encryption: EncryptionHandling,
     thresholds: Mutex<ThresholdTable>,
     th_file: ThresholdFile,
     counters: Counters,
+}
+
+/// What the encryption watch says about a stream chunk.
+enum EncState {
+    /// Inspect the chunk.
+    Clear,
+    /// Inspect only the chunk's first bytes; the flow is encrypted after them.
+    Cut(usize),
+    /// The flow is encrypted: no payload inspection.
+    Stopped,
 }
 
 /// Where an evaluation's data comes from.
@@ -317,6 +374,8 @@ struct Ctx<'a> {
     proto: u8,
     flow: Option<&'a FlowInfo>,
     frame: &'a [u8],
+    /// The flow turned encrypted: payload keywords do not inspect packets.
+    no_payload: bool,
 }
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
@@ -469,15 +528,18 @@ impl RuleSet {
             files,
             flowbit_names: names.order,
             limits: cfg.limits.clone(),
-            ip_only: Vec::new(),
-            pkt_only: ProtoGroups::default(),
-            pkt_fallback: ProtoGroups::default(),
+            home: parse_addrs("$HOME_NET", &cfg.vars).unwrap_or_else(|_| AddrSet::any()),
+            ip_only: AddrIndex::default(),
+            pkt_only: ProtoEngines::default(),
+            pkt_fallback: ProtoEngines::default(),
             pkt_dsize: Vec::new(),
-            stream: PortGroups::default(),
+            stream: Engine::default(),
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
-            max_pat: 1,
             tx_reads_stream: false,
+            payload_rules: false,
+            tls_encryption: cfg.tls_encryption,
+            ssh_encryption: cfg.ssh_encryption,
             thresholds: Mutex::new(ThresholdTable::default()),
             th_file,
             counters: Counters::default(),
@@ -487,25 +549,34 @@ impl RuleSet {
     }
 
     fn compile(&mut self) {
+        let home = self.home.clone();
+        let not_home = home.complement();
+        let class = |a: &AddrSet| {
+            if a.is_any() {
+                Side::Any
+            } else if *a == home {
+                Side::Home
+            } else if *a == not_home {
+                Side::NotHome
+            } else {
+                Side::Other
+            }
+        };
+        for r in self.rules.iter_mut() {
+            r.src_class = class(&r.src);
+            r.dst_class = class(&r.dst);
+        }
+        let keys: Vec<Option<Key>> = self.rules.iter().map(rule_key).collect();
         let mut pkt_only: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_fb: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_ds: Vec<Vec<PktMember<'_>>> = vec![Vec::new(); DSIZE_CLASSES.len()];
-        let mut stream: Vec<(u32, Option<&[u8]>, PortKey)> = Vec::new();
-        let mut tx_buf: BTreeMap<BufferId, crate::prefilter::Members<'_>> = BTreeMap::new();
+        let mut stream: Vec<(u32, Option<&Key>)> = Vec::new();
+        let mut tx_buf: BTreeMap<BufferId, Vec<(u32, Option<&Key>)>> = BTreeMap::new();
         let mut ip_only = Vec::new();
         let mut tx_always: BTreeMap<AppProto, Vec<u32>> = BTreeMap::new();
-        let mut max_pat = 1;
         for (i, r) in self.rules.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
-            let key = port_key(r);
-            let payload_pat = r
-                .fast
-                .as_ref()
-                .filter(|f| f.list == ListId::Payload)
-                .map(|f| f.pat.as_slice());
-            if let Some(f) = &r.fast {
-                max_pat = max_pat.max(f.pat.len());
-            }
+            let key = keys.get(i).and_then(Option::as_ref);
             match r.kind {
                 Kind::IpOnly => ip_only.push(idx),
                 Kind::Packet => {
@@ -517,32 +588,28 @@ impl RuleSet {
                         let spans = cmp_span(c);
                         for (k, &(lo, hi)) in DSIZE_CLASSES.iter().enumerate() {
                             if spans.iter().any(|&(a, b)| a <= hi && b >= lo) {
-                                pkt_ds[k].push((idx, payload_pat, key.clone(), r.proto));
+                                pkt_ds[k].push((idx, key, r.proto));
                             }
                         }
                     } else {
-                        pkt_only.push((idx, payload_pat, key.clone(), r.proto));
-                        pkt_fb.push((idx, payload_pat, key, r.proto));
+                        pkt_only.push((idx, key, r.proto));
+                        pkt_fb.push((idx, key, r.proto));
                     }
                 }
                 Kind::Stream => {
                     let stream_only = r.proto == HdrProto::TcpStream || r.flow.only_stream;
                     if !stream_only {
-                        pkt_fb.push((idx, payload_pat, key.clone(), r.proto));
+                        pkt_fb.push((idx, key, r.proto));
                     }
                     if r.proto.allows(6) {
-                        stream.push((idx, payload_pat, key));
+                        stream.push((idx, key));
                     }
                 }
                 Kind::Tx => match &r.fast {
                     Some(FastSel {
                         list: ListId::Buffer(b),
-                        pat,
                         ..
-                    }) => tx_buf
-                        .entry(*b)
-                        .or_default()
-                        .push((idx, Some(pat.as_slice()))),
+                    }) => tx_buf.entry(*b).or_default().push((idx, key)),
                     _ => {
                         let app = r.app.unwrap_or(AppProto::Unknown);
                         tx_always.entry(app).or_default().push(idx);
@@ -550,13 +617,15 @@ impl RuleSet {
                 },
             }
         }
+        let rules = &self.rules;
         let flags_of = |ri: u32| -> [u64; 4] {
             let mut m = [u64::MAX; 4];
-            if let Some(r) = self.rules.get(ri as usize) {
+            if let Some(r) = rules.get(ri as usize) {
                 for c in &r.pkt {
                     if let PktCheck::Flags(..) = c {
-                        for f in 0..256usize {
-                            if !tcp_flags_ok(c, f as u8) {
+                        for f in 0..=255u8 {
+                            if !tcp_flags_ok(c, f) {
+                                let f = usize::from(f);
                                 m[f / 64] &= !(1 << (f % 64));
                             }
                         }
@@ -565,24 +634,31 @@ impl RuleSet {
             }
             m
         };
-        self.pkt_only = build_proto_groups(&pkt_only, &flags_of);
-        self.pkt_fallback = build_proto_groups(&pkt_fb, &flags_of);
-        self.pkt_dsize = pkt_ds
+        let pkt_only_e = ProtoEngines::build(rules, &pkt_only, &flags_of);
+        let pkt_fallback_e = ProtoEngines::build(rules, &pkt_fb, &flags_of);
+        let pkt_dsize_e: Vec<ProtoEngines> = pkt_ds
             .iter()
-            .map(|v| build_proto_groups(v, &flags_of))
+            .map(|v| ProtoEngines::build(rules, v, &flags_of))
             .collect();
-        self.stream = PortGroups::build(&stream, None);
-        self.tx_by_buf = tx_buf
+        let stream_e = Engine::build(rules, &stream, None);
+        let tx_by_buf: BTreeMap<BufferId, Engine> = tx_buf
             .into_iter()
-            .map(|(b, v)| (b, Group::build(&v)))
+            .map(|(b, v)| (b, Engine::build(rules, &v, None)))
             .collect();
-        self.tx_always = tx_always;
-        self.ip_only = ip_only;
-        self.max_pat = max_pat;
-        self.tx_reads_stream = self
-            .rules
+        let ip_only_ix = AddrIndex::build(rules, &ip_only);
+        let tx_reads_stream = rules
             .iter()
             .any(|r| r.kind == Kind::Tx && !r.payload.is_empty());
+        let payload_rules = rules.iter().any(|r| !r.payload.is_empty());
+        self.pkt_only = pkt_only_e;
+        self.pkt_fallback = pkt_fallback_e;
+        self.pkt_dsize = pkt_dsize_e;
+        self.stream = stream_e;
+        self.tx_by_buf = tx_by_buf;
+        self.tx_always = tx_always;
+        self.ip_only = ip_only_ix;
+        self.tx_reads_stream = tx_reads_stream;
+        self.payload_rules = payload_rules;
     }
 
     /// Number of rules loaded.
@@ -618,59 +694,87 @@ impl RuleSet {
             tx_alerts_full: c.tx_alerts_full.load(Ordering::Relaxed),
             threshold_full: c.threshold_full.load(Ordering::Relaxed),
             rules_evaluated: c.evaluated.load(Ordering::Relaxed),
+            encrypted_flows: c.encrypted_flows.load(Ordering::Relaxed),
         }
     }
 
-    /// Prefilter groups, for tuning: one line per group with its rules,
-    /// distinct fast patterns, shortest pattern and rules without a pattern.
+    /// Prefilter groups, for tuning: per engine one line with its rules and
+    /// groups, then one line per distinct group (rules, distinct keys, gram
+    /// stride, rules without key). Builds every group.
     pub fn group_stats(&self) -> Vec<String> {
         let mut v = Vec::new();
-        let mut pg = |name: &str, g: &PortGroups| {
-            let (r, p, s, a) = g.any.stats();
-            v.push(format!(
-                "{name} any: rules {r} patterns {p} shortest {s} always {a}"
-            ));
+        let mut eng = |name: &str, e: &Engine| {
+            if e.is_empty() {
+                return;
+            }
+            let (groups, members, _) = e.stats();
+            v.push(format!("{name}: rules {members} groups {groups}"));
             let mut seen = std::collections::BTreeSet::new();
-            let mut ports: Vec<_> = g
-                .by_dst
-                .iter()
-                .map(|(k, g)| (*k, "dst", g))
-                .chain(g.by_src.iter().map(|(k, g)| (*k, "src", g)))
-                .collect();
-            ports.sort_by_key(|x| (x.1, x.0));
-            for (port, kind, g) in ports {
-                let (r, p, s, a) = g.stats();
-                if seen.insert((kind, std::sync::Arc::as_ptr(g) as usize)) {
+            for g in e.all_groups() {
+                let st = g.stats();
+                if seen.insert(st) {
+                    let (r, hk, hl, k, s, a) = st;
                     v.push(format!(
-                        "{name} {kind} {port}: rules {r} patterns {p} shortest {s} always {a}"
+                        "{name} group: rules {r} head keys {hk} (within {hl} bytes) keys {k} stride {s} always {a}"
                     ));
                 }
             }
         };
-        pg("stream", &self.stream);
-        pg("pkt_fallback tcp", &self.pkt_fallback.tcp);
-        pg("pkt_fallback udp", &self.pkt_fallback.udp);
-        pg("pkt_only tcp", &self.pkt_only.tcp);
-        for (k, g) in self.pkt_dsize.iter().enumerate() {
-            pg(&format!("pkt_dsize class {k} tcp"), &g.tcp);
+        eng("stream", &self.stream);
+        for (t, e) in self.pkt_fallback.all() {
+            eng(&format!("pkt_fallback {t}"), e);
         }
-        pg("pkt_only udp", &self.pkt_only.udp);
-        for (b, g) in &self.tx_by_buf {
-            let (r, p, s, a) = g.stats();
-            v.push(format!(
-                "tx {b:?}: rules {r} patterns {p} shortest {s} always {a}"
-            ));
+        for (t, e) in self.pkt_only.all() {
+            eng(&format!("pkt_only {t}"), e);
+        }
+        for (k, p) in self.pkt_dsize.iter().enumerate() {
+            for (t, e) in p.all() {
+                eng(&format!("pkt_dsize class {k} {t}"), e);
+            }
+        }
+        for (b, e) in &self.tx_by_buf {
+            eng(&format!("tx {b:?}"), e);
         }
         for (app, rules) in &self.tx_always {
             v.push(format!("tx always {}: rules {}", app.as_str(), rules.len()));
         }
-        v.push(format!("ip-only: rules {}", self.ip_only.len()));
+        v.push(format!(
+            "ip-only: rules {} (indexed by address: {})",
+            self.rules.iter().filter(|r| r.kind == Kind::IpOnly).count(),
+            self.rules
+                .iter()
+                .filter(|r| r.kind == Kind::IpOnly)
+                .count()
+                .saturating_sub(self.ip_only.plain.len())
+        ));
         v
     }
 
     /// The signatures loaded, in evaluation order.
     pub fn signatures(&self) -> impl Iterator<Item = &stormwatch_model::SignatureInfo> {
         self.rules.iter().map(|r| r.sig.as_ref())
+    }
+
+    /// The group selector for data from `src:sp` to `dst:dp` travelling `dir`.
+    fn sel(&self, dir: Direction, src: IpAddr, sp: u16, dst: IpAddr, dp: u16) -> Sel {
+        Sel {
+            dir,
+            port: match dir {
+                Direction::ToServer => dp,
+                Direction::ToClient => sp,
+            },
+            src_home: self.home.contains(src),
+            dst_home: self.home.contains(dst),
+        }
+    }
+
+    /// True when payload inspection stops once a flow of `app` turns encrypted.
+    fn tracks_encryption(&self, app: AppProto) -> bool {
+        match app {
+            AppProto::Tls => self.tls_encryption == EncryptionHandling::TrackOnly,
+            AppProto::Ssh => self.ssh_encryption == EncryptionHandling::TrackOnly,
+            _ => false,
+        }
     }
 
     /// Inspects one packet: header rules, IP-only rules (once per flow
@@ -698,56 +802,39 @@ impl RuleSet {
         if fs.as_ref().is_some_and(|f| f.passed()) {
             return;
         }
-        let ctx = Ctx {
-            ts: p.ts,
-            src,
-            sp,
-            dst,
-            dp,
-            proto,
-            flow: p.flow.as_ref(),
-            frame: p.frame,
-        };
-        let mut hits: Vec<u32> = Vec::new();
+        let no_payload = fs.as_ref().is_some_and(|f| f.payload_inspection_stopped());
+        let dir = p.flow.map_or(Direction::ToServer, |f| f.dir);
+        let sel = self.sel(dir, src, sp, dst, dp);
         let tracked = proto == 6 && p.flow.is_some_and(|f| f.stream_tracked);
-        let groups = if tracked {
+        let engines = if tracked {
             &self.pkt_only
         } else {
             &self.pkt_fallback
         };
-        let mut always: [&[u32]; 3] = [&[], &[], &[]];
         let tcp_flags = match p.pkt.l4 {
             L4::Tcp(t) => Some(t.flags),
             _ => None,
         };
-        if !groups.is_empty() {
-            for (k, g) in groups.lookup(proto, sp, dp).into_iter().enumerate() {
-                if let Some(g) = g {
-                    always[k] = g.always_for(tcp_flags);
-                    g.scan(p.pkt.payload, &mut hits);
-                }
-            }
-        }
-        let len = p.pkt.payload.len();
-        let mut ds_always: [&[u32]; 3] = [&[], &[], &[]];
+        let payload = p.pkt.payload;
+        let scan = !no_payload && !payload.is_empty();
+        let mut cands: Vec<u32> = Vec::new();
+        let len = payload.len() as u64;
         let class = DSIZE_CLASSES
             .iter()
-            .position(|&(lo, hi)| (lo..=hi).contains(&(len as u64)));
-        if let Some(g) = class.and_then(|c| self.pkt_dsize.get(c))
-            && !g.is_empty()
-        {
-            for (k, g) in g.lookup(proto, sp, dp).into_iter().enumerate() {
-                if let Some(g) = g {
-                    ds_always[k] = g.always_for(tcp_flags);
-                    g.scan(p.pkt.payload, &mut hits);
+            .position(|&(lo, hi)| (lo..=hi).contains(&len));
+        let ds = class.and_then(|c| self.pkt_dsize.get(c));
+        for e in std::iter::once(engines).chain(ds) {
+            let e = e.get(proto);
+            if e.is_empty() {
+                continue;
+            }
+            if let Some(g) = e.lookup(&sel) {
+                cands.extend_from_slice(g.always_for(tcp_flags));
+                if scan && g.has_keys() {
+                    g.scan(payload, &mut cands);
                 }
             }
-        }
-        hits.sort_unstable();
-        hits.dedup();
-        let mut cands = hits;
-        for a in always.into_iter().chain(ds_always) {
-            merge_into(&mut cands, a);
+            e.indexed_candidates(src, dst, &mut cands);
         }
         // IP-only rules: first packet of each direction of a flow.
         let do_iponly = match (&mut fs, &p.flow) {
@@ -765,13 +852,57 @@ impl RuleSet {
             _ => true,
         };
         if do_iponly {
-            merge_into(&mut cands, &self.ip_only);
+            self.ip_only.candidates(src, dst, &mut cands);
         }
         if cands.is_empty() {
             return;
         }
-        let payload = p.pkt.payload;
+        cands.sort_unstable();
+        cands.dedup();
+        let ctx = Ctx {
+            ts: p.ts,
+            src,
+            sp,
+            dst,
+            dp,
+            proto,
+            flow: p.flow.as_ref(),
+            frame: p.frame,
+            no_payload,
+        };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
+    }
+
+    /// Follows where a TLS / SSH flow turns encrypted (see [`crate::enc`]).
+    fn watch_encryption(&self, s: &StreamInput<'_>, fs: &mut FlowState) -> EncState {
+        let d = s.flow.dir.index();
+        let inner = fs.inner();
+        if inner.no_payload {
+            if inner.stream.iter().any(|sd| !sd.buf.is_empty()) {
+                for sd in inner.stream.iter_mut() {
+                    sd.reset();
+                }
+            }
+            return EncState::Stopped;
+        }
+        let enc = inner.enc.get_or_insert_with(Box::default);
+        if enc.done() {
+            return EncState::Clear;
+        }
+        let StreamData::Bytes(b) = s.data else {
+            enc.lost(d);
+            return EncState::Clear;
+        };
+        match enc.feed(s.flow.app_proto, d, s.offset, b) {
+            crate::enc::Seen::Clear => EncState::Clear,
+            crate::enc::Seen::EncryptedFrom(at) => {
+                inner.no_payload = true;
+                self.counters
+                    .encrypted_flows
+                    .fetch_add(1, Ordering::Relaxed);
+                EncState::Cut(at)
+            }
+        }
     }
 
     /// Inspects one in-order chunk of reassembled TCP data. Stream rules see
@@ -779,30 +910,50 @@ impl RuleSet {
     /// last sent data, at most `stream_window_bytes`), so a pattern split over
     /// segments matches, and each rule alerts at most once per turn.
     pub fn match_stream(&self, s: &StreamInput<'_>, fs: &mut FlowState, out: &mut Vec<Alert>) {
-        if (self.stream.is_empty() && !self.tx_reads_stream) || s.flow.key.proto != IpProto::TCP {
+        if (self.stream.is_empty() && !self.tx_reads_stream && !self.payload_rules)
+            || s.flow.key.proto != IpProto::TCP
+        {
             return;
         }
         if fs.passed() {
             return;
         }
+        let mut data = s.data;
+        if self.payload_rules
+            && (self.tracks_encryption(s.flow.app_proto) || fs.payload_inspection_stopped())
+        {
+            match self.watch_encryption(s, fs) {
+                EncState::Clear => {}
+                EncState::Stopped => return,
+                EncState::Cut(at) => {
+                    if let StreamData::Bytes(b) = data {
+                        data = StreamData::Bytes(b.get(..at).unwrap_or(b));
+                    }
+                }
+            }
+        }
+        if self.stream.is_empty() && !self.tx_reads_stream {
+            return;
+        }
         let (src, sp, dst, dp) = s.flow.oriented();
         let d = s.flow.dir;
-        let groups = self.stream.lookup(sp, dp);
-        let no_rules = groups.iter().flatten().all(|g| g.is_empty());
-        if no_rules && !self.tx_reads_stream {
+        let sel = self.sel(d, src, sp, dst, dp);
+        let group = self.stream.lookup(&sel);
+        if group.is_none() && !self.tx_reads_stream {
             // Still note the turn change for the other direction's rules.
             if let Some(inner) = fs.inner.as_mut() {
                 inner.last_stream_dir = Some(d);
             }
             return;
         }
+        let w = self.limits.stream_window_bytes.max(1);
         let inner = fs.inner();
         if inner.last_stream_dir != Some(d) {
             inner.stream[d.index()].reset();
             inner.last_stream_dir = Some(d);
         }
         let sd = &mut inner.stream[d.index()];
-        let bytes = match s.data {
+        let bytes = match data {
             StreamData::Gap(_) => {
                 // No match across a gap: a new turn starts after it.
                 sd.reset();
@@ -813,26 +964,33 @@ impl RuleSet {
         if bytes.is_empty() {
             return;
         }
-        let old_len = sd.buf.len();
+        let old_end = sd.base + sd.buf.len() as u64;
         sd.buf.extend_from_slice(bytes);
-        if no_rules {
+        self.trim_window(sd);
+        let Some(g) = group else {
             // Kept only for the raw-payload part of transaction rules.
-            self.trim_window(sd);
             return;
-        }
-        let scan_from = old_len.saturating_sub(self.max_pat.saturating_sub(1));
-        let mut cands: Vec<u32> = Vec::new();
+        };
+        let view_from = sd.view_start(w);
+        let overlap = g.max_key.saturating_sub(1) as u64;
+        let scan_pos = old_end
+            .saturating_sub(overlap)
+            .max(sd.base + view_from as u64);
+        let scan_from = usize::try_from(scan_pos - sd.base).unwrap_or(0);
+        let mut cands: Vec<u32> = g.always.clone();
         let mut hits: Vec<u32> = Vec::new();
-        for g in groups.into_iter().flatten() {
-            cands.extend_from_slice(&g.always);
-            g.scan(&sd.buf[scan_from..], &mut hits);
+        if g.has_keys()
+            && let Some(hay) = sd.buf.get(scan_from..)
+        {
+            // Turn position of `hay`'s first byte.
+            g.scan_at(hay, scan_pos, &mut hits);
         }
-        let turn_pos = sd.dropped + old_len as u64;
+        let turn_pos = old_end;
         hits.sort_unstable();
         hits.dedup();
         // Pending candidates stay for 4 KiB of further data.
         const PENDING_REACH: u64 = 4096;
-        let now = sd.dropped + sd.buf.len() as u64;
+        let now = sd.base + sd.buf.len() as u64;
         sd.pending
             .retain(|&(_, at)| now.saturating_sub(at) <= PENDING_REACH);
         cands.extend(sd.pending.iter().map(|p| p.0));
@@ -841,10 +999,9 @@ impl RuleSet {
         cands.dedup();
         cands.retain(|r| !sd.alerted.contains(r));
         if cands.is_empty() {
-            self.trim_window(sd);
             return;
         }
-        // Evaluate against the turn buffer. The buffer is moved out so the
+        // Evaluate against the turn window. The buffer is moved out so the
         // flow state can be borrowed mutably by flowbits.
         let buf = std::mem::take(&mut sd.buf);
         let ctx = Ctx {
@@ -856,13 +1013,14 @@ impl RuleSet {
             proto: 6,
             flow: Some(&s.flow),
             frame: s.frame,
+            no_payload: false,
         };
         let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
             &cands,
             &ctx,
             Src::Stream,
-            Some(&buf),
+            Some(buf.get(view_from..).unwrap_or(&buf)),
             Some(fs),
             out,
             Some(&mut matched),
@@ -884,16 +1042,19 @@ impl RuleSet {
             }
             sd.pending.push((h, turn_pos));
         }
-        self.trim_window(sd);
     }
 
+    /// Counts a window slide when the turn outgrew the window, and drops the
+    /// bytes before the window once they are as many as the window holds.
     fn trim_window(&self, sd: &mut StreamDir) {
         let w = self.limits.stream_window_bytes.max(1);
         if sd.buf.len() > w {
-            let cut = sd.buf.len() - w;
-            sd.buf.drain(..cut);
-            sd.dropped += cut as u64;
             self.counters.window_slides.fetch_add(1, Ordering::Relaxed);
+            if sd.buf.len() >= 2 * w {
+                let cut = sd.buf.len() - w;
+                sd.buf.drain(..cut);
+                sd.base += cut as u64;
+            }
         }
     }
 
@@ -913,20 +1074,32 @@ impl RuleSet {
             return;
         }
         let app = tx.app_proto();
+        let (src, sp, dst, dp) = t.flow.oriented();
+        let sel = self.sel(t.flow.dir, src, sp, dst, dp);
         let mut cands: Vec<u32> = Vec::new();
         if let Some(v) = self.tx_always.get(&app) {
             cands.extend_from_slice(v);
         }
-        for (b, g) in &self.tx_by_buf {
+        for (b, e) in &self.tx_by_buf {
             if crate::parse::buffer_proto(*b) != app && *b != BufferId::FileData {
                 continue;
             }
             let n = tx.buffer_count(*b);
+            if n == 0 {
+                continue;
+            }
+            let Some(g) = e.lookup(&sel) else {
+                continue;
+            };
+            let mut present = false;
             for i in 0..n {
                 if let Some(data) = tx.buffer(*b, i) {
-                    cands.extend_from_slice(&g.always);
+                    present = true;
                     g.scan(data, &mut cands);
                 }
+            }
+            if present {
+                cands.extend_from_slice(&g.always);
             }
         }
         if cands.is_empty() {
@@ -941,7 +1114,6 @@ impl RuleSet {
         if cands.is_empty() {
             return;
         }
-        let (src, sp, dst, dp) = t.flow.oriented();
         let ctx = Ctx {
             ts: t.ts,
             src,
@@ -951,6 +1123,7 @@ impl RuleSet {
             proto: t.flow.key.proto.0,
             flow: Some(&t.flow),
             frame: t.frame,
+            no_payload: false,
         };
         // Raw payload parts of tx rules look at this direction's stream turn
         // (moved out while the rules run, so flowbits can borrow the state).
@@ -964,12 +1137,14 @@ impl RuleSet {
             Some(i) if needs_turn => std::mem::take(&mut i.stream[di].buf),
             _ => Vec::new(),
         };
+        let w = self.limits.stream_window_bytes.max(1);
+        let view = turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn);
         let mut matched = Vec::new();
         self.run_candidates(
             &cands,
             &ctx,
             Src::Tx(tx),
-            Some(&turn),
+            Some(view),
             Some(fs),
             out,
             Some(&mut matched),
@@ -1087,6 +1262,9 @@ impl RuleSet {
     ) -> bool {
         // Header: protocol, ports, packet keywords, then addresses (cheapest first).
         if !r.proto.allows(ctx.proto) {
+            return false;
+        }
+        if ctx.no_payload && !r.payload.is_empty() {
             return false;
         }
         let ports_fwd = ports_match(&r.sp, ctx.sp) && ports_match(&r.dp, ctx.dp);
@@ -1313,8 +1491,28 @@ impl RuleSet {
     }
 }
 
-/// A packet-engine member: rule, fast pattern, port placement, protocol.
-type PktMember<'a> = (u32, Option<&'a [u8]>, PortKey, HdrProto);
+/// A packet-engine member: rule, prefilter key, protocol.
+type PktMember<'a> = (u32, Option<&'a Key>, HdrProto);
+
+/// A rule's prefilter key: from its payload (packet and stream rules) or the
+/// buffer its fast pattern is in (transaction rules).
+fn rule_key(r: &Rule) -> Option<Key> {
+    match r.kind {
+        Kind::Packet | Kind::Stream => choose_key(&r.payload),
+        Kind::Tx => match &r.fast {
+            Some(FastSel {
+                list: ListId::Buffer(b),
+                ..
+            }) => r
+                .bufs
+                .iter()
+                .find(|x| x.0 == *b)
+                .and_then(|x| choose_key(&x.1)),
+            _ => None,
+        },
+        Kind::IpOnly => None,
+    }
+}
 
 /// Payload-length classes for `dsize` rules.
 const DSIZE_CLASSES: [(u64, u64); 5] = [(0, 0), (1, 64), (65, 256), (257, 1024), (1025, u64::MAX)];
@@ -1355,98 +1553,12 @@ fn cmp_span(c: Cmp) -> Vec<(u64, u64)> {
     }
 }
 
-/// Merges sorted `b` into sorted, deduplicated `a`.
-fn merge_into(a: &mut Vec<u32>, b: &[u32]) {
-    if b.is_empty() {
-        return;
-    }
-    if a.is_empty() {
-        a.extend_from_slice(b);
-        return;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        if x < y {
-            out.push(x);
-            i += 1;
-        } else if y < x {
-            out.push(y);
-            j += 1;
-        } else {
-            out.push(x);
-            i += 1;
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    *a = out;
-}
-
 fn read_text(p: &Path) -> Result<String, RulesError> {
     let bytes = std::fs::read(p).map_err(|source| RulesError::Io {
         path: p.to_path_buf(),
         source,
     })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn small_ports(set: &PortSet) -> Option<Vec<u16>> {
-    if set.is_full() {
-        return None;
-    }
-    set.count_small(MAX_GROUP_PORTS)?;
-    let mut v = Vec::new();
-    for &(a, b) in &set.ranges {
-        for p in a..=b {
-            v.push(p);
-        }
-    }
-    Some(v)
-}
-
-fn port_key(r: &Rule) -> PortKey {
-    if r.bidir {
-        return PortKey::Any;
-    }
-    if let Some(v) = small_ports(&r.dp) {
-        return PortKey::Dst(v);
-    }
-    if let Some(v) = small_ports(&r.sp) {
-        return PortKey::Src(v);
-    }
-    PortKey::Any
-}
-
-fn build_proto_groups(m: &[PktMember<'_>], flags_of: crate::prefilter::FlagsOf<'_>) -> ProtoGroups {
-    let tcp: Vec<_> = m
-        .iter()
-        .filter(|x| x.3.allows(6))
-        .map(|x| (x.0, x.1, x.2.clone()))
-        .collect();
-    let udp: Vec<_> = m
-        .iter()
-        .filter(|x| x.3.allows(17))
-        .map(|x| (x.0, x.1, x.2.clone()))
-        .collect();
-    let icmp: Vec<_> = m
-        .iter()
-        .filter(|x| x.3.allows(1))
-        .map(|x| (x.0, x.1))
-        .collect();
-    let other: Vec<_> = m
-        .iter()
-        .filter(|x| x.3 == HdrProto::Ip)
-        .map(|x| (x.0, x.1))
-        .collect();
-    ProtoGroups {
-        tcp: PortGroups::build(&tcp, Some(flags_of)),
-        udp: PortGroups::build(&udp, None),
-        icmp: Group::build(&icmp),
-        other: Group::build(&other),
-    }
 }
 
 fn flag_test(m: FlagMod, have: u8, want: u8) -> bool {
