@@ -82,7 +82,7 @@ use attacks::Attacks;
 use std::net::IpAddr;
 use stormwatch_model::{
     Alert, Anomaly, AppContext, AppEvent, AppProto, DownloadInfo, FileEvent, FlowRecord, FtpEvent,
-    NetSet, Notice, NoticeKind, PacketSummary, Stage, Timestamp, TlsEvent,
+    IpProto, NetSet, Notice, NoticeKind, PacketSummary, Stage, Timestamp, TlsEvent,
 };
 use util::{HomeNet, Suppressor, ep, thousands};
 
@@ -264,6 +264,13 @@ impl Detectors {
         let mut ctx = ctx!(self, out);
         let key = &ctx_app.key;
         self.listeners.on_app_data(ctx_app.flow_id, &mut ctx);
+        if key.proto == IpProto::TCP
+            && matches!(ev, AppEvent::ProtoDetected { .. } | AppEvent::File(_))
+        {
+            // Data on the flow: a connection, not a dataless probe.
+            self.scans
+                .app_data(key.src, ctx_app.flow_id, ctx_app.ts, &mut ctx);
+        }
         match ev {
             AppEvent::ProtoDetected { proto, masquerade } => {
                 if *proto == AppProto::Irc {
@@ -456,6 +463,7 @@ impl Detectors {
             ("detect.scan.benign_resets", s.benign_resets),
             ("detect.scan.episode_restarts", s.episode_restarts),
             ("detect.scan.dataless_connects", s.dataless),
+            ("detect.scan.dataless_reverted", s.dataless_reverted),
             ("detect.scan.decided", s.decided),
             ("detect.scan.ended", s.ended),
             ("detect.scan.sources_evicted", s.sources_evicted),

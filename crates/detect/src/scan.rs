@@ -27,6 +27,62 @@ use stormwatch_model::{
 /// Answered TCP first contacts remembered per source for the dataless check.
 const ANSWERED_FLOWS: usize = 8;
 
+/// An answered TCP first contact, watched until it closes: a connect closed
+/// without a byte either way was a probe after all (connect scans, SYN scans
+/// of open ports).
+#[derive(Copy, Clone, Default)]
+struct Answered {
+    flow: u64,
+    /// `A_*` bits.
+    state: u8,
+}
+
+const A_LIVE: u8 = 1;
+/// FIN seen from the client.
+const A_FIN_C: u8 = 2;
+/// FIN seen from the server.
+const A_FIN_S: u8 = 4;
+/// Judged dataless at its close: the walk already took the failure.
+const A_CLOSED_DATALESS: u8 = 8;
+
+/// The last `ANSWERED_FLOWS` answered TCP first contacts of a source, inline
+/// (no allocation); the oldest is overwritten.
+#[derive(Copy, Clone, Default)]
+struct AnsweredSet {
+    slots: [Answered; ANSWERED_FLOWS],
+    next: u8,
+}
+
+impl AnsweredSet {
+    fn push(&mut self, flow: FlowId) {
+        let i = usize::from(self.next) % ANSWERED_FLOWS;
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Answered {
+                flow: flow.0,
+                state: A_LIVE,
+            };
+        }
+        self.next = u8::try_from((i + 1) % ANSWERED_FLOWS).unwrap_or(0);
+    }
+
+    fn find_mut(&mut self, flow: FlowId) -> Option<&mut Answered> {
+        self.slots
+            .iter_mut()
+            .find(|a| a.state & A_LIVE != 0 && a.flow == flow.0)
+    }
+}
+
+/// What a close or a flow record says about an answered first contact.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Dataless {
+    /// Not (or no longer) watched, or nothing to do.
+    Nothing,
+    /// Closed without a byte either way: a failed contact after all.
+    Fail,
+    /// Judged dataless at its close, but data showed up after all.
+    Revert,
+}
+
 /// A source: address and protocol class (each walks on its own).
 pub(crate) type SrcKey = (IpAddr, Class);
 
@@ -94,9 +150,9 @@ struct Source {
     ping_window: (Timestamp, u32),
     app_tool: Option<&'static str>,
     decided: Option<Decided>,
-    /// Recent answered TCP first contacts, checked at flow end: a connection
-    /// closed without the client sending anything was a probe.
-    answered_flows: VecDeque<FlowId>,
+    /// Recent answered TCP first contacts, checked at their close and at flow
+    /// end: a connection closed without a byte either way was a probe.
+    answered_flows: AnsweredSet,
 }
 
 impl Source {
@@ -122,7 +178,7 @@ impl Source {
             ping_window: (now, 0),
             app_tool: None,
             decided: None,
-            answered_flows: VecDeque::new(),
+            answered_flows: AnsweredSet::default(),
         }
     }
 
@@ -147,7 +203,6 @@ impl Source {
             + self.pairs.heap_bytes()
             + self.ports_listed.capacity() * 8
             + self.queue.capacity() * 16
-            + self.answered_flows.capacity() * 8
             + self.sample.capacity() * std::mem::size_of::<IpAddr>()
             + self.backlog.capacity() * std::mem::size_of::<Backlog>()
     }
@@ -324,6 +379,9 @@ pub(crate) struct Scans {
     pub probes: u64,
     pub episode_restarts: u64,
     pub dataless: u64,
+    /// Connects judged dataless at their close that carried data after all
+    /// (an unidentified protocol: the flow record shows it).
+    pub dataless_reverted: u64,
     pub successes: u64,
     pub failures: u64,
     pub timeouts: u64,
@@ -359,6 +417,7 @@ impl Scans {
             probes: 0,
             episode_restarts: 0,
             dataless: 0,
+            dataless_reverted: 0,
             successes: 0,
             failures: 0,
             timeouts: 0,
@@ -434,8 +493,11 @@ impl Scans {
                             if self.pending.contains_key(&p.flow_id) {
                                 // The client only tears down what was answered.
                                 self.resolve(p.flow_id, Outcome::Success, p.ts, ctx);
-                            } else if rst {
-                                self.answered_late(p.src, class, p.flow_id);
+                            } else {
+                                if rst {
+                                    self.answered_late(p.src, class, p.flow_id);
+                                }
+                                self.close_seen(p.src, p, true, ctx);
                             }
                         }
                     }
@@ -449,6 +511,8 @@ impl Scans {
                             self.resolve(p.flow_id, o, p.ts, ctx);
                         } else if syn && ack {
                             self.answered_late(p.dst, class, p.flow_id);
+                        } else if (rst || fin) && !syn {
+                            self.close_seen(p.dst, p, false, ctx);
                         }
                     }
                 }
@@ -728,10 +792,7 @@ impl Scans {
                 s.answered += 1;
                 s.last_answered = Some(flow);
                 if pe.key.1 == Class::Tcp {
-                    if s.answered_flows.len() >= ANSWERED_FLOWS {
-                        s.answered_flows.pop_front();
-                    }
-                    s.answered_flows.push_back(flow);
+                    s.answered_flows.push(flow);
                 }
             }
             Outcome::Failure => self.failures += 1,
@@ -848,9 +909,110 @@ impl Scans {
         self.scanning.push(Reverse((deadline, key)));
     }
 
+    /// A FIN or RST on an answered TCP first contact (not pending any more):
+    /// once the connection is closed — a RST from either side, or a FIN from
+    /// both — without a byte of payload either way and without application
+    /// data identified on it, it was a probe (a connect scan, a SYN scan of an
+    /// open port): the success it was counted as becomes a failure now, not
+    /// when its flow record arrives (the flow stage's closed timeout later).
+    fn close_seen(
+        &mut self,
+        client: IpAddr,
+        p: &PacketSummary,
+        from_client: bool,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let key = (client, Class::Tcp);
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let Some(a) = s.answered_flows.find_mut(p.flow_id) else {
+            return;
+        };
+        if a.state & A_CLOSED_DATALESS != 0 {
+            return;
+        }
+        if p.payload_len > 0 {
+            // It carried data: a connection, not a probe.
+            a.state = 0;
+            return;
+        }
+        let f = p.tcp_flags;
+        if f & tcp_flags::FIN != 0 {
+            a.state |= if from_client { A_FIN_C } else { A_FIN_S };
+        }
+        let closed = f & tcp_flags::RST != 0 || a.state & (A_FIN_C | A_FIN_S) == A_FIN_C | A_FIN_S;
+        if !closed {
+            return;
+        }
+        a.state |= A_CLOSED_DATALESS;
+        self.apply_dataless(key, Dataless::Fail, p.ts, p.flow_id, ctx);
+    }
+
+    /// Application data was identified on a flow opened by `client`: an
+    /// answered first contact of it is a connection, not a probe (and one
+    /// already judged dataless at its close is taken back).
+    pub(crate) fn app_data(
+        &mut self,
+        client: IpAddr,
+        flow: FlowId,
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let key = (client, Class::Tcp);
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let Some(a) = s.answered_flows.find_mut(flow) else {
+            return;
+        };
+        let was = a.state;
+        a.state = 0;
+        if was & A_CLOSED_DATALESS != 0 {
+            self.apply_dataless(key, Dataless::Revert, ts, flow, ctx);
+        }
+    }
+
+    /// Applies a dataless judgement to the source's walk: a failure instead of
+    /// the success it was counted as (+2 steps), or that taken back.
+    fn apply_dataless(
+        &mut self,
+        key: SrcKey,
+        what: Dataless,
+        ts: Timestamp,
+        flow: FlowId,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let step = self.trw.fail - self.trw.success;
+        match what {
+            Dataless::Nothing => {}
+            Dataless::Fail => {
+                self.dataless += 1;
+                s.failures += 1;
+                if s.decided.is_none() {
+                    s.llr += step;
+                    if s.llr >= self.trw.upper {
+                        self.decide(key, ts, Some(flow), ctx);
+                    }
+                }
+            }
+            Dataless::Revert => {
+                self.dataless_reverted += 1;
+                s.failures = s.failures.saturating_sub(1);
+                if s.decided.is_none() {
+                    s.llr -= step;
+                }
+            }
+        }
+    }
+
     /// A flow ended: an answered TCP first contact that closed without a byte
     /// of data either way (connect scans, SYN scans of open ports) counts as a
-    /// failed first contact after all.
+    /// failed first contact after all — unless its close already said so; one
+    /// judged dataless at its close whose record shows data is taken back.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
         if rec.key.proto != IpProto::TCP {
             return;
@@ -862,24 +1024,27 @@ impl Scans {
         let Some(s) = self.sources.get_mut(&key) else {
             return;
         };
-        let Some(i) = s.answered_flows.iter().position(|f| *f == rec.flow_id) else {
+        let Some(a) = s.answered_flows.find_mut(rec.flow_id) else {
             return;
         };
-        s.answered_flows.remove(i);
+        let was = a.state;
+        a.state = 0;
         // Zeek history: `D`/`d` = data from the originator/responder. A probe
         // carries none either way (an FTP data connection the client opened
         // carries the server's). Unknown history: no call.
-        if t.history.is_empty() || t.history.contains('D') || t.history.contains('d') {
-            return;
-        }
-        self.dataless += 1;
-        s.failures += 1;
-        if s.decided.is_none() {
-            s.llr += self.trw.fail - self.trw.success;
-            if s.llr >= self.trw.upper {
-                self.decide(key, rec.end, Some(rec.flow_id), ctx);
+        let data = t.history.contains('D') || t.history.contains('d');
+        let what = if was & A_CLOSED_DATALESS != 0 {
+            if data {
+                Dataless::Revert
+            } else {
+                Dataless::Nothing
             }
-        }
+        } else if t.history.is_empty() || data {
+            Dataless::Nothing
+        } else {
+            Dataless::Fail
+        };
+        self.apply_dataless(key, what, rec.end, rec.flow_id, ctx);
     }
 
     /// Application-layer probes named a scanning tool (nmap's NSE user agent):
