@@ -13,6 +13,7 @@ use stormwatch_engine::Config;
 use stormwatch_flow::ChecksumMode;
 use stormwatch_model::NetSet;
 use stormwatch_output::eve::EveOptions;
+use stormwatch_proto::{DetectionPort, Transport};
 use stormwatch_rules::RulesConfig;
 use yaml_rust2::yaml::Hash;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -142,6 +143,18 @@ impl Settings {
         // Suricata's default suricata.yaml: `http: extended: yes`, `tls: extended: yes`.
         s.engine.proto.http.extended = yaml.is_none();
         s.engine.proto.tls.extended = yaml.is_none();
+        // Suricata probes each side of a UDP flow once (its first datagram
+        // with payload).
+        s.engine.proto.detect.max_detect_datagrams = 1;
+        // Suricata finds DNS by port-bound probing only (its default
+        // `detection-ports: dp: 53`, plus any configured below).
+        for transport in [Transport::Udp, Transport::Tcp] {
+            s.engine.proto.detect.gated_ports.push(DetectionPort {
+                proto: stormwatch_model::AppProto::Dns,
+                transport,
+                port: 53,
+            });
+        }
         let mut doc = match yaml {
             Some(p) => {
                 let d = read_yaml(p)?;
@@ -402,7 +415,6 @@ impl Settings {
     /// `.detection-ports.dp`.
     fn apply_app_layer(&mut self, protos: &Yaml) -> Result<()> {
         use stormwatch_model::AppProto;
-        use stormwatch_proto::{DetectionPort, Transport};
         let Yaml::Hash(h) = protos else { return Ok(()) };
         for (name, v) in h {
             let Some(name) = yaml_string(name) else {

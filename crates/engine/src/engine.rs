@@ -234,10 +234,19 @@ impl ProtoSink for ProtoOut<'_> {
                     stormwatch_proto::dns::logger::event_json(d),
                 )))
             }
+            AppEvent::Ssh(e) if keep_object => {
+                // Both banners, each added as its side is seen.
+                let mut v = match self.app_json.take() {
+                    Some(b) if b.0 == "ssh" => b.1,
+                    _ => serde_json::Value::Null,
+                };
+                stormwatch_proto::ssh::logger::merge_event_json(&mut v, ctx.dir, e);
+                *self.app_json = Some(Box::new(("ssh", v)));
+            }
             _ => {}
         }
         if keep_object
-            && matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_))
+            && matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_) | AppEvent::Ssh(_))
             && !self.unpatched.is_empty()
         {
             let extra = self.extra();
@@ -324,21 +333,66 @@ struct Stages {
     home_net: stormwatch_model::NetSet,
 }
 
-fn flow_info(ctx: &PacketCtx, app: &FlowApp) -> FlowInfo {
+/// The flow facts rules see for data of direction `dir` (in the flow table's
+/// orientation). A flow the protocol stage found reversed (a midstream pickup
+/// that began with the server's data) is turned round.
+fn flow_info(ctx: &PacketCtx, app: &FlowApp, dir: Direction) -> FlowInfo {
+    let rev = app.reversed();
+    let (pt, pc, bt, bc) = if rev {
+        (
+            ctx.pkts_toclient,
+            ctx.pkts_toserver,
+            ctx.bytes_toclient,
+            ctx.bytes_toserver,
+        )
+    } else {
+        (
+            ctx.pkts_toserver,
+            ctx.pkts_toclient,
+            ctx.bytes_toserver,
+            ctx.bytes_toclient,
+        )
+    };
     FlowInfo {
         flow_id: ctx.flow_id,
-        key: ctx.key,
-        dir: ctx.dir,
+        key: if rev { ctx.key.reversed() } else { ctx.key },
+        dir: if rev { dir.flip() } else { dir },
         established: ctx.established,
         stream_tracked: ctx.stream_tracked,
         app_proto: app.app_proto(),
         app_proto_ts: app.app_proto_dir(Direction::ToServer),
         app_proto_tc: app.app_proto_dir(Direction::ToClient),
-        pkts_toserver: ctx.pkts_toserver,
-        pkts_toclient: ctx.pkts_toclient,
-        bytes_toserver: ctx.bytes_toserver,
-        bytes_toclient: ctx.bytes_toclient,
+        pkts_toserver: pt,
+        pkts_toclient: pc,
+        bytes_toserver: bt,
+        bytes_toclient: bc,
         start: ctx.start,
+    }
+}
+
+/// Turns a flow record round (client and server swapped): for flows the
+/// protocol stage found reversed.
+fn reverse_record(rec: &mut FlowRecord) {
+    rec.key = rec.key.reversed();
+    std::mem::swap(&mut rec.pkts_toserver, &mut rec.pkts_toclient);
+    std::mem::swap(&mut rec.bytes_toserver, &mut rec.bytes_toclient);
+    if let Some(t) = &mut rec.tcp {
+        std::mem::swap(&mut t.flags_ts, &mut t.flags_tc);
+        std::mem::swap(&mut t.gap_bytes_ts, &mut t.gap_bytes_tc);
+        t.history = t
+            .history
+            .chars()
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+    }
+    if let Some((src, dst)) = rec.macs {
+        rec.macs = Some((dst, src));
     }
 }
 
@@ -415,6 +469,11 @@ impl FlowVisitor<PerFlow> for Stages {
         if ctx.first_in_flow {
             self.proto
                 .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
+            if let L4::Tcp(t) = &pkt.l4
+                && t.flags & tcp_flags::SYN == 0
+            {
+                user.app.set_midstream();
+            }
         }
         if let Some(d) = &mut rest.detect
             && let Some(s) = summary_of(ctx, pkt)
@@ -424,7 +483,7 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = flow_info(ctx, &user.app);
+            let info = flow_info(ctx, &user.app, ctx.dir);
             let mut out = ProtoOut {
                 rest: &mut self.rest,
                 rules_state: &mut user.rules,
@@ -442,7 +501,7 @@ impl FlowVisitor<PerFlow> for Stages {
                 ts: ctx.ts,
                 pkt,
                 frame: &[],
-                flow: Some(flow_info(ctx, &user.app)),
+                flow: Some(flow_info(ctx, &user.app, ctx.dir)),
             };
             let before = rest.alerts.len();
             rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
@@ -454,8 +513,7 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let mut info = flow_info(ctx, &user.app);
-        info.dir = chunk.dir;
+        let mut info = flow_info(ctx, &user.app, chunk.dir);
         {
             let mut out = ProtoOut {
                 rest: &mut self.rest,
@@ -474,7 +532,8 @@ impl FlowVisitor<PerFlow> for Stages {
         }
         let rest = &mut self.rest;
         if let Some(rs) = rest.rules.clone() {
-            info.app_proto = user.app.app_proto();
+            // Identification may have named (or turned round) the flow just now.
+            info = flow_info(ctx, &user.app, chunk.dir);
             let input = StreamInput {
                 ts: ctx.ts,
                 flow: info,
@@ -492,11 +551,20 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {
+        // The protocol stage takes the table's orientation and turns it itself.
+        let table_key = rec.key;
+        if user.app.reversed() {
+            reverse_record(&mut rec);
+        }
         let ctx = AppContext {
             ts: rec.end,
             flow_id: rec.flow_id,
-            key: rec.key,
-            dir: Direction::ToServer,
+            key: table_key,
+            dir: if user.app.reversed() {
+                Direction::ToClient
+            } else {
+                Direction::ToServer
+            },
         };
         {
             let info = FlowInfo {
@@ -550,6 +618,16 @@ impl FlowVisitor<PerFlow> for Stages {
         let meta = rest.meta;
         rest.meta.pcap_cnt = None;
         rest.emit(OutputRecord::Flow(rec));
+        // EVE `app_proto_orig`: the protocol before an upgrade (HTTP CONNECT,
+        // STARTTLS), an EVE member the model's record does not carry.
+        let orig = user.app.app_proto_orig();
+        if orig.is_known()
+            && let Some((_, _, extra)) = rest.pending.last_mut()
+        {
+            let mut m = serde_json::Map::new();
+            m.insert("app_proto_orig".into(), orig.as_str().into());
+            *extra = Some(Box::new(m));
+        }
         rest.drain_findings();
         rest.meta = meta;
     }
