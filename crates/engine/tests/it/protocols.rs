@@ -193,6 +193,12 @@ fn our_flows(records: &[OutputRecord]) -> BTreeMap<Key, OurFlow> {
                         let st = s(b, "status");
                         if !st.is_empty() {
                             e.status.insert(st);
+                        } else {
+                            // A non-numeric status keeps only its string.
+                            let st = s(b, "status_string");
+                            if !st.is_empty() {
+                                e.status.insert(st);
+                            }
                         }
                     }
                     "dns" => {
@@ -230,6 +236,11 @@ fn same_value(what: &str, theirs: &str, ours: &str) -> bool {
     }
     match what {
         "dns query" => theirs == "<Root>" && ours.is_empty(),
+        "http status" => {
+            !ours.is_empty()
+                && !ours.bytes().all(|b| b.is_ascii_digit())
+                && ours.starts_with(theirs)
+        }
         "http request" => {
             let t: Vec<&str> = theirs.splitn(3, ' ').collect();
             let o: Vec<&str> = ours.splitn(3, ' ').collect();
