@@ -147,6 +147,9 @@ pub struct HttpParser {
     file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
+    /// Bodies are kept (up to the body limits) for rule buffers only: not when
+    /// the sink takes no transactions.
+    keep_bodies: bool,
 }
 
 impl HttpParser {
@@ -170,6 +173,7 @@ impl HttpParser {
             file: None,
             file_partial: false,
             upgraded: false,
+            keep_bodies: true,
             counters: HttpCounters::default(),
         }
     }
@@ -592,11 +596,14 @@ impl HttpParser {
 
     fn request_body_data(&mut self, data: &[u8]) {
         let limit = self.cfg.request_body_limit;
+        let keep = self.keep_bodies;
         if let Some(id) = self.cur_req
             && let Some(tx) = self.tx_mut(id)
         {
             tx.req_body_len = tx.req_body_len.saturating_add(data.len() as u64);
-            push_bounded(&mut tx.req_body, data, limit);
+            if keep {
+                push_bounded(&mut tx.req_body, data, limit);
+            }
         }
     }
 
@@ -996,11 +1003,14 @@ impl HttpParser {
         if let Some(f) = self.file.as_mut() {
             f.update(data);
         }
+        let keep = self.keep_bodies;
         if let Some(id) = self.cur_res
             && let Some(tx) = self.tx_mut(id)
         {
             tx.res_body_len = tx.res_body_len.saturating_add(data.len() as u64);
-            push_bounded(&mut tx.res_body, data, limit);
+            if keep {
+                push_bounded(&mut tx.res_body, data, limit);
+            }
         }
     }
 
@@ -1240,6 +1250,7 @@ impl StreamParser for HttpParser {
         if self.upgraded {
             return ParseStatus::Upgrade(AppProto::Unknown);
         }
+        self.keep_bodies = sink.wants_txs();
         match data {
             StreamData::Gap(n) => {
                 self.gap(ctx, n, sink);
