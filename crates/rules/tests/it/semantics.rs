@@ -101,6 +101,31 @@ alert udp any any -> any any (byte_jump:1,0,from_beginning,post_offset 1; conten
 }
 
 #[test]
+fn byte_count_from_variable_like_detect_bytejump_02_bytetest_04() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative; sid:1;)
+alert udp any any -> any any (byte_extract:1,0,n; byte_test:n,=,0x01,1, bitmask 0xFF; sid:2;)
+alert udp any any -> any any (content:"L"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"E"; within:1; sid:3;)
+"#,
+    );
+    // detect-bytejump-02's payload: the count read is 0, which reads nothing
+    // and leaves the position after the extracted byte (as Suricata).
+    assert_eq!(
+        udp_hits(&rs, b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+        [1]
+    );
+    // Count 0 but nothing left after the position: isdataat fails.
+    assert!(udp_hits(&rs, b"\x00\x00\x00\x05\x34\x23\x06\x00").is_empty());
+    // byte_test reads n = 1 byte at offset 1; n = 2 reads 0x0001 != 1 -> no.
+    assert_eq!(udp_hits(&rs, b"\x01\x01"), [2]);
+    assert!(udp_hits(&rs, b"\x02\x00\x02").is_empty());
+    // A count of 2 reads 0x0001 and jumps 1 byte; a count above 8 never matches.
+    assert_eq!(udp_hits(&rs, b"L\x02\x00\x01xE"), [3]);
+    let long = b"L\x09\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01E";
+    assert!(!udp_hits(&rs, long).contains(&3));
+}
+
+#[test]
 fn byte_extract_variable_distance_like_bug_7390() {
     let rs = rules(
         r#"alert udp any any -> any any (content:"Authorization:"; content:"5f71ycy"; distance:0; byte_extract:1,0,option_len,string,relative; content:!"|38|"; distance:option_len; within:1; content:"|37|"; distance:-1; within:1; content:"|49|"; distance:option_len; within:1; sid:1;)
