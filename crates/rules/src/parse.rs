@@ -1966,11 +1966,20 @@ impl<'a> Builder<'a> {
         let s = self.value(kw, v)?;
         let mut any_of = 0;
         let mut none_of = 0;
+        // Suricata (7.0.14+): a leading `!` negates the whole list
+        // (`!tls1.3,tls1.2` = neither); `!` after a plain version is an error.
+        let list_negated = s.trim_start().starts_with('!');
         for term in s.split(',').map(str::trim) {
             let (neg, term) = match term.strip_prefix('!') {
-                Some(r) => (true, r),
-                None => (false, term),
+                Some(r) => (true, r.trim()),
+                None => (list_negated, term),
             };
+            if neg != list_negated {
+                return Err(self.bad(
+                    kw,
+                    format!("expected `!` on the first version only or on none, found {s:?}"),
+                ));
+            }
             let bit =
                 match term {
                     "sslv2" => SSL_VERSION_SSLV2,

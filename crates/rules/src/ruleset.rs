@@ -204,8 +204,10 @@ struct FlowInner {
     enc: Option<Box<crate::enc::EncTrack>>,
     stream: [StreamDir; 2],
     last_stream_dir: Option<Direction>,
-    /// (tx id, rule) pairs that alerted (at most `tx_alerts_per_flow`).
-    tx_alerted: Vec<(u64, u32)>,
+    /// (tx id, rule, direction) records of matches (at most
+    /// `tx_alerts_per_flow`); the direction is [`TX_ANY_DIR`] unless the rule
+    /// matches once per direction ([`tx_per_direction`]).
+    tx_alerted: Vec<(u64, u32, u8)>,
     /// Per-flow threshold state by rule.
     flow_th: Vec<(u32, crate::threshold::State)>,
 }
@@ -1108,8 +1110,16 @@ impl RuleSet {
         cands.sort_unstable();
         cands.dedup();
         let tx_id = tx.tx_id();
+        let dir_key = |r: u32| {
+            let per_dir = self.rules.get(r as usize).is_some_and(tx_per_direction);
+            if per_dir {
+                t.flow.dir.index() as u8
+            } else {
+                TX_ANY_DIR
+            }
+        };
         if let Some(inner) = fs.inner.as_ref() {
-            cands.retain(|r| !inner.tx_alerted.contains(&(tx_id, *r)));
+            cands.retain(|r| !inner.tx_alerted.contains(&(tx_id, *r, dir_key(*r))));
         }
         if cands.is_empty() {
             return;
@@ -1161,7 +1171,7 @@ impl RuleSet {
                 inner.tx_alerted.retain(|x| x.0 != oldest);
                 self.counters.tx_alerts_full.fetch_add(1, Ordering::Relaxed);
             }
-            inner.tx_alerted.push((tx_id, r));
+            inner.tx_alerted.push((tx_id, r, dir_key(r)));
         }
     }
 
@@ -1496,6 +1506,20 @@ type PktMember<'a> = (u32, Option<&'a Key>, HdrProto);
 
 /// A rule's prefilter key: from its payload (packet and stream rules) or the
 /// buffer its fast pattern is in (transaction rules).
+/// The direction slot of a transaction record for rules matched once per
+/// transaction whatever the direction.
+const TX_ANY_DIR: u8 = u8::MAX;
+
+/// True for transaction rules that Suricata matches once per transaction *and
+/// direction*: those whose only application checks read a per-direction
+/// field (`ssl_version`: the client's hello version to the server, the
+/// server's to the client).
+fn tx_per_direction(r: &Rule) -> bool {
+    r.bufs.is_empty()
+        && !r.tx.is_empty()
+        && r.tx.iter().all(|c| matches!(c, TxCheck::Versions { .. }))
+}
+
 fn rule_key(r: &Rule) -> Option<Key> {
     match r.kind {
         Kind::Packet | Kind::Stream => choose_key(&r.payload),

@@ -587,6 +587,38 @@ alert ssh any any -> any any (ssh.softwareversion:OpenSSH_7.4; sid:12;)
 }
 
 #[test]
+fn ssl_version_negated_list_and_once_per_direction_like_ssl_version_negated() {
+    let rs = rules(
+        r#"alert tcp any any -> any any (ssl_version:!sslv3; sid:1;)
+alert tcp any any -> any any (ssl_version:!tls1.3,tls1.2; sid:2;)
+alert tcp any any -> any any (ssl_version:tls1.0; sid:3;)
+alert tcp any any -> any any (ssl_version:!tls1.0; sid:4;)
+alert tls any any -> any any (tls.sni; content:"a"; sid:5;)
+"#,
+    );
+    let mut t = Flow::new(6, 4000, 443).app(AppProto::Tls);
+    let tls10 = MockTx::new(AppProto::Tls, 0)
+        .buf(BufferId::TlsSni, b"a")
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_TLS1_0);
+    // The client's hello and the server's hello each match once (Suricata:
+    // 12 alerts per sid over 6 sessions); a buffer rule matches once per tx.
+    assert_eq!(t.tx(&rs, TS, &tls10), [1, 2, 3, 5]);
+    assert_eq!(t.tx(&rs, TS, &tls10), Vec::<u32>::new());
+    assert_eq!(t.tx(&rs, TC, &tls10), [1, 2, 3]);
+    assert_eq!(t.tx(&rs, TC, &tls10), Vec::<u32>::new());
+    let tls12 = MockTx::new(AppProto::Tls, 1)
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_TLS1_2);
+    assert_eq!(t.tx(&rs, TS, &tls12), [1, 4]);
+    // `!` after a plain version: the rule is refused, as in Suricata.
+    let (bad, report) = RuleSet::from_text(
+        "t",
+        "alert tcp any any -> any any (ssl_version:tls1.1,!tls1.2; sid:9;)",
+        &RulesConfig::default(),
+    );
+    assert!(bad.is_empty(), "{report}");
+}
+
+#[test]
 fn alert_fields() {
     let rs = rules(
         r#"alert tcp any any -> any any (msg:"ET TROJAN x"; content:"evil"; classtype:trojan-activity; reference:cve,2003-0719; metadata:created_at 2010_01_01, former_category TROJAN, created_at 2011; target:dest_ip; sid:5; rev:3; gid:1;)
