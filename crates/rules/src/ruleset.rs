@@ -196,6 +196,9 @@ struct FlowInner {
     bits: Vec<u32>,
     /// IP-only rules already evaluated for this direction.
     iponly_done: [bool; 2],
+    /// A packet of this direction already saw its protocol identified (for
+    /// protocol-detection-only rules, [`pd_only`]).
+    pd_seen: [bool; 2],
     /// A `pass` rule matched: nothing more is inspected.
     passed: bool,
     /// The flow turned encrypted: no payload inspection any more.
@@ -341,6 +344,8 @@ pub struct RuleSet {
     tx_reads_stream: bool,
     /// Some rule has payload keywords.
     payload_rules: bool,
+    /// Some rule is protocol-detection-only ([`pd_only`]).
+    pd_rules: bool,
     tls_encryption: EncryptionHandling,
     ssh_encryption: EncryptionHandling,
     thresholds: Mutex<ThresholdTable>,
@@ -378,6 +383,9 @@ struct Ctx<'a> {
     frame: &'a [u8],
     /// The flow turned encrypted: payload keywords do not inspect packets.
     no_payload: bool,
+    /// The first packet to see a direction's protocol identified (Suricata's
+    /// `PKT_PROTO_DETECT_*_DONE`): protocol-detection-only rules match only here.
+    pd_packet: bool,
 }
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
@@ -540,6 +548,7 @@ impl RuleSet {
             tx_always: BTreeMap::new(),
             tx_reads_stream: false,
             payload_rules: false,
+            pd_rules: false,
             tls_encryption: cfg.tls_encryption,
             ssh_encryption: cfg.ssh_encryption,
             thresholds: Mutex::new(ThresholdTable::default()),
@@ -661,6 +670,7 @@ impl RuleSet {
         self.ip_only = ip_only_ix;
         self.tx_reads_stream = tx_reads_stream;
         self.payload_rules = payload_rules;
+        self.pd_rules = rules.iter().any(pd_only);
     }
 
     /// Number of rules loaded.
@@ -856,6 +866,31 @@ impl RuleSet {
         if do_iponly {
             self.ip_only.candidates(src, dst, &mut cands);
         }
+        let pd_packet = match (&mut fs, &p.flow) {
+            (Some(f), Some(fi)) if self.pd_rules => {
+                // Suricata flags the first packet *of direction d* that
+                // sees d's protocol identified (detection done on the other
+                // side's ACK flags the next packet of d).
+                let own = match fi.dir {
+                    Direction::ToServer => fi.app_proto_ts,
+                    Direction::ToClient => fi.app_proto_tc,
+                };
+                let known = own != AppProto::Unknown
+                    || (fi.app_proto_ts == AppProto::Unknown
+                        && fi.app_proto_tc == AppProto::Unknown
+                        && fi.app_proto != AppProto::Unknown);
+                let inner = f.inner();
+                match inner.pd_seen.get_mut(fi.dir.index()) {
+                    Some(seen) => {
+                        let first = known && !*seen;
+                        *seen = known;
+                        first
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        };
         if cands.is_empty() {
             return;
         }
@@ -871,6 +906,7 @@ impl RuleSet {
             flow: p.flow.as_ref(),
             frame: p.frame,
             no_payload,
+            pd_packet,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
@@ -1016,6 +1052,7 @@ impl RuleSet {
             flow: Some(&s.flow),
             frame: s.frame,
             no_payload: false,
+            pd_packet: false,
         };
         let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
@@ -1134,6 +1171,7 @@ impl RuleSet {
             flow: Some(&t.flow),
             frame: t.frame,
             no_payload: false,
+            pd_packet: false,
         };
         // Raw payload parts of tx rules look at this direction's stream turn
         // (moved out while the rules run, so flowbits can borrow the state).
@@ -1327,6 +1365,9 @@ impl RuleSet {
                 }
             }
         }
+        if !r.alp.is_empty() && !ctx.pd_packet && pd_only(r) {
+            return false;
+        }
         for a in &r.alp {
             let Some(fi) = ctx.flow else { return false };
             let p = fi.proto_in(a.dir.unwrap_or(fi.dir));
@@ -1506,6 +1547,28 @@ type PktMember<'a> = (u32, Option<&'a Key>, HdrProto);
 
 /// A rule's prefilter key: from its payload (packet and stream rules) or the
 /// buffer its fast pattern is in (transaction rules).
+/// True for Suricata's "protocol-detection-only" rules: `app-layer-protocol`
+/// with at most `flow:to_server|to_client` and `flowbits:set`, no other
+/// keyword and no application protocol in the header. They match only on the
+/// packet where a direction's protocol is first seen identified, not on every
+/// packet after.
+fn pd_only(r: &Rule) -> bool {
+    !r.alp.is_empty()
+        && r.app.is_none()
+        && r.kind == Kind::Packet
+        && r.payload.is_empty()
+        && r.bufs.is_empty()
+        && r.tx.is_empty()
+        && r.pkt.is_empty()
+        && r.threshold.is_none()
+        && r.flowbits.iter().all(|b| matches!(b, Flowbit::Set(_)))
+        && !(r.flow.established
+            || r.flow.not_established
+            || r.flow.stateless
+            || r.flow.only_stream
+            || r.flow.no_stream)
+}
+
 /// The direction slot of a transaction record for rules matched once per
 /// transaction whatever the direction.
 const TX_ANY_DIR: u8 = u8::MAX;

@@ -368,11 +368,22 @@ alert tcp any any -> any any (msg:"HTTP client to SSH server"; flow:to_client; a
     );
     f.info.app_proto = AppProto::Irc;
     assert_eq!(f.packet(&rs, TS, ACK, b""), [1]);
+    // Protocol-detection-only rules match on the first packet of a direction
+    // that sees its protocol, not on every packet after.
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    let mut f = Flow::new(6, 4000, 80);
     f.info.app_proto = AppProto::Http;
     assert_eq!(f.packet(&rs, TS, ACK, b""), [2]);
+    // detect-app-layer-protocol-05: HTTP to an SSH server. The reply
+    // direction is identified later; its first packet after that alerts once.
+    let mut f = Flow::new(6, 4000, 22);
+    f.info.app_proto = AppProto::Http;
     f.info.app_proto_ts = AppProto::Http;
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [2]);
+    assert!(f.packet(&rs, TC, ACK, b"").is_empty());
     f.info.app_proto_tc = AppProto::Ssh;
-    assert!(f.packet(&rs, TC, ACK, b"").contains(&3));
+    assert_eq!(f.packet(&rs, TC, ACK, b""), [3]);
+    assert!(f.packet(&rs, TC, ACK, b"").is_empty());
 }
 
 #[test]
