@@ -26,7 +26,18 @@ pub struct Frames<'a> {
     /// Read-ahead cursor: every cache line up to `pos + READ_AHEAD` has been
     /// touched (see [`Frames::touch_ahead`]).
     ahead: usize,
+    /// Bytes before this offset were handed back with [`CaptureFile::release`].
+    released: usize,
+    /// Bytes before this offset were requested with [`CaptureFile::populate`].
+    populated: usize,
 }
+
+/// The resident window of a memory-mapped capture: the iterator maps bytes in
+/// ahead of its position in steps of this size (one system call instead of a page
+/// fault per 16 pages) and releases what lies more than this far behind it, so a
+/// large capture does not grow the process's resident set (the bytes stay in the
+/// page cache).
+pub const RESIDENT_WINDOW: usize = 8 << 20;
 
 /// How far ahead of the current record the readers touch memory.
 const READ_AHEAD: usize = 16 * 1024;
@@ -76,6 +87,8 @@ impl<'a> Frames<'a> {
             done: false,
             reader,
             ahead: pos,
+            released: 0,
+            populated: 0,
         }
     }
 
@@ -88,6 +101,21 @@ impl<'a> Frames<'a> {
     #[inline(always)]
     fn touch_ahead(&mut self) {
         self.ahead = touch_ahead(self.data, self.pos, self.ahead);
+    }
+
+    /// Called when the reader reaches the end of the populated range: populates the
+    /// next [`RESIDENT_WINDOW`] and releases everything more than a window behind.
+    #[cold]
+    fn slide_window(&mut self) {
+        let start = self.populated.max(self.pos);
+        let end = start.saturating_add(RESIDENT_WINDOW).min(self.data.len());
+        self.file.populate(start, end);
+        self.populated = end.max(self.pos.saturating_add(1));
+        let keep_from = self.pos.saturating_sub(RESIDENT_WINDOW);
+        if keep_from > self.released {
+            self.file.release(self.released, keep_from);
+            self.released = keep_from;
+        }
     }
 
     /// Byte offset of the next record to read (in the decompressed stream).
@@ -132,6 +160,9 @@ impl<'a> Iterator for Frames<'a> {
         match r {
             Ok(Some(f)) => {
                 self.touch_ahead();
+                if self.pos >= self.populated {
+                    self.slide_window();
+                }
                 Some(Ok(f))
             }
             Ok(None) => self.finish(None),
