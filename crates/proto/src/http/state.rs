@@ -350,8 +350,16 @@ impl HttpParser {
 
     /// A request line still without its terminator when the server answers
     /// (or the connection ends) is taken as complete, as libhtp does.
+    ///
+    /// Not while an earlier request still awaits the end of its response: with
+    /// pipelining the answer is for that one, and the partial line is the start
+    /// of the next request (`GE` + `T /x HTTP/1.1`), to be completed by the
+    /// client's next segment.
     fn flush_partial_request_line(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
-        if self.req_state == ReqState::Line && !self.req_acc.buf.is_empty() {
+        if self.req_state == ReqState::Line
+            && !self.req_acc.buf.is_empty()
+            && !self.txs.iter().any(|t| t.has_request && !t.res_done)
+        {
             let mut acc = std::mem::take(&mut self.req_acc);
             self.anomaly(ctx, sink, "REQUEST_LINE_INCOMPLETE");
             self.request_line_event(ctx, &acc.buf, acc.overflow, sink);
@@ -688,9 +696,12 @@ impl HttpParser {
                 input = self.response_body(ctx, b, input, sink);
                 continue;
             }
-            // An HTTP/0.9 response has no status line: all of it is body.
+            // An HTTP/0.9 response has no status line: all of it is body. A server
+            // that answers a protocol-less request with a status line speaks 1.x
+            // (`HTTP/1.1 400 Bad Request` to garbage): its line is parsed.
             if self.res_state == ResState::Line
                 && self.res_acc.buf.is_empty()
+                && !may_start_status_line(input)
                 && let Some(id) = self
                     .txs
                     .iter()
@@ -790,8 +801,7 @@ impl HttpParser {
         }
         let id = self.response_tx(ctx, sink);
         self.cur_res = Some(id);
-        let is_09 = self.tx(id).is_some_and(|t| t.is_09);
-        if is_09 || !looks_like_status_line(text) {
+        if !looks_like_status_line(text) {
             // No status line: everything from here to the close is body.
             if let Some(tx) = self.tx_mut(id) {
                 tx.has_response = true;
@@ -1281,4 +1291,15 @@ impl StreamParser for HttpParser {
         self.req_state = ReqState::Line;
         self.res_state = ResState::Line;
     }
+}
+
+/// Whether `input` can be the start of a status line (`HTTP`, case-insensitive,
+/// after optional whitespace; a shorter input that is a prefix of it counts).
+fn may_start_status_line(input: &[u8]) -> bool {
+    let t = input
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .map_or(&[][..], |i| &input[i..]);
+    let n = t.len().min(4);
+    !t.is_empty() && t[..n].eq_ignore_ascii_case(&b"HTTP"[..n])
 }
