@@ -26,10 +26,43 @@ pub struct Frames<'a> {
     /// Read-ahead cursor: every cache line up to `pos + READ_AHEAD` has been
     /// touched (see [`Frames::touch_ahead`]).
     ahead: usize,
+    window: Window,
+}
+
+/// The resident window's cursors (see [`RESIDENT_WINDOW`]).
+#[derive(Debug, Default)]
+pub(crate) struct Window {
     /// Bytes before this offset were handed back with [`CaptureFile::release`].
     released: usize,
     /// Bytes before this offset were requested with [`CaptureFile::populate`].
     populated: usize,
+}
+
+impl Window {
+    /// The reader is at `pos`: slides the window when it reached the end of the
+    /// populated range.
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, file: &CaptureFile, pos: usize) {
+        if pos >= self.populated {
+            self.slide(file, pos);
+        }
+    }
+
+    /// Populates the next [`RESIDENT_WINDOW`] and releases everything more than a
+    /// window behind `pos`.
+    #[cold]
+    fn slide(&mut self, file: &CaptureFile, pos: usize) {
+        let len = file.bytes().len();
+        let start = self.populated.max(pos);
+        let end = start.saturating_add(RESIDENT_WINDOW).min(len);
+        file.populate(start, end);
+        self.populated = end.max(pos.saturating_add(1));
+        let keep_from = pos.saturating_sub(RESIDENT_WINDOW);
+        if keep_from > self.released {
+            file.release(self.released, keep_from);
+            self.released = keep_from;
+        }
+    }
 }
 
 /// The resident window of a memory-mapped capture: the iterator maps bytes in
@@ -87,8 +120,7 @@ impl<'a> Frames<'a> {
             done: false,
             reader,
             ahead: pos,
-            released: 0,
-            populated: 0,
+            window: Window::default(),
         }
     }
 
@@ -101,21 +133,6 @@ impl<'a> Frames<'a> {
     #[inline(always)]
     fn touch_ahead(&mut self) {
         self.ahead = touch_ahead(self.data, self.pos, self.ahead);
-    }
-
-    /// Called when the reader reaches the end of the populated range: populates the
-    /// next [`RESIDENT_WINDOW`] and releases everything more than a window behind.
-    #[cold]
-    fn slide_window(&mut self) {
-        let start = self.populated.max(self.pos);
-        let end = start.saturating_add(RESIDENT_WINDOW).min(self.data.len());
-        self.file.populate(start, end);
-        self.populated = end.max(self.pos.saturating_add(1));
-        let keep_from = self.pos.saturating_sub(RESIDENT_WINDOW);
-        if keep_from > self.released {
-            self.file.release(self.released, keep_from);
-            self.released = keep_from;
-        }
     }
 
     /// Byte offset of the next record to read (in the decompressed stream).
@@ -160,9 +177,7 @@ impl<'a> Iterator for Frames<'a> {
         match r {
             Ok(Some(f)) => {
                 self.touch_ahead();
-                if self.pos >= self.populated {
-                    self.slide_window();
-                }
+                self.window.advance(self.file, self.pos);
                 Some(Ok(f))
             }
             Ok(None) => self.finish(None),
