@@ -4,5 +4,6 @@
 mod bad_input;
 mod common;
 mod corpus_verdicts;
+mod roundtrip;
 mod story;
 mod suricata_verify;

@@ -112,10 +112,16 @@ impl DnsCore {
             msg,
         };
         self.next_id += 1;
-        sink.event(ctx, AppEvent::Dns(dns_event(&tx.msg)));
-        sink.tx(ctx, &tx);
-        for rec in logger::records(ctx, &tx, &self.cfg) {
-            sink.record(rec);
+        if sink.wants_events() {
+            sink.event(ctx, AppEvent::Dns(dns_event(&tx.msg)));
+        }
+        if sink.wants_txs() {
+            sink.tx(ctx, &tx);
+        }
+        if sink.wants_records() {
+            for rec in logger::records(ctx, &tx, &self.cfg) {
+                sink.record(rec);
+            }
         }
         true
     }

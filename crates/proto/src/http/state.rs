@@ -147,6 +147,9 @@ pub struct HttpParser {
     file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
+    /// Bodies are kept (up to the body limits) for rule buffers only: not when
+    /// the sink takes no transactions.
+    keep_bodies: bool,
 }
 
 impl HttpParser {
@@ -170,6 +173,7 @@ impl HttpParser {
             file: None,
             file_partial: false,
             upgraded: false,
+            keep_bodies: true,
             counters: HttpCounters::default(),
         }
     }
@@ -350,8 +354,16 @@ impl HttpParser {
 
     /// A request line still without its terminator when the server answers
     /// (or the connection ends) is taken as complete, as libhtp does.
+    ///
+    /// Not while an earlier request still awaits the end of its response: with
+    /// pipelining the answer is for that one, and the partial line is the start
+    /// of the next request (`GE` + `T /x HTTP/1.1`), to be completed by the
+    /// client's next segment.
     fn flush_partial_request_line(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
-        if self.req_state == ReqState::Line && !self.req_acc.buf.is_empty() {
+        if self.req_state == ReqState::Line
+            && !self.req_acc.buf.is_empty()
+            && !self.txs.iter().any(|t| t.has_request && !t.res_done)
+        {
             let mut acc = std::mem::take(&mut self.req_acc);
             self.anomaly(ctx, sink, "REQUEST_LINE_INCOMPLETE");
             self.request_line_event(ctx, &acc.buf, acc.overflow, sink);
@@ -584,11 +596,14 @@ impl HttpParser {
 
     fn request_body_data(&mut self, data: &[u8]) {
         let limit = self.cfg.request_body_limit;
+        let keep = self.keep_bodies;
         if let Some(id) = self.cur_req
             && let Some(tx) = self.tx_mut(id)
         {
             tx.req_body_len = tx.req_body_len.saturating_add(data.len() as u64);
-            push_bounded(&mut tx.req_body, data, limit);
+            if keep {
+                push_bounded(&mut tx.req_body, data, limit);
+            }
         }
     }
 
@@ -688,9 +703,12 @@ impl HttpParser {
                 input = self.response_body(ctx, b, input, sink);
                 continue;
             }
-            // An HTTP/0.9 response has no status line: all of it is body.
+            // An HTTP/0.9 response has no status line: all of it is body. A server
+            // that answers a protocol-less request with a status line speaks 1.x
+            // (`HTTP/1.1 400 Bad Request` to garbage): its line is parsed.
             if self.res_state == ResState::Line
                 && self.res_acc.buf.is_empty()
+                && !may_start_status_line(input)
                 && let Some(id) = self
                     .txs
                     .iter()
@@ -790,8 +808,7 @@ impl HttpParser {
         }
         let id = self.response_tx(ctx, sink);
         self.cur_res = Some(id);
-        let is_09 = self.tx(id).is_some_and(|t| t.is_09);
-        if is_09 || !looks_like_status_line(text) {
+        if !looks_like_status_line(text) {
             // No status line: everything from here to the close is body.
             if let Some(tx) = self.tx_mut(id) {
                 tx.has_response = true;
@@ -986,11 +1003,14 @@ impl HttpParser {
         if let Some(f) = self.file.as_mut() {
             f.update(data);
         }
+        let keep = self.keep_bodies;
         if let Some(id) = self.cur_res
             && let Some(tx) = self.tx_mut(id)
         {
             tx.res_body_len = tx.res_body_len.saturating_add(data.len() as u64);
-            push_bounded(&mut tx.res_body, data, limit);
+            if keep {
+                push_bounded(&mut tx.res_body, data, limit);
+            }
         }
     }
 
@@ -1230,6 +1250,7 @@ impl StreamParser for HttpParser {
         if self.upgraded {
             return ParseStatus::Upgrade(AppProto::Unknown);
         }
+        self.keep_bodies = sink.wants_txs();
         match data {
             StreamData::Gap(n) => {
                 self.gap(ctx, n, sink);
@@ -1281,4 +1302,15 @@ impl StreamParser for HttpParser {
         self.req_state = ReqState::Line;
         self.res_state = ResState::Line;
     }
+}
+
+/// Whether `input` can be the start of a status line (`HTTP`, case-insensitive,
+/// after optional whitespace; a shorter input that is a prefix of it counts).
+fn may_start_status_line(input: &[u8]) -> bool {
+    let t = input
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .map_or(&[][..], |i| &input[i..]);
+    let n = t.len().min(4);
+    !t.is_empty() && t[..n].eq_ignore_ascii_case(&b"HTTP"[..n])
 }

@@ -1,5 +1,6 @@
 //! Pure IRC parsers on borrowed input (RFC 1459 §2.3.1, RFC 2812 §2.3.1):
-//! `[":" prefix SPACE] command *14(SPACE middle) [SPACE ":" trailing]`.
+//! `[":" prefix SPACE] command *14(SPACE middle) [SPACE ":" trailing]`, after
+//! optional IRCv3 message tags (`@time=...;msgid=... `).
 //! Extra spaces between parts are tolerated (several servers and clients send
 //! them); a line without a command is not a message.
 
@@ -16,6 +17,7 @@ pub const MAX_PARAMS: usize = 15;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IrcLine<'a> {
     line: &'a [u8],
+    tags: Option<(u16, u16)>,
     prefix: Option<(u16, u16)>,
     command: (u16, u16),
     raw_params: u16,
@@ -30,6 +32,11 @@ impl<'a> IrcLine<'a> {
         self.line
             .get(usize::from(r.0)..usize::from(r.1))
             .unwrap_or(&[])
+    }
+
+    /// IRCv3 message tags without the `@` (`time=...;account=...`).
+    pub fn tags(&self) -> Option<&'a [u8]> {
+        self.tags.map(|r| self.get(r))
     }
 
     /// Prefix without the colon.
@@ -118,6 +125,12 @@ pub fn parse_irc_line(line: &[u8]) -> Option<IrcLine<'_>> {
     // Offsets fit u16: the line was cut to u16::MAX bytes.
     let o = |x: usize| u16::try_from(x).unwrap_or(u16::MAX);
     i = skip(i);
+    let mut tags = None;
+    if i < n && line[i] == b'@' {
+        let e = word_end(i + 1);
+        tags = Some((o(i + 1), o(e)));
+        i = skip(e);
+    }
     let mut prefix = None;
     if i < n && line[i] == b':' {
         let e = word_end(i + 1);
@@ -154,6 +167,7 @@ pub fn parse_irc_line(line: &[u8]) -> Option<IrcLine<'_>> {
     }
     Some(IrcLine {
         line,
+        tags,
         prefix,
         command,
         raw_params,
@@ -436,6 +450,23 @@ pub fn probe_lines(dir: Direction, data: &[u8]) -> ProbeResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ircv3_message_tags_come_before_the_prefix() {
+        let m = parse_irc_line(
+            b"@time=2025-07-28T20:48:30.026Z;msgid=x :ircd1.local CAP * ACK :multi-prefix",
+        )
+        .unwrap();
+        assert_eq!(
+            m.tags(),
+            Some(&b"time=2025-07-28T20:48:30.026Z;msgid=x"[..])
+        );
+        assert_eq!(m.prefix(), Some(&b"ircd1.local"[..]));
+        assert_eq!(m.command(), b"CAP");
+        assert_eq!(m.params(), vec![&b"*"[..], b"ACK", b"multi-prefix"]);
+        assert_eq!(parse_irc_line(b"PING :x").unwrap().tags(), None);
+        assert!(parse_irc_line(b"@tags-only").is_none());
+    }
 
     #[test]
     fn grammar() {

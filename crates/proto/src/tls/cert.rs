@@ -76,6 +76,45 @@ pub fn parse_cert(der: &[u8]) -> Option<CertInfo> {
     })
 }
 
+/// One DER element: (tag, contents, what follows); definite lengths only.
+fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 3 {
+            return None;
+        }
+        let (digits, rest) = rest.split_at_checked(n)?;
+        (
+            digits
+                .iter()
+                .fold(0usize, |a, &d| (a << 8) | usize::from(d)),
+            rest,
+        )
+    };
+    let (content, after) = rest.split_at_checked(len)?;
+    Some((tag, content, after))
+}
+
+/// The outer shape of a certificate without decoding it: `SEQUENCE {
+/// SEQUENCE tbsCertificate, SEQUENCE signatureAlgorithm, BIT STRING signature }`
+/// filling `der` exactly. Used when nobody consumes the certificate's facts.
+pub fn der_shape_ok(der: &[u8]) -> bool {
+    let Some((0x30, body, [])) = der_tlv(der) else {
+        return false;
+    };
+    let Some((0x30, _, rest)) = der_tlv(body) else {
+        return false;
+    };
+    let Some((0x30, _, rest)) = der_tlv(rest) else {
+        return false;
+    };
+    matches!(der_tlv(rest), Some((0x03, _, [])))
+}
+
 /// `2017-05-11T20:44:49` (UTC), as Suricata writes certificate dates.
 pub fn eve_date(secs: i64) -> String {
     stormwatch_model::Timestamp::from_secs_nanos(secs, 0)
@@ -95,5 +134,17 @@ mod tests {
         assert_eq!(eve_date(0), "1970-01-01T00:00:00");
         assert_eq!(eve_date(-86400), "1969-12-31T00:00:00");
         assert!(parse_cert(b"not a certificate").is_none());
+        assert!(!der_shape_ok(b"not a certificate"));
+        // SEQUENCE { SEQUENCE {}, SEQUENCE {}, BIT STRING 00 }
+        let shape = [0x30, 0x07, 0x30, 0x00, 0x30, 0x00, 0x03, 0x01, 0x00];
+        assert!(der_shape_ok(&shape));
+        assert!(!der_shape_ok(&shape[..8]), "cut");
+        let mut long = shape.to_vec();
+        long.push(0);
+        assert!(!der_shape_ok(&long), "trailing byte");
+        // Long-form length.
+        let mut lf = vec![0x30, 0x81, 0x07];
+        lf.extend_from_slice(&shape[2..]);
+        assert!(der_shape_ok(&lf));
     }
 }

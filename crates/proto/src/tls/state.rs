@@ -3,7 +3,7 @@
 //! reassembly across records and segments, the facts gathered, limits and
 //! anomalies.
 
-use super::cert::{CertInfo, parse_cert};
+use super::cert::{CertInfo, der_shape_ok, parse_cert};
 use super::detect::TlsTx;
 use super::parser::{self, content};
 use crate::api::{ParseStatus, ProtoSink, StreamParser, app_record, parser_anomaly};
@@ -325,6 +325,24 @@ impl TlsParser {
             }
             TlsMessageHandshake::Certificate(c) if d == Direction::ToClient => {
                 if !self.state.certs.is_empty() {
+                    return;
+                }
+                // Decoding X.509 is most of a handshake's cost: when nobody takes
+                // the certificate's facts (no EVE, no rules, no behaviour), only
+                // its outer DER shape is checked.
+                let consumed = sink.wants_events() || sink.wants_records() || sink.wants_txs();
+                if !consumed {
+                    for raw in c.cert_chain.iter().take(self.cfg.max_certs) {
+                        if !der_shape_ok(raw.data) {
+                            self.anomaly(
+                                ctx,
+                                "INVALID_CERTIFICATE",
+                                format!("{} bytes", raw.data.len()),
+                                sink,
+                            );
+                            break;
+                        }
+                    }
                     return;
                 }
                 for raw in c.cert_chain.iter().take(self.cfg.max_certs) {

@@ -857,3 +857,78 @@ fn partial_content_is_not_a_complete_file() {
         assert_eq!(h["content_range"]["size"], if complete { 11 } else { 5000 });
     }
 }
+
+#[test]
+fn a_request_line_split_while_earlier_responses_flow_is_not_cut() {
+    // Pipelined requests; the third request line is split after "GE" and the
+    // server answers the first two before the client sends the rest.
+    let r = run(
+        &HttpConfig::default(),
+        &[
+            (
+                Direction::ToServer,
+                b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\nGE",
+            ),
+            (
+                Direction::ToClient,
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            ),
+            (
+                Direction::ToClient,
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            ),
+            (Direction::ToServer, b"T /c HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (
+                Direction::ToClient,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            ),
+        ],
+    );
+    let got: Vec<(String, String, Option<u64>)> = http_records(&r)
+        .iter()
+        .map(|h| {
+            (
+                h["http_method"].as_str().unwrap_or("").to_string(),
+                h["url"].as_str().unwrap_or("").to_string(),
+                h["status"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("GET".into(), "/a".into(), Some(404)),
+            ("GET".into(), "/b".into(), Some(404)),
+            ("GET".into(), "/c".into(), Some(200)),
+        ]
+    );
+}
+
+#[test]
+fn a_status_line_answering_a_protocol_less_request_is_parsed() {
+    // Garbage without a protocol (HTTP/0.9 shape); the server answers in 1.1.
+    let r = run(
+        &HttpConfig::default(),
+        &[
+            (Direction::ToServer, b"1026.8 !34\x11\"3DUf.21"),
+            (
+                Direction::ToClient,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\nConnection: close\r\n\r\nerror",
+            ),
+        ],
+    );
+    let h = &http_records(&r)[0];
+    assert_eq!(h["status"], 400);
+    assert_eq!(h["length"], 5);
+    // A real HTTP/0.9 answer (no status line) is still all body.
+    let r = run(
+        &HttpConfig::default(),
+        &[
+            (Direction::ToServer, b"GET /old\r\n\r\n"),
+            (Direction::ToClient, b"<html>hello</html>"),
+        ],
+    );
+    let h = &http_records(&r)[0];
+    assert!(h.get("status").is_none());
+    assert_eq!(h["length"], 18);
+}
