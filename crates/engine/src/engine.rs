@@ -891,16 +891,29 @@ impl Engine {
                 // still see the packet (Suricata alerts on such packets too).
                 self.match_flowless(frame, &pkt);
             } else {
-                self.flows
-                    .process(frame.ts, frame.orig_len, &pkt, &mut self.stages);
+                self.flows.process_frame(
+                    frame.ts,
+                    frame.orig_len,
+                    frame.data,
+                    &pkt,
+                    &mut self.stages,
+                );
             }
         }
-        // Alerts raised by this frame carry it (EVE `packet`); copied only for alerts.
+        // Alerts raised by this frame carry it (EVE `packet`) — the datagram it
+        // completed, with the first fragment's link header, when it completed
+        // one; copied only for alerts.
+        let reassembled = self.flows.reassembled_frame();
+        let shown = if reassembled.is_empty() {
+            frame.data
+        } else {
+            reassembled
+        };
         for (rec, _, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
             if let OutputRecord::Alert(a) = rec
                 && a.packet.as_ref().is_none_or(|p| p.is_empty())
             {
-                a.packet = Some(frame.data.to_vec());
+                a.packet = Some(shown.to_vec());
             }
         }
         self.flush(sink)
