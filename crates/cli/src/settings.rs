@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use stormwatch_engine::Config;
-use stormwatch_flow::ChecksumMode;
+use stormwatch_flow::{ChecksumMode, Delivery};
 use stormwatch_model::NetSet;
 use stormwatch_output::eve::EveOptions;
 use stormwatch_proto::{DetectionPort, Transport};
@@ -139,6 +139,8 @@ impl Settings {
         s.engine.behaviour = false;
         s.engine.flow.midstream = false;
         s.engine.flow.checksum = ChecksumMode::Auto;
+        // Suricata's IDS mode: stream data is inspected once acknowledged.
+        s.engine.flow.delivery = Delivery::OnAck;
         s.eve = EveOptions::suricata_default();
         // Suricata's default suricata.yaml: `http: extended: yes`, `tls: extended: yes`.
         s.engine.proto.http.extended = yaml.is_none();
@@ -228,6 +230,10 @@ impl Settings {
             } else {
                 ChecksumMode::Off
             };
+        }
+        if let Some(d) = yaml_string(&stream["delivery"]) {
+            self.engine.flow.delivery = Delivery::from_name(&d)
+                .ok_or_else(|| anyhow!("stream.delivery: {d:?} is not one of immediate, on-ack"))?;
         }
         if let Some(d) = yaml_string(&stream["reassembly"]["depth"]) {
             self.engine.flow.reassembly_depth_bytes = parse_size(&d).ok_or_else(|| {

@@ -6,11 +6,11 @@ use std::io;
 use std::sync::Arc;
 use stormwatch_correlate::Correlator;
 use stormwatch_detect::Detectors;
-use stormwatch_flow::{FlowTable, FlowVisitor, PacketCtx};
+use stormwatch_flow::{Delivery, FlowTable, FlowVisitor, PacketCtx};
 use stormwatch_model::{
-    Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppRecord, Direction, Endpoints, FlowRecord,
-    IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink, Stats, StreamChunk,
-    Timestamp, TxView, Verdict, tcp_flags,
+    Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppRecord, Direction, Endpoints, FlowId,
+    FlowRecord, IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink, Stats,
+    StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
@@ -22,6 +22,9 @@ pub struct PerFlow {
     app: FlowApp,
     rules: stormwatch_rules::FlowState,
     alerted: bool,
+    /// The application layer was told the stream ended (TCP closed) before
+    /// the flow did.
+    app_closed: bool,
     /// The latest transaction's application object (`http`, `dns`), which alerts
     /// on that transaction carry in EVE.
     app_json: Option<Box<(&'static str, serde_json::Value)>>,
@@ -155,6 +158,15 @@ impl Rest {
     }
 
     fn anomaly(&mut self, a: Anomaly) {
+        self.anomaly_with(a, None);
+    }
+
+    /// As `anomaly`, with extra EVE members for its record.
+    fn anomaly_with(
+        &mut self,
+        a: Anomaly,
+        extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    ) {
         *self
             .summary
             .anomalies
@@ -166,7 +178,8 @@ impl Rest {
         if let Some(c) = &mut self.correlate {
             c.on_anomaly(&a, &mut self.verdicts);
         }
-        self.emit(OutputRecord::Anomaly(a));
+        self.pending
+            .push((OutputRecord::Anomaly(a), self.meta, extra));
         self.drain_findings();
     }
 
@@ -345,6 +358,93 @@ struct Stages {
     proto: Proto,
     rest: Rest,
     home_net: stormwatch_model::NetSet,
+    /// What the end of the flow being ended released to raw stream inspection.
+    end_release: EndRelease,
+    /// Stream data is delivered as acknowledged (`Delivery::OnAck`).
+    on_ack: bool,
+    /// The packet being processed carries a TCP RST.
+    rst: bool,
+    /// The flowbits set on the flow of the packet just processed (its flow, the
+    /// bit ids): stream anomalies that packet raises carry their names (EVE
+    /// `metadata.flowbits`).
+    flowbits_now: (FlowId, Vec<u32>),
+}
+
+/// Most bytes of a flow-end release kept per direction for the EVE `payload` of
+/// the alerts it raised (rendered gaps included); the rest is not shown.
+const END_PAYLOAD_MAX_BYTES: usize = 65_536;
+
+/// The data the end of one flow released to raw stream inspection, per
+/// direction, as Suricata shows it in the `payload` of alerts raised on its
+/// `stream (flow timeout)` pseudo packets: the bytes in order, every gap
+/// rendered as `[N bytes missing]`.
+#[derive(Default)]
+struct EndRelease {
+    payload: [Vec<u8>; 2],
+    /// Stream alerts raised by the release: index into `Rest::pending`, direction.
+    alerts: Vec<(usize, Direction)>,
+}
+
+impl EndRelease {
+    fn push(&mut self, dir: Direction, data: stormwatch_model::StreamData<'_>) {
+        let Some(buf) = self.payload.get_mut(dir.index()) else {
+            return;
+        };
+        let room = END_PAYLOAD_MAX_BYTES.saturating_sub(buf.len());
+        match data {
+            stormwatch_model::StreamData::Bytes(b) => {
+                buf.extend_from_slice(b.get(..room.min(b.len())).unwrap_or(b));
+            }
+            stormwatch_model::StreamData::Gap(n) => {
+                let s = format!("[{n} bytes missing]");
+                if s.len() <= room {
+                    buf.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// Gives the alerts the release raised its whole payload, then forgets it.
+    fn patch(&mut self, pending: &mut [Pending]) {
+        for (i, dir) in self.alerts.drain(..) {
+            if let Some((OutputRecord::Alert(a), _, _)) = pending.get_mut(i)
+                && let Some(p) = self.payload.get(dir.index())
+                && !p.is_empty()
+            {
+                a.payload = Some(p.clone());
+            }
+        }
+        for p in &mut self.payload {
+            p.clear();
+        }
+    }
+}
+
+impl Stages {
+    /// Ends the application layer of a flow (its parsers log what they hold).
+    fn close_app(&mut self, ctx: &AppContext, info: FlowInfo, user: &mut PerFlow) {
+        let mut out = ProtoOut {
+            rest: &mut self.rest,
+            rules_state: &mut user.rules,
+            flow: info,
+            alerted: &mut user.alerted,
+            app_json: &mut user.app_json,
+            unpatched: Vec::new(),
+        };
+        self.proto.on_flow_end(ctx, &mut user.app, &mut out);
+    }
+
+    /// Record facts for what a stream release raises; returns the facts to
+    /// restore afterwards. A release by the end of the flow is Suricata's
+    /// `stream (flow timeout)` pseudo packet, which has no packet number.
+    fn enter_release(&mut self, ctx: &PacketCtx) -> RecordMeta {
+        let saved = self.rest.meta;
+        if ctx.flow_end {
+            self.rest.meta.pcap_cnt = None;
+            self.rest.meta.pkt_src = Some("stream (flow timeout)");
+        }
+        saved
+    }
 }
 
 /// The flow facts rules see for data of direction `dir` (in the flow table's
@@ -479,6 +579,7 @@ fn detector_wants(ctx: &PacketCtx, s: &PacketSummary) -> bool {
 
 impl FlowVisitor<PerFlow> for Stages {
     fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        self.rst = matches!(&pkt.l4, L4::Tcp(t) if t.flags & tcp_flags::RST != 0);
         let rest = &mut self.rest;
         if ctx.first_in_flow {
             self.proto
@@ -527,7 +628,8 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let mut info = flow_info(ctx, &user.app, chunk.dir);
+        let saved = self.enter_release(ctx);
+        let info = flow_info(ctx, &user.app, chunk.dir);
         {
             let mut out = ProtoOut {
                 rest: &mut self.rest,
@@ -544,27 +646,74 @@ impl FlowVisitor<PerFlow> for Stages {
                 &mut out,
             );
         }
+        self.rest.meta = saved;
+    }
+
+    fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
+        let Some(rs) = self.rest.rules.clone() else {
+            return;
+        };
+        let saved = self.enter_release(ctx);
+        if ctx.flow_end {
+            self.end_release.push(chunk.dir, chunk.data);
+        }
         let rest = &mut self.rest;
-        if let Some(rs) = rest.rules.clone() {
-            // Identification may have named (or turned round) the flow just now.
-            info = flow_info(ctx, &user.app, chunk.dir);
-            let input = StreamInput {
-                ts: ctx.ts,
-                flow: info,
-                data: chunk.data,
-                offset: chunk.offset,
-                frame: &[],
-            };
-            let before = rest.alerts.len();
-            rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
-            if rest.alerts.len() > before {
-                user.alerted = true;
+        // Identification may have named (or turned round) the flow by now.
+        let input = StreamInput {
+            ts: ctx.ts,
+            flow: flow_info(ctx, &user.app, chunk.dir),
+            data: chunk.data,
+            offset: chunk.offset,
+            frame: &[],
+        };
+        let before = rest.alerts.len();
+        rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
+        if rest.alerts.len() > before {
+            user.alerted = true;
+        }
+        let first = rest.pending.len();
+        rest.drain_findings();
+        if ctx.flow_end {
+            for i in first..rest.pending.len() {
+                if let Some((OutputRecord::Alert(a), _, _)) = rest.pending.get(i)
+                    && a.stream
+                {
+                    self.end_release.alerts.push((i, chunk.dir));
+                }
             }
-            rest.drain_findings();
+        }
+        self.rest.meta = saved;
+    }
+
+    fn on_packet_end(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
+        self.flowbits_now.0 = ctx.flow_id;
+        self.flowbits_now.1.clear();
+        if self.rest.rules.is_some() {
+            self.flowbits_now
+                .1
+                .extend_from_slice(user.rules.flowbit_ids());
+        }
+        // Suricata's IDS mode tells the application layer the stream ended
+        // (`STREAM_EOF`) with the packet that closes the TCP session by the FIN
+        // exchange: every byte was acknowledged, hence delivered, by then.
+        if self.on_ack
+            && !self.rst
+            && !user.app_closed
+            && ctx.tcp_state == stormwatch_model::TcpState::Closed
+        {
+            user.app_closed = true;
+            let dir = if user.app.reversed() {
+                Direction::ToClient
+            } else {
+                Direction::ToServer
+            };
+            let info = flow_info(ctx, &user.app, dir);
+            self.close_app(&app_ctx(ctx, dir), info, user);
         }
     }
 
     fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {
+        self.end_release.patch(&mut self.rest.pending);
         // The protocol stage takes the table's orientation and turns it itself.
         let table_key = rec.key;
         if user.app.reversed() {
@@ -596,15 +745,9 @@ impl FlowVisitor<PerFlow> for Stages {
                 bytes_toclient: rec.bytes_toclient,
                 start: rec.start,
             };
-            let mut out = ProtoOut {
-                rest: &mut self.rest,
-                rules_state: &mut user.rules,
-                flow: info,
-                alerted: &mut user.alerted,
-                app_json: &mut user.app_json,
-                unpatched: Vec::new(),
-            };
-            self.proto.on_flow_end(&ctx, &mut user.app, &mut out);
+            if !user.app_closed {
+                self.close_app(&ctx, info, &mut user);
+            }
         }
         rec.app_proto = user.app.app_proto();
         let ts = user.app.app_proto_dir(Direction::ToServer);
@@ -647,7 +790,23 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_anomaly(&mut self, a: Anomaly) {
-        self.rest.anomaly(a);
+        let (flow, ids) = &self.flowbits_now;
+        let extra = match &self.rest.rules {
+            Some(rs) if a.flow_id == Some(*flow) && !ids.is_empty() => {
+                let names: Vec<serde_json::Value> = ids
+                    .iter()
+                    .filter_map(|&i| rs.flowbit_name(i))
+                    .map(|n| n.into())
+                    .collect();
+                let mut md = serde_json::Map::new();
+                md.insert("flowbits".into(), names.into());
+                let mut m = serde_json::Map::new();
+                m.insert("metadata".into(), md.into());
+                Some(Box::new(m))
+            }
+            _ => None,
+        };
+        self.rest.anomaly_with(a, extra);
     }
 }
 
@@ -662,10 +821,16 @@ impl Engine {
             .then(|| Correlator::new(cfg.correlate.clone()));
         let rules = cfg.rules.clone().filter(|r| !r.is_empty());
         let rules_loaded = rules.is_some();
+        let mut proto_cfg = cfg.proto.clone();
+        if cfg.flow.delivery == Delivery::OnAck {
+            // Data arrives as acknowledged: parsers need not delay their logs
+            // to Suricata's timing themselves.
+            proto_cfg.smtp.defer_log = false;
+        }
         Engine {
             flows: FlowTable::new(cfg.flow.clone()),
             stages: Stages {
-                proto: Proto::new(cfg.proto.clone()),
+                proto: Proto::new(proto_cfg),
                 rest: Rest {
                     rules,
                     detect,
@@ -682,6 +847,10 @@ impl Engine {
                     counters: [0; ctr::COUNT],
                 },
                 home_net: cfg.home_net.clone(),
+                end_release: EndRelease::default(),
+                on_ack: cfg.flow.delivery == Delivery::OnAck,
+                rst: false,
+                flowbits_now: (FlowId(0), Vec::new()),
             },
             last_tick_secs: i64::MIN,
         }
@@ -736,16 +905,29 @@ impl Engine {
                 // still see the packet (Suricata alerts on such packets too).
                 self.match_flowless(frame, &pkt);
             } else {
-                self.flows
-                    .process(frame.ts, frame.orig_len, &pkt, &mut self.stages);
+                self.flows.process_frame(
+                    frame.ts,
+                    frame.orig_len,
+                    frame.data,
+                    &pkt,
+                    &mut self.stages,
+                );
             }
         }
-        // Alerts raised by this frame carry it (EVE `packet`); copied only for alerts.
+        // Alerts raised by this frame carry it (EVE `packet`) — the datagram it
+        // completed, with the first fragment's link header, when it completed
+        // one; copied only for alerts.
+        let reassembled = self.flows.reassembled_frame();
+        let shown = if reassembled.is_empty() {
+            frame.data
+        } else {
+            reassembled
+        };
         for (rec, _, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
             if let OutputRecord::Alert(a) = rec
                 && a.packet.as_ref().is_none_or(|p| p.is_empty())
             {
-                a.packet = Some(frame.data.to_vec());
+                a.packet = Some(shown.to_vec());
             }
         }
         self.flush(sink)

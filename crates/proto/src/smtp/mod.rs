@@ -40,6 +40,13 @@ pub struct SmtpConfig {
     pub extended: bool,
     /// MIME reader bounds and URL extraction.
     pub mime: mime::MimeLimits,
+    /// Log a completed transaction only when the other direction next delivers
+    /// data — Suricata's timing when stream data is handed on as it arrives.
+    /// When it is handed on as the peer acknowledges it (Suricata's IDS mode,
+    /// `stream.delivery: on-ack`) that delay is in the delivery itself, and the
+    /// engine turns this off: a transaction is logged as soon as it completes.
+    /// Default true.
+    pub defer_log: bool,
 }
 
 impl Default for SmtpConfig {
@@ -52,6 +59,7 @@ impl Default for SmtpConfig {
             decode_mime: true,
             extended: false,
             mime: mime::MimeLimits::default(),
+            defer_log: true,
         }
     }
 }

@@ -586,22 +586,14 @@ impl SmtpParser {
         }
         ParseStatus::Ok
     }
-}
 
-impl StreamParser for SmtpParser {
-    fn proto(&self) -> AppProto {
-        AppProto::Smtp
-    }
-
-    fn parse(
+    /// Parses one chunk (bytes or a gap) of direction `ctx.dir`.
+    fn parse_data(
         &mut self,
         ctx: &AppContext,
         data: StreamData<'_>,
         sink: &mut dyn ProtoSink,
     ) -> ParseStatus {
-        if self.upgraded {
-            return ParseStatus::Upgrade(AppProto::Tls);
-        }
         match data {
             StreamData::Bytes(b) => self.feed(ctx, b, sink),
             StreamData::Gap(n) => {
@@ -633,6 +625,28 @@ impl StreamParser for SmtpParser {
                 ParseStatus::Ok
             }
         }
+    }
+}
+
+impl StreamParser for SmtpParser {
+    fn proto(&self) -> AppProto {
+        AppProto::Smtp
+    }
+
+    fn parse(
+        &mut self,
+        ctx: &AppContext,
+        data: StreamData<'_>,
+        sink: &mut dyn ProtoSink,
+    ) -> ParseStatus {
+        if self.upgraded {
+            return ParseStatus::Upgrade(AppProto::Tls);
+        }
+        let status = self.parse_data(ctx, data, sink);
+        if !self.cfg.defer_log {
+            self.flush_pending(ctx, ctx.dir, sink);
+        }
+        status
     }
 
     fn close(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
