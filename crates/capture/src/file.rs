@@ -235,6 +235,18 @@ impl CaptureFile {
         let _ = (from, to);
     }
 
+    /// Asks the kernel to start reading `[from, to)` into the page cache without
+    /// waiting for it (advisory; errors are ignored). No-op for in-memory captures and
+    /// off Unix.
+    pub(crate) fn will_need(&self, from: usize, to: usize) {
+        #[cfg(unix)]
+        if let (Bytes::Map(m), true) = (&self.bytes, from < to && to <= self.len_usize()) {
+            let _ = m.advise_range(memmap2::Advice::WillNeed, from, to - from);
+        }
+        #[cfg(not(unix))]
+        let _ = (from, to);
+    }
+
     fn len_usize(&self) -> usize {
         self.bytes.as_slice().len()
     }

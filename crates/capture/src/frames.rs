@@ -56,6 +56,9 @@ impl Window {
         let start = self.populated.max(pos);
         let end = start.saturating_add(RESIDENT_WINDOW).min(len);
         file.populate(start, end);
+        // Start reading the window after this one from disk (asynchronously), so a
+        // cold page cache fills while this window is processed.
+        file.will_need(end, end.saturating_add(RESIDENT_WINDOW).min(len));
         self.populated = end.max(pos.saturating_add(1));
         let keep_from = pos.saturating_sub(RESIDENT_WINDOW);
         if keep_from > self.released {
