@@ -112,6 +112,37 @@ const TOOL_HTTP_MARKS: &[(&str, &str)] = &[
     ("nikto", "nikto"),
 ];
 
+/// The tool an HTTP request's User-Agent (anywhere) or URI (prefix) names,
+/// matched case-insensitively without copying: one pass over the User-Agent
+/// that only compares where a byte starts one of the marks.
+fn http_tool_mark(ua: &[u8], uri: &[u8]) -> Option<&'static str> {
+    let at = |hay: &[u8], i: usize, m: &[u8]| {
+        hay.get(i..i.saturating_add(m.len()))
+            .is_some_and(|w| w.eq_ignore_ascii_case(m))
+    };
+    for (m, tool) in TOOL_HTTP_MARKS {
+        if at(uri, 0, m.as_bytes()) {
+            return Some(tool);
+        }
+    }
+    for (i, b) in ua.iter().enumerate() {
+        let b = b.to_ascii_lowercase();
+        if !TOOL_HTTP_MARKS
+            .iter()
+            .any(|(m, _)| m.as_bytes().first() == Some(&b))
+        {
+            continue;
+        }
+        if let Some((_, tool)) = TOOL_HTTP_MARKS
+            .iter()
+            .find(|(m, _)| at(ua, i, m.as_bytes()))
+        {
+            return Some(tool);
+        }
+    }
+    None
+}
+
 /// The protocol a well-known port is registered to (IANA), for `Masquerade`.
 fn registered_name(port: u16) -> &'static str {
     match port {
@@ -216,9 +247,12 @@ impl Detectors {
     /// Moves packet time forward and runs what became due (probe timeouts,
     /// scans gone quiet, listener confirmations, silent IRC clients).
     fn advance(&mut self, ts: Timestamp, out: &mut Vec<Notice>) {
-        if ts > self.now {
-            self.now = ts;
+        // Everything time-driven is due at a deadline later than the time it
+        // was scheduled: nothing new can be due until packet time moves on.
+        if ts <= self.now {
+            return;
         }
+        self.now = ts;
         let now = self.now;
         let before = out.len();
         let mut ctx = ctx!(self, out);
@@ -345,15 +379,9 @@ impl Detectors {
                 );
             }
             AppEvent::Http(h) if ctx_app.dir == stormwatch_model::Direction::ToServer => {
-                // No allocation: case-insensitive search in place.
                 let ua = h.user_agent.as_deref().unwrap_or("").as_bytes();
                 let uri = h.uri.as_deref().unwrap_or("").as_bytes();
-                if let Some((_, tool)) = TOOL_HTTP_MARKS.iter().find(|(m, _)| {
-                    let m = m.as_bytes();
-                    uri.get(..m.len())
-                        .is_some_and(|p| p.eq_ignore_ascii_case(m))
-                        || ua.windows(m.len()).any(|w| w.eq_ignore_ascii_case(m))
-                }) {
+                if let Some(tool) = http_tool_mark(ua, uri) {
                     self.scans
                         .tool_seen(key.src, tool, ctx_app.ts, ctx_app.flow_id, &mut ctx);
                 }
@@ -619,4 +647,28 @@ fn egg(ctx: &mut Ctx<'_>, app: &AppContext, f: &FileEvent) {
             exploit_before,
         }),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_tool_mark;
+
+    #[test]
+    fn http_tool_marks_any_case_anywhere_in_the_user_agent() {
+        let ua = b"Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)";
+        assert_eq!(http_tool_mark(ua, b"/"), Some("nmap"));
+        assert_eq!(http_tool_mark(b"", b"/NmapLowerCheck1500"), Some("nmap"));
+        assert_eq!(http_tool_mark(b"masscan/1.3", b"/"), Some("masscan"));
+        assert_eq!(
+            http_tool_mark(b"Mozilla/5.0 zgrab/0.x", b"/"),
+            Some("zgrab")
+        );
+        // A mark cut by the end of the header, and ordinary browsers.
+        assert_eq!(http_tool_mark(b"Mozilla/5.0 nmap scripting", b"/"), None);
+        assert_eq!(
+            http_tool_mark(b"Mozilla/5.0 (Windows NT 10.0) Firefox/120.0", b"/nmap"),
+            None
+        );
+        assert_eq!(http_tool_mark(b"", b""), None);
+    }
 }
