@@ -221,7 +221,10 @@ const CASES: &[Case] = &[
         file: "zeek-pe-pe.pcap",
         home_net: None,
         et_rules: false,
-        hosts: &[("192.168.1.31", NotCompromised)],
+        hosts: &[
+            ("192.168.1.31", NotCompromised),
+            ("192.168.1.32", Is(Label::EggServer)),
+        ],
     },
     Case {
         file: "zeek-http-get.pcap",
