@@ -8,9 +8,9 @@ use stormwatch_correlate::Correlator;
 use stormwatch_detect::Detectors;
 use stormwatch_flow::{Delivery, FlowTable, FlowVisitor, PacketCtx};
 use stormwatch_model::{
-    Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppRecord, Direction, Endpoints, FlowId,
-    FlowRecord, IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink, Stats,
-    StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
+    Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppProto, AppRecord, Direction, Endpoints,
+    FlowId, FlowRecord, IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink,
+    Stats, StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
@@ -298,6 +298,14 @@ impl ProtoSink for ProtoOut<'_> {
 
     fn wants_events(&self) -> bool {
         self.rest.want_events
+    }
+
+    fn wants_events_of(&self, proto: AppProto) -> bool {
+        // Rules put the DNS/SSH object on their alerts; the behaviour stages
+        // read no DNS, SSH or SMTP event.
+        self.rest.want_events
+            && (self.rest.rules.is_some()
+                || !matches!(proto, AppProto::Dns | AppProto::Ssh | AppProto::Smtp))
     }
 
     fn wants_txs(&self) -> bool {

@@ -22,6 +22,13 @@ pub trait ProtoSink {
     fn wants_events(&self) -> bool {
         true
     }
+    /// Whether events about protocol `proto` (`AppEvent::Dns` for DNS, ...) are
+    /// consumed; parsers of protocols whose events few stages read ask this
+    /// (default: [`ProtoSink::wants_events`]).
+    fn wants_events_of(&self, proto: AppProto) -> bool {
+        let _ = proto;
+        self.wants_events()
+    }
     /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
     fn wants_records(&self) -> bool {
         true

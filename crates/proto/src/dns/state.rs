@@ -112,7 +112,7 @@ impl DnsCore {
             msg,
         };
         self.next_id += 1;
-        if sink.wants_events() {
+        if sink.wants_events_of(AppProto::Dns) {
             sink.event(ctx, AppEvent::Dns(dns_event(&tx.msg)));
         }
         if sink.wants_txs() {

@@ -123,11 +123,13 @@ impl SshParser {
                     side.proto_version = b.proto_version.to_vec();
                     side.software_version = b.software_version.to_vec();
                     side.banner_done = true;
-                    let ev = SshEvent {
-                        proto_version: String::from_utf8_lossy(b.proto_version).into_owned(),
-                        software: String::from_utf8_lossy(b.software_version).into_owned(),
-                    };
-                    sink.event(ctx, AppEvent::Ssh(ev));
+                    if sink.wants_events_of(AppProto::Ssh) {
+                        let ev = SshEvent {
+                            proto_version: String::from_utf8_lossy(b.proto_version).into_owned(),
+                            software: String::from_utf8_lossy(b.software_version).into_owned(),
+                        };
+                        sink.event(ctx, AppEvent::Ssh(ev));
+                    }
                 }
                 None => {
                     side.pre_lines += 1;
