@@ -25,10 +25,18 @@ pub struct PerFlow {
     /// The application layer was told the stream ended (TCP closed) before
     /// the flow did.
     app_closed: bool,
+    /// Transaction alerts waiting for the next packet in their data's
+    /// direction (see `ProtoOut::hold`).
+    held: Option<Box<HeldAlerts>>,
     /// The latest transaction's application object (`http`, `dns`), which alerts
     /// on that transaction carry in EVE.
     app_json: Option<Box<(&'static str, serde_json::Value)>>,
 }
+
+/// Transaction alerts of one flow waiting for a packet of their data's
+/// direction (boxed: most flows never hold any).
+#[derive(Default)]
+struct HeldAlerts(Vec<(Direction, Alert)>);
 
 /// End-of-run figures for the terminal summary.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -218,6 +226,11 @@ struct ProtoOut<'a> {
     /// Alerts (indices into `rest.pending`) raised on a transaction before its
     /// application object was known; patched when the object arrives.
     unpatched: Vec<usize>,
+    /// The data being parsed was released by an acknowledgement from the other
+    /// side (`Delivery::OnAck`): Suricata inspects the transaction in the
+    /// direction of the packet, so alerts on the data's direction wait in
+    /// `held` for the next packet of that direction.
+    hold: Option<(Direction, &'a mut Option<Box<HeldAlerts>>)>,
 }
 
 impl ProtoOut<'_> {
@@ -310,6 +323,15 @@ impl ProtoSink for ProtoOut<'_> {
                 self.rules_state,
                 &mut self.rest.alerts,
             );
+            if let Some((dir, held)) = &mut self.hold
+                && self.rest.alerts.len() > before
+            {
+                let new = self.rest.alerts.split_off(before);
+                held.get_or_insert_default()
+                    .0
+                    .extend(new.into_iter().map(|a| (*dir, a)));
+                return;
+            }
             let raised = self.rest.alerts.len() > before;
             if raised {
                 *self.alerted = true;
@@ -407,6 +429,51 @@ impl EndRelease {
 }
 
 impl Stages {
+    /// Raises the held transaction alerts of `ctx`'s direction (all of them at
+    /// the end of the flow, `ctx` `None`) as alerts of this packet.
+    fn release_held(&mut self, ctx: Option<&PacketCtx>, user: &mut PerFlow) {
+        let Some(held) = user.held.as_mut() else {
+            return;
+        };
+        let mut now = Vec::new();
+        held.0.retain(|(d, a)| {
+            if ctx.is_none_or(|c| c.dir == *d) {
+                now.push(a.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if held.0.is_empty() {
+            user.held = None;
+        }
+        if now.is_empty() {
+            return;
+        }
+        if let Some(c) = ctx {
+            let info = flow_info(c, &user.app, c.dir);
+            for a in &mut now {
+                a.ts = c.ts;
+                if let Some(f) = &mut a.flow {
+                    f.pkts_toserver = info.pkts_toserver;
+                    f.pkts_toclient = info.pkts_toclient;
+                    f.bytes_toserver = info.bytes_toserver;
+                    f.bytes_toclient = info.bytes_toclient;
+                }
+            }
+        }
+        user.alerted = true;
+        let rest = &mut self.rest;
+        rest.alerts.extend(now);
+        rest.alert_extra = user.app_json.as_deref().map(|j| {
+            let mut m = serde_json::Map::new();
+            m.insert(j.0.to_string(), j.1.clone());
+            Box::new(m)
+        });
+        rest.drain_findings();
+        rest.alert_extra = None;
+    }
+
     /// Ends the application layer of a flow (its parsers log what they hold).
     fn close_app(&mut self, ctx: &AppContext, info: FlowInfo, user: &mut PerFlow) {
         let mut out = ProtoOut {
@@ -416,6 +483,7 @@ impl Stages {
             alerted: &mut user.alerted,
             app_json: &mut user.app_json,
             unpatched: Vec::new(),
+            hold: None,
         };
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
     }
@@ -592,6 +660,7 @@ impl FlowVisitor<PerFlow> for Stages {
                 alerted: &mut user.alerted,
                 app_json: &mut user.app_json,
                 unpatched: Vec::new(),
+                hold: None,
             };
             self.proto
                 .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
@@ -624,6 +693,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 alerted: &mut user.alerted,
                 app_json: &mut user.app_json,
                 unpatched: Vec::new(),
+                hold: (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
+                    .then_some((chunk.dir, &mut user.held)),
             };
             self.proto.on_stream(
                 &app_ctx(ctx, chunk.dir),
@@ -672,6 +743,9 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_packet_end(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
+        if user.held.is_some() {
+            self.release_held(Some(ctx), user);
+        }
         self.flowbits_now.0 = ctx.flow_id;
         self.flowbits_now.1.clear();
         if self.rest.rules.is_some() {
@@ -700,6 +774,13 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {
         self.end_release.patch(&mut self.rest.pending);
+        if user.held.is_some() {
+            let saved = self.rest.meta;
+            self.rest.meta.pcap_cnt = None;
+            self.rest.meta.pkt_src = Some("stream (flow timeout)");
+            self.release_held(None, &mut user);
+            self.rest.meta = saved;
+        }
         // The protocol stage takes the table's orientation and turns it itself.
         let table_key = rec.key;
         if user.app.reversed() {
@@ -909,11 +990,23 @@ impl Engine {
         } else {
             reassembled
         };
-        for (rec, _, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
-            if let OutputRecord::Alert(a) = rec
-                && a.packet.as_ref().is_none_or(|p| p.is_empty())
-            {
-                a.packet = Some(shown.to_vec());
+        // They also carry the packet's VLAN ids (EVE `vlan`), as Suricata's do.
+        let vlans: Vec<serde_json::Value> = pkt
+            .vlan
+            .iter()
+            .take(usize::from(pkt.vlan_count.min(2)))
+            .map(|&v| v.into())
+            .collect();
+        for (rec, _, extra) in self.stages.rest.pending.iter_mut().skip(first_new) {
+            if let OutputRecord::Alert(a) = rec {
+                if a.packet.as_ref().is_none_or(|p| p.is_empty()) {
+                    a.packet = Some(shown.to_vec());
+                }
+                if !vlans.is_empty() {
+                    extra
+                        .get_or_insert_default()
+                        .insert("vlan".into(), vlans.clone().into());
+                }
             }
         }
         self.flush(sink)
