@@ -25,6 +25,8 @@ pub struct PerFlow {
     /// The application layer was told the stream ended (TCP closed) before
     /// the flow did.
     app_closed: bool,
+    /// The flow was established before the packet being processed.
+    established_before: bool,
     /// Transaction alerts waiting for the next packet in their data's
     /// direction (see `ProtoOut::hold`).
     held: Option<Box<HeldAlerts>>,
@@ -451,7 +453,7 @@ impl Stages {
             return;
         }
         if let Some(c) = ctx {
-            let info = flow_info(c, &user.app, c.dir);
+            let info = flow_info(c, user, c.dir);
             for a in &mut now {
                 a.ts = c.ts;
                 if let Some(f) = &mut a.flow {
@@ -504,7 +506,8 @@ impl Stages {
 /// The flow facts rules see for data of direction `dir` (in the flow table's
 /// orientation). A flow the protocol stage found reversed (a midstream pickup
 /// that began with the server's data) is turned round.
-fn flow_info(ctx: &PacketCtx, app: &FlowApp, dir: Direction) -> FlowInfo {
+fn flow_info(ctx: &PacketCtx, user: &PerFlow, dir: Direction) -> FlowInfo {
+    let app = &user.app;
     let rev = app.reversed();
     let (pt, pc, bt, bc) = if rev {
         (
@@ -525,7 +528,14 @@ fn flow_info(ctx: &PacketCtx, app: &FlowApp, dir: Direction) -> FlowInfo {
         flow_id: ctx.flow_id,
         key: if rev { ctx.key.reversed() } else { ctx.key },
         dir: if rev { dir.flip() } else { dir },
-        established: ctx.established,
+        // A TCP packet counts as established (`flow:established`) once the
+        // session was before it, as Suricata decides it ahead of the stream
+        // engine: the ACK completing the handshake is not yet.
+        established: if ctx.key.proto == IpProto::TCP {
+            user.established_before
+        } else {
+            ctx.established
+        },
         stream_tracked: ctx.stream_tracked,
         app_proto: app.app_proto(),
         app_proto_ts: app.app_proto_dir(Direction::ToServer),
@@ -652,7 +662,7 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = flow_info(ctx, &user.app, ctx.dir);
+            let info = flow_info(ctx, user, ctx.dir);
             let mut out = ProtoOut {
                 rest: &mut self.rest,
                 rules_state: &mut user.rules,
@@ -671,7 +681,7 @@ impl FlowVisitor<PerFlow> for Stages {
                 ts: ctx.ts,
                 pkt,
                 frame: &[],
-                flow: Some(flow_info(ctx, &user.app, ctx.dir)),
+                flow: Some(flow_info(ctx, user, ctx.dir)),
             };
             let before = rest.alerts.len();
             rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
@@ -684,7 +694,7 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         let saved = self.enter_release(ctx);
-        let info = flow_info(ctx, &user.app, chunk.dir);
+        let info = flow_info(ctx, user, chunk.dir);
         {
             let mut out = ProtoOut {
                 rest: &mut self.rest,
@@ -718,7 +728,7 @@ impl FlowVisitor<PerFlow> for Stages {
         // Identification may have named (or turned round) the flow by now.
         let input = StreamInput {
             ts: ctx.ts,
-            flow: flow_info(ctx, &user.app, chunk.dir),
+            flow: flow_info(ctx, user, chunk.dir),
             data: chunk.data,
             offset: chunk.offset,
             frame: &[],
@@ -767,9 +777,10 @@ impl FlowVisitor<PerFlow> for Stages {
             } else {
                 Direction::ToServer
             };
-            let info = flow_info(ctx, &user.app, dir);
+            let info = flow_info(ctx, user, dir);
             self.close_app(&app_ctx(ctx, dir), info, user);
         }
+        user.established_before = ctx.established;
     }
 
     fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {

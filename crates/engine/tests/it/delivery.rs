@@ -184,3 +184,22 @@ fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
         .collect();
     assert_eq!(cnt, [Some(4)]);
 }
+
+#[test]
+fn the_ack_completing_the_handshake_is_not_yet_established() {
+    // Suricata decides `flow:established` before the stream engine sees the
+    // packet: the handshake's last ACK does not match, the data after it does.
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, b"hello"));
+    let rules = "alert tcp any any -> any any (flow:established; sid:9;)";
+    for delivery in [Delivery::Immediate, Delivery::OnAck] {
+        let out = run(delivery, rules, &frames);
+        let cnt: Vec<_> = out
+            .0
+            .iter()
+            .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+            .map(|(_, m, _)| m.pcap_cnt)
+            .collect();
+        assert_eq!(cnt, [Some(4)], "{delivery:?}");
+    }
+}
