@@ -189,20 +189,66 @@ impl CaptureFile {
     /// The raw-read floor: walks only the record (block) headers, without
     /// building frames, and returns (records, captured bytes). Stops quietly at
     /// the first malformed record. A benchmark baseline: no reader can be
-    /// faster than this loop over the same bytes.
+    /// faster than this loop over the same bytes. It touches every cache line and
+    /// maps the file through the same resident window as [`CaptureFile::frames`]
+    /// (see [`crate::RESIDENT_WINDOW`]), so with a cold page cache it reads the disk
+    /// the way the reader does.
     pub fn walk_records(&self) -> (u64, u64) {
+        let mut window = crate::frames::Window::default();
         match self.format {
             Format::Pcap {
                 big_endian,
                 record_header_len,
                 ..
-            } => pcap::walk(self.bytes(), big_endian, record_header_len),
-            Format::Pcapng => pcapng::walk(self.bytes()),
+            } => pcap::walk(self.bytes(), big_endian, record_header_len, |pos| {
+                window.advance(self, pos)
+            }),
+            Format::Pcapng => pcapng::walk(self.bytes(), |pos| window.advance(self, pos)),
         }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         self.bytes.as_slice()
+    }
+
+    /// Tells the kernel that the mapped bytes `[from, to)` were read and may leave this
+    /// process's resident set (they stay in the page cache; touching them again maps
+    /// them back, with the same contents). No-op for in-memory captures and off Unix.
+    pub(crate) fn release(&self, from: usize, to: usize) {
+        #[cfg(unix)]
+        if let (Bytes::Map(m), true) = (&self.bytes, from < to && to <= self.len_usize()) {
+            drop_resident(m, from, to - from);
+        }
+        #[cfg(not(unix))]
+        let _ = (from, to);
+    }
+
+    /// Asks the kernel to map `[from, to)` now, in one call, instead of page fault by
+    /// page fault as the reader reaches it (advisory; errors are ignored). No-op for
+    /// in-memory captures and off Linux.
+    pub(crate) fn populate(&self, from: usize, to: usize) {
+        #[cfg(target_os = "linux")]
+        if let (Bytes::Map(m), true) = (&self.bytes, from < to && to <= self.len_usize()) {
+            let _ = m.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (from, to);
+    }
+
+    /// Asks the kernel to start reading `[from, to)` into the page cache without
+    /// waiting for it (advisory; errors are ignored). No-op for in-memory captures and
+    /// off Unix.
+    pub(crate) fn will_need(&self, from: usize, to: usize) {
+        #[cfg(unix)]
+        if let (Bytes::Map(m), true) = (&self.bytes, from < to && to <= self.len_usize()) {
+            let _ = m.advise_range(memmap2::Advice::WillNeed, from, to - from);
+        }
+        #[cfg(not(unix))]
+        let _ = (from, to);
+    }
+
+    fn len_usize(&self) -> usize {
+        self.bytes.as_slice().len()
     }
 
     pub(crate) fn gzip_error(&self) -> Option<&str> {
@@ -223,6 +269,22 @@ fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
 }
 
 /// Detects the format from the first bytes.
+/// `MADV_DONTNEED` on `len` bytes of a read-only file map from `offset` (advisory;
+/// errors are ignored).
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn drop_resident(map: &memmap2::Mmap, offset: usize, len: usize) {
+    // SAFETY: `memmap2` marks `DontNeed` unsafe because on a private *writable* map
+    // it discards the process's modified copies of pages, so live borrows could see
+    // their bytes change. This map is read-only and file-backed (`MAP_SHARED`,
+    // `PROT_READ`, never written): the advice only unmaps the pages from this
+    // process, they stay in the page cache, and the next access faults the same
+    // file bytes back in. Every `&[u8]` borrowed from the map therefore keeps its
+    // contents; the only remaining hazard is the one `map` documents (another
+    // process modifying or truncating the file).
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+}
+
 fn detect(path: &Path, b: &[u8]) -> Result<Format, CaptureError> {
     if b.is_empty() {
         return Err(CaptureError::new(path, Some(0), ErrorKind::Empty));

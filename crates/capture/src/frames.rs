@@ -26,7 +26,54 @@ pub struct Frames<'a> {
     /// Read-ahead cursor: every cache line up to `pos + READ_AHEAD` has been
     /// touched (see [`Frames::touch_ahead`]).
     ahead: usize,
+    window: Window,
 }
+
+/// The resident window's cursors (see [`RESIDENT_WINDOW`]).
+#[derive(Debug, Default)]
+pub(crate) struct Window {
+    /// Bytes before this offset were handed back with [`CaptureFile::release`].
+    released: usize,
+    /// Bytes before this offset were requested with [`CaptureFile::populate`].
+    populated: usize,
+}
+
+impl Window {
+    /// The reader is at `pos`: slides the window when it reached the end of the
+    /// populated range.
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, file: &CaptureFile, pos: usize) {
+        if pos >= self.populated {
+            self.slide(file, pos);
+        }
+    }
+
+    /// Populates the next [`RESIDENT_WINDOW`] and releases everything more than a
+    /// window behind `pos`.
+    #[cold]
+    fn slide(&mut self, file: &CaptureFile, pos: usize) {
+        let len = file.bytes().len();
+        let start = self.populated.max(pos);
+        let end = start.saturating_add(RESIDENT_WINDOW).min(len);
+        file.populate(start, end);
+        // Start reading the window after this one from disk (asynchronously), so a
+        // cold page cache fills while this window is processed.
+        file.will_need(end, end.saturating_add(RESIDENT_WINDOW).min(len));
+        self.populated = end.max(pos.saturating_add(1));
+        let keep_from = pos.saturating_sub(RESIDENT_WINDOW);
+        if keep_from > self.released {
+            file.release(self.released, keep_from);
+            self.released = keep_from;
+        }
+    }
+}
+
+/// The resident window of a memory-mapped capture: the iterator maps bytes in
+/// ahead of its position in steps of this size (one system call instead of a page
+/// fault per 16 pages) and releases what lies more than this far behind it, so a
+/// large capture does not grow the process's resident set (the bytes stay in the
+/// page cache).
+pub const RESIDENT_WINDOW: usize = 8 << 20;
 
 /// How far ahead of the current record the readers touch memory.
 const READ_AHEAD: usize = 16 * 1024;
@@ -76,6 +123,7 @@ impl<'a> Frames<'a> {
             done: false,
             reader,
             ahead: pos,
+            window: Window::default(),
         }
     }
 
@@ -132,6 +180,7 @@ impl<'a> Iterator for Frames<'a> {
         match r {
             Ok(Some(f)) => {
                 self.touch_ahead();
+                self.window.advance(self.file, self.pos);
                 Some(Ok(f))
             }
             Ok(None) => self.finish(None),

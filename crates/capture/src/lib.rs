@@ -37,7 +37,8 @@
 //!
 //! # Safety
 //!
-//! Memory-mapping a file is the one `unsafe` call in the crate: the file must
+//! Memory-mapping a file (and releasing pages already read from that read-only
+//! map, see [`RESIDENT_WINDOW`]) are the `unsafe` calls in the crate: the file must
 //! not be modified or truncated while a [`CaptureFile`] is open (the bytes
 //! would change under the reader, and truncation can raise SIGBUS). Read
 //! captures that are still being written only after they are complete, or
@@ -53,7 +54,7 @@ mod pcapng;
 
 pub use error::{CaptureError, ErrorKind};
 pub use file::{CaptureFile, Format};
-pub use frames::Frames;
+pub use frames::{Frames, RESIDENT_WINDOW};
 pub use inputs::{MAX_DIR_DEPTH, expand_inputs};
 pub use stormwatch_model::{FrameOrigin, LinkType, RawFrame, Timestamp};
 

@@ -153,15 +153,24 @@ impl PcapReader {
 
 /// The raw-read floor over a pcap: record headers only (with the iterator's
 /// read-ahead).
-pub(crate) fn walk(data: &[u8], big_endian: bool, record_header_len: usize) -> (u64, u64) {
+pub(crate) fn walk(
+    data: &[u8],
+    big_endian: bool,
+    record_header_len: usize,
+    at: impl FnMut(usize),
+) -> (u64, u64) {
     if big_endian {
-        walk_order::<true>(data, record_header_len)
+        walk_order::<true>(data, record_header_len, at)
     } else {
-        walk_order::<false>(data, record_header_len)
+        walk_order::<false>(data, record_header_len, at)
     }
 }
 
-fn walk_order<const BE: bool>(data: &[u8], record_header_len: usize) -> (u64, u64) {
+fn walk_order<const BE: bool>(
+    data: &[u8],
+    record_header_len: usize,
+    mut at: impl FnMut(usize),
+) -> (u64, u64) {
     let mut pos = HEADER_LEN;
     let mut ahead = pos;
     let (mut records, mut bytes) = (0u64, 0u64);
@@ -177,8 +186,10 @@ fn walk_order<const BE: bool>(data: &[u8], record_header_len: usize) -> (u64, u6
         records += 1;
         bytes += u64::from(caplen);
         pos = next;
-        // The same read-ahead as `Frames`, so the floor and the reader compare.
+        // The same read-ahead and resident window as `Frames`, so the floor and the
+        // reader compare.
         ahead = touch_ahead(data, pos, ahead);
+        at(pos);
     }
     (records, bytes)
 }

@@ -446,7 +446,7 @@ fn read_if_options(o: Order, mut opts: &[u8], iface: &mut Iface) {
 
 /// The raw-read floor over a pcapng: block framing only (with the iterator's
 /// read-ahead).
-pub(crate) fn walk(data: &[u8]) -> (u64, u64) {
+pub(crate) fn walk(data: &[u8], mut at: impl FnMut(usize)) -> (u64, u64) {
     let mut order = Order(false);
     let mut pos = 0usize;
     let mut ahead = 0usize;
@@ -468,6 +468,7 @@ pub(crate) fn walk(data: &[u8]) -> (u64, u64) {
         }
         pos += b.len;
         ahead = touch_ahead(data, pos, ahead);
+        at(pos);
     }
     (records, bytes)
 }

@@ -311,6 +311,13 @@ fn build_incident(
                     }
                     Label::Exploiter
                 }
+                // A backdoor session's peer is the exploiter that opened it.
+                Stage::E4C2
+                    if matches!(&s.ev.source,
+                        EvidenceSource::Notice { kind, .. } if kind == "backdoor_session") =>
+                {
+                    Label::Exploiter
+                }
                 Stage::E4C2 if nonweak => Label::Controller,
                 Stage::E3EggDownload => Label::EggServer,
                 _ => continue,

@@ -198,6 +198,9 @@ pub(crate) struct ActorFacts {
     pub egg_clients: Vec<IpAddr>,
     /// An egg it served followed an exploit against the client.
     pub egg_after_exploit: bool,
+    /// Distinct executables it served over an egg transport (FTP data, TFTP,
+    /// raw TCP), as short hashes (bounded by `EGG_BATCH_FILES`).
+    pub egg_batch: Vec<u64>,
     /// Citations of what it did (bounded, first of each kind).
     pub acted: Vec<EvidenceRef>,
     /// Counts for citations beyond the bound.

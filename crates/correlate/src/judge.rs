@@ -191,7 +191,8 @@ pub(crate) fn actor_roles(ctx: &Ctx<'_>, h: &HostState) -> Vec<Label> {
             .and_then(|i| ctx.table.hosts.get(i as usize))
             .is_some_and(|ch| ch.label.is_compromised())
     });
-    if a.eggs_served > 0 && (a.egg_after_exploit || egg_victim) {
+    let batch = a.egg_batch.len() >= crate::EGG_BATCH_FILES;
+    if a.eggs_served > 0 && (a.egg_after_exploit || egg_victim || batch) {
         r.push(Label::EggServer);
     }
     if !a.scans.is_empty() || a.probed > 0 || a.brute > 0 {
@@ -677,10 +678,20 @@ pub(crate) fn explain(ctx: &Ctx<'_>, h: &HostState, d: &Decision) -> (String, Ve
             "command-and-control server for {} channel(s)",
             thousands(a.map_or(0, |a| a.controlled))
         ),
-        Label::EggServer => format!(
-            "served executables to {} download(s) by victims",
-            thousands(a.map_or(0, |a| a.eggs_served))
-        ),
+        Label::EggServer => {
+            let batch = a.map_or(0, |a| a.egg_batch.len());
+            if batch >= crate::EGG_BATCH_FILES && !a.is_some_and(|a| a.egg_after_exploit) {
+                format!(
+                    "served executables to {} download(s): a batch of {batch}+ distinct executables over FTP/TFTP/raw TCP",
+                    thousands(a.map_or(0, |a| a.eggs_served))
+                )
+            } else {
+                format!(
+                    "served executables to {} download(s) by victims",
+                    thousands(a.map_or(0, |a| a.eggs_served))
+                )
+            }
+        }
         Label::Targeted => {
             let e2 = st(s, Stage::E2InboundExploit);
             let from = e2

@@ -135,6 +135,10 @@ const MAX_OUT_VECTORS: usize = 8;
 const MAX_CHILDREN: usize = 256;
 const MAX_SCANS_PER_HOST: usize = 8;
 const MAX_EGG_CLIENTS: usize = 32;
+/// Distinct executables a server must hand out over an egg transport (FTP
+/// data, TFTP, raw TCP) to be an egg server without an exploit in the capture
+/// (`docs/verdicts.md`, "Egg server").
+pub(crate) const EGG_BATCH_FILES: usize = 3;
 const MAX_ACTED: usize = 8;
 const MAX_COMMANDS: usize = 8;
 
@@ -224,6 +228,7 @@ impl Correlator {
         self.counters.notices += 1;
         let max_hosts = self.cfg.max_hosts;
         let mut rejudge_host = None;
+        let mut rejudge_server = None;
         match &n.kind {
             NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) if n.host == s.scanner => {
                 let internal = self.cfg.home_net.contains(n.host);
@@ -266,6 +271,34 @@ impl Correlator {
                     a.exploited = a.exploited.max(p.targets.len() as u64);
                 }
             }
+            NoticeKind::Download(d)
+                if !d.exploit_before
+                    && d.magic.is_executable()
+                    && matches!(
+                        d.proto,
+                        stormwatch_model::AppProto::FtpData
+                            | stormwatch_model::AppProto::Tftp
+                            | stormwatch_model::AppProto::Unknown
+                    ) =>
+            {
+                // A batch of distinct executables over an egg transport marks an
+                // egg server even with no exploit in the capture.
+                let internal = self.cfg.home_net.contains(d.server);
+                let tag = egg_tag(d);
+                if let Some(i) = self
+                    .table
+                    .get_or_insert(d.server, internal, false, max_hosts)
+                    && let Some(h) = self.table.hosts.get_mut(i as usize)
+                {
+                    let b = &mut h.extra_mut().actor.egg_batch;
+                    if b.len() < EGG_BATCH_FILES && !b.contains(&tag) {
+                        b.push(tag);
+                        if b.len() == EGG_BATCH_FILES {
+                            rejudge_server = Some(i);
+                        }
+                    }
+                }
+            }
             NoticeKind::Download(d) if d.exploit_before && d.magic.is_executable() => {
                 let internal = self.cfg.home_net.contains(d.server);
                 if let Some(i) = self
@@ -290,6 +323,9 @@ impl Correlator {
             self.link_pending(i, out);
             self.rejudge(i, n.ts, out, 0);
         }
+        if let Some(i) = rejudge_server {
+            self.rejudge(i, n.ts, out, 0);
+        }
     }
 
     /// A protocol anomaly (`pct.client_hello_oversized_*` and
@@ -302,7 +338,12 @@ impl Correlator {
             return;
         }
         if let Some(f) = a.flow_id {
-            self.set_hello_fact(f, HelloFact::Overflow(a.event.to_string()), a.ts, out);
+            self.set_hello_fact(
+                f,
+                HelloFact::Overflow(a.event.to_string().into()),
+                a.ts,
+                out,
+            );
         }
         let evs = map::map_anomaly(&self.cfg, a, |ip| self.known_victim(ip));
         for e in evs {
@@ -320,15 +361,15 @@ impl Correlator {
         };
         let fact = match t {
             TlsEvent::ClientHello { version, .. } => {
-                HelloFact::WellFormed(format!("{} ClientHello", tls_version(*version)))
+                HelloFact::WellFormed(tls_client_hello(*version).into())
             }
             TlsEvent::Sslv2ClientHello { challenge_len, .. } => {
                 if (16..=32).contains(challenge_len) {
                     HelloFact::WellFormed("SSLv2 CLIENT-HELLO".into())
                 } else {
-                    HelloFact::Overflow(format!(
-                        "SSLv2 CLIENT-HELLO with a {challenge_len}-byte challenge"
-                    ))
+                    HelloFact::Overflow(
+                        format!("SSLv2 CLIENT-HELLO with a {challenge_len}-byte challenge").into(),
+                    )
                 }
             }
             TlsEvent::PctClientHello { overflow, .. } => {
@@ -609,8 +650,10 @@ impl Correlator {
                 Stage::E3EggDownload => Some(Label::EggServer),
                 _ => None,
             };
-            let brute =
-                matches!(&e.source, EvidenceSource::Notice { kind, .. } if kind == "brute_force");
+            // A brute-force attempt is no exploit; a backdoor session's peer is
+            // its exploiter, not a separate controller.
+            let brute = matches!(&e.source, EvidenceSource::Notice { kind, .. }
+                if kind == "brute_force" || kind == "backdoor_session");
             if let Some(role) = role.filter(|_| !brute) {
                 let pin = self.cfg.home_net.contains(p);
                 if let Some(pi) = self.table.get_or_insert(p, pin, false, max_hosts) {
@@ -1009,13 +1052,25 @@ fn act_detail(role: Label, host: IpAddr, source: &EvidenceSource) -> String {
     }
 }
 
-fn tls_version(v: u16) -> &'static str {
+fn tls_client_hello(v: u16) -> &'static str {
     match v {
-        0x0300 => "SSL 3.0",
-        0x0301 => "TLS 1.0",
-        0x0302 => "TLS 1.1",
-        0x0303 => "TLS 1.2",
-        0x0304 => "TLS 1.3",
-        _ => "TLS",
+        0x0300 => "SSL 3.0 ClientHello",
+        0x0301 => "TLS 1.0 ClientHello",
+        0x0302 => "TLS 1.1 ClientHello",
+        0x0303 => "TLS 1.2 ClientHello",
+        0x0304 => "TLS 1.3 ClientHello",
+        _ => "TLS ClientHello",
     }
+}
+
+/// A short tag of a download for the egg-batch count: its sha256 when known,
+/// else its name and size.
+fn egg_tag(d: &stormwatch_model::DownloadInfo) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    match &d.sha256 {
+        Some(x) => x.hash(&mut h),
+        None => (&d.name, d.size).hash(&mut h),
+    }
+    h.finish()
 }

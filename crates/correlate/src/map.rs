@@ -13,9 +13,10 @@ use stormwatch_model::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HelloFact {
     /// A well-formed hello (`TLS 1.2 ClientHello`, `SSLv2 CLIENT-HELLO`, `PCT CLIENT-HELLO`).
-    WellFormed(String),
+    /// Borrowed for the common cases: no allocation per TLS handshake.
+    WellFormed(std::borrow::Cow<'static, str>),
     /// A hello with an overflow shape.
-    Overflow(String),
+    Overflow(std::borrow::Cow<'static, str>),
 }
 
 /// Lower-case transport name (`tcp`, `udp`, `icmp`, or the number).
@@ -468,6 +469,24 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             ),
             ..base(n.host, Stage::E6NewListener, "new_listener")
         }],
+        NoticeKind::C2Channel(c) if c.traits.iter().any(|t| t == "backdoor_session") => {
+            // An exploiter's interactive session on the listener it opened: the
+            // victim's control channel. The peer already is the exploiter; it is
+            // no separate controller (no campaign key, no controller role).
+            vec![Evidence {
+                peer: Some(c.server),
+                vector: Some(Vector {
+                    proto: IpProto::TCP.0,
+                    port: c.port,
+                    signature: None,
+                }),
+                detail: format!(
+                    "backdoor session from {} on its new listener port {}",
+                    c.server, c.port
+                ),
+                ..base(n.host, Stage::E4C2, "backdoor_session")
+            }]
+        }
         NoticeKind::C2Channel(c) => {
             let bot = !c.commands.is_empty() || c.traits.iter().any(|t| t == "bot_command");
             let mut out = vec![Evidence {
@@ -500,6 +519,26 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
                         )
                     },
                     ..base(n.host, Stage::E4C2, "bot_command")
+                });
+            }
+            // The channel runs IRC on a port registered to another protocol: the
+            // client's E7 (detect names each masquerading service once, about
+            // its first client; every C&C client of it gets its E7 here).
+            if c.traits.iter().any(|t| t == "irc_on_non_irc_port") {
+                out.push(Evidence {
+                    peer: Some(c.server),
+                    vector: Some(Vector {
+                        proto: IpProto::TCP.0,
+                        port: c.port,
+                        signature: None,
+                    }),
+                    detail: format!(
+                        "{} with {} on {}/tcp, a port not registered to it (its C&C channel)",
+                        c.proto.as_str().to_ascii_uppercase(),
+                        c.server,
+                        c.port
+                    ),
+                    ..base(n.host, Stage::E7Masquerade, "c2_masquerade")
                 });
             }
             out

@@ -210,6 +210,20 @@ impl Attacks {
             .min_by_key(|r| r.ts)
     }
 
+    /// The last exploit against `host` by `attacker` at or before `ts`.
+    pub(crate) fn exploit_by(
+        &self,
+        host: IpAddr,
+        attacker: IpAddr,
+        ts: Timestamp,
+    ) -> Option<&AttackRec> {
+        self.exploits
+            .get(&host)?
+            .iter()
+            .filter(|r| r.attacker == attacker && r.ts <= ts)
+            .max_by_key(|r| r.ts)
+    }
+
     /// True when `host` was scanned or exploited at or before `ts`.
     fn attacked_before(&self, host: IpAddr, ts: Timestamp) -> bool {
         let any = |t: &FifoMap<IpAddr, Vec<AttackRec>>| {

@@ -36,6 +36,8 @@ pub(crate) struct Beacons {
     /// Cleared when half full.
     seen_once: Vec<u64>,
     seen_set: usize,
+    /// Scoring buffers, reused.
+    scratch: Scratch,
     /// Series scored.
     pub scored: u64,
     /// Beacons reported.
@@ -44,16 +46,42 @@ pub(crate) struct Beacons {
 
 /// The score of a series of connection starts and sizes (0..1), with the
 /// median interval in seconds. `None` with fewer than four intervals.
+#[cfg(test)]
 pub(crate) fn score(samples: &[(Timestamp, u64)]) -> Option<(f64, f64)> {
-    let mut s: Vec<(Timestamp, u64)> = samples.to_vec();
-    s.sort();
-    let mut gaps: Vec<f64> = s.windows(2).map(|w| w[1].0.secs_since(w[0].0)).collect();
-    if gaps.len() < 4 {
+    score_with(samples, &mut Scratch::default())
+}
+
+/// Buffers reused by every scoring (no allocation per flow once warm).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    sorted: Vec<(Timestamp, u64)>,
+    gaps: Vec<f64>,
+    sizes: Vec<f64>,
+    dev: Vec<f64>,
+}
+
+impl Scratch {
+    fn heap_bytes(&self) -> usize {
+        self.sorted.capacity() * 16
+            + (self.gaps.capacity() + self.sizes.capacity() + self.dev.capacity()) * 8
+    }
+}
+
+/// [`score`] with caller-owned buffers.
+pub(crate) fn score_with(samples: &[(Timestamp, u64)], sc: &mut Scratch) -> Option<(f64, f64)> {
+    sc.sorted.clear();
+    sc.sorted.extend_from_slice(samples);
+    sc.sorted.sort_unstable();
+    sc.gaps.clear();
+    sc.gaps
+        .extend(sc.sorted.windows(2).map(|w| w[1].0.secs_since(w[0].0)));
+    if sc.gaps.len() < 4 {
         return None;
     }
-    let mut sizes: Vec<f64> = s.iter().map(|x| x.1 as f64).collect();
-    let (ts_skew, ts_disp, median_gap) = dist_scores(&mut gaps);
-    let (ds_skew, ds_disp, _) = dist_scores(&mut sizes);
+    sc.sizes.clear();
+    sc.sizes.extend(sc.sorted.iter().map(|x| x.1 as f64));
+    let (ts_skew, ts_disp, median_gap) = dist_scores(&mut sc.gaps, &mut sc.dev);
+    let (ds_skew, ds_disp, _) = dist_scores(&mut sc.sizes, &mut sc.dev);
     if median_gap <= 0.0 {
         return None;
     }
@@ -62,8 +90,8 @@ pub(crate) fn score(samples: &[(Timestamp, u64)]) -> Option<(f64, f64)> {
 }
 
 /// (skew score, dispersion score, median) of a sample.
-fn dist_scores(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
+fn dist_scores(v: &mut [f64], dev: &mut Vec<f64>) -> (f64, f64, f64) {
+    v.sort_unstable_by(f64::total_cmp);
     let q = |p: f64| -> f64 {
         let idx = p * (v.len() - 1) as f64;
         let lo = idx.floor() as usize;
@@ -78,8 +106,9 @@ fn dist_scores(v: &mut [f64]) -> (f64, f64, f64) {
     } else {
         0.0
     };
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - q2).abs()).collect();
-    dev.sort_by(f64::total_cmp);
+    dev.clear();
+    dev.extend(v.iter().map(|x| (x - q2).abs()));
+    dev.sort_unstable_by(f64::total_cmp);
     let mad = dev.get(dev.len() / 2).copied().unwrap_or(0.0);
     // A tight middle half (interquartile range within 10 % of the median) is
     // regular whatever its shape: Bowley's skewness swings to ±1 as soon as
@@ -105,6 +134,7 @@ impl Beacons {
             series: FifoMap::new(max),
             seen_once: vec![0; SEEN_BITS / 64],
             seen_set: 0,
+            scratch: Scratch::default(),
             scored: 0,
             reported: 0,
         }
@@ -122,6 +152,7 @@ impl Beacons {
         self.series
             .capacity_bytes(std::mem::size_of::<(Key, Series)>() + samples * 16)
             + SEEN_BITS / 8
+            + self.scratch.heap_bytes()
     }
 
     /// One finished connection.
@@ -183,9 +214,9 @@ impl Beacons {
         {
             return;
         }
-        let samples: Vec<(Timestamp, u64)> = s.samples.iter().copied().collect();
         self.scored += 1;
-        let Some((interval, sc)) = score(&samples) else {
+        let Some((interval, sc)) = score_with(s.samples.make_contiguous(), &mut self.scratch)
+        else {
             return;
         };
         if sc < cfg.beacon_min_score {

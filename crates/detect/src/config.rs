@@ -115,6 +115,16 @@ pub struct DetectConfig {
     /// A candidate listener connection still open (no reset) this long after
     /// its SYN/ACK is in use (seconds).
     pub listener_confirm_secs: u64,
+    /// A new listener that first accepts the very host that exploited it, at
+    /// most this long after the exploit, is watched as a possible backdoor
+    /// (seconds).
+    pub backdoor_after_exploit_secs: u64,
+    /// An interactive session on such a listener from its exploiter (data both
+    /// ways, several packets each way) lasting at least this long is the
+    /// backdoor's control channel (seconds).
+    pub backdoor_session_min_secs: u64,
+    /// Backdoor listeners watched at once.
+    pub backdoor_watch_max: usize,
 
     // --- C&C: IRC -----------------------------------------------------------
     /// IRC sessions tracked at once.
@@ -213,6 +223,9 @@ impl Default for DetectConfig {
                 5900, 8080, 8443,
             ],
             listener_confirm_secs: 10,
+            backdoor_after_exploit_secs: 600,
+            backdoor_session_min_secs: 2,
+            backdoor_watch_max: 4_096,
             irc_sessions_max: 4_096,
             irc_c2_min_score: 3,
             irc_weight_bot_command: 3,

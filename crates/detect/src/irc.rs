@@ -183,6 +183,9 @@ struct Session {
     talked: bool,
     nick: Option<String>,
     channels: Vec<String>,
+    /// Hash of the channel list `channels` was built from (rebuilt only when
+    /// the list changes, not on every message).
+    channels_of: u64,
     traits: u8,
     commands: Vec<String>,
     categories: u8,
@@ -245,6 +248,7 @@ impl Irc {
             talked: false,
             nick: None,
             channels: Vec::new(),
+            channels_of: 0,
             traits: if is_irc_port(app.key.dst_port) {
                 0
             } else {
@@ -277,7 +281,13 @@ impl Irc {
             }
             s.nick = Some(n.chars().take(64).collect());
         }
-        if !ev.channels.is_empty() {
+        let channels_of = if ev.channels.is_empty() {
+            0
+        } else {
+            crate::util::hash64(&ev.channels)
+        };
+        if !ev.channels.is_empty() && channels_of != s.channels_of {
+            s.channels_of = channels_of;
             s.channels = ev
                 .channels
                 .iter()
@@ -295,11 +305,13 @@ impl Irc {
                 s.traits |= KEYED_CHANNEL;
             }
         }
-        let cmd = ev.msg.command.to_ascii_uppercase();
+        // No allocation per message: commands compared case-insensitively.
+        let cmd = ev.msg.command.as_str();
+        let is = |names: &[&str]| names.iter().any(|n| cmd.eq_ignore_ascii_case(n));
         let text = ev.msg.params.last().map(String::as_str).unwrap_or("");
         match app.dir {
             Direction::ToClient => {
-                if matches!(cmd.as_str(), "332" | "TOPIC" | "PRIVMSG" | "NOTICE")
+                if is(&["332", "TOPIC", "PRIVMSG", "NOTICE"])
                     && let Some((cat, c)) = bot_command(text)
                 {
                     self.commands += 1;
@@ -311,7 +323,7 @@ impl Irc {
                 }
             }
             Direction::ToServer => {
-                if matches!(cmd.as_str(), "PRIVMSG" | "NOTICE") {
+                if is(&["PRIVMSG", "NOTICE"]) {
                     s.talked = true;
                     if ev.ctcp.is_none() && bot_reply(text) {
                         s.traits |= BOT_REPLY;

@@ -191,6 +191,7 @@ impl Detectors {
             listeners: listener::Listeners::new(
                 cfg.listener_hosts_max,
                 cfg.listener_expectations_max,
+                cfg.backdoor_watch_max,
             ),
             irc: irc::Irc::new(cfg.irc_sessions_max),
             beacons: beacon::Beacons::new(cfg.beacon_pairs_max),
@@ -277,9 +278,11 @@ impl Detectors {
                     self.irc.on_detected(ctx_app, *masquerade, &mut ctx);
                 }
                 if *masquerade {
+                    // One record per service (server:port/protocol), about its
+                    // first client: later clients of a C&C service get their E7
+                    // from their `C2Channel` (trait `irc_on_non_irc_port`).
                     let identifier = format!(
-                        "masquerade:{}->{}/{}",
-                        key.src,
+                        "masquerade:{}/{}",
                         ep(key.dst, key.dst_port),
                         proto.as_str()
                     );
@@ -342,12 +345,15 @@ impl Detectors {
                 );
             }
             AppEvent::Http(h) if ctx_app.dir == stormwatch_model::Direction::ToServer => {
-                let ua = h.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
-                let uri = h.uri.as_deref().unwrap_or("").to_ascii_lowercase();
-                if let Some((_, tool)) = TOOL_HTTP_MARKS
-                    .iter()
-                    .find(|(m, _)| ua.contains(m) || uri.starts_with(m))
-                {
+                // No allocation: case-insensitive search in place.
+                let ua = h.user_agent.as_deref().unwrap_or("").as_bytes();
+                let uri = h.uri.as_deref().unwrap_or("").as_bytes();
+                if let Some((_, tool)) = TOOL_HTTP_MARKS.iter().find(|(m, _)| {
+                    let m = m.as_bytes();
+                    uri.get(..m.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(m))
+                        || ua.windows(m.len()).any(|w| w.eq_ignore_ascii_case(m))
+                }) {
                     self.scans
                         .tool_seen(key.src, tool, ctx_app.ts, ctx_app.flow_id, &mut ctx);
                 }
@@ -495,6 +501,10 @@ impl Detectors {
             ("detect.listener.quiet", self.listeners.quiet),
             ("detect.listener.dropped", self.listeners.dropped),
             ("detect.listener.reported", self.listeners.reported),
+            (
+                "detect.listener.backdoor_sessions",
+                self.listeners.backdoor_sessions,
+            ),
             ("detect.irc.sessions", self.irc.len() as u64),
             ("detect.irc.evicted", self.irc.evicted()),
             ("detect.irc.bot_commands", self.irc.commands),

@@ -13,14 +13,24 @@
 //! Ports a scanner discovers (a SYN/ACK to a decided scanner, on a host with no
 //! exploit, and no data both ways on the connection) and ports announced by FTP
 //! (`PORT`/`PASV`) or IRC DCC offers are learned without a record.
+//!
+//! Backdoor control channels (E4): a new listener whose first client is the
+//! host that exploited it, within `backdoor_after_exploit_secs` of the
+//! exploit, is watched; an interactive session on it from that host (data both
+//! ways, at least 4 packets to the listener and 3 back, lasting at least
+//! `backdoor_session_min_secs`) is the backdoor's control channel: a
+//! `C2Channel` about the victim with the exploiter as peer (traits
+//! `backdoor_session`, `listener_after_exploit`). A new ordinary service on a
+//! host nobody exploited, or one first used by another client, is never
+//! watched.
 
 use crate::Ctx;
 use crate::util::{FifoMap, ep};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
-    FlowId, FlowRecord, IpProto, ListenerInfo, Notice, NoticeKind, PacketSummary, Stage, Timestamp,
-    human_duration, tcp_flags,
+    C2Info, FlowId, FlowRecord, IpProto, ListenerInfo, Notice, NoticeKind, PacketSummary, Stage,
+    Timestamp, human_duration, tcp_flags,
 };
 
 struct Host {
@@ -40,12 +50,23 @@ struct Candidate {
     needs_data: bool,
 }
 
+/// A new listener opened right after an exploit, first used by its exploiter.
+struct Backdoor {
+    attacker: IpAddr,
+    exploit_ts: Timestamp,
+    listener_ts: Timestamp,
+}
+
 /// Listener learning state.
 pub(crate) struct Listeners {
     hosts: FifoMap<IpAddr, Host>,
     expect: FifoMap<(IpAddr, u16), Timestamp>,
     cand: FifoMap<FlowId, Candidate>,
     cand_q: VecDeque<(Timestamp, FlowId)>,
+    /// Listeners watched as possible backdoors, by (host, port).
+    backdoors: FifoMap<(IpAddr, u16), Backdoor>,
+    /// Backdoor control channels reported.
+    pub backdoor_sessions: u64,
     /// Ports learned during warm-up.
     pub learned: u64,
     /// Accepts on announced FTP data / DCC ports.
@@ -63,8 +84,10 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    pub(crate) fn new(hosts_max: usize, expect_max: usize) -> Listeners {
+    pub(crate) fn new(hosts_max: usize, expect_max: usize, backdoor_max: usize) -> Listeners {
         Listeners {
+            backdoors: FifoMap::new(backdoor_max),
+            backdoor_sessions: 0,
             hosts: FifoMap::new(hosts_max),
             expect: FifoMap::new(expect_max),
             cand: FifoMap::new(expect_max),
@@ -80,7 +103,7 @@ impl Listeners {
     }
 
     pub(crate) fn evicted(&self) -> u64 {
-        self.hosts.evicted + self.expect.evicted + self.cand.evicted
+        self.hosts.evicted + self.expect.evicted + self.cand.evicted + self.backdoors.evicted
     }
 
     pub(crate) fn hosts(&self) -> usize {
@@ -95,6 +118,9 @@ impl Listeners {
                 .cand
                 .capacity_bytes(std::mem::size_of::<(FlowId, Candidate)>())
             + self.cand_q.capacity() * 16
+            + self
+                .backdoors
+                .capacity_bytes(std::mem::size_of::<((IpAddr, u16), Backdoor)>())
     }
 
     /// An FTP data connection or DCC offer announced `addr:port`.
@@ -198,6 +224,9 @@ impl Listeners {
 
     /// Application data identified on the flow: the listener is in use.
     pub(crate) fn on_app_data(&mut self, flow: FlowId, ctx: &mut Ctx<'_>) {
+        if self.cand.is_empty() {
+            return;
+        }
         if let Some(c) = self.cand.remove(&flow) {
             self.report(&c, flow, ctx);
         }
@@ -206,6 +235,9 @@ impl Listeners {
     /// The flow ended: data in both directions confirms, otherwise the accept
     /// was a probe.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
+        if !self.backdoors.is_empty() && rec.key.proto == IpProto::TCP {
+            self.backdoor_session(rec, ctx);
+        }
         let Some(c) = self.cand.remove(&rec.flow_id) else {
             return;
         };
@@ -240,12 +272,97 @@ impl Listeners {
         }
     }
 
+    /// A flow to a watched backdoor listener ended: an interactive session from
+    /// the exploiter is the backdoor's control channel.
+    fn backdoor_session(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
+        let k = &rec.key;
+        let at = (k.dst, k.dst_port);
+        let Some(b) = self.backdoors.get(&at) else {
+            return;
+        };
+        if b.attacker != k.src {
+            return;
+        }
+        let data_both_ways = match &rec.tcp {
+            Some(t) if !t.history.is_empty() => t.history.contains('D') && t.history.contains('d'),
+            _ => rec.bytes_toserver > 0 && rec.bytes_toclient > 0,
+        };
+        let lasted = rec.end.secs_since(rec.start);
+        if !data_both_ways
+            || rec.pkts_toserver < 4
+            || rec.pkts_toclient < 3
+            || lasted < ctx.cfg.backdoor_session_min_secs as f64
+        {
+            return;
+        }
+        let Some(b) = self.backdoors.remove(&at) else {
+            return;
+        };
+        let identifier = format!("backdoor:{}:tcp/{}", k.dst, k.dst_port);
+        if !ctx.sup.first(&identifier) {
+            return;
+        }
+        self.backdoor_sessions += 1;
+        ctx.out.push(Notice {
+            // Known to be interactive when the session ends.
+            ts: rec.end,
+            identifier,
+            host: k.dst,
+            peer: Some(b.attacker),
+            flow_id: Some(rec.flow_id),
+            stage: Some(Stage::E4C2),
+            msg: format!(
+                "backdoor control channel: {} ran an interactive session ({}, {} bytes in, {} bytes out) on new listener {}, opened {} after its exploit",
+                b.attacker,
+                crate::util::secs(lasted),
+                crate::util::thousands(rec.bytes_toserver),
+                crate::util::thousands(rec.bytes_toclient),
+                ep(k.dst, k.dst_port),
+                human_duration(b.listener_ts.secs_since(b.exploit_ts))
+            ),
+            kind: NoticeKind::C2Channel(C2Info {
+                server: b.attacker,
+                port: k.dst_port,
+                proto: rec.app_proto,
+                nick: None,
+                channels: Vec::new(),
+                traits: vec![
+                    "backdoor_session".to_string(),
+                    "listener_after_exploit".to_string(),
+                ],
+                commands: Vec::new(),
+                beacon: None,
+            }),
+        });
+    }
+
     fn report(&mut self, c: &Candidate, flow: FlowId, ctx: &mut Ctx<'_>) {
         let identifier = format!("listener:{}:tcp/{}", c.server, c.port);
         if !ctx.sup.first(&identifier) {
             return;
         }
         self.reported += 1;
+        // Opened right after an exploit and first used by the exploiter: a
+        // possible backdoor, its sessions watched.
+        let window =
+            i64::try_from(ctx.cfg.backdoor_after_exploit_secs).unwrap_or(i64::MAX / 2_000_000_000);
+        if let Some(r) = ctx.attacks.exploit_by(c.server, c.client, c.ts)
+            && c.ts <= r.ts.add_secs(window)
+        {
+            let exploit_ts = r.ts;
+            let (b, _) = self
+                .backdoors
+                .entry_or_insert_with((c.server, c.port), || Backdoor {
+                    attacker: c.client,
+                    exploit_ts,
+                    listener_ts: c.ts,
+                });
+            *b = Backdoor {
+                attacker: c.client,
+                exploit_ts,
+                listener_ts: c.ts,
+            };
+        }
         ctx.out.push(Notice {
             ts: c.ts,
             identifier,

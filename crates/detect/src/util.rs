@@ -256,6 +256,10 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
         self.map.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The entry for `k`, inserting `make()` first (evicting the oldest when full).
     /// Returns the evicted entry, if any, alongside.
     pub(crate) fn entry_or_insert_with(

@@ -110,6 +110,20 @@ const COUNTER_NAMES: [&str; ctr::COUNT] = [
     "decoder.tunnelled",
 ];
 
+/// Flows ended between two writes of pending records at the end of the run.
+const FINISH_BATCH: usize = 4096;
+
+/// Writes and empties `pending`, in order.
+fn flush_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
+    for (rec, meta, extra) in pending.drain(..) {
+        match extra {
+            Some(x) => sink.write_extra(&rec, &meta, &x)?,
+            None => sink.write_meta(&rec, &meta)?,
+        }
+    }
+    Ok(())
+}
+
 /// A record waiting to be written, with engine facts and extra EVE members.
 type Pending = (
     OutputRecord,
@@ -1082,21 +1096,19 @@ impl Engine {
     }
 
     fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
-        let pending = &mut self.stages.rest.pending;
-        for (rec, meta, extra) in pending.drain(..) {
-            match extra {
-                Some(x) => sink.write_extra(&rec, &meta, &x)?,
-                None => sink.write_meta(&rec, &meta)?,
-            }
-        }
-        Ok(())
+        flush_pending(&mut self.stages.rest.pending, sink)
     }
 
     /// Ends the run: flushes reassembly, ends every flow, lets the detectors and
     /// the correlator conclude, writes verdicts, incidents and the `stats` record.
     pub fn finish(mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
         self.stages.rest.meta = RecordMeta::default();
-        self.flows.finish(&mut self.stages);
+        // Records of the flows ended so far are written every `FINISH_BATCH` flows,
+        // so a million flows ending here never hold a million records at once.
+        self.flows
+            .finish_in_batches(&mut self.stages, FINISH_BATCH, |st| {
+                flush_pending(&mut st.rest.pending, sink)
+            })?;
         let end = self.stages.rest.summary.last_ts.unwrap_or_default();
         let rest = &mut self.stages.rest;
         if let Some(d) = &mut rest.detect {

@@ -54,7 +54,15 @@ fn read_number(rd: &ByteRead, buf: &[u8], pos: usize, vars: &Vars) -> Option<(u6
     let base = if rd.relative { pos as i64 } else { 0 };
     let start = base.checked_add(num(rd.offset, vars))?;
     let start = usize::try_from(start).ok()?;
-    let n = usize::from(rd.nbytes);
+    let n = match rd.nbytes_var {
+        Some(var) => {
+            let v = num(Num::Var(var), vars);
+            usize::try_from(v)
+                .ok()
+                .filter(|n| *n <= usize::from(rd.nbytes))?
+        }
+        None => usize::from(rd.nbytes),
+    };
     let end = start.checked_add(n)?;
     let bytes = buf.get(start..end)?;
     let v = match rd.string {
@@ -538,6 +546,7 @@ mod tests {
     fn byte_ops() {
         let rd = ByteRead {
             nbytes: 2,
+            nbytes_var: None,
             offset: Num::Lit(0),
             relative: false,
             little: false,
@@ -547,6 +556,7 @@ mod tests {
         assert_eq!(read_number(&rd, b"HT", 0, &[0; MAX_VARS]).unwrap().0, 0x90a);
         let rd = ByteRead {
             nbytes: 2,
+            nbytes_var: None,
             offset: Num::Lit(0),
             relative: true,
             little: false,

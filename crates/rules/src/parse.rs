@@ -1306,14 +1306,18 @@ impl<'a> Builder<'a> {
         max_bin: u8,
     ) -> Result<(ByteRead, Vec<String>), Err1> {
         let n_num = self.num_or_var(kw, nbytes)?;
-        let nb = match n_num {
-            Num::Lit(n) => u8::try_from(n).ok().filter(|n| *n >= 1),
-            Num::Var(_) => None,
-        }
-        .ok_or_else(|| self.bad(kw, format!("expected a byte count 1-10, found {nbytes:?}")))?;
+        let (nb, nbytes_var) = match n_num {
+            Num::Lit(n) => (u8::try_from(n).ok().filter(|n| *n >= 1), None),
+            // A variable byte count is bounded at match time by the largest
+            // count the conversion allows (set below).
+            Num::Var(v) => (Some(1), Some(v)),
+        };
+        let nb = nb
+            .ok_or_else(|| self.bad(kw, format!("expected a byte count 1-10, found {nbytes:?}")))?;
         let offset = self.num_or_var(kw, offset)?;
         let mut rd = ByteRead {
             nbytes: nb,
+            nbytes_var,
             offset,
             relative: false,
             little: false,
@@ -1357,6 +1361,10 @@ impl<'a> Builder<'a> {
                 _ => rest.push(f.to_string()),
             }
         }
+        if rd.nbytes_var.is_some() {
+            rd.nbytes = if is_string { 20 } else { max_bin };
+        }
+        let nb = rd.nbytes;
         if is_string {
             rd.string = Some(base.unwrap_or(10));
             if nb > 20 {
@@ -1958,11 +1966,20 @@ impl<'a> Builder<'a> {
         let s = self.value(kw, v)?;
         let mut any_of = 0;
         let mut none_of = 0;
+        // Suricata (7.0.14+): a leading `!` negates the whole list
+        // (`!tls1.3,tls1.2` = neither); `!` after a plain version is an error.
+        let list_negated = s.trim_start().starts_with('!');
         for term in s.split(',').map(str::trim) {
             let (neg, term) = match term.strip_prefix('!') {
-                Some(r) => (true, r),
-                None => (false, term),
+                Some(r) => (true, r.trim()),
+                None => (list_negated, term),
             };
+            if neg != list_negated {
+                return Err(self.bad(
+                    kw,
+                    format!("expected `!` on the first version only or on none, found {s:?}"),
+                ));
+            }
             let bit =
                 match term {
                     "sslv2" => SSL_VERSION_SSLV2,

@@ -149,7 +149,12 @@ impl Pcre {
 /// Where and how `byte_*` read their number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ByteRead {
+    /// Bytes to read (the upper bound when `nbytes_var` is set).
     pub(crate) nbytes: u8,
+    /// The byte count is a `byte_extract` / `byte_math` variable, read at
+    /// match time (Suricata 7); above `nbytes` it does not match, 0 reads
+    /// nothing (value 0, position unchanged) as in Suricata.
+    pub(crate) nbytes_var: Option<usize>,
     pub(crate) offset: Num,
     pub(crate) relative: bool,
     pub(crate) little: bool,

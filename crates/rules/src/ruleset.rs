@@ -196,6 +196,9 @@ struct FlowInner {
     bits: Vec<u32>,
     /// IP-only rules already evaluated for this direction.
     iponly_done: [bool; 2],
+    /// A packet of this direction already saw its protocol identified (for
+    /// protocol-detection-only rules, [`pd_only`]).
+    pd_seen: [bool; 2],
     /// A `pass` rule matched: nothing more is inspected.
     passed: bool,
     /// The flow turned encrypted: no payload inspection any more.
@@ -204,8 +207,10 @@ struct FlowInner {
     enc: Option<Box<crate::enc::EncTrack>>,
     stream: [StreamDir; 2],
     last_stream_dir: Option<Direction>,
-    /// (tx id, rule) pairs that alerted (at most `tx_alerts_per_flow`).
-    tx_alerted: Vec<(u64, u32)>,
+    /// (tx id, rule, direction) records of matches (at most
+    /// `tx_alerts_per_flow`); the direction is [`TX_ANY_DIR`] unless the rule
+    /// matches once per direction ([`tx_per_direction`]).
+    tx_alerted: Vec<(u64, u32, u8)>,
     /// Per-flow threshold state by rule.
     flow_th: Vec<(u32, crate::threshold::State)>,
 }
@@ -339,6 +344,8 @@ pub struct RuleSet {
     tx_reads_stream: bool,
     /// Some rule has payload keywords.
     payload_rules: bool,
+    /// Some rule is protocol-detection-only ([`pd_only`]).
+    pd_rules: bool,
     tls_encryption: EncryptionHandling,
     ssh_encryption: EncryptionHandling,
     thresholds: Mutex<ThresholdTable>,
@@ -376,6 +383,9 @@ struct Ctx<'a> {
     frame: &'a [u8],
     /// The flow turned encrypted: payload keywords do not inspect packets.
     no_payload: bool,
+    /// The first packet to see a direction's protocol identified (Suricata's
+    /// `PKT_PROTO_DETECT_*_DONE`): protocol-detection-only rules match only here.
+    pd_packet: bool,
 }
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
@@ -538,6 +548,7 @@ impl RuleSet {
             tx_always: BTreeMap::new(),
             tx_reads_stream: false,
             payload_rules: false,
+            pd_rules: false,
             tls_encryption: cfg.tls_encryption,
             ssh_encryption: cfg.ssh_encryption,
             thresholds: Mutex::new(ThresholdTable::default()),
@@ -659,6 +670,7 @@ impl RuleSet {
         self.ip_only = ip_only_ix;
         self.tx_reads_stream = tx_reads_stream;
         self.payload_rules = payload_rules;
+        self.pd_rules = rules.iter().any(pd_only);
     }
 
     /// Number of rules loaded.
@@ -854,6 +866,31 @@ impl RuleSet {
         if do_iponly {
             self.ip_only.candidates(src, dst, &mut cands);
         }
+        let pd_packet = match (&mut fs, &p.flow) {
+            (Some(f), Some(fi)) if self.pd_rules => {
+                // Suricata flags the first packet *of direction d* that
+                // sees d's protocol identified (detection done on the other
+                // side's ACK flags the next packet of d).
+                let own = match fi.dir {
+                    Direction::ToServer => fi.app_proto_ts,
+                    Direction::ToClient => fi.app_proto_tc,
+                };
+                let known = own != AppProto::Unknown
+                    || (fi.app_proto_ts == AppProto::Unknown
+                        && fi.app_proto_tc == AppProto::Unknown
+                        && fi.app_proto != AppProto::Unknown);
+                let inner = f.inner();
+                match inner.pd_seen.get_mut(fi.dir.index()) {
+                    Some(seen) => {
+                        let first = known && !*seen;
+                        *seen = known;
+                        first
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        };
         if cands.is_empty() {
             return;
         }
@@ -869,6 +906,7 @@ impl RuleSet {
             flow: p.flow.as_ref(),
             frame: p.frame,
             no_payload,
+            pd_packet,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
@@ -1014,6 +1052,7 @@ impl RuleSet {
             flow: Some(&s.flow),
             frame: s.frame,
             no_payload: false,
+            pd_packet: false,
         };
         let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
@@ -1108,8 +1147,16 @@ impl RuleSet {
         cands.sort_unstable();
         cands.dedup();
         let tx_id = tx.tx_id();
+        let dir_key = |r: u32| {
+            let per_dir = self.rules.get(r as usize).is_some_and(tx_per_direction);
+            if per_dir {
+                t.flow.dir.index() as u8
+            } else {
+                TX_ANY_DIR
+            }
+        };
         if let Some(inner) = fs.inner.as_ref() {
-            cands.retain(|r| !inner.tx_alerted.contains(&(tx_id, *r)));
+            cands.retain(|r| !inner.tx_alerted.contains(&(tx_id, *r, dir_key(*r))));
         }
         if cands.is_empty() {
             return;
@@ -1124,6 +1171,7 @@ impl RuleSet {
             flow: Some(&t.flow),
             frame: t.frame,
             no_payload: false,
+            pd_packet: false,
         };
         // Raw payload parts of tx rules look at this direction's stream turn
         // (moved out while the rules run, so flowbits can borrow the state).
@@ -1161,7 +1209,7 @@ impl RuleSet {
                 inner.tx_alerted.retain(|x| x.0 != oldest);
                 self.counters.tx_alerts_full.fetch_add(1, Ordering::Relaxed);
             }
-            inner.tx_alerted.push((tx_id, r));
+            inner.tx_alerted.push((tx_id, r, dir_key(r)));
         }
     }
 
@@ -1316,6 +1364,9 @@ impl RuleSet {
                     }
                 }
             }
+        }
+        if !r.alp.is_empty() && !ctx.pd_packet && pd_only(r) {
+            return false;
         }
         for a in &r.alp {
             let Some(fi) = ctx.flow else { return false };
@@ -1496,6 +1547,42 @@ type PktMember<'a> = (u32, Option<&'a Key>, HdrProto);
 
 /// A rule's prefilter key: from its payload (packet and stream rules) or the
 /// buffer its fast pattern is in (transaction rules).
+/// True for Suricata's "protocol-detection-only" rules: `app-layer-protocol`
+/// with at most `flow:to_server|to_client` and `flowbits:set`, no other
+/// keyword and no application protocol in the header. They match only on the
+/// packet where a direction's protocol is first seen identified, not on every
+/// packet after.
+fn pd_only(r: &Rule) -> bool {
+    !r.alp.is_empty()
+        && r.app.is_none()
+        && r.kind == Kind::Packet
+        && r.payload.is_empty()
+        && r.bufs.is_empty()
+        && r.tx.is_empty()
+        && r.pkt.is_empty()
+        && r.threshold.is_none()
+        && r.flowbits.iter().all(|b| matches!(b, Flowbit::Set(_)))
+        && !(r.flow.established
+            || r.flow.not_established
+            || r.flow.stateless
+            || r.flow.only_stream
+            || r.flow.no_stream)
+}
+
+/// The direction slot of a transaction record for rules matched once per
+/// transaction whatever the direction.
+const TX_ANY_DIR: u8 = u8::MAX;
+
+/// True for transaction rules that Suricata matches once per transaction *and
+/// direction*: those whose only application checks read a per-direction
+/// field (`ssl_version`: the client's hello version to the server, the
+/// server's to the client).
+fn tx_per_direction(r: &Rule) -> bool {
+    r.bufs.is_empty()
+        && !r.tx.is_empty()
+        && r.tx.iter().all(|c| matches!(c, TxCheck::Versions { .. }))
+}
+
 fn rule_key(r: &Rule) -> Option<Key> {
     match r.kind {
         Kind::Packet | Kind::Stream => choose_key(&r.payload),

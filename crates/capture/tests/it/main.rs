@@ -7,3 +7,4 @@ mod craft;
 mod formats;
 mod inputs;
 mod oracle;
+mod window;

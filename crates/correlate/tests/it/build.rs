@@ -338,6 +338,30 @@ pub fn download(
     sha: &str,
     exploit_before: bool,
 ) -> Notice {
+    download_via(
+        AppProto::Ftp,
+        ts,
+        client,
+        server,
+        port,
+        name,
+        sha,
+        exploit_before,
+    )
+}
+
+/// A PE download over `proto`.
+#[allow(clippy::too_many_arguments)]
+pub fn download_via(
+    proto: AppProto,
+    ts: Timestamp,
+    client: &str,
+    server: &str,
+    port: u16,
+    name: &str,
+    sha: &str,
+    exploit_before: bool,
+) -> Notice {
     notice(
         ts,
         format!("download:{client}:{sha}"),
@@ -348,7 +372,7 @@ pub fn download(
             client: ip(client),
             server: ip(server),
             server_port: port,
-            proto: AppProto::Ftp,
+            proto,
             name: Some(name.into()),
             magic: FileMagic::Pe,
             size: 28_672,

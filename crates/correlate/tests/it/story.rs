@@ -580,17 +580,20 @@ fn checkin_alone_is_a_low_confidence_trojan() {
 /// zeek-pe-pe: PE files over FTP and nothing else.
 #[test]
 fn download_alone_is_not_a_compromise() {
+    // zeek-pe-pe: a wget script fetches four binaries by anonymous FTP (data
+    // connections) in half a second.
     let mut r = Run::new();
     let t0 = Timestamp::parse("2015-04-19T17:59:01Z").unwrap();
     for (k, name) in ["MSVIDEO.DLL", "NOTEPAD.EXE", "VMwareXferlogs.exe"]
         .iter()
         .enumerate()
     {
-        r.notice(download(
+        r.notice(download_via(
+            AppProto::FtpData,
             t0.add_secs(k as i64),
             "192.168.1.31",
             "192.168.1.32",
-            21,
+            20,
             name,
             &format!("{k:064x}"),
             false,
@@ -605,13 +608,135 @@ fn download_alone_is_not_a_compromise() {
             .reason
             .contains("a download alone is not a compromise")
     );
-    assert_eq!(
-        label_of(&c, "192.168.1.32"),
-        Label::Clean,
-        "a server of a download alone is no egg server"
+    // A batch of distinct executables over FTP data: an egg server, though
+    // nobody was exploited (docs/verdicts.md, "Egg server").
+    let s = current(&c, "192.168.1.32");
+    assert_eq!(s.label, Label::EggServer, "{s:#?}");
+    assert!(s.reason.contains("batch of 3+"), "{}", s.reason);
+    // The client never went above clean.
+    assert!(
+        r.out
+            .iter()
+            .filter(|v| v.host == ip("192.168.1.31"))
+            .all(|v| v.label == Label::Clean)
     );
-    // No revision was ever written above clean.
-    assert!(r.out.iter().all(|v| v.label == Label::Clean));
+}
+
+/// benign-busy's vendor: installers over HTTP, and two files by FTP, are no
+/// egg server.
+#[test]
+fn installers_over_http_or_two_ftp_files_make_no_egg_server() {
+    let mut r = Run::new();
+    let t0 = Timestamp::parse("2004-04-22T08:05:01Z").unwrap();
+    for k in 0..4u64 {
+        r.notice(download_via(
+            AppProto::Http,
+            t0.add_secs(k as i64),
+            "10.3.2.22",
+            "192.0.2.80",
+            80,
+            "/downloads/setup.exe",
+            &format!("{k:064x}"),
+            false,
+        ));
+    }
+    for k in 10..12u64 {
+        r.notice(download_via(
+            AppProto::FtpData,
+            t0.add_secs(k as i64),
+            "10.3.2.23",
+            "192.0.2.21",
+            20,
+            "tool.exe",
+            &format!("{k:064x}"),
+            false,
+        ));
+    }
+    // The same file three times is one file.
+    for k in 20..23i64 {
+        r.notice(download_via(
+            AppProto::Tftp,
+            t0.add_secs(k),
+            "10.3.2.24",
+            "10.3.0.69",
+            69,
+            "boot.exe",
+            &"cd".repeat(32),
+            false,
+        ));
+    }
+    let c = r.finish(t0.add_secs(60));
+    for h in ["192.0.2.80", "192.0.2.21", "10.3.0.69"] {
+        assert_eq!(label_of(&c, h), Label::Clean, "{h}");
+    }
+}
+
+/// mipsiv's victim3: exploited, a listener, and the exploiter's shell on it (a
+/// backdoor session): a trojan whose attacker stays the exploiter, not a
+/// controller.
+#[test]
+fn backdoor_session_is_a_channel_and_its_peer_stays_the_exploiter() {
+    let mut r = Run::new();
+    let victim = "10.1.3.7";
+    r.alert(pct_alert(at("09:18:05"), 1, ATTACKER, victim));
+    r.notice(listener(at("09:18:08"), victim, 31337, ATTACKER));
+    let mut n = listener(at("09:18:31"), victim, 31337, ATTACKER);
+    n.identifier = format!("backdoor:{victim}:tcp/31337");
+    n.stage = Some(Stage::E4C2);
+    n.kind = NoticeKind::C2Channel(C2Info {
+        server: ip(ATTACKER),
+        port: 31337,
+        proto: AppProto::Unknown,
+        nick: None,
+        channels: vec![],
+        traits: vec!["backdoor_session".into(), "listener_after_exploit".into()],
+        commands: vec![],
+        beacon: None,
+    });
+    r.notice(n);
+    let c = r.finish(at("12:55:33"));
+    let v = current(&c, victim);
+    assert_eq!(v.label, Label::Trojan, "{v:#?}");
+    assert!(v.evidence.iter().any(|e| e.stage == Stage::E4C2), "{v:#?}");
+    assert_eq!(
+        r.path(victim),
+        vec![Label::Targeted, Label::Compromised, Label::Trojan]
+    );
+    assert_eq!(label_of(&c, ATTACKER), Label::Exploiter);
+}
+
+/// Detect names a masquerading service once; every C&C client of it still
+/// gets its E7 from its channel.
+#[test]
+fn every_cc_client_of_a_masquerading_service_gets_e7() {
+    let mut r = Run::new();
+    r.notice(masquerade(at("09:15:02"), VICTIM, CONTROLLER, 443));
+    r.notice(c2(
+        at("09:15:02"),
+        VICTIM,
+        CONTROLLER,
+        443,
+        "xX123",
+        "#mip",
+        &[],
+    ));
+    r.notice(c2(
+        at("09:16:50"),
+        "10.1.2.33",
+        CONTROLLER,
+        443,
+        "cH659",
+        "#mip",
+        &[],
+    ));
+    let c = r.finish(at("12:00:00"));
+    for h in [VICTIM, "10.1.2.33"] {
+        let v = current(&c, h);
+        assert!(
+            v.evidence.iter().any(|e| e.stage == Stage::E7Masquerade),
+            "{h}: {v:#?}"
+        );
+    }
 }
 
 /// The Slips capture: HTTPS every 2-3 s — a beacon, never a compromise.

@@ -149,14 +149,19 @@ fn short_ssh_sessions_are_brute_force_banner_checks_are_not() {
 }
 
 #[test]
-fn ssh_on_port_80_is_a_masquerade_once_per_pair() {
+fn ssh_on_port_80_is_a_masquerade_once_per_service() {
     let mut d = detectors();
     let mut out = Vec::new();
-    for flow in 1..=3 {
+    // Three connections of one client, then one of another client.
+    for flow in 1..=4 {
         let ctx = app_ctx(
             flow as i64 * 1000,
             flow,
-            "172.16.238.1",
+            if flow == 4 {
+                "172.16.238.2"
+            } else {
+                "172.16.238.1"
+            },
             50_000,
             "172.16.238.131",
             80,
@@ -176,9 +181,10 @@ fn ssh_on_port_80_is_a_masquerade_once_per_pair() {
         .filter(|n| kind_name(n) == "masquerade")
         .collect();
     assert_eq!(m.len(), 1);
+    assert_eq!(m[0].identifier, "masquerade:172.16.238.131:80/ssh");
     assert_eq!(
-        m[0].identifier,
-        "masquerade:172.16.238.1->172.16.238.131:80/ssh"
+        m[0].host,
+        "172.16.238.1".parse::<std::net::IpAddr>().unwrap()
     );
     match &m[0].kind {
         NoticeKind::Masquerade { registered, .. } => assert_eq!(registered, "http"),

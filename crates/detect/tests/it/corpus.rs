@@ -49,7 +49,7 @@ fn capture(name: &str) -> Option<PathBuf> {
     Some(p)
 }
 
-fn tshark_fields(path: &PathBuf, filter: Option<&str>, fields: &[&str]) -> Vec<Vec<String>> {
+pub fn tshark_fields(path: &PathBuf, filter: Option<&str>, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-r").arg(path);
     if let Some(f) = filter {
@@ -113,7 +113,7 @@ const FIELDS: &[&str] = &[
     "tcp.len",
 ];
 
-fn parse_ts(s: &str) -> Timestamp {
+pub fn parse_ts(s: &str) -> Timestamp {
     let (a, b) = s.split_once('.').unwrap_or((s, "0"));
     let mut frac: String = b.chars().take(9).collect();
     while frac.len() < 9 {
@@ -122,11 +122,11 @@ fn parse_ts(s: &str) -> Timestamp {
     Timestamp::from_secs_nanos(a.parse().unwrap(), frac.parse().unwrap())
 }
 
-fn num<T: std::str::FromStr + Default>(s: &str) -> T {
+pub fn num<T: std::str::FromStr + Default>(s: &str) -> T {
     s.parse().unwrap_or_default()
 }
 
-fn hex_u16(s: &str) -> u16 {
+pub fn hex_u16(s: &str) -> u16 {
     u16::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
 }
 
@@ -430,7 +430,7 @@ pub fn replay_with(path: &PathBuf, home: NetSet) -> Vec<Notice> {
                 tcp_options_sig: options_sig(f(17)),
                 mss: f(16).parse().ok(),
                 icmp,
-                payload_len: 0,
+                payload_len: num(f(29)),
                 wire_len: num(f(22)),
             };
             d.on_packet(&p, &mut out);

@@ -459,3 +459,145 @@ fn a_scanner_using_an_opened_port_is_reported_after_data() {
     );
     assert_eq!(listeners(&out).len(), 1);
 }
+
+fn backdoor_c2(out: &[Notice]) -> Vec<(&Notice, &C2Info)> {
+    out.iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::C2Channel(c) if c.traits.iter().any(|t| t == "backdoor_session") => {
+                Some((n, c))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// mipsiv's victim3: exploited, opens 31337, the attacker runs a shell there.
+/// Only the exploiter's interactive session on that listener is a control
+/// channel; a short exchange, another client, or a new service on a host nobody
+/// exploited is not.
+#[test]
+fn exploiters_interactive_session_on_its_new_listener_is_a_backdoor_channel() {
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let (victim, attacker, other) = ("10.1.3.7", "203.0.113.7", "198.51.100.20");
+    accept(&mut d, &mut out, 0, 1, "10.0.0.50", victim, 80);
+    // A host nobody exploited starts serving 8000: used, but no channel.
+    accept(&mut d, &mut out, 0, 9, "10.0.0.50", "10.1.3.8", 80);
+    accept(&mut d, &mut out, 100_000, 10, attacker, "10.1.3.8", 8000);
+    let s = 40_000 + 10;
+    d.on_flow_end(
+        &flow_rec(
+            10,
+            attacker,
+            s,
+            "10.1.3.8",
+            8000,
+            100_000,
+            130_000,
+            "ShADda",
+            600,
+            1_500,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
+    d.on_alert(
+        &alert(
+            100_000,
+            2515,
+            "attempted-admin",
+            "PCT overflow",
+            attacker,
+            victim,
+            443,
+        ),
+        &mut out,
+    );
+    accept(&mut d, &mut out, 102_000, 2, attacker, victim, 31337);
+    // A one-second exchange: not interactive.
+    let s = 40_000 + 2;
+    d.on_flow_end(
+        &flow_rec(
+            2,
+            attacker,
+            s,
+            victim,
+            31337,
+            102_000,
+            102_500,
+            "ShADda",
+            200,
+            400,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
+    // Another client's session on the same port: not the exploiter.
+    accept(&mut d, &mut out, 110_000, 3, other, victim, 31337);
+    let s = 40_000 + 3;
+    d.on_flow_end(
+        &flow_rec(
+            3,
+            other,
+            s,
+            victim,
+            31337,
+            110_000,
+            140_000,
+            "ShADda",
+            600,
+            1_500,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
+    assert!(backdoor_c2(&out).is_empty(), "{out:#?}");
+    // The exploiter's shell: 24 s of commands and answers.
+    accept(&mut d, &mut out, 150_000, 4, attacker, victim, 31337);
+    let s = 40_000 + 4;
+    d.on_flow_end(
+        &flow_rec(
+            4,
+            attacker,
+            s,
+            victim,
+            31337,
+            150_000,
+            174_000,
+            "ShADdaFf",
+            562,
+            1_109,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
+    let c = backdoor_c2(&out);
+    assert_eq!(c.len(), 1, "{out:#?}");
+    let (n, info) = c[0];
+    assert_eq!(n.host, ip(victim));
+    assert_eq!(n.peer, Some(ip(attacker)));
+    assert_eq!(n.stage, Some(Stage::E4C2));
+    assert_eq!(info.server, ip(attacker));
+    assert_eq!(info.port, 31337);
+    assert_eq!(n.identifier, "backdoor:10.1.3.7:tcp/31337");
+    // One per listener.
+    accept(&mut d, &mut out, 200_000, 5, attacker, victim, 31337);
+    let s = 40_000 + 5;
+    d.on_flow_end(
+        &flow_rec(
+            5,
+            attacker,
+            s,
+            victim,
+            31337,
+            200_000,
+            230_000,
+            "ShADdaFf",
+            562,
+            1_109,
+            AppProto::Unknown,
+        ),
+        &mut out,
+    );
+    assert_eq!(backdoor_c2(&out).len(), 1);
+}

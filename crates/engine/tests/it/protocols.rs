@@ -47,6 +47,18 @@ fn field(cols: &[&str], i: usize) -> String {
     cols.get(i).copied().unwrap_or("").to_string()
 }
 
+/// Source and destination address of a tshark row whose first four columns are
+/// `ip.src`, `ipv6.src`, `ip.dst`, `ipv6.dst`.
+fn addresses(c: &[&str]) -> (Option<IpAddr>, Option<IpAddr>) {
+    let one = |v4: usize, v6: usize| {
+        field(c, v4)
+            .parse()
+            .ok()
+            .or_else(|| field(c, v6).parse().ok())
+    };
+    (one(0, 1), one(2, 3))
+}
+
 /// Per-flow facts from tshark's dissection.
 fn tshark_flows(path: &Path) -> BTreeMap<Key, TsharkFlow> {
     let fields = [
@@ -88,14 +100,7 @@ fn tshark_flows(path: &Path) -> BTreeMap<Key, TsharkFlow> {
     let mut map: BTreeMap<Key, TsharkFlow> = BTreeMap::new();
     for line in text.lines() {
         let c: Vec<&str> = line.split('\t').collect();
-        let src: Option<IpAddr> = field(&c, 0)
-            .parse()
-            .ok()
-            .or_else(|| field(&c, 1).parse().ok());
-        let dst: Option<IpAddr> = field(&c, 2)
-            .parse()
-            .ok()
-            .or_else(|| field(&c, 3).parse().ok());
+        let (src, dst) = addresses(&c);
         let (Some(src), Some(dst)) = (src, dst) else {
             continue;
         };
@@ -236,14 +241,7 @@ fn tshark_irc(path: &Path, map: &mut BTreeMap<Key, TsharkFlow>) {
     let mut line_start: BTreeMap<(Key, Endpoint), bool> = BTreeMap::new();
     for line in text.lines() {
         let c: Vec<&str> = line.split('\t').collect();
-        let src: Option<IpAddr> = field(&c, 0)
-            .parse()
-            .ok()
-            .or_else(|| field(&c, 1).parse().ok());
-        let dst: Option<IpAddr> = field(&c, 2)
-            .parse()
-            .ok()
-            .or_else(|| field(&c, 3).parse().ok());
+        let (src, dst) = addresses(&c);
         let (Some(src), Some(dst), Ok(sp), Ok(dp)) = (
             src,
             dst,

@@ -340,3 +340,39 @@ fn mac_addresses_of_the_first_packet_to_the_server() {
         Some(([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]))
     );
 }
+
+#[test]
+fn finish_in_batches_pauses_between_batches_in_start_order() {
+    let mut r = Run::new(FlowConfig::default());
+    for port in [9u16, 3, 7, 1, 5] {
+        udp_pair(&mut r, "10.0.0.1", "10.0.0.2", port, 53);
+    }
+    // Ended-flow counts seen at each pause.
+    let mut pauses = Vec::new();
+    let res: Result<(), ()> = r.table.finish_in_batches(&mut r.rec, 2, |rec| {
+        pauses.push(rec.ended.len());
+        Ok(())
+    });
+    assert_eq!(res, Ok(()));
+    assert_eq!(pauses, vec![2, 4]);
+    let ports: Vec<u16> = r.rec.ended.iter().map(|e| e.key.src_port).collect();
+    assert_eq!(ports, vec![9, 3, 7, 1, 5]);
+    assert_eq!(r.table.active_flows(), 0);
+}
+
+#[test]
+fn finish_in_batches_stops_at_the_first_error() {
+    let mut r = Run::new(FlowConfig::default());
+    for port in [9u16, 3, 7] {
+        udp_pair(&mut r, "10.0.0.1", "10.0.0.2", port, 53);
+    }
+    let res = r
+        .table
+        .finish_in_batches(&mut r.rec, 1, |_| Err("sink full"));
+    assert_eq!(res, Err("sink full"));
+    assert_eq!(r.rec.ended.len(), 1);
+    assert_eq!(r.table.active_flows(), 2);
+    // The rest end later.
+    r.finish();
+    assert_eq!(r.rec.ended.len(), 3);
+}

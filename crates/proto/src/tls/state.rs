@@ -328,9 +328,10 @@ impl TlsParser {
                     return;
                 }
                 // Decoding X.509 is most of a handshake's cost: when nobody takes
-                // the certificate's facts (no EVE, no rules, no behaviour), only
-                // its outer DER shape is checked.
-                let consumed = sink.wants_events() || sink.wants_records() || sink.wants_txs();
+                // the certificate's facts (no EVE record, no rules), only its outer
+                // DER shape is checked. (The behaviour stages read no certificate
+                // event today; give them one here if they come to.)
+                let consumed = sink.wants_records() || sink.wants_txs();
                 if !consumed {
                     for raw in c.cert_chain.iter().take(self.cfg.max_certs) {
                         if !der_shape_ok(raw.data) {

@@ -101,6 +101,31 @@ alert udp any any -> any any (byte_jump:1,0,from_beginning,post_offset 1; conten
 }
 
 #[test]
+fn byte_count_from_variable_like_detect_bytejump_02_bytetest_04() {
+    let rs = rules(
+        r#"alert udp any any -> any any (content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative; sid:1;)
+alert udp any any -> any any (byte_extract:1,0,n; byte_test:n,=,0x01,1, bitmask 0xFF; sid:2;)
+alert udp any any -> any any (content:"L"; byte_extract:1,0,n,relative; byte_jump:n,0,relative; content:"E"; within:1; sid:3;)
+"#,
+    );
+    // detect-bytejump-02's payload: the count read is 0, which reads nothing
+    // and leaves the position after the extracted byte (as Suricata).
+    assert_eq!(
+        udp_hits(&rs, b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"),
+        [1]
+    );
+    // Count 0 but nothing left after the position: isdataat fails.
+    assert!(udp_hits(&rs, b"\x00\x00\x00\x05\x34\x23\x06\x00").is_empty());
+    // byte_test reads n = 1 byte at offset 1; n = 2 reads 0x0001 != 1 -> no.
+    assert_eq!(udp_hits(&rs, b"\x01\x01"), [2]);
+    assert!(udp_hits(&rs, b"\x02\x00\x02").is_empty());
+    // A count of 2 reads 0x0001 and jumps 1 byte; a count above 8 never matches.
+    assert_eq!(udp_hits(&rs, b"L\x02\x00\x01xE"), [3]);
+    let long = b"L\x09\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01E";
+    assert!(!udp_hits(&rs, long).contains(&3));
+}
+
+#[test]
 fn byte_extract_variable_distance_like_bug_7390() {
     let rs = rules(
         r#"alert udp any any -> any any (content:"Authorization:"; content:"5f71ycy"; distance:0; byte_extract:1,0,option_len,string,relative; content:!"|38|"; distance:option_len; within:1; content:"|37|"; distance:-1; within:1; content:"|49|"; distance:option_len; within:1; sid:1;)
@@ -343,11 +368,22 @@ alert tcp any any -> any any (msg:"HTTP client to SSH server"; flow:to_client; a
     );
     f.info.app_proto = AppProto::Irc;
     assert_eq!(f.packet(&rs, TS, ACK, b""), [1]);
+    // Protocol-detection-only rules match on the first packet of a direction
+    // that sees its protocol, not on every packet after.
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    let mut f = Flow::new(6, 4000, 80);
     f.info.app_proto = AppProto::Http;
     assert_eq!(f.packet(&rs, TS, ACK, b""), [2]);
+    // detect-app-layer-protocol-05: HTTP to an SSH server. The reply
+    // direction is identified later; its first packet after that alerts once.
+    let mut f = Flow::new(6, 4000, 22);
+    f.info.app_proto = AppProto::Http;
     f.info.app_proto_ts = AppProto::Http;
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [2]);
+    assert!(f.packet(&rs, TC, ACK, b"").is_empty());
     f.info.app_proto_tc = AppProto::Ssh;
-    assert!(f.packet(&rs, TC, ACK, b"").contains(&3));
+    assert_eq!(f.packet(&rs, TC, ACK, b""), [3]);
+    assert!(f.packet(&rs, TC, ACK, b"").is_empty());
 }
 
 #[test]
@@ -559,6 +595,38 @@ alert ssh any any -> any any (ssh.softwareversion:OpenSSH_7.4; sid:12;)
         s.tx(&rs, TS, &ssh2).is_empty(),
         "softwareversion is an exact match"
     );
+}
+
+#[test]
+fn ssl_version_negated_list_and_once_per_direction_like_ssl_version_negated() {
+    let rs = rules(
+        r#"alert tcp any any -> any any (ssl_version:!sslv3; sid:1;)
+alert tcp any any -> any any (ssl_version:!tls1.3,tls1.2; sid:2;)
+alert tcp any any -> any any (ssl_version:tls1.0; sid:3;)
+alert tcp any any -> any any (ssl_version:!tls1.0; sid:4;)
+alert tls any any -> any any (tls.sni; content:"a"; sid:5;)
+"#,
+    );
+    let mut t = Flow::new(6, 4000, 443).app(AppProto::Tls);
+    let tls10 = MockTx::new(AppProto::Tls, 0)
+        .buf(BufferId::TlsSni, b"a")
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_TLS1_0);
+    // The client's hello and the server's hello each match once (Suricata:
+    // 12 alerts per sid over 6 sessions); a buffer rule matches once per tx.
+    assert_eq!(t.tx(&rs, TS, &tls10), [1, 2, 3, 5]);
+    assert_eq!(t.tx(&rs, TS, &tls10), Vec::<u32>::new());
+    assert_eq!(t.tx(&rs, TC, &tls10), [1, 2, 3]);
+    assert_eq!(t.tx(&rs, TC, &tls10), Vec::<u32>::new());
+    let tls12 = MockTx::new(AppProto::Tls, 1)
+        .field(TxField::SslVersions, stormwatch_model::SSL_VERSION_TLS1_2);
+    assert_eq!(t.tx(&rs, TS, &tls12), [1, 4]);
+    // `!` after a plain version: the rule is refused, as in Suricata.
+    let (bad, report) = RuleSet::from_text(
+        "t",
+        "alert tcp any any -> any any (ssl_version:tls1.1,!tls1.2; sid:9;)",
+        &RulesConfig::default(),
+    );
+    assert!(bad.is_empty(), "{report}");
 }
 
 #[test]
