@@ -116,6 +116,11 @@ impl Settings {
             Some(p) => read_yaml(p)?,
             None => Yaml::Hash(Hash::new()),
         };
+        // A file without stormwatch's own section is a Suricata configuration:
+        // its stream data is inspected as Suricata's IDS mode does.
+        if config.is_some() && doc["stormwatch"].is_badvalue() {
+            s.engine.flow.delivery = Delivery::OnAck;
+        }
         for (k, v) in sets {
             apply_set(&mut doc, k, v)?;
         }
@@ -522,6 +527,35 @@ mod tests {
         assert_eq!(
             yaml_string(&d["app-layer"]["protocols"]["dns"]["detection-ports"]["dp"]).as_deref(),
             Some("5353")
+        );
+    }
+
+    #[test]
+    fn delivery_follows_the_kind_of_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let suricata = dir.path().join("suricata.yaml");
+        std::fs::write(&suricata, "%YAML 1.1\n---\nstream:\n  midstream: false\n").unwrap();
+        let ours = dir.path().join("stormwatch.yaml");
+        std::fs::write(&ours, "stormwatch:\n  behaviour: yes\n").unwrap();
+        let d = |p: Option<&Path>, sets: &[(String, String)]| {
+            Settings::load(p, sets).unwrap().engine.flow.delivery
+        };
+        assert_eq!(d(None, &[]), Delivery::Immediate);
+        assert_eq!(d(Some(&suricata), &[]), Delivery::OnAck);
+        assert_eq!(d(Some(&ours), &[]), Delivery::Immediate);
+        let set = [("stream.delivery".to_string(), "immediate".to_string())];
+        assert_eq!(d(Some(&suricata), &set), Delivery::Immediate);
+        let set = [("stream.delivery".to_string(), "on-ack".to_string())];
+        assert_eq!(d(None, &set), Delivery::OnAck);
+        let set = [("stream.delivery".to_string(), "later".to_string())];
+        assert!(Settings::load(None, &set).is_err());
+        assert_eq!(
+            Settings::suricata_compat(None, &[], &[])
+                .unwrap()
+                .engine
+                .flow
+                .delivery,
+            Delivery::OnAck
         );
     }
 

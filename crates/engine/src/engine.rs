@@ -25,10 +25,20 @@ pub struct PerFlow {
     /// The application layer was told the stream ended (TCP closed) before
     /// the flow did.
     app_closed: bool,
+    /// The flow was established before the packet being processed.
+    established_before: bool,
+    /// Transaction alerts waiting for the next packet in their data's
+    /// direction (see `ProtoOut::hold`).
+    held: Option<Box<HeldAlerts>>,
     /// The latest transaction's application object (`http`, `dns`), which alerts
     /// on that transaction carry in EVE.
     app_json: Option<Box<(&'static str, serde_json::Value)>>,
 }
+
+/// Transaction alerts of one flow waiting for a packet of their data's
+/// direction (boxed: most flows never hold any).
+#[derive(Default)]
+struct HeldAlerts(Vec<(Direction, Alert)>);
 
 /// End-of-run figures for the terminal summary.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -232,6 +242,11 @@ struct ProtoOut<'a> {
     /// Alerts (indices into `rest.pending`) raised on a transaction before its
     /// application object was known; patched when the object arrives.
     unpatched: Vec<usize>,
+    /// The data being parsed was released by an acknowledgement from the other
+    /// side (`Delivery::OnAck`): Suricata inspects the transaction in the
+    /// direction of the packet, so alerts on the data's direction wait in
+    /// `held` for the next packet of that direction.
+    hold: Option<(Direction, &'a mut Option<Box<HeldAlerts>>)>,
 }
 
 impl ProtoOut<'_> {
@@ -332,6 +347,15 @@ impl ProtoSink for ProtoOut<'_> {
                 self.rules_state,
                 &mut self.rest.alerts,
             );
+            if let Some((dir, held)) = &mut self.hold
+                && self.rest.alerts.len() > before
+            {
+                let new = self.rest.alerts.split_off(before);
+                held.get_or_insert_default()
+                    .0
+                    .extend(new.into_iter().map(|a| (*dir, a)));
+                return;
+            }
             let raised = self.rest.alerts.len() > before;
             if raised {
                 *self.alerted = true;
@@ -429,6 +453,51 @@ impl EndRelease {
 }
 
 impl Stages {
+    /// Raises the held transaction alerts of `ctx`'s direction (all of them at
+    /// the end of the flow, `ctx` `None`) as alerts of this packet.
+    fn release_held(&mut self, ctx: Option<&PacketCtx>, user: &mut PerFlow) {
+        let Some(held) = user.held.as_mut() else {
+            return;
+        };
+        let mut now = Vec::new();
+        held.0.retain(|(d, a)| {
+            if ctx.is_none_or(|c| c.dir == *d) {
+                now.push(a.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if held.0.is_empty() {
+            user.held = None;
+        }
+        if now.is_empty() {
+            return;
+        }
+        if let Some(c) = ctx {
+            let info = flow_info(c, user, c.dir);
+            for a in &mut now {
+                a.ts = c.ts;
+                if let Some(f) = &mut a.flow {
+                    f.pkts_toserver = info.pkts_toserver;
+                    f.pkts_toclient = info.pkts_toclient;
+                    f.bytes_toserver = info.bytes_toserver;
+                    f.bytes_toclient = info.bytes_toclient;
+                }
+            }
+        }
+        user.alerted = true;
+        let rest = &mut self.rest;
+        rest.alerts.extend(now);
+        rest.alert_extra = user.app_json.as_deref().map(|j| {
+            let mut m = serde_json::Map::new();
+            m.insert(j.0.to_string(), j.1.clone());
+            Box::new(m)
+        });
+        rest.drain_findings();
+        rest.alert_extra = None;
+    }
+
     /// Ends the application layer of a flow (its parsers log what they hold).
     fn close_app(&mut self, ctx: &AppContext, info: FlowInfo, user: &mut PerFlow) {
         let mut out = ProtoOut {
@@ -438,6 +507,7 @@ impl Stages {
             alerted: &mut user.alerted,
             app_json: &mut user.app_json,
             unpatched: Vec::new(),
+            hold: None,
         };
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
     }
@@ -458,7 +528,8 @@ impl Stages {
 /// The flow facts rules see for data of direction `dir` (in the flow table's
 /// orientation). A flow the protocol stage found reversed (a midstream pickup
 /// that began with the server's data) is turned round.
-fn flow_info(ctx: &PacketCtx, app: &FlowApp, dir: Direction) -> FlowInfo {
+fn flow_info(ctx: &PacketCtx, user: &PerFlow, dir: Direction) -> FlowInfo {
+    let app = &user.app;
     let rev = app.reversed();
     let (pt, pc, bt, bc) = if rev {
         (
@@ -479,7 +550,14 @@ fn flow_info(ctx: &PacketCtx, app: &FlowApp, dir: Direction) -> FlowInfo {
         flow_id: ctx.flow_id,
         key: if rev { ctx.key.reversed() } else { ctx.key },
         dir: if rev { dir.flip() } else { dir },
-        established: ctx.established,
+        // A TCP packet counts as established (`flow:established`) once the
+        // session was before it, as Suricata decides it ahead of the stream
+        // engine: the ACK completing the handshake is not yet.
+        established: if ctx.key.proto == IpProto::TCP {
+            user.established_before
+        } else {
+            ctx.established
+        },
         stream_tracked: ctx.stream_tracked,
         app_proto: app.app_proto(),
         app_proto_ts: app.app_proto_dir(Direction::ToServer),
@@ -606,7 +684,7 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = flow_info(ctx, &user.app, ctx.dir);
+            let info = flow_info(ctx, user, ctx.dir);
             let mut out = ProtoOut {
                 rest: &mut self.rest,
                 rules_state: &mut user.rules,
@@ -614,6 +692,7 @@ impl FlowVisitor<PerFlow> for Stages {
                 alerted: &mut user.alerted,
                 app_json: &mut user.app_json,
                 unpatched: Vec::new(),
+                hold: None,
             };
             self.proto
                 .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
@@ -624,7 +703,7 @@ impl FlowVisitor<PerFlow> for Stages {
                 ts: ctx.ts,
                 pkt,
                 frame: &[],
-                flow: Some(flow_info(ctx, &user.app, ctx.dir)),
+                flow: Some(flow_info(ctx, user, ctx.dir)),
             };
             let before = rest.alerts.len();
             rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
@@ -637,7 +716,7 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         let saved = self.enter_release(ctx);
-        let info = flow_info(ctx, &user.app, chunk.dir);
+        let info = flow_info(ctx, user, chunk.dir);
         {
             let mut out = ProtoOut {
                 rest: &mut self.rest,
@@ -646,6 +725,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 alerted: &mut user.alerted,
                 app_json: &mut user.app_json,
                 unpatched: Vec::new(),
+                hold: (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
+                    .then_some((chunk.dir, &mut user.held)),
             };
             self.proto.on_stream(
                 &app_ctx(ctx, chunk.dir),
@@ -669,7 +750,7 @@ impl FlowVisitor<PerFlow> for Stages {
         // Identification may have named (or turned round) the flow by now.
         let input = StreamInput {
             ts: ctx.ts,
-            flow: flow_info(ctx, &user.app, chunk.dir),
+            flow: flow_info(ctx, user, chunk.dir),
             data: chunk.data,
             offset: chunk.offset,
             frame: &[],
@@ -694,6 +775,9 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_packet_end(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
+        if user.held.is_some() {
+            self.release_held(Some(ctx), user);
+        }
         self.flowbits_now.0 = ctx.flow_id;
         self.flowbits_now.1.clear();
         if self.rest.rules.is_some() {
@@ -715,13 +799,21 @@ impl FlowVisitor<PerFlow> for Stages {
             } else {
                 Direction::ToServer
             };
-            let info = flow_info(ctx, &user.app, dir);
+            let info = flow_info(ctx, user, dir);
             self.close_app(&app_ctx(ctx, dir), info, user);
         }
+        user.established_before = ctx.established;
     }
 
     fn on_flow_end(&mut self, mut rec: FlowRecord, mut user: PerFlow) {
         self.end_release.patch(&mut self.rest.pending);
+        if user.held.is_some() {
+            let saved = self.rest.meta;
+            self.rest.meta.pcap_cnt = None;
+            self.rest.meta.pkt_src = Some("stream (flow timeout)");
+            self.release_held(None, &mut user);
+            self.rest.meta = saved;
+        }
         // The protocol stage takes the table's orientation and turns it itself.
         let table_key = rec.key;
         if user.app.reversed() {
@@ -931,11 +1023,23 @@ impl Engine {
         } else {
             reassembled
         };
-        for (rec, _, _) in self.stages.rest.pending.iter_mut().skip(first_new) {
-            if let OutputRecord::Alert(a) = rec
-                && a.packet.as_ref().is_none_or(|p| p.is_empty())
-            {
-                a.packet = Some(shown.to_vec());
+        // They also carry the packet's VLAN ids (EVE `vlan`), as Suricata's do.
+        let vlans: Vec<serde_json::Value> = pkt
+            .vlan
+            .iter()
+            .take(usize::from(pkt.vlan_count.min(2)))
+            .map(|&v| v.into())
+            .collect();
+        for (rec, _, extra) in self.stages.rest.pending.iter_mut().skip(first_new) {
+            if let OutputRecord::Alert(a) = rec {
+                if a.packet.as_ref().is_none_or(|p| p.is_empty()) {
+                    a.packet = Some(shown.to_vec());
+                }
+                if !vlans.is_empty() {
+                    extra
+                        .get_or_insert_default()
+                        .insert("vlan".into(), vlans.clone().into());
+                }
             }
         }
         self.flush(sink)

@@ -3,5 +3,6 @@
 
 mod common;
 mod conversations;
+mod delivery;
 mod determinism;
 mod protocols;

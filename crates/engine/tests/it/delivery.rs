@@ -1,0 +1,205 @@
+//! Suricata IDS-mode delivery (`Delivery::OnAck`) through the whole engine: what a
+//! flow's end releases is inspected as a `stream (flow timeout)` pseudo packet,
+//! its payload showing gaps as Suricata does; alerts on data the peer acknowledged
+//! wait for the next packet of the data's own direction.
+
+use std::io;
+use std::sync::Arc;
+use stormwatch_engine::{Config, Engine};
+use stormwatch_flow::Delivery;
+use stormwatch_model::{
+    FrameOrigin, LinkType, OutputRecord, RawFrame, RecordMeta, Sink, Timestamp,
+};
+use stormwatch_rules::{RuleSet, RulesConfig};
+
+const CLIENT: [u8; 4] = [10, 0, 0, 1];
+const SERVER: [u8; 4] = [10, 0, 0, 2];
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+
+/// An Ethernet/IPv4/TCP frame (checksums zero: the default config does not check).
+fn frame(to_server: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sp, dp) = if to_server {
+        (CLIENT, SERVER, 40000u16, 80u16)
+    } else {
+        (SERVER, CLIENT, 80, 40000)
+    };
+    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
+    let total = u16::try_from(20 + 20 + payload.len()).unwrap();
+    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sp.to_be_bytes());
+    f.extend_from_slice(&dp.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Records with the facts the engine gave them and their extra members.
+#[derive(Default)]
+struct MetaSink(
+    Vec<(
+        OutputRecord,
+        RecordMeta,
+        serde_json::Map<String, serde_json::Value>,
+    )>,
+);
+
+impl Sink for MetaSink {
+    fn write(&mut self, rec: &OutputRecord) -> io::Result<()> {
+        self.write_meta(rec, &RecordMeta::default())
+    }
+    fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
+        self.0.push((rec.clone(), *meta, serde_json::Map::new()));
+        Ok(())
+    }
+    fn write_extra(
+        &mut self,
+        rec: &OutputRecord,
+        meta: &RecordMeta,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        self.0.push((rec.clone(), *meta, extra.clone()));
+        Ok(())
+    }
+}
+
+fn run(delivery: Delivery, rules: &str, frames: &[Vec<u8>]) -> MetaSink {
+    let (set, report) = RuleSet::from_text("test.rules", rules, &RulesConfig::default());
+    assert_eq!(report.loaded(), rules.lines().count(), "rules load");
+    let mut cfg = Config {
+        behaviour: false,
+        rules: Some(Arc::new(set)),
+        ..Config::default()
+    };
+    cfg.flow.delivery = delivery;
+    let mut engine = Engine::new(cfg);
+    let mut sink = MetaSink::default();
+    for (i, f) in frames.iter().enumerate() {
+        let raw = RawFrame {
+            ts: Timestamp::from_secs_micros(1000, u32::try_from(i).unwrap()),
+            link_type: LinkType::ETHERNET,
+            data: f,
+            orig_len: u32::try_from(f.len()).unwrap(),
+            origin: FrameOrigin::default(),
+        };
+        engine.process(&raw, &mut sink).unwrap();
+    }
+    engine.finish(&mut sink).unwrap();
+    sink
+}
+
+fn handshake() -> Vec<Vec<u8>> {
+    vec![
+        frame(true, 0, 0, SYN, b""),
+        frame(false, 0, 1, SYN | ACK, b""),
+        frame(true, 1, 1, ACK, b""),
+    ]
+}
+
+#[test]
+fn flow_end_release_is_a_flow_timeout_pseudo_packet_with_gaps_rendered() {
+    // "VERY", then "DATA" after 4 bytes never seen; the server acknowledges nothing.
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, b"VERY"));
+    frames.push(frame(true, 9, 1, ACK | PSH, b"DATA"));
+    let rules = "alert tcp-stream any any -> any any (content:\"DATA\"; sid:3;)";
+    let out = run(Delivery::OnAck, rules, &frames);
+    let alerts: Vec<_> = out
+        .0
+        .iter()
+        .filter_map(|(r, m, _)| match r {
+            OutputRecord::Alert(a) => Some((a, m)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "one stream alert");
+    let (a, m) = alerts[0];
+    assert!(a.stream);
+    assert_eq!(m.pkt_src, Some("stream (flow timeout)"));
+    assert_eq!(m.pcap_cnt, None, "a pseudo packet has no packet number");
+    assert_eq!(
+        a.payload.as_deref(),
+        Some(&b"VERY[4 bytes missing]DATA"[..])
+    );
+
+    // Delivered as it arrives, "VERY" is inspected with its own packet.
+    let rules = "alert tcp-stream any any -> any any (content:\"VERY\"; sid:1;)";
+    let out = run(Delivery::Immediate, rules, &frames);
+    let metas: Vec<_> = out
+        .0
+        .iter()
+        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        .map(|(_, m, _)| *m)
+        .collect();
+    assert_eq!(metas.len(), 1);
+    assert_eq!(metas[0].pcap_cnt, Some(4));
+    assert_eq!(metas[0].pkt_src, Some("wire/pcap"));
+}
+
+#[test]
+fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
+    let req = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    let n = u32::try_from(req.len()).unwrap();
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, req)); // 4
+    frames.push(frame(false, 1, 1 + n, ACK, b"")); // 5: acknowledges the request
+    frames.push(frame(true, 1 + n, 1, ACK, b"")); // 6: next client packet
+    let rules = "alert http any any -> any any (http.method; content:\"GET\"; sid:1;)";
+    let out = run(Delivery::OnAck, rules, &frames);
+    let alerts: Vec<_> = out
+        .0
+        .iter()
+        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    let (rec, meta, extra) = alerts[0];
+    assert_eq!(meta.pcap_cnt, Some(6), "Suricata inspects it with packet 6");
+    assert!(
+        extra.contains_key("http"),
+        "the alert carries its transaction"
+    );
+    let OutputRecord::Alert(a) = rec else {
+        unreachable!()
+    };
+    let f = a.flow.as_ref().unwrap();
+    assert_eq!(
+        (f.pkts_toserver, f.pkts_toclient),
+        (4, 2),
+        "counters at packet 6"
+    );
+
+    // Delivered as it arrives, the request alerts with its own packet.
+    let out = run(Delivery::Immediate, rules, &frames);
+    let cnt: Vec<_> = out
+        .0
+        .iter()
+        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        .map(|(_, m, _)| m.pcap_cnt)
+        .collect();
+    assert_eq!(cnt, [Some(4)]);
+}
+
+#[test]
+fn the_ack_completing_the_handshake_is_not_yet_established() {
+    // Suricata decides `flow:established` before the stream engine sees the
+    // packet: the handshake's last ACK does not match, the data after it does.
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, b"hello"));
+    let rules = "alert tcp any any -> any any (flow:established; sid:9;)";
+    for delivery in [Delivery::Immediate, Delivery::OnAck] {
+        let out = run(delivery, rules, &frames);
+        let cnt: Vec<_> = out
+            .0
+            .iter()
+            .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+            .map(|(_, m, _)| m.pcap_cnt)
+            .collect();
+        assert_eq!(cnt, [Some(4)], "{delivery:?}");
+    }
+}
