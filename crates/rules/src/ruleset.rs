@@ -289,14 +289,30 @@ struct ProtoEngines {
 
 impl ProtoEngines {
     fn build(rules: &[Rule], m: &[PktMember<'_>], flags_of: FlagsOf<'_>) -> ProtoEngines {
-        let pick = |f: &dyn Fn(HdrProto) -> bool| -> Vec<(u32, Option<&Key>)> {
-            m.iter().filter(|x| f(x.2)).map(|x| (x.0, x.1)).collect()
+        // A rule whose `ip_proto` refuses the engine's transport never
+        // matches there (`alert ip … ip_proto:2` is not a TCP rule); the
+        // `other` engine (empty list) keeps them all.
+        let ip_proto_ok = |i: u32, protos: &[u64]| {
+            rules.get(i as usize).is_none_or(|r| {
+                r.pkt.iter().all(|c| match c {
+                    PktCheck::IpProto(cmp) => {
+                        protos.is_empty() || protos.iter().any(|p| cmp.test(*p))
+                    }
+                    _ => true,
+                })
+            })
+        };
+        let pick = |f: &dyn Fn(HdrProto) -> bool, protos: &[u64]| -> Vec<(u32, Option<&Key>)> {
+            m.iter()
+                .filter(|x| f(x.2) && ip_proto_ok(x.0, protos))
+                .map(|x| (x.0, x.1))
+                .collect()
         };
         ProtoEngines {
-            tcp: Engine::build(rules, &pick(&|p| p.allows(6)), Some(flags_of)),
-            udp: Engine::build(rules, &pick(&|p| p.allows(17)), None),
-            icmp: Engine::build(rules, &pick(&|p| p.allows(1)), None),
-            other: Engine::build(rules, &pick(&|p| p == HdrProto::Ip), None),
+            tcp: Engine::build(rules, &pick(&|p| p.allows(6), &[6]), Some(flags_of)),
+            udp: Engine::build(rules, &pick(&|p| p.allows(17), &[17]), None),
+            icmp: Engine::build(rules, &pick(&|p| p.allows(1), &[1, 58]), None),
+            other: Engine::build(rules, &pick(&|p| p == HdrProto::Ip, &[]), None),
         }
     }
 
@@ -1015,7 +1031,8 @@ impl RuleSet {
             .saturating_sub(overlap)
             .max(sd.base + view_from as u64);
         let scan_from = usize::try_from(scan_pos - sd.base).unwrap_or(0);
-        let mut cands: Vec<u32> = g.always.clone();
+        let mut cands: Vec<u32> = Vec::new();
+        cands.extend_from_slice(&g.always);
         let mut hits: Vec<u32> = Vec::new();
         if g.has_keys()
             && let Some(hay) = sd.buf.get(scan_from..)

@@ -177,13 +177,20 @@ alert tcp any any -> any any (dsize:1<>4; sid:6;)
 alert ip any any -> any any (ttl:64; sid:7;)
 alert ip any any -> any any (ip_proto:6; sid:8;)
 alert tcp any any -> any any (flags:S,12; sid:9;)
+alert ip any any -> any any (ip_proto:2; sid:10;)
+alert ip any any -> any any (ip_proto:!2; sid:11;)
+alert ip any any -> any any (ip_proto:<7; sid:12;)
+alert ip any any -> any any (ip_proto:17; sid:13;)
 "#,
     );
     let mut f = Flow::new(6, 4000, 80);
-    assert_eq!(f.packet(&rs, TS, 0x02, b""), [1, 4, 7, 8, 9]);
-    assert_eq!(f.packet(&rs, TC, 0x12, b""), [2, 3, 7, 8]);
-    assert_eq!(f.packet(&rs, TS, 0x18, b"ab"), [3, 6, 7, 8]);
-    assert_eq!(f.packet(&rs, TS, 0xC2, b"abcd"), [4, 5, 7, 8, 9]);
+    assert_eq!(f.packet(&rs, TS, 0x02, b""), [1, 4, 7, 8, 9, 11, 12]);
+    assert_eq!(f.packet(&rs, TC, 0x12, b""), [2, 3, 7, 8, 11, 12]);
+    assert_eq!(f.packet(&rs, TS, 0x18, b"ab"), [3, 6, 7, 8, 11, 12]);
+    assert_eq!(f.packet(&rs, TS, 0xC2, b"abcd"), [4, 5, 7, 8, 9, 11, 12]);
+    // `ip_proto` rules sit only in the engines of the transports they accept.
+    let mut u = Flow::new(17, 5000, 53);
+    assert_eq!(u.packet(&rs, TS, 0, b"x"), [7, 11, 13]);
 }
 
 #[test]
