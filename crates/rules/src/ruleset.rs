@@ -1591,12 +1591,14 @@ fn pd_only(r: &Rule) -> bool {
 const TX_ANY_DIR: u8 = u8::MAX;
 
 /// True for transaction rules that Suricata matches once per transaction *and
-/// direction*: those whose only application checks read a per-direction
-/// field (`ssl_version`: the client's hello version to the server, the
-/// server's to the client).
+/// direction*: those whose only application checks read per-direction data
+/// (`ssl_version`: the client's hello version to the server, the server's to
+/// the client; `ssh.proto` / `ssh.software`: each side's banner).
 fn tx_per_direction(r: &Rule) -> bool {
-    r.bufs.is_empty()
-        && !r.tx.is_empty()
+    (!r.bufs.is_empty() || !r.tx.is_empty())
+        && r.bufs
+            .iter()
+            .all(|(b, _)| matches!(b, BufferId::SshProto | BufferId::SshSoftware))
         && r.tx.iter().all(|c| matches!(c, TxCheck::Versions { .. }))
 }
 

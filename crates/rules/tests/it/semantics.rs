@@ -637,6 +637,27 @@ alert tls any any -> any any (tls.sni; content:"a"; sid:5;)
 }
 
 #[test]
+fn ssh_banner_buffers_match_once_per_direction_like_ssh_banner_only() {
+    let rs = rules(
+        r#"alert ssh any any -> any any (ssh.software; content:"OpenSSH"; sid:1;)
+alert ssh any any -> any any (ssh.proto; content:"2"; sid:3;)
+"#,
+    );
+    let mut s = Flow::new(6, 4000, 22).app(AppProto::Ssh);
+    let client = MockTx::new(AppProto::Ssh, 0)
+        .buf(BufferId::SshProto, b"2.0")
+        .buf(BufferId::SshSoftware, b"OpenSSH_for_Windows_7.7");
+    let server = MockTx::new(AppProto::Ssh, 0)
+        .buf(BufferId::SshProto, b"2.0")
+        .buf(BufferId::SshSoftware, b"OpenSSH_7.4");
+    // Each side's banner alerts once: two alerts per sid for the session.
+    assert_eq!(s.tx(&rs, TS, &client), [1, 3]);
+    assert!(s.tx(&rs, TS, &client).is_empty());
+    assert_eq!(s.tx(&rs, TC, &server), [1, 3]);
+    assert!(s.tx(&rs, TC, &server).is_empty());
+}
+
+#[test]
 fn alert_fields() {
     let rs = rules(
         r#"alert tcp any any -> any any (msg:"ET TROJAN x"; content:"evil"; classtype:trojan-activity; reference:cve,2003-0719; metadata:created_at 2010_01_01, former_category TROJAN, created_at 2011; target:dest_ip; sid:5; rev:3; gid:1;)
