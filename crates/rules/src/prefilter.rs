@@ -690,9 +690,10 @@ pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
         Some(Num::Lit(v)) => Some(v),
         Some(Num::Var(_)) => None,
     };
-    let mut cands: Vec<Key> = Vec::new();
+    // (key, holds the rule's explicit `fast_pattern` content).
+    let mut cands: Vec<(Key, bool)> = Vec::new();
     // The run of adjacent contents being merged.
-    let mut run: Option<Key> = None;
+    let mut run: Option<(Key, bool)> = None;
     // Upper bound of the inspection position after the previous step.
     let mut pos_bound: Option<i64> = Some(0);
     for op in ops {
@@ -736,28 +737,38 @@ pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
         pos_bound = reach;
         let reach = reach.and_then(|r| u32::try_from(r.max(0)).ok());
         let adjacent = c.distance == Some(Num::Lit(0)) && c.within == Some(Num::Lit(plen));
+        let fast = c.fast != crate::rule::FastPat::No;
         match (&mut run, adjacent) {
-            (Some(r), true) => {
+            (Some((r, f)), true) => {
                 r.bytes.extend_from_slice(&c.pat);
                 r.reach = reach;
+                *f |= fast;
             }
             _ => {
                 if let Some(r) = run.take() {
                     cands.push(r);
                 }
-                run = Some(Key {
-                    bytes: c.pat.clone(),
-                    reach,
-                });
+                run = Some((
+                    Key {
+                        bytes: c.pat.clone(),
+                        reach,
+                    },
+                    fast,
+                ));
             }
         }
     }
     if let Some(r) = run.take() {
         cands.push(r);
     }
+    // The author's `fast_pattern` wins (as in Suricata): ET marks the rare
+    // part (`|08|torpacho|03|com`) while the common one (a DNS header at
+    // offset 2) would be a head key that every query carries.
+    let explicit = cands.iter().any(|(k, f)| *f && k.bytes.len() >= MIN_KEY);
     cands
         .into_iter()
-        .filter(|k| !k.bytes.is_empty())
+        .filter(|(k, f)| !k.bytes.is_empty() && (*f || !explicit))
+        .map(|(k, _)| k)
         .max_by_key(key_score)
 }
 
@@ -967,5 +978,40 @@ mod tests {
         ];
         let k = choose_key(&ops).unwrap();
         assert_eq!((k.bytes.as_slice(), k.reach), (&b"abcd"[..], Some(4)));
+    }
+
+    #[test]
+    fn explicit_fast_pattern_wins_over_a_common_head_key() {
+        use crate::rule::{Content, FastPat, Num, Op};
+        // ET DNS rules: a DNS header at offset 2 (a head key every query
+        // carries) and the rare domain marked `fast_pattern`.
+        let mut hdr = Content::new(b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00".to_vec(), false);
+        hdr.offset = Some(Num::Lit(2));
+        hdr.depth = Some(Num::Lit(10));
+        hdr.finish();
+        let mut dom = Content::new(b"\x08torpacho\x03com\x00".to_vec(), false);
+        dom.distance = Some(Num::Lit(0));
+        dom.fast = FastPat::Yes;
+        dom.finish();
+        let ops = vec![
+            Op::Content(Box::new(hdr.clone())),
+            Op::Content(Box::new(dom)),
+        ];
+        assert_eq!(choose_key(&ops).unwrap().bytes, b"\x08torpacho\x03com\x00");
+        // Without `fast_pattern` the anchored header is chosen.
+        let mut plain = Content::new(b"\x08torpacho\x03com\x00".to_vec(), false);
+        plain.distance = Some(Num::Lit(0));
+        plain.finish();
+        let ops = vec![Op::Content(Box::new(hdr)), Op::Content(Box::new(plain))];
+        assert_eq!(choose_key(&ops).unwrap().reach, Some(12));
+        // A one-byte fast pattern is too short to be a key: the others compete.
+        let mut one = Content::new(b"x".to_vec(), false);
+        one.fast = FastPat::Yes;
+        one.finish();
+        let ops = vec![
+            Op::Content(Box::new(one)),
+            Op::Content(Box::new(Content::new(b"longer".to_vec(), false))),
+        ];
+        assert_eq!(choose_key(&ops).unwrap().bytes, b"longer");
     }
 }

@@ -199,6 +199,8 @@ struct FlowInner {
     /// A packet of this direction already saw its protocol identified (for
     /// protocol-detection-only rules, [`pd_only`]).
     pd_seen: [bool; 2],
+    /// The previous TCP packet of the flow saw it established.
+    est_before: bool,
     /// A `pass` rule matched: nothing more is inspected.
     passed: bool,
     /// The flow turned encrypted: no payload inspection any more.
@@ -289,14 +291,30 @@ struct ProtoEngines {
 
 impl ProtoEngines {
     fn build(rules: &[Rule], m: &[PktMember<'_>], flags_of: FlagsOf<'_>) -> ProtoEngines {
-        let pick = |f: &dyn Fn(HdrProto) -> bool| -> Vec<(u32, Option<&Key>)> {
-            m.iter().filter(|x| f(x.2)).map(|x| (x.0, x.1)).collect()
+        // A rule whose `ip_proto` refuses the engine's transport never
+        // matches there (`alert ip … ip_proto:2` is not a TCP rule); the
+        // `other` engine (empty list) keeps them all.
+        let ip_proto_ok = |i: u32, protos: &[u64]| {
+            rules.get(i as usize).is_none_or(|r| {
+                r.pkt.iter().all(|c| match c {
+                    PktCheck::IpProto(cmp) => {
+                        protos.is_empty() || protos.iter().any(|p| cmp.test(*p))
+                    }
+                    _ => true,
+                })
+            })
+        };
+        let pick = |f: &dyn Fn(HdrProto) -> bool, protos: &[u64]| -> Vec<(u32, Option<&Key>)> {
+            m.iter()
+                .filter(|x| f(x.2) && ip_proto_ok(x.0, protos))
+                .map(|x| (x.0, x.1))
+                .collect()
         };
         ProtoEngines {
-            tcp: Engine::build(rules, &pick(&|p| p.allows(6)), Some(flags_of)),
-            udp: Engine::build(rules, &pick(&|p| p.allows(17)), None),
-            icmp: Engine::build(rules, &pick(&|p| p.allows(1)), None),
-            other: Engine::build(rules, &pick(&|p| p == HdrProto::Ip), None),
+            tcp: Engine::build(rules, &pick(&|p| p.allows(6), &[6]), Some(flags_of)),
+            udp: Engine::build(rules, &pick(&|p| p.allows(17), &[17]), None),
+            icmp: Engine::build(rules, &pick(&|p| p.allows(1), &[1, 58]), None),
+            other: Engine::build(rules, &pick(&|p| p == HdrProto::Ip, &[]), None),
         }
     }
 
@@ -386,6 +404,10 @@ struct Ctx<'a> {
     /// The first packet to see a direction's protocol identified (Suricata's
     /// `PKT_PROTO_DETECT_*_DONE`): protocol-detection-only rules match only here.
     pd_packet: bool,
+    /// `flow:established` as Suricata reads it: for TCP packets the flow's
+    /// state *before* this packet (the handshake's last ACK is not yet
+    /// established); otherwise the flow's flag.
+    established: bool,
 }
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
@@ -866,6 +888,16 @@ impl RuleSet {
         if do_iponly {
             self.ip_only.candidates(src, dst, &mut cands);
         }
+        let established = match (&mut fs, &p.flow) {
+            (Some(f), Some(fi)) if proto == 6 => {
+                let inner = f.inner();
+                let before = inner.est_before;
+                inner.est_before = fi.established;
+                before
+            }
+            (_, Some(fi)) => fi.established,
+            _ => false,
+        };
         let pd_packet = match (&mut fs, &p.flow) {
             (Some(f), Some(fi)) if self.pd_rules => {
                 // Suricata flags the first packet *of direction d* that
@@ -907,6 +939,7 @@ impl RuleSet {
             frame: p.frame,
             no_payload,
             pd_packet,
+            established,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
@@ -1015,7 +1048,8 @@ impl RuleSet {
             .saturating_sub(overlap)
             .max(sd.base + view_from as u64);
         let scan_from = usize::try_from(scan_pos - sd.base).unwrap_or(0);
-        let mut cands: Vec<u32> = g.always.clone();
+        let mut cands: Vec<u32> = Vec::new();
+        cands.extend_from_slice(&g.always);
         let mut hits: Vec<u32> = Vec::new();
         if g.has_keys()
             && let Some(hay) = sd.buf.get(scan_from..)
@@ -1053,6 +1087,7 @@ impl RuleSet {
             frame: s.frame,
             no_payload: false,
             pd_packet: false,
+            established: s.flow.established,
         };
         let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
@@ -1172,6 +1207,7 @@ impl RuleSet {
             frame: t.frame,
             no_payload: false,
             pd_packet: false,
+            established: t.flow.established,
         };
         // Raw payload parts of tx rules look at this direction's stream turn
         // (moved out while the rules run, so flowbits can borrow the state).
@@ -1342,10 +1378,10 @@ impl RuleSet {
             if r.flow.to_client && fi.dir != Direction::ToClient {
                 return false;
             }
-            if r.flow.established && !fi.established {
+            if r.flow.established && !ctx.established {
                 return false;
             }
-            if r.flow.not_established && fi.established {
+            if r.flow.not_established && ctx.established {
                 return false;
             }
         }
@@ -1574,12 +1610,14 @@ fn pd_only(r: &Rule) -> bool {
 const TX_ANY_DIR: u8 = u8::MAX;
 
 /// True for transaction rules that Suricata matches once per transaction *and
-/// direction*: those whose only application checks read a per-direction
-/// field (`ssl_version`: the client's hello version to the server, the
-/// server's to the client).
+/// direction*: those whose only application checks read per-direction data
+/// (`ssl_version`: the client's hello version to the server, the server's to
+/// the client; `ssh.proto` / `ssh.software`: each side's banner).
 fn tx_per_direction(r: &Rule) -> bool {
-    r.bufs.is_empty()
-        && !r.tx.is_empty()
+    (!r.bufs.is_empty() || !r.tx.is_empty())
+        && r.bufs
+            .iter()
+            .all(|(b, _)| matches!(b, BufferId::SshProto | BufferId::SshSoftware))
         && r.tx.iter().all(|c| matches!(c, TxCheck::Versions { .. }))
 }
 

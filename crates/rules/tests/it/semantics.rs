@@ -177,13 +177,20 @@ alert tcp any any -> any any (dsize:1<>4; sid:6;)
 alert ip any any -> any any (ttl:64; sid:7;)
 alert ip any any -> any any (ip_proto:6; sid:8;)
 alert tcp any any -> any any (flags:S,12; sid:9;)
+alert ip any any -> any any (ip_proto:2; sid:10;)
+alert ip any any -> any any (ip_proto:!2; sid:11;)
+alert ip any any -> any any (ip_proto:<7; sid:12;)
+alert ip any any -> any any (ip_proto:17; sid:13;)
 "#,
     );
     let mut f = Flow::new(6, 4000, 80);
-    assert_eq!(f.packet(&rs, TS, 0x02, b""), [1, 4, 7, 8, 9]);
-    assert_eq!(f.packet(&rs, TC, 0x12, b""), [2, 3, 7, 8]);
-    assert_eq!(f.packet(&rs, TS, 0x18, b"ab"), [3, 6, 7, 8]);
-    assert_eq!(f.packet(&rs, TS, 0xC2, b"abcd"), [4, 5, 7, 8, 9]);
+    assert_eq!(f.packet(&rs, TS, 0x02, b""), [1, 4, 7, 8, 9, 11, 12]);
+    assert_eq!(f.packet(&rs, TC, 0x12, b""), [2, 3, 7, 8, 11, 12]);
+    assert_eq!(f.packet(&rs, TS, 0x18, b"ab"), [3, 6, 7, 8, 11, 12]);
+    assert_eq!(f.packet(&rs, TS, 0xC2, b"abcd"), [4, 5, 7, 8, 9, 11, 12]);
+    // `ip_proto` rules sit only in the engines of the transports they accept.
+    let mut u = Flow::new(17, 5000, 53);
+    assert_eq!(u.packet(&rs, TS, 0, b"x"), [7, 11, 13]);
 }
 
 #[test]
@@ -406,9 +413,16 @@ alert ip any any -> any any (flowbits:set,seen; sid:4;)
     assert_eq!(sorted(f.packet(&rs, TC, 0x12, b"")), [2, 3, 4]);
     assert!(f.packet(&rs, TC, ACK, b"").is_empty());
     assert_eq!(rs.flowbits_set(&f.fs), ["seen"]);
-    // A rule with flow:established is evaluated on every packet (like-ip-only-01).
+    // A rule with flow:established is evaluated on every packet
+    // (like-ip-only-01), but "established" is the flow's state before the
+    // packet (Suricata's FLOW_PKT_ESTABLISHED): the handshake's last ACK,
+    // which establishes the flow, does not match.
     let rs = rules("alert tcp 192.168.1.10 any -> !192.168.1.10 any (flow:established; sid:1001;)");
     let mut f = Flow::new(6, 4000, 80);
+    f.info.established = false;
+    assert!(f.packet(&rs, TS, SYN, b"").is_empty());
+    f.info.established = true;
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty(), "third ACK");
     let n: usize = (0..4).map(|_| f.packet(&rs, TS, ACK, b"").len()).sum();
     assert_eq!(n, 4);
 }
@@ -627,6 +641,27 @@ alert tls any any -> any any (tls.sni; content:"a"; sid:5;)
         &RulesConfig::default(),
     );
     assert!(bad.is_empty(), "{report}");
+}
+
+#[test]
+fn ssh_banner_buffers_match_once_per_direction_like_ssh_banner_only() {
+    let rs = rules(
+        r#"alert ssh any any -> any any (ssh.software; content:"OpenSSH"; sid:1;)
+alert ssh any any -> any any (ssh.proto; content:"2"; sid:3;)
+"#,
+    );
+    let mut s = Flow::new(6, 4000, 22).app(AppProto::Ssh);
+    let client = MockTx::new(AppProto::Ssh, 0)
+        .buf(BufferId::SshProto, b"2.0")
+        .buf(BufferId::SshSoftware, b"OpenSSH_for_Windows_7.7");
+    let server = MockTx::new(AppProto::Ssh, 0)
+        .buf(BufferId::SshProto, b"2.0")
+        .buf(BufferId::SshSoftware, b"OpenSSH_7.4");
+    // Each side's banner alerts once: two alerts per sid for the session.
+    assert_eq!(s.tx(&rs, TS, &client), [1, 3]);
+    assert!(s.tx(&rs, TS, &client).is_empty());
+    assert_eq!(s.tx(&rs, TC, &server), [1, 3]);
+    assert!(s.tx(&rs, TC, &server).is_empty());
 }
 
 #[test]
