@@ -199,8 +199,6 @@ struct FlowInner {
     /// A packet of this direction already saw its protocol identified (for
     /// protocol-detection-only rules, [`pd_only`]).
     pd_seen: [bool; 2],
-    /// The previous TCP packet of the flow saw it established.
-    est_before: bool,
     /// A `pass` rule matched: nothing more is inspected.
     passed: bool,
     /// The flow turned encrypted: no payload inspection any more.
@@ -404,10 +402,6 @@ struct Ctx<'a> {
     /// The first packet to see a direction's protocol identified (Suricata's
     /// `PKT_PROTO_DETECT_*_DONE`): protocol-detection-only rules match only here.
     pd_packet: bool,
-    /// `flow:established` as Suricata reads it: for TCP packets the flow's
-    /// state *before* this packet (the handshake's last ACK is not yet
-    /// established); otherwise the flow's flag.
-    established: bool,
 }
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
@@ -888,16 +882,6 @@ impl RuleSet {
         if do_iponly {
             self.ip_only.candidates(src, dst, &mut cands);
         }
-        let established = match (&mut fs, &p.flow) {
-            (Some(f), Some(fi)) if proto == 6 => {
-                let inner = f.inner();
-                let before = inner.est_before;
-                inner.est_before = fi.established;
-                before
-            }
-            (_, Some(fi)) => fi.established,
-            _ => false,
-        };
         let pd_packet = match (&mut fs, &p.flow) {
             (Some(f), Some(fi)) if self.pd_rules => {
                 // Suricata flags the first packet *of direction d* that
@@ -939,7 +923,6 @@ impl RuleSet {
             frame: p.frame,
             no_payload,
             pd_packet,
-            established,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
@@ -1087,7 +1070,6 @@ impl RuleSet {
             frame: s.frame,
             no_payload: false,
             pd_packet: false,
-            established: s.flow.established,
         };
         let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
@@ -1207,7 +1189,6 @@ impl RuleSet {
             frame: t.frame,
             no_payload: false,
             pd_packet: false,
-            established: t.flow.established,
         };
         // Raw payload parts of tx rules look at this direction's stream turn
         // (moved out while the rules run, so flowbits can borrow the state).
@@ -1378,10 +1359,10 @@ impl RuleSet {
             if r.flow.to_client && fi.dir != Direction::ToClient {
                 return false;
             }
-            if r.flow.established && !ctx.established {
+            if r.flow.established && !fi.established {
                 return false;
             }
-            if r.flow.not_established && ctx.established {
+            if r.flow.not_established && fi.established {
                 return false;
             }
         }
