@@ -140,6 +140,13 @@ pub fn run(a: ThroughputArgs) -> Result<ExitCode> {
         "capture {}: {bytes} bytes, {records} packets",
         a.capture.display()
     );
+    if let Some(Err(e)) = open()?.frames(0).find(|f| f.is_err()) {
+        if e.is_truncation() {
+            eprintln!("stormwatch: warning: {e} (measured up to the cut)");
+        } else {
+            return Err(anyhow!("{e}"));
+        }
+    }
     // A loop that only walks the records of a fresh map of the file.
     let floor_run = || -> Result<()> {
         let cap = open()?;
@@ -153,7 +160,13 @@ pub fn run(a: ThroughputArgs) -> Result<ExitCode> {
         let mut eve = EveWriter::new(Discard, EveOptions::default());
         let sink: &mut dyn Sink = if a.eve { &mut eve } else { &mut null };
         for f in cap.frames(0) {
-            let f = f.map_err(|e| anyhow!("{e}"))?;
+            let f = match f {
+                Ok(f) => f,
+                // A capture cut short is measured up to the cut (as `analyze`
+                // reads it); the cut is reported once, before the runs.
+                Err(e) if e.is_truncation() => break,
+                Err(e) => return Err(anyhow!("{e}")),
+            };
             engine.process(&f, sink).context("engine")?;
         }
         engine.finish(sink)?;

@@ -102,6 +102,11 @@ fn truncated_capture_keeps_what_was_read_and_warns() {
         .filter(|l| l.contains("\"event_type\":\"flow\""))
         .count();
     assert_eq!(flows, 5, "every flow before the cut is reported");
+    // The benchmark command measures such a capture up to the cut.
+    let o = stormwatch(&["throughput", &path, "--repeat", "1"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 packets"), "{}", stdout(&o));
 }
 
 #[test]
