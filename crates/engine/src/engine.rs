@@ -652,15 +652,19 @@ fn summary_of(ctx: &PacketCtx, pkt: &Decoded<'_>) -> Option<PacketSummary> {
 }
 
 /// True for the packets behavioural detectors look at: the first packet in each
-/// direction, TCP control packets (SYN, RST, FIN) and ICMP.
-fn detector_wants(ctx: &PacketCtx, s: &PacketSummary) -> bool {
+/// direction, TCP control packets (SYN, RST, FIN) and ICMP — decided from the
+/// decoded packet, before a summary is built.
+fn detector_wants(ctx: &PacketCtx, pkt: &Decoded<'_>) -> bool {
     let first_in_dir = match ctx.dir {
         Direction::ToServer => ctx.pkts_toserver == 1,
         Direction::ToClient => ctx.pkts_toclient == 1,
     };
     first_in_dir
-        || s.tcp_flags & (tcp_flags::SYN | tcp_flags::RST | tcp_flags::FIN) != 0
-        || s.icmp.is_some()
+        || match &pkt.l4 {
+            L4::Tcp(t) => t.flags & (tcp_flags::SYN | tcp_flags::RST | tcp_flags::FIN) != 0,
+            L4::Icmp(_) => true,
+            _ => false,
+        }
 }
 
 impl FlowVisitor<PerFlow> for Stages {
@@ -677,8 +681,8 @@ impl FlowVisitor<PerFlow> for Stages {
             }
         }
         if let Some(d) = &mut rest.detect
+            && detector_wants(ctx, pkt)
             && let Some(s) = summary_of(ctx, pkt)
-            && detector_wants(ctx, &s)
         {
             d.on_packet(&s, &mut rest.notices);
             rest.drain_findings();

@@ -183,8 +183,9 @@ impl TlsParser {
         sink.record(app_record(ctx, "tls", None, body));
     }
 
-    /// Which fingerprints are consumed: JA3/JA3S and JA4 go into events (when
-    /// events are read) and into records when configured.
+    /// Which fingerprints are consumed: JA3/JA3S and JA4 feed rule buffers
+    /// (`ja3.hash`, `ja4.hash`: when transactions are read) and records when
+    /// configured; events carry them when computed (no stage reads them there).
     fn want_fingerprints(&mut self, sink: &dyn ProtoSink) -> (bool, bool) {
         let custom = |f: &str| {
             self.cfg
@@ -192,10 +193,10 @@ impl TlsParser {
                 .as_ref()
                 .is_some_and(|c| c.iter().any(|x| x == f))
         };
-        let ev = sink.wants_events();
+        let rules = sink.wants_txs();
         let w = (
-            ev || self.cfg.ja3 || custom("ja3") || custom("ja3s"),
-            ev || self.cfg.ja4 || custom("ja4"),
+            rules || self.cfg.ja3 || custom("ja3") || custom("ja3s"),
+            rules || self.cfg.ja4 || custom("ja4"),
         );
         self.want_fingerprints_flags = w;
         w
