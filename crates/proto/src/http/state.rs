@@ -242,7 +242,7 @@ impl HttpParser {
     }
 
     fn log_tx(&self, ctx: &AppContext, tx: &HttpTx, sink: &mut dyn ProtoSink) {
-        if !tx.has_request && !tx.has_response {
+        if (!tx.has_request && !tx.has_response) || !sink.wants_records() {
             return;
         }
         let body = match &tx.json_cache {
@@ -541,7 +541,9 @@ impl HttpParser {
         for e in events {
             self.anomaly(ctx, sink, e);
         }
-        if let Some(tx) = self.tx(id) {
+        if sink.wants_events()
+            && let Some(tx) = self.tx(id)
+        {
             sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
         }
         self.notify_tx(ctx, id, sink);
@@ -910,7 +912,9 @@ impl HttpParser {
                 tx.req_done = true;
                 tx.res_done = true;
             }
-            if let Some(tx) = self.tx(id) {
+            if sink.wants_events()
+                && let Some(tx) = self.tx(id)
+            {
                 sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
             }
             self.flush_complete(ctx, sink);
@@ -1028,7 +1032,7 @@ impl HttpParser {
             // A 206 body is a piece of a file: never the complete file
             // unless its range covers all of it.
             let ev = f.finish(truncated || self.file_partial, Some(id));
-            if self.cfg.files.log_fileinfo {
+            if self.cfg.files.log_fileinfo && sink.wants_records() {
                 let mut extra = serde_json::Map::new();
                 let json = self.tx(id).map(|tx| logger::http_json(tx, &self.cfg));
                 if let Some(j) = json {
@@ -1042,8 +1046,12 @@ impl HttpParser {
             sink.event(ctx, AppEvent::File(ev));
         }
         if let Some(tx) = self.tx(id) {
-            sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
-            sink.tx(ctx, tx);
+            if sink.wants_events() {
+                sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
+            }
+            if sink.wants_txs() {
+                sink.tx(ctx, tx);
+            }
         }
         self.flush_complete(ctx, sink);
     }
@@ -1289,7 +1297,7 @@ impl StreamParser for HttpParser {
         for id in pending {
             if let Some(tx) = self.tx(id) {
                 self.log_tx(ctx, tx, sink);
-                if !tx.res_done && tx.has_request {
+                if !tx.res_done && tx.has_request && sink.wants_events() {
                     sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
                 }
             }

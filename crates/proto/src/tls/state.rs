@@ -171,7 +171,7 @@ impl TlsParser {
     }
 
     fn log(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
-        if self.logged || self.proto == AppProto::Pct {
+        if self.logged || self.proto == AppProto::Pct || !sink.wants_records() {
             return;
         }
         let s = &self.state;
