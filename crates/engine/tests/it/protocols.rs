@@ -392,6 +392,10 @@ fn our_flows(records: &[OutputRecord]) -> BTreeMap<Key, OurFlow> {
     m
 }
 
+fn listed(values: &BTreeSet<String>) -> Vec<String> {
+    values.iter().cloned().collect()
+}
+
 /// Equality of one field value, with the differences in *conventions* between
 /// tshark and Suricata's EVE (which stormwatch follows) named:
 /// - `http.host`: tshark keeps `:port`; EVE `hostname` does not.
@@ -481,26 +485,14 @@ fn protocols_and_fields_agree_with_tshark() {
             let Some(o) = o else { continue };
             // Field values: every value tshark extracted must be among ours.
             let checks: [(&str, Vec<String>, Vec<String>); 7] = [
-                (
-                    "tls sni",
-                    t.sni.iter().cloned().collect(),
-                    o.sni.iter().cloned().collect(),
-                ),
+                ("tls sni", listed(&t.sni), listed(&o.sni)),
                 (
                     "tls version",
-                    t.tls_version.iter().cloned().collect(),
-                    o.tls_version.iter().cloned().collect(),
+                    listed(&t.tls_version),
+                    listed(&o.tls_version),
                 ),
-                (
-                    "dns type",
-                    t.dns_type.iter().cloned().collect(),
-                    o.dns_type.iter().cloned().collect(),
-                ),
-                (
-                    "irc message",
-                    t.irc.iter().cloned().collect(),
-                    o.irc.iter().cloned().collect(),
-                ),
+                ("dns type", listed(&t.dns_type), listed(&o.dns_type)),
+                ("irc message", listed(&t.irc), listed(&o.irc)),
                 (
                     "http request",
                     t.http
@@ -512,16 +504,8 @@ fn protocols_and_fields_agree_with_tshark() {
                         .map(|x| format!("{} {} {}", x.0, x.1, x.2))
                         .collect(),
                 ),
-                (
-                    "http status",
-                    t.status.iter().cloned().collect(),
-                    o.status.iter().cloned().collect(),
-                ),
-                (
-                    "dns query",
-                    t.dns.iter().cloned().collect(),
-                    o.dns.iter().cloned().collect(),
-                ),
+                ("http status", listed(&t.status), listed(&o.status)),
+                ("dns query", listed(&t.dns), listed(&o.dns)),
             ];
             for (what, theirs, ours) in checks {
                 for v in theirs {

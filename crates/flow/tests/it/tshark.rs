@@ -206,41 +206,10 @@ fn tcp_and_udp_conversations_match_tshark_on_suricata_verify_stream_cases() {
         println!("skipped: tshark not installed");
         return;
     }
-    let all = std::env::var("STORMWATCH_FLOW_SV_ALL").is_ok_and(|v| v == "1");
-    let topics = [
-        "defrag",
-        "frag",
-        "stream",
-        "tcp",
-        "reassem",
-        "overlap",
-        "gap",
-        "midstream",
-    ];
-    let mut files = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(shared.join("suricata-verify/tests")) else {
+    let Some(files) = sv_stream_cases(&shared, &[]) else {
         println!("skipped: no suricata-verify tests");
         return;
     };
-    let mut dirs: Vec<PathBuf> = dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    dirs.sort();
-    for d in dirs {
-        let name = d
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        if !all && !topics.iter().any(|t| name.contains(t)) {
-            continue;
-        }
-        if let Ok(entries) = std::fs::read_dir(&d) {
-            let mut caps: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| is_capture(p))
-                .collect();
-            caps.sort();
-            files.extend(caps);
-        }
-    }
     let failures = compare(&files);
     assert!(
         failures.is_empty(),
@@ -515,6 +484,24 @@ fn reassembled_streams_match_tshark_follow_on_suricata_verify() {
         println!("skipped: tshark not installed");
         return;
     }
+    let Some(files) = sv_stream_cases(&shared, &["tcp-protodetect-bailout"]) else {
+        println!("skipped: no suricata-verify tests");
+        return;
+    };
+    let failures = compare_streams(&files);
+    assert!(
+        failures.is_empty(),
+        "{} of {} captures differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+/// The captures of suricata-verify's stream and defragmentation cases (every test with
+/// `STORMWATCH_FLOW_SV_ALL=1`), minus the tests named in `except`; `None` when the
+/// suite is absent.
+fn sv_stream_cases(shared: &Path, except: &[&str]) -> Option<Vec<PathBuf>> {
     let all = std::env::var("STORMWATCH_FLOW_SV_ALL").is_ok_and(|v| v == "1");
     let topics = [
         "defrag",
@@ -526,11 +513,7 @@ fn reassembled_streams_match_tshark_follow_on_suricata_verify() {
         "gap",
         "midstream",
     ];
-    let known_different = ["tcp-protodetect-bailout"];
-    let Ok(dirs) = std::fs::read_dir(shared.join("suricata-verify/tests")) else {
-        println!("skipped: no suricata-verify tests");
-        return;
-    };
+    let dirs = std::fs::read_dir(shared.join("suricata-verify/tests")).ok()?;
     let mut dirs: Vec<PathBuf> = dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
     dirs.sort();
     let mut files = Vec::new();
@@ -539,10 +522,7 @@ fn reassembled_streams_match_tshark_follow_on_suricata_verify() {
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        if known_different.contains(&name.as_str()) {
-            continue;
-        }
-        if !all && !topics.iter().any(|t| name.contains(t)) {
+        if except.contains(&name.as_str()) || (!all && !topics.iter().any(|t| name.contains(t))) {
             continue;
         }
         if let Ok(entries) = std::fs::read_dir(&d) {
@@ -554,12 +534,5 @@ fn reassembled_streams_match_tshark_follow_on_suricata_verify() {
             files.extend(caps);
         }
     }
-    let failures = compare_streams(&files);
-    assert!(
-        failures.is_empty(),
-        "{} of {} captures differ:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    Some(files)
 }
