@@ -249,7 +249,26 @@ struct ProtoOut<'a> {
     hold: Option<(Direction, &'a mut Option<Box<HeldAlerts>>)>,
 }
 
-impl ProtoOut<'_> {
+impl<'a> ProtoOut<'a> {
+    /// The sink for one flow's parsers: nothing unpatched, nothing held.
+    fn new(
+        rest: &'a mut Rest,
+        rules_state: &'a mut stormwatch_rules::FlowState,
+        alerted: &'a mut bool,
+        app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
+        flow: FlowInfo,
+    ) -> Self {
+        ProtoOut {
+            rest,
+            rules_state,
+            flow,
+            alerted,
+            app_json,
+            unpatched: Vec::new(),
+            hold: None,
+        }
+    }
+
     fn extra(&self) -> Option<Box<serde_json::Map<String, serde_json::Value>>> {
         self.app_json.as_deref().map(|j| {
             let mut m = serde_json::Map::new();
@@ -500,15 +519,13 @@ impl Stages {
 
     /// Ends the application layer of a flow (its parsers log what they hold).
     fn close_app(&mut self, ctx: &AppContext, info: FlowInfo, user: &mut PerFlow) {
-        let mut out = ProtoOut {
-            rest: &mut self.rest,
-            rules_state: &mut user.rules,
-            flow: info,
-            alerted: &mut user.alerted,
-            app_json: &mut user.app_json,
-            unpatched: Vec::new(),
-            hold: None,
-        };
+        let mut out = ProtoOut::new(
+            &mut self.rest,
+            &mut user.rules,
+            &mut user.alerted,
+            &mut user.app_json,
+            info,
+        );
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
     }
 
@@ -689,15 +706,13 @@ impl FlowVisitor<PerFlow> for Stages {
         }
         if matches!(pkt.l4, L4::Udp(_)) {
             let info = flow_info(ctx, user, ctx.dir);
-            let mut out = ProtoOut {
-                rest: &mut self.rest,
-                rules_state: &mut user.rules,
-                flow: info,
-                alerted: &mut user.alerted,
-                app_json: &mut user.app_json,
-                unpatched: Vec::new(),
-                hold: None,
-            };
+            let mut out = ProtoOut::new(
+                &mut self.rest,
+                &mut user.rules,
+                &mut user.alerted,
+                &mut user.app_json,
+                info,
+            );
             self.proto
                 .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
         }
@@ -722,16 +737,15 @@ impl FlowVisitor<PerFlow> for Stages {
         let saved = self.enter_release(ctx);
         let info = flow_info(ctx, user, chunk.dir);
         {
-            let mut out = ProtoOut {
-                rest: &mut self.rest,
-                rules_state: &mut user.rules,
-                flow: info,
-                alerted: &mut user.alerted,
-                app_json: &mut user.app_json,
-                unpatched: Vec::new(),
-                hold: (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
-                    .then_some((chunk.dir, &mut user.held)),
-            };
+            let mut out = ProtoOut::new(
+                &mut self.rest,
+                &mut user.rules,
+                &mut user.alerted,
+                &mut user.app_json,
+                info,
+            );
+            out.hold = (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
+                .then_some((chunk.dir, &mut user.held));
             self.proto.on_stream(
                 &app_ctx(ctx, chunk.dir),
                 &mut user.app,
