@@ -80,19 +80,38 @@ const READ_AHEAD: usize = 16 * 1024;
 /// Cache line size assumed by the read-ahead.
 const LINE: usize = 64;
 
-/// Loads one byte of every cache line from `ahead` up to `pos + READ_AHEAD`;
-/// returns the new cursor. See [`Frames::touch_ahead`]. (Touching in larger
-/// batches, or fewer lines, measured slower.)
+/// Prefetches every cache line from `ahead` up to `pos + READ_AHEAD`; returns
+/// the new cursor. See [`Frames::touch_ahead`]. A prefetch instruction retires
+/// at once, where a load stalls retirement until its line arrives: on the
+/// mixed benchmark capture the engine ran in 0.56–0.59 s CPU with prefetches
+/// against 0.67–0.71 s with loads. (Touching in larger batches, fewer lines, or
+/// 4 KiB / 64 KiB ahead measured slower; 16 and 32 KiB are even.)
 #[inline(always)]
 pub(crate) fn touch_ahead(data: &[u8], pos: usize, mut ahead: usize) -> usize {
     let end = pos.saturating_add(READ_AHEAD).min(data.len());
-    let mut acc = 0u8;
     while ahead < end {
-        acc ^= data.get(ahead).copied().unwrap_or(0);
+        prefetch(data, ahead);
         ahead += LINE;
     }
-    std::hint::black_box(acc);
     ahead
+}
+
+/// Asks the CPU to bring the cache line holding `data[at]` in (`at` in bounds).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch(data: &[u8], at: usize) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let p = data[at..].as_ptr();
+    // SAFETY: a prefetch is a hint that neither reads nor writes memory as the
+    // program sees it and never faults; SSE is part of the x86_64 baseline.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn prefetch(data: &[u8], at: usize) {
+    std::hint::black_box(data[at]);
 }
 
 impl<'a> Frames<'a> {
@@ -127,12 +146,12 @@ impl<'a> Frames<'a> {
         }
     }
 
-    /// Loads one byte of every cache line between the read-ahead cursor and
+    /// Prefetches every cache line between the read-ahead cursor and
     /// `pos + READ_AHEAD`. Walking records is a chain of dependent loads (each
     /// header gives the next one's offset); with records of hundreds of bytes
     /// every header is a cache and TLB miss and the walk runs at memory
-    /// latency. These independent loads stream the bytes in ahead of the chain
-    /// so it runs at memory bandwidth instead (about 3x on mixed traffic).
+    /// latency. These independent prefetches stream the bytes in ahead of the
+    /// chain so it runs at memory bandwidth instead (about 3x on mixed traffic).
     #[inline(always)]
     fn touch_ahead(&mut self) {
         self.ahead = touch_ahead(self.data, self.pos, self.ahead);

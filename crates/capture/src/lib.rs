@@ -38,7 +38,9 @@
 //! # Safety
 //!
 //! Memory-mapping a file (and releasing pages already read from that read-only
-//! map, see [`RESIDENT_WINDOW`]) are the `unsafe` calls in the crate: the file must
+//! map, see [`RESIDENT_WINDOW`]) are the `unsafe` calls in the crate, with the
+//! cache-line prefetch hint of the read-ahead (which never touches memory as the
+//! program sees it): the file must
 //! not be modified or truncated while a [`CaptureFile`] is open (the bytes
 //! would change under the reader, and truncation can raise SIGBUS). Read
 //! captures that are still being written only after they are complete, or
