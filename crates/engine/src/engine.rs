@@ -14,7 +14,7 @@ use stormwatch_model::{
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
-use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame_with_orig_len};
+use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame_into};
 
 /// What the engine keeps per flow (inside the flow table entry).
 #[derive(Default)]
@@ -1003,8 +1003,13 @@ impl Engine {
         }
 
         let first_new = self.stages.rest.pending.len();
-        let pkt =
-            decode_frame_with_orig_len(LinkType(frame.link_type.0), frame.data, frame.orig_len);
+        let mut pkt = Decoded::default();
+        decode_frame_into(
+            &mut pkt,
+            LinkType(frame.link_type.0),
+            frame.data,
+            frame.orig_len,
+        );
         self.note_decode(frame, &pkt);
         if pkt.l3.addrs().is_some() {
             let fragment = match &pkt.l3 {
@@ -1032,9 +1037,16 @@ impl Engine {
                 );
             }
         }
-        // Alerts raised by this frame carry it (EVE `packet`) — the datagram it
-        // completed, with the first fragment's link header, when it completed
-        // one; copied only for alerts.
+        if self.stages.rest.pending.len() > first_new {
+            self.label_alerts(frame, &pkt, first_new);
+        }
+        self.flush(sink)
+    }
+
+    /// Alerts raised by this frame carry it (EVE `packet`) — the datagram it
+    /// completed, with the first fragment's link header, when it completed
+    /// one; copied only for alerts.
+    fn label_alerts(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>, first_new: usize) {
         let reassembled = self.flows.reassembled_frame();
         let shown = if reassembled.is_empty() {
             frame.data
@@ -1060,7 +1072,6 @@ impl Engine {
                 }
             }
         }
-        self.flush(sink)
     }
 
     fn match_flowless(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
@@ -1191,6 +1202,15 @@ impl Engine {
         s.add("detect.alert", rest.summary.alerts);
         s.add("detect.notice", rest.summary.notices);
         s
+    }
+
+    /// Declares that the frames handed to [`Engine::process`] from now on are
+    /// slices of `capture` (e.g. an `Arc<CaptureFile>`), unchanged while the
+    /// engine lives: TCP reassembly then refers to delivered bytes it keeps for
+    /// retransmission checks instead of copying them. Optional; frames from
+    /// elsewhere are handled as before.
+    pub fn attach_capture(&mut self, capture: stormwatch_flow::Backing) {
+        self.flows.add_backing(capture);
     }
 
     /// Figures so far.
