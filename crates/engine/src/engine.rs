@@ -115,6 +115,9 @@ const FINISH_BATCH: usize = 4096;
 
 /// Writes and empties `pending`, in order.
 fn flush_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
     for (rec, meta, extra) in pending.drain(..) {
         match extra {
             Some(x) => sink.write_extra(&rec, &meta, &x)?,

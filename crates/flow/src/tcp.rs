@@ -929,6 +929,7 @@ impl TcpSession {
     /// good): flags, handshake, RST/FIN and the closing states, history. Returns the
     /// stream events raised (bits of [`StreamEvent`]) and what the stream phase
     /// ([`TcpSession::on_stream`]) must do.
+    #[inline]
     pub fn on_segment(
         &mut self,
         d: Direction,
