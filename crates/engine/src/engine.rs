@@ -239,7 +239,8 @@ impl Rest {
 struct ProtoOut<'a> {
     rest: &'a mut Rest,
     rules_state: &'a mut stormwatch_rules::FlowState,
-    flow: FlowInfo,
+    /// The flow as rules see it (built only when rules are loaded).
+    flow: Option<FlowInfo>,
     alerted: &'a mut bool,
     app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
     /// Alerts (indices into `rest.pending`) raised on a transaction before its
@@ -259,7 +260,7 @@ impl<'a> ProtoOut<'a> {
         rules_state: &'a mut stormwatch_rules::FlowState,
         alerted: &'a mut bool,
         app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
-        flow: FlowInfo,
+        flow: Option<FlowInfo>,
     ) -> Self {
         ProtoOut {
             rest,
@@ -354,8 +355,7 @@ impl ProtoSink for ProtoOut<'_> {
     }
 
     fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
-        if let Some(rs) = &self.rest.rules {
-            let mut flow = self.flow;
+        if let (Some(rs), Some(mut flow)) = (&self.rest.rules, self.flow) {
             flow.app_proto = tx.app_proto();
             flow.dir = ctx.dir;
             let before = self.rest.alerts.len();
@@ -527,7 +527,7 @@ impl Stages {
             &mut user.rules,
             &mut user.alerted,
             &mut user.app_json,
-            info,
+            Some(info),
         );
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
     }
@@ -708,7 +708,11 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = flow_info(ctx, user, ctx.dir);
+            let info = self
+                .rest
+                .rules
+                .is_some()
+                .then(|| flow_info(ctx, user, ctx.dir));
             let mut out = ProtoOut::new(
                 &mut self.rest,
                 &mut user.rules,
@@ -738,7 +742,11 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         let saved = self.enter_release(ctx);
-        let info = flow_info(ctx, user, chunk.dir);
+        let info = self
+            .rest
+            .rules
+            .is_some()
+            .then(|| flow_info(ctx, user, chunk.dir));
         {
             let mut out = ProtoOut::new(
                 &mut self.rest,
