@@ -133,8 +133,9 @@ struct GramFilter {
 impl GramFilter {
     fn build(keys: &[Vec<u8>], ids: &[u32], stride: usize, gram: usize) -> GramFilter {
         let entries = ids.len().saturating_mul(stride).max(1);
-        // About 16 bits per entry, between 4 Ki and 256 Ki bits.
-        let want = (entries * 16).next_power_of_two();
+        // About 64 bits per entry (≈ 1.5 % of the bits set, so few false
+        // confirms), between 4 Ki and 256 Ki bits.
+        let want = (entries * 64).next_power_of_two();
         let tbits = want.trailing_zeros().clamp(12, MAX_TABLE_BITS);
         let mut f = GramFilter {
             stride,
