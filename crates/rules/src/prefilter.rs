@@ -126,8 +126,58 @@ struct GramFilter {
     shift: u32,
     /// Bit per hash of a loosely folded gram.
     bits: Vec<u64>,
-    /// Exactly folded gram → (key, offset of the gram in the key).
-    grams: FxHashMap<u32, Vec<(u32, u16)>>,
+    /// Exactly folded gram → the keys holding it there.
+    grams: FxHashMap<u32, Vec<GramEntry>>,
+}
+
+/// A key holding a gram of the filter.
+#[derive(Debug)]
+struct GramEntry {
+    /// Key id.
+    id: u32,
+    /// Offset of the gram in the key.
+    off: u16,
+    /// The key's first (up to) eight bytes, loosely folded (`| 0x20`), and
+    /// the mask of those bytes: a cheap necessary test before comparing the
+    /// whole key.
+    head: u64,
+    head_mask: u64,
+}
+
+/// Loose case fold of eight bytes (see [`loose`]).
+const LOOSE8: u64 = 0x2020_2020_2020_2020;
+
+impl GramEntry {
+    fn new(id: u32, off: u16, key: &[u8]) -> GramEntry {
+        let mut b = [0u8; 8];
+        let n = key.len().min(8);
+        b[..n].copy_from_slice(&key[..n]);
+        let head_mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        GramEntry {
+            id,
+            off,
+            head: (u64::from_le_bytes(b) | LOOSE8) & head_mask,
+            head_mask,
+        }
+    }
+
+    /// False when the key cannot start at `start` of `hay` (its first bytes
+    /// differ beyond case); true when it may (or `hay` ends too soon to
+    /// tell).
+    #[inline(always)]
+    fn may_start_at(&self, hay: &[u8], start: usize) -> bool {
+        match hay
+            .get(start..start + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            Some(w) => (u64::from_le_bytes(w) | LOOSE8) & self.head_mask == self.head,
+            None => true,
+        }
+    }
 }
 
 impl GramFilter {
@@ -166,7 +216,10 @@ impl GramFilter {
                 let h = f.hash(g);
                 f.bits[h >> 6] |= 1 << (h & 63);
                 let off = u16::try_from(o).unwrap_or(u16::MAX);
-                f.grams.entry(g).or_default().push((id, off));
+                f.grams
+                    .entry(g)
+                    .or_default()
+                    .push(GramEntry::new(id, off, k));
             }
         }
         f
@@ -238,14 +291,15 @@ impl GramFilter {
         let Some(entries) = self.grams.get(&(fold4(x) & self.mask)) else {
             return;
         };
-        for &(id, off) in entries {
-            if found.seen(id) {
+        for e in entries {
+            let id = e.id;
+            let Some(start) = i.checked_sub(usize::from(e.off)) else {
+                continue;
+            };
+            if !e.may_start_at(hay, start) || found.seen(id) {
                 continue;
             }
             let Some(k) = keys.get(id as usize) else {
-                continue;
-            };
-            let Some(start) = i.checked_sub(usize::from(off)) else {
                 continue;
             };
             if hay
