@@ -66,7 +66,7 @@ pub(crate) const MIN_KEY: usize = 2;
 /// Up to this many keys a group searches each one with `memchr`.
 const FEW: usize = 8;
 /// Up to this many 2–3 byte keys are searched one by one with `memchr`.
-const FEW_SHORT: usize = 6;
+const FEW_SHORT: usize = 16;
 /// Largest gram table (bits): 32 KiB.
 const MAX_TABLE_BITS: u32 = 18;
 
