@@ -634,6 +634,23 @@ pub(crate) struct Group {
     pub(crate) max_key: usize,
 }
 
+/// Longest key searched: a longer key is searched by its rarest window of
+/// this many bytes (any part of a content must occur too). Bounds the bytes a
+/// stream chunk rescans before its start (`Group::max_key − 1`).
+const MAX_KEY: usize = 32;
+
+/// The part of `b` searched as its key: all of it, or its rarest window of
+/// [`MAX_KEY`] bytes.
+fn key_window(b: &[u8]) -> &[u8] {
+    if b.len() <= MAX_KEY {
+        return b;
+    }
+    let start = (0..=b.len() - MAX_KEY)
+        .min_by_key(|&a| window_cost(&b[a..a + MAX_KEY]))
+        .unwrap_or(0);
+    &b[start..start + MAX_KEY]
+}
+
 /// For a rule index, the TCP flag bytes (256-bit set) its flags check accepts.
 pub(crate) type FlagsOf<'a> = &'a dyn Fn(u32) -> [u64; 4];
 
@@ -648,8 +665,9 @@ impl Group {
         for &(r, k) in members {
             match k {
                 Some(k) if k.bytes.len() >= MIN_KEY => {
-                    max_key = max_key.max(k.bytes.len());
-                    let folded = k.bytes.to_ascii_lowercase();
+                    let bytes = key_window(&k.bytes);
+                    max_key = max_key.max(bytes.len());
+                    let folded = bytes.to_ascii_lowercase();
                     match k.reach {
                         Some(reach) if reach <= HEAD_REACH => {
                             head_limit = head_limit.max(reach as usize);
@@ -976,6 +994,16 @@ mod tests {
         out.sort_unstable();
         assert_eq!(out, [1, 4]);
         assert_eq!(g.always, [2, 3], "one-byte keys are evaluated directly");
+        // A key longer than MAX_KEY is searched by a window of it: found
+        // where the whole key occurs, and the chunk overlap stays short.
+        let long: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let g = Group::build(&[(7, Some(&k(&long, None)))], None);
+        assert_eq!(g.max_key, MAX_KEY);
+        let mut hay = b"xx".to_vec();
+        hay.extend_from_slice(&long.to_ascii_uppercase());
+        let mut out = Vec::new();
+        g.scan(&hay, &mut out);
+        assert_eq!(out, [7]);
     }
 
     #[test]
