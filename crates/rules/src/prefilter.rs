@@ -6,15 +6,18 @@
 //! such content must occur for the rule to match; see [`choose_key`]).
 //! Matching is ASCII case-insensitive; the full rule evaluation checks case.
 //!
-//! **Sampled 4-grams.** With `s` = the group's stride, every key of `n ≥ s+3`
-//! bytes puts the `s` four-byte grams of its rarest `s+3`-byte window into a
-//! hashed bit table. An occurrence of that window covers `s` consecutive
-//! positions, exactly one of which is a multiple of `s`, so probing only every
-//! `s`-th position of the buffer finds every key. The stride is 5 when all keys
-//! have 8 bytes or more (one probe per five bytes), and `shortest key − 3`
-//! otherwise. A probe loads four bytes, folds case loosely (`| 0x20`), hashes
-//! and tests one bit; four probes share one branch. A set bit is confirmed by
-//! an exact gram table and a comparison of the whole key.
+//! **Sampled grams.** With `s` = the group's stride and `g` its gram length,
+//! every key of `n ≥ s+g−1` bytes puts the `s` `g`-byte grams of its rarest
+//! `s+g−1`-byte window into a hashed bit table. An occurrence of that window
+//! covers `s` consecutive gram positions, exactly one of which is a multiple
+//! of `s`, so probing only every `s`-th position of the buffer finds every
+//! key. When all keys have 8 bytes or more the grams have 4 bytes and the
+//! stride is 5 (one probe per five bytes); otherwise the grams have 3 bytes
+//! and the stride is `shortest key − 2` (a group with a 4-byte key probes
+//! every second byte instead of every byte). A probe loads four bytes, keeps
+//! the gram's, folds case loosely (`| 0x20`), hashes and tests one bit; four
+//! probes share one branch. A set bit is confirmed by an exact gram table and
+//! a comparison of the whole key.
 //!
 //! Keys of 2 or 3 bytes are searched one by one with `memchr` on their rarest
 //! byte when there are few, else with an exact byte-pair table probed at every
@@ -63,9 +66,12 @@ pub(crate) const MIN_KEY: usize = 2;
 /// Up to this many keys a group searches each one with `memchr`.
 const FEW: usize = 8;
 /// Up to this many 2–3 byte keys are searched one by one with `memchr`.
-const FEW_SHORT: usize = 6;
+const FEW_SHORT: usize = 16;
 /// Largest gram table (bits): 32 KiB.
 const MAX_TABLE_BITS: u32 = 18;
+
+/// Bytes read per block of four probes (covers `3 × MAX_STRIDE + 4`).
+const BLOCK: usize = 24;
 
 /// Multiplier of the gram hash (Fibonacci hashing).
 const HASH_MUL: u32 = 0x9E37_79B1;
@@ -95,30 +101,101 @@ fn load4(h: &[u8], i: usize) -> u32 {
         .map_or(0, u32::from_le_bytes)
 }
 
-/// The sampled 4-gram filter over keys of at least `stride + 3` bytes.
+/// Gram of `g` (3 or 4) bytes at `i` (little-endian, high bytes zero), 0 when
+/// out of range.
+#[inline(always)]
+fn load_gram(h: &[u8], i: usize, g: usize) -> u32 {
+    if g == 4 {
+        return load4(h, i);
+    }
+    match h.get(i..i + 3) {
+        Some(&[a, b, c]) => u32::from_le_bytes([a, b, c, 0]),
+        _ => 0,
+    }
+}
+
+/// The sampled gram filter over keys of at least `stride + gram - 1` bytes.
 #[derive(Debug)]
 struct GramFilter {
     stride: usize,
+    /// Gram length: 4, or 3 when the group has keys shorter than
+    /// [`LONG_KEY`] (a 4-byte key then still allows stride 2).
+    gram: usize,
+    /// Keeps the gram's bytes of a little-endian 4-byte load.
+    mask: u32,
     shift: u32,
     /// Bit per hash of a loosely folded gram.
     bits: Vec<u64>,
-    /// Exactly folded gram → (key, offset of the gram in the key).
-    grams: FxHashMap<u32, Vec<(u32, u16)>>,
+    /// Exactly folded gram → the keys holding it there.
+    grams: FxHashMap<u32, Vec<GramEntry>>,
+}
+
+/// A key holding a gram of the filter.
+#[derive(Debug)]
+struct GramEntry {
+    /// Key id.
+    id: u32,
+    /// Offset of the gram in the key.
+    off: u16,
+    /// The key's first (up to) eight bytes, loosely folded (`| 0x20`), and
+    /// the mask of those bytes: a cheap necessary test before comparing the
+    /// whole key.
+    head: u64,
+    head_mask: u64,
+}
+
+/// Loose case fold of eight bytes (see [`loose`]).
+const LOOSE8: u64 = 0x2020_2020_2020_2020;
+
+impl GramEntry {
+    fn new(id: u32, off: u16, key: &[u8]) -> GramEntry {
+        let mut b = [0u8; 8];
+        let n = key.len().min(8);
+        b[..n].copy_from_slice(&key[..n]);
+        let head_mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        GramEntry {
+            id,
+            off,
+            head: (u64::from_le_bytes(b) | LOOSE8) & head_mask,
+            head_mask,
+        }
+    }
+
+    /// False when the key cannot start at `start` of `hay` (its first bytes
+    /// differ beyond case); true when it may (or `hay` ends too soon to
+    /// tell).
+    #[inline(always)]
+    fn may_start_at(&self, hay: &[u8], start: usize) -> bool {
+        match hay
+            .get(start..start + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            Some(w) => (u64::from_le_bytes(w) | LOOSE8) & self.head_mask == self.head,
+            None => true,
+        }
+    }
 }
 
 impl GramFilter {
-    fn build(keys: &[Vec<u8>], ids: &[u32], stride: usize) -> GramFilter {
+    fn build(keys: &[Vec<u8>], ids: &[u32], stride: usize, gram: usize) -> GramFilter {
         let entries = ids.len().saturating_mul(stride).max(1);
-        // About 16 bits per entry, between 4 Ki and 256 Ki bits.
-        let want = (entries * 16).next_power_of_two();
+        // About 64 bits per entry (≈ 1.5 % of the bits set, so few false
+        // confirms), between 4 Ki and 256 Ki bits.
+        let want = (entries * 64).next_power_of_two();
         let tbits = want.trailing_zeros().clamp(12, MAX_TABLE_BITS);
         let mut f = GramFilter {
             stride,
+            gram,
+            mask: if gram == 4 { u32::MAX } else { 0x00ff_ffff },
             shift: 32 - tbits,
             bits: vec![0u64; (1usize << tbits) / 64],
             grams: FxHashMap::default(),
         };
-        let w = stride + 3;
+        let w = stride + gram - 1;
         for &id in ids {
             let Some(k) = keys.get(id as usize) else {
                 continue;
@@ -135,11 +212,14 @@ impl GramFilter {
             }
             for j in 0..stride {
                 let o = best.1 + j;
-                let g = u32::from_le_bytes([k[o], k[o + 1], k[o + 2], k[o + 3]]);
+                let g = load_gram(k, o, gram);
                 let h = f.hash(g);
                 f.bits[h >> 6] |= 1 << (h & 63);
                 let off = u16::try_from(o).unwrap_or(u16::MAX);
-                f.grams.entry(g).or_default().push((id, off));
+                f.grams
+                    .entry(g)
+                    .or_default()
+                    .push(GramEntry::new(id, off, k));
             }
         }
         f
@@ -147,7 +227,7 @@ impl GramFilter {
 
     #[inline(always)]
     fn hash(&self, x: u32) -> usize {
-        (loose(x).wrapping_mul(HASH_MUL) >> self.shift) as usize
+        ((loose(x) & self.mask).wrapping_mul(HASH_MUL) >> self.shift) as usize
     }
 
     #[inline(always)]
@@ -156,67 +236,18 @@ impl GramFilter {
         self.bits.get(h >> 6).map_or(0, |w| (w >> (h & 63)) & 1)
     }
 
-    #[inline(always)]
-    fn test_loose(&self, x: u32) -> u64 {
-        let h = (x.wrapping_mul(HASH_MUL) >> self.shift) as usize;
-        self.bits.get(h >> 6).map_or(0, |w| (w >> (h & 63)) & 1)
-    }
-
     fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
-        let n = hay.len();
-        if n < 4 {
-            return;
-        }
-        let last = n - 4;
-        let s = self.stride;
-        let mut i = 0;
-        if s == 1 {
-            // Four positions from one 8-byte load.
-            while i + 8 <= n {
-                let x = hay
-                    .get(i..i + 8)
-                    .and_then(|w| <[u8; 8]>::try_from(w).ok())
-                    .map_or(0, u64::from_le_bytes)
-                    | 0x2020_2020_2020_2020;
-                let g = [
-                    x as u32,
-                    (x >> 8) as u32,
-                    (x >> 16) as u32,
-                    (x >> 24) as u32,
-                ];
-                if self.test_loose(g[0])
-                    | self.test_loose(g[1])
-                    | self.test_loose(g[2])
-                    | self.test_loose(g[3])
-                    != 0
-                {
-                    for (j, &gj) in g.iter().enumerate() {
-                        if self.test_loose(gj) != 0 {
-                            self.confirm(keys, hay, i + j, load4(hay, i + j), found);
-                        }
-                    }
-                }
-                i += 4;
-            }
-        }
-        while i + 3 * s <= last {
-            let xs = [
-                load4(hay, i),
-                load4(hay, i + s),
-                load4(hay, i + 2 * s),
-                load4(hay, i + 3 * s),
-            ];
-            if self.test(xs[0]) | self.test(xs[1]) | self.test(xs[2]) | self.test(xs[3]) != 0 {
-                for (j, x) in xs.into_iter().enumerate() {
-                    if self.test(x) != 0 {
-                        self.confirm(keys, hay, i + j * s, x, found);
-                    }
-                }
-            }
-            i += 4 * s;
-        }
-        while i <= last {
-            let x = load4(hay, i);
+        let mut i = match self.stride {
+            1 => self.scan_blocks::<1>(keys, hay, found),
+            2 => self.scan_blocks::<2>(keys, hay, found),
+            3 => self.scan_blocks::<3>(keys, hay, found),
+            4 => self.scan_blocks::<4>(keys, hay, found),
+            _ => self.scan_blocks::<5>(keys, hay, found),
+        };
+        let g = self.gram;
+        let s = self.stride.max(1);
+        while i + g <= hay.len() {
+            let x = load_gram(hay, i, g);
             if self.test(x) != 0 {
                 self.confirm(keys, hay, i, x, found);
             }
@@ -224,20 +255,51 @@ impl GramFilter {
         }
     }
 
+    /// Probes positions 0, S, 2S, … in blocks of four (one 24-byte window per
+    /// block, so the loads need no bounds checks); returns the first position
+    /// not probed.
+    #[inline(always)]
+    fn scan_blocks<const S: usize>(
+        &self,
+        keys: &[Vec<u8>],
+        hay: &[u8],
+        found: &mut Found<'_>,
+    ) -> usize {
+        const { assert!(S >= 1 && 3 * S + 4 <= BLOCK) };
+        let mut i = 0;
+        while let Some(w) = hay
+            .get(i..i + BLOCK)
+            .and_then(|w| <&[u8; BLOCK]>::try_from(w).ok())
+        {
+            let at = |o: usize| u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
+            let xs = [at(0), at(S), at(2 * S), at(3 * S)];
+            if self.test(xs[0]) | self.test(xs[1]) | self.test(xs[2]) | self.test(xs[3]) != 0 {
+                for (j, x) in xs.into_iter().enumerate() {
+                    if self.test(x) != 0 {
+                        self.confirm(keys, hay, i + j * S, x, found);
+                    }
+                }
+            }
+            i += 4 * S;
+        }
+        i
+    }
+
     #[cold]
     #[inline(never)]
     fn confirm(&self, keys: &[Vec<u8>], hay: &[u8], i: usize, x: u32, found: &mut Found<'_>) {
-        let Some(entries) = self.grams.get(&fold4(x)) else {
+        let Some(entries) = self.grams.get(&(fold4(x) & self.mask)) else {
             return;
         };
-        for &(id, off) in entries {
-            if found.seen(id) {
+        for e in entries {
+            let id = e.id;
+            let Some(start) = i.checked_sub(usize::from(e.off)) else {
+                continue;
+            };
+            if !e.may_start_at(hay, start) || found.seen(id) {
                 continue;
             }
             let Some(k) = keys.get(id as usize) else {
-                continue;
-            };
-            let Some(start) = i.checked_sub(usize::from(off)) else {
                 continue;
             };
             if hay
@@ -426,8 +488,14 @@ impl Filter {
             .filter_map(|&id| keys.get(id as usize).map(Vec::len))
             .min()
             .unwrap_or(LONG_KEY);
-        let stride = shortest.saturating_sub(3).clamp(1, MAX_STRIDE);
-        let grams = (!long.is_empty()).then(|| GramFilter::build(&keys, &long, stride));
+        // Keys of LONG_KEY bytes or more: 4-grams at the widest stride.
+        // Shorter ones: 3-grams, so a 4-byte key still allows stride 2.
+        let (stride, gram) = if shortest >= LONG_KEY {
+            (MAX_STRIDE, 4)
+        } else {
+            (shortest.saturating_sub(2).clamp(1, MAX_STRIDE), 3)
+        };
+        let grams = (!long.is_empty()).then(|| GramFilter::build(&keys, &long, stride, gram));
         let short = (!short.is_empty()).then(|| ShortFilter::build(&keys, &short));
         Filter {
             keys,
@@ -566,6 +634,23 @@ pub(crate) struct Group {
     pub(crate) max_key: usize,
 }
 
+/// Longest key searched: a longer key is searched by its rarest window of
+/// this many bytes (any part of a content must occur too). Bounds the bytes a
+/// stream chunk rescans before its start (`Group::max_key − 1`).
+const MAX_KEY: usize = 32;
+
+/// The part of `b` searched as its key: all of it, or its rarest window of
+/// [`MAX_KEY`] bytes.
+fn key_window(b: &[u8]) -> &[u8] {
+    if b.len() <= MAX_KEY {
+        return b;
+    }
+    let start = (0..=b.len() - MAX_KEY)
+        .min_by_key(|&a| window_cost(&b[a..a + MAX_KEY]))
+        .unwrap_or(0);
+    &b[start..start + MAX_KEY]
+}
+
 /// For a rule index, the TCP flag bytes (256-bit set) its flags check accepts.
 pub(crate) type FlagsOf<'a> = &'a dyn Fn(u32) -> [u64; 4];
 
@@ -580,8 +665,9 @@ impl Group {
         for &(r, k) in members {
             match k {
                 Some(k) if k.bytes.len() >= MIN_KEY => {
-                    max_key = max_key.max(k.bytes.len());
-                    let folded = k.bytes.to_ascii_lowercase();
+                    let bytes = key_window(&k.bytes);
+                    max_key = max_key.max(bytes.len());
+                    let folded = bytes.to_ascii_lowercase();
                     match k.reach {
                         Some(reach) if reach <= HEAD_REACH => {
                             head_limit = head_limit.max(reach as usize);
@@ -866,10 +952,10 @@ mod tests {
         assert_eq!(Filter::build(long.clone()).stride(), 5);
         let mut with4 = long.clone();
         with4.push(b"abcd".to_vec());
-        assert_eq!(Filter::build(with4).stride(), 1);
+        assert_eq!(Filter::build(with4).stride(), 2, "3-grams, every 2nd byte");
         let mut with6 = long;
         with6.push(b"abcdef".to_vec());
-        assert_eq!(Filter::build(with6).stride(), 3);
+        assert_eq!(Filter::build(with6).stride(), 4);
     }
 
     #[test]
@@ -908,6 +994,16 @@ mod tests {
         out.sort_unstable();
         assert_eq!(out, [1, 4]);
         assert_eq!(g.always, [2, 3], "one-byte keys are evaluated directly");
+        // A key longer than MAX_KEY is searched by a window of it: found
+        // where the whole key occurs, and the chunk overlap stays short.
+        let long: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let g = Group::build(&[(7, Some(&k(&long, None)))], None);
+        assert_eq!(g.max_key, MAX_KEY);
+        let mut hay = b"xx".to_vec();
+        hay.extend_from_slice(&long.to_ascii_uppercase());
+        let mut out = Vec::new();
+        g.scan(&hay, &mut out);
+        assert_eq!(out, [7]);
     }
 
     #[test]
