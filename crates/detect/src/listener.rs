@@ -254,6 +254,12 @@ impl Listeners {
         }
     }
 
+    /// The earliest time [`Listeners::advance`] has work.
+    #[inline]
+    pub(crate) fn next_due(&self) -> Timestamp {
+        self.cand_q.front().map_or(Timestamp(i64::MAX), |&(d, _)| d)
+    }
+
     /// Time moved: candidates still open (no reset) after the confirmation delay
     /// are in use.
     pub(crate) fn advance(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {
