@@ -15,7 +15,7 @@ use crate::config::Trw;
 use crate::fingerprint::{Class, FpAcc};
 use crate::sketch::{Budget, Distinct, Seen};
 use crate::util::{hash64, ip_key, is_group_address, thousands};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
@@ -681,6 +681,11 @@ pub(crate) struct Scans {
     seq: u64,
     pending: FxHashMap<FlowId, Pending>,
     pending_q: VecDeque<(Timestamp, FlowId)>,
+    /// Answered TCP first contacts that may still be watched for a dataless
+    /// close (a superset: an entry leaves when its watch ends or its flow
+    /// does, so live TCP flows bound it). Closes, data and flow ends on any
+    /// other flow skip the source table.
+    watched: FxHashSet<FlowId>,
     pair_index: FxHashMap<(IpAddr, IpAddr), FlowId>,
     scanning: BinaryHeap<Reverse<(Timestamp, SrcKey)>>,
     episodes: FxHashMap<SrcKey, u32>,
@@ -719,6 +724,7 @@ impl Scans {
             seq: 0,
             pending: FxHashMap::default(),
             pending_q: VecDeque::new(),
+            watched: FxHashSet::default(),
             pair_index: FxHashMap::default(),
             scanning: BinaryHeap::new(),
             episodes: FxHashMap::default(),
@@ -769,6 +775,7 @@ impl Scans {
             + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
+            + self.watched.capacity() * (std::mem::size_of::<FlowId>() + 1)
             + self.pair_index.capacity() * (std::mem::size_of::<((IpAddr, IpAddr), FlowId)>() + 1)
             + self.scanning.capacity() * std::mem::size_of::<(Timestamp, SrcKey)>()
             + self.episodes.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
@@ -1139,6 +1146,9 @@ impl Scans {
             self.failures += 1;
         }
         let tcp = pe.key.1 == Class::Tcp;
+        if success && tcp {
+            self.watched.insert(flow);
+        }
         if s.full.is_none()
             && let Some(f) = &mut s.one
             && f.flow == flow
@@ -1298,6 +1308,9 @@ impl Scans {
         from_client: bool,
         ctx: &mut Ctx<'_>,
     ) {
+        if !self.watched.contains(&p.flow_id) {
+            return;
+        }
         let key = (client, Class::Tcp);
         let Some(s) = self.sources.get_mut(&key) else {
             return;
@@ -1311,6 +1324,7 @@ impl Scans {
         if p.payload_len > 0 {
             // It carried data: a connection, not a probe.
             a.state = 0;
+            self.watched.remove(&p.flow_id);
             return;
         }
         let f = p.tcp_flags;
@@ -1335,6 +1349,9 @@ impl Scans {
         ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) {
+        if !self.watched.remove(&flow) {
+            return;
+        }
         let key = (client, Class::Tcp);
         let Some(s) = self.sources.get_mut(&key) else {
             return;
@@ -1390,7 +1407,7 @@ impl Scans {
     /// failed first contact after all — unless its close already said so; one
     /// judged dataless at its close whose record shows data is taken back.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
-        if rec.key.proto != IpProto::TCP {
+        if rec.key.proto != IpProto::TCP || !self.watched.remove(&rec.flow_id) {
             return;
         }
         let Some(t) = &rec.tcp else {
