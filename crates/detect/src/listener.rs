@@ -145,10 +145,13 @@ impl Listeners {
             return;
         }
         if !self.hosts.contains(&ip) {
-            self.hosts.entry_or_insert_with(ip, || Host {
-                first_seen: ts,
-                ports: Vec::new(),
-            });
+            self.hosts.insert_absent(
+                ip,
+                Host {
+                    first_seen: ts,
+                    ports: Vec::new(),
+                },
+            );
         }
     }
 

@@ -17,6 +17,7 @@ use crate::sketch::{Budget, Distinct, Seen};
 use crate::util::{hash64, ip_key, is_group_address, thousands};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -895,8 +896,9 @@ impl Scans {
     fn source_mut(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) -> &mut Source {
         self.seq += 1;
         let stamp = self.seq;
-        if !self.sources.contains_key(&key) {
-            while self.sources.len() >= ctx.cfg.scan_sources_max.max(1) {
+        let max = ctx.cfg.scan_sources_max.max(1);
+        if self.sources.len() >= max && !self.sources.contains_key(&key) {
+            while self.sources.len() >= max {
                 let Some((k, st)) = self.lru.pop_front() else {
                     break;
                 };
@@ -911,15 +913,17 @@ impl Scans {
                 self.sources_evicted += 1;
                 self.end_and_remove(k, now, ctx);
             }
-            self.lru.push_back((key, stamp));
         }
         let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
-        let s = self
-            .sources
-            .entry(key)
-            .or_insert_with(|| Source::new(now, stamp));
+        let s = match self.sources.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.lru.push_back((key, stamp));
+                v.insert(Source::new(now, stamp))
+            }
+        };
         // An undecided source idle past `source_idle_secs` is a new one, whether
         // or not the lazy sweep has removed it yet (same output either way).
         if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns {
