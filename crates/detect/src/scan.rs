@@ -671,13 +671,98 @@ fn scan_summary(info: &ScanInfo) -> String {
     s
 }
 
+/// The sources: a small index (key → slot) over records kept in a slab in
+/// the order they were created. A new source writes one small index entry at
+/// a random place and its record at the slab's end (where the records of the
+/// other recent sources, which most lookups want, also are), instead of a
+/// whole record at a random place of a large table.
+#[derive(Default)]
+struct SourceTable {
+    index: FxHashMap<SrcKey, u32>,
+    slab: Vec<Source>,
+    /// Slab slots of removed sources, reused first.
+    free: Vec<u32>,
+}
+
+impl SourceTable {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn contains_key(&self, k: &SrcKey) -> bool {
+        self.index.contains_key(k)
+    }
+
+    fn get(&self, k: &SrcKey) -> Option<&Source> {
+        let i = *self.index.get(k)?;
+        self.slab.get(usize::try_from(i).ok()?)
+    }
+
+    fn get_mut(&mut self, k: &SrcKey) -> Option<&mut Source> {
+        let i = *self.index.get(k)?;
+        self.slab.get_mut(usize::try_from(i).ok()?)
+    }
+
+    /// The record for `k`, made by `make` if absent (and whether it was).
+    fn get_or_insert_with(
+        &mut self,
+        k: SrcKey,
+        make: impl FnOnce() -> Source,
+    ) -> Option<(&mut Source, bool)> {
+        let (i, new) = match self.index.entry(k) {
+            Entry::Occupied(o) => (*o.get(), false),
+            Entry::Vacant(v) => {
+                let s = make();
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
+                        *slot = s;
+                        i
+                    }
+                    None => {
+                        let i = u32::try_from(self.slab.len()).ok()?;
+                        self.slab.push(s);
+                        i
+                    }
+                };
+                v.insert(i);
+                (i, true)
+            }
+        };
+        self.slab
+            .get_mut(usize::try_from(i).ok()?)
+            .map(|s| (s, new))
+    }
+
+    fn remove(&mut self, k: &SrcKey) -> Option<Source> {
+        let i = self.index.remove(k)?;
+        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
+        let s = std::mem::replace(slot, Source::new(Timestamp::ZERO, 0));
+        self.free.push(i);
+        Some(s)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&SrcKey, &Source)> {
+        self.index
+            .iter()
+            .filter_map(|(k, &i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.index.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
+            + self.slab.capacity() * std::mem::size_of::<Source>()
+            + self.free.capacity() * 4
+            + self.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
+    }
+}
+
 /// The scan detector.
 pub(crate) struct Scans {
     trw: Trw,
     timeout_ns: i64,
-    /// Inline records (≈ 180 B): one table probe finds a source's walk; only
-    /// sources with two or more first contacts allocate their [`Full`] part.
-    sources: FxHashMap<SrcKey, Source>,
+    /// Records of ≈ 180 B, not boxed: only sources with two or more first
+    /// contacts allocate their [`Full`] part.
+    sources: SourceTable,
     lru: VecDeque<(SrcKey, u64)>,
     seq: u64,
     pending: FxHashMap<FlowId, Pending>,
@@ -720,7 +805,7 @@ impl Scans {
             timeout_ns: i64::try_from(cfg.probe_timeout_ms)
                 .unwrap_or(i64::MAX / 1_000_000)
                 .saturating_mul(1_000_000),
-            sources: FxHashMap::default(),
+            sources: SourceTable::default(),
             lru: VecDeque::new(),
             seq: 0,
             pending: FxHashMap::default(),
@@ -770,9 +855,7 @@ impl Scans {
 
     /// Approximate heap bytes held (walks every source: for counters only).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(SrcKey, Source)>() + 1;
-        self.sources.capacity() * entry
-            + self.sources.values().map(Source::heap_bytes).sum::<usize>()
+        self.sources.heap_bytes()
             + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
@@ -893,7 +976,12 @@ impl Scans {
     }
 
     /// The source's state, created (evicting the least recently active) if new.
-    fn source_mut(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) -> &mut Source {
+    fn source_mut(
+        &mut self,
+        key: SrcKey,
+        now: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<&mut Source> {
         self.seq += 1;
         let stamp = self.seq;
         let max = ctx.cfg.scan_sources_max.max(1);
@@ -917,13 +1005,12 @@ impl Scans {
         let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
-        let s = match self.sources.entry(key) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
-                self.lru.push_back((key, stamp));
-                v.insert(Source::new(now, stamp))
-            }
-        };
+        let (s, new) = self
+            .sources
+            .get_or_insert_with(key, || Source::new(now, stamp))?;
+        if new {
+            self.lru.push_back((key, stamp));
+        }
         // An undecided source idle past `source_idle_secs` is a new one, whether
         // or not the lazy sweep has removed it yet (same output either way).
         if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns {
@@ -936,7 +1023,7 @@ impl Scans {
         if now > s.last_activity {
             s.last_activity = now;
         }
-        s
+        Some(s)
     }
 
     /// Emits `ScanEnded` for a decided source, then forgets it.
