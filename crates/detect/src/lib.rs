@@ -125,12 +125,22 @@ fn http_tool_mark(ua: &[u8], uri: &[u8]) -> Option<&'static str> {
             return Some(tool);
         }
     }
+    // Bytes that start a mark, either case: one table lookup per byte.
+    const STARTS: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < TOOL_HTTP_MARKS.len() {
+            let m = TOOL_HTTP_MARKS[i].0.as_bytes();
+            if !m.is_empty() {
+                t[m[0].to_ascii_lowercase() as usize] = true;
+                t[m[0].to_ascii_uppercase() as usize] = true;
+            }
+            i += 1;
+        }
+        t
+    };
     for (i, b) in ua.iter().enumerate() {
-        let b = b.to_ascii_lowercase();
-        if !TOOL_HTTP_MARKS
-            .iter()
-            .any(|(m, _)| m.as_bytes().first() == Some(&b))
-        {
+        if !STARTS.get(usize::from(*b)).copied().unwrap_or(false) {
             continue;
         }
         if let Some((_, tool)) = TOOL_HTTP_MARKS

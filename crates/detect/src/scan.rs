@@ -777,6 +777,9 @@ pub(crate) struct Scans {
     episodes: FxHashMap<SrcKey, u32>,
     pub budget: Budget,
     backlog_used: usize,
+    /// Decided sources in the table (a source's decision is cleared only by
+    /// its removal): none, and answers or scanner checks need no lookup.
+    decided_now: usize,
     last_sweep_secs: i64,
     pub probes: u64,
     pub episode_restarts: u64,
@@ -816,6 +819,7 @@ impl Scans {
             episodes: FxHashMap::default(),
             budget: Budget::new(cfg.distinct_exact_budget, cfg.sketches_max),
             backlog_used: 0,
+            decided_now: 0,
             last_sweep_secs: i64::MIN,
             probes: 0,
             episode_restarts: 0,
@@ -846,6 +850,9 @@ impl Scans {
 
     /// True when `ip` is a decided scanner (any protocol class) still scanning.
     pub(crate) fn is_scanner(&self, ip: IpAddr) -> bool {
+        if self.decided_now == 0 {
+            return false;
+        }
         [Class::Tcp, Class::Udp, Class::Icmp].iter().any(|c| {
             self.sources
                 .get(&(ip, *c))
@@ -966,6 +973,9 @@ impl Scans {
     /// An answer on a flow no longer pending: counts towards the live ratio of
     /// a decided scanner.
     fn answered_late(&mut self, client: IpAddr, class: Class, flow: FlowId) {
+        if self.decided_now == 0 {
+            return;
+        }
         if let Some(s) = self.sources.get_mut(&(client, class))
             && s.decided.is_some()
             && s.last_answered != Some(flow)
@@ -1031,6 +1041,9 @@ impl Scans {
         let Some(mut s) = self.sources.remove(&key) else {
             return;
         };
+        if s.decided.is_some() {
+            self.decided_now = self.decided_now.saturating_sub(1);
+        }
         if let Some(d) = s.decided {
             let info = s.info(key, d.failures, &mut self.budget, ctx);
             let msg = format!("scan ended: {}", scan_summary(&info));
@@ -1383,6 +1396,7 @@ impl Scans {
         );
         let deadline = scan_deadline(s.last_probe().max(ts), ctx);
         s.decided = Some(d);
+        self.decided_now += 1;
         self.scanning.push(Reverse((deadline, key)));
     }
 
