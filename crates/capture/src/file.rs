@@ -60,6 +60,13 @@ pub struct CaptureFile {
     gzip_error: Option<String>,
 }
 
+/// The capture's (decompressed) bytes; frames are slices of them.
+impl AsRef<[u8]> for CaptureFile {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 impl std::fmt::Debug for CaptureFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaptureFile")

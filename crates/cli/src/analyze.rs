@@ -151,9 +151,9 @@ pub fn run_pipeline(
     let mut out = RunOutcome::default();
     let mut captures = Vec::with_capacity(files.len());
     for f in &files {
-        captures.push(CaptureFile::open(f)?);
+        captures.push(Arc::new(CaptureFile::open(f)?));
     }
-    let total: u64 = captures.iter().map(CaptureFile::len).sum();
+    let total: u64 = captures.iter().map(|c| c.len()).sum();
     let bar = progress.then(|| {
         let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
         b.set_style(
@@ -169,6 +169,7 @@ pub fn run_pipeline(
     for (i, cap) in captures.iter().enumerate() {
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         let mut n: u64 = 0;
+        engine.attach_capture(cap.clone());
         for frame in cap.frames(idx) {
             match frame {
                 Ok(f) => {

@@ -14,6 +14,7 @@ use clap::Args;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 use stormwatch_capture::CaptureFile;
 use stormwatch_engine::Engine;
@@ -154,8 +155,9 @@ pub fn run(a: ThroughputArgs) -> Result<ExitCode> {
         Ok(())
     };
     let engine_run = || -> Result<()> {
-        let cap = open()?;
+        let cap = Arc::new(open()?);
         let mut engine = Engine::new(settings.engine.clone());
+        engine.attach_capture(cap.clone());
         let mut null = Null;
         let mut eve = EveWriter::new(Discard, EveOptions::default());
         let sink: &mut dyn Sink = if a.eve { &mut eve } else { &mut null };

@@ -14,7 +14,7 @@ use stormwatch_model::{
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
-use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame_with_orig_len};
+use stormwatch_wire::{Decoded, L3, L4, LinkType, decode_frame_into};
 
 /// What the engine keeps per flow (inside the flow table entry).
 #[derive(Default)]
@@ -115,6 +115,9 @@ const FINISH_BATCH: usize = 4096;
 
 /// Writes and empties `pending`, in order.
 fn flush_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
     for (rec, meta, extra) in pending.drain(..) {
         match extra {
             Some(x) => sink.write_extra(&rec, &meta, &x)?,
@@ -236,7 +239,8 @@ impl Rest {
 struct ProtoOut<'a> {
     rest: &'a mut Rest,
     rules_state: &'a mut stormwatch_rules::FlowState,
-    flow: FlowInfo,
+    /// The flow as rules see it (built only when rules are loaded).
+    flow: Option<FlowInfo>,
     alerted: &'a mut bool,
     app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
     /// Alerts (indices into `rest.pending`) raised on a transaction before its
@@ -256,7 +260,7 @@ impl<'a> ProtoOut<'a> {
         rules_state: &'a mut stormwatch_rules::FlowState,
         alerted: &'a mut bool,
         app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
-        flow: FlowInfo,
+        flow: Option<FlowInfo>,
     ) -> Self {
         ProtoOut {
             rest,
@@ -351,8 +355,7 @@ impl ProtoSink for ProtoOut<'_> {
     }
 
     fn tx(&mut self, ctx: &AppContext, tx: &dyn TxView) {
-        if let Some(rs) = &self.rest.rules {
-            let mut flow = self.flow;
+        if let (Some(rs), Some(mut flow)) = (&self.rest.rules, self.flow) {
             flow.app_proto = tx.app_proto();
             flow.dir = ctx.dir;
             let before = self.rest.alerts.len();
@@ -524,7 +527,7 @@ impl Stages {
             &mut user.rules,
             &mut user.alerted,
             &mut user.app_json,
-            info,
+            Some(info),
         );
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
     }
@@ -705,7 +708,11 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = flow_info(ctx, user, ctx.dir);
+            let info = self
+                .rest
+                .rules
+                .is_some()
+                .then(|| flow_info(ctx, user, ctx.dir));
             let mut out = ProtoOut::new(
                 &mut self.rest,
                 &mut user.rules,
@@ -735,7 +742,11 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         let saved = self.enter_release(ctx);
-        let info = flow_info(ctx, user, chunk.dir);
+        let info = self
+            .rest
+            .rules
+            .is_some()
+            .then(|| flow_info(ctx, user, chunk.dir));
         {
             let mut out = ProtoOut::new(
                 &mut self.rest,
@@ -1003,8 +1014,13 @@ impl Engine {
         }
 
         let first_new = self.stages.rest.pending.len();
-        let pkt =
-            decode_frame_with_orig_len(LinkType(frame.link_type.0), frame.data, frame.orig_len);
+        let mut pkt = Decoded::default();
+        decode_frame_into(
+            &mut pkt,
+            LinkType(frame.link_type.0),
+            frame.data,
+            frame.orig_len,
+        );
         self.note_decode(frame, &pkt);
         if pkt.l3.addrs().is_some() {
             let fragment = match &pkt.l3 {
@@ -1032,9 +1048,16 @@ impl Engine {
                 );
             }
         }
-        // Alerts raised by this frame carry it (EVE `packet`) — the datagram it
-        // completed, with the first fragment's link header, when it completed
-        // one; copied only for alerts.
+        if self.stages.rest.pending.len() > first_new {
+            self.label_alerts(frame, &pkt, first_new);
+        }
+        self.flush(sink)
+    }
+
+    /// Alerts raised by this frame carry it (EVE `packet`) — the datagram it
+    /// completed, with the first fragment's link header, when it completed
+    /// one; copied only for alerts.
+    fn label_alerts(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>, first_new: usize) {
         let reassembled = self.flows.reassembled_frame();
         let shown = if reassembled.is_empty() {
             frame.data
@@ -1060,7 +1083,6 @@ impl Engine {
                 }
             }
         }
-        self.flush(sink)
     }
 
     fn match_flowless(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
@@ -1191,6 +1213,15 @@ impl Engine {
         s.add("detect.alert", rest.summary.alerts);
         s.add("detect.notice", rest.summary.notices);
         s
+    }
+
+    /// Declares that the frames handed to [`Engine::process`] from now on are
+    /// slices of `capture` (e.g. an `Arc<CaptureFile>`), unchanged while the
+    /// engine lives: TCP reassembly then refers to delivered bytes it keeps for
+    /// retransmission checks instead of copying them. Optional; frames from
+    /// elsewhere are handled as before.
+    pub fn attach_capture(&mut self, capture: stormwatch_flow::Backing) {
+        self.flows.add_backing(capture);
     }
 
     /// Figures so far.

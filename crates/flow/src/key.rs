@@ -101,6 +101,7 @@ impl PacketKey {
     /// The key of a decoded IP packet; `None` when it has no usable transport
     /// header for its protocol (fewer than 4 bytes of TCP/UDP, a truncated ICMP
     /// header, or no IP).
+    #[inline]
     pub fn of(pkt: &Decoded<'_>) -> Option<PacketKey> {
         let (src, dst) = pkt.l3.addrs()?;
         let proto = pkt.l3.proto()?;

@@ -58,12 +58,14 @@ mod config;
 mod defrag;
 mod events;
 mod index;
+mod kept;
 mod key;
 mod segments;
 mod seq;
 mod tcp;
 
 pub use config::{ChecksumMode, Delivery, FlowConfig, OverlapPolicy};
+pub use kept::Backing;
 pub use seq::SeqNumber;
 
 use events::{Counters, StreamEvent};
@@ -426,6 +428,8 @@ pub struct FlowTable<U> {
     held_pool: tcp::HeldPool,
     /// The frame of the last reassembled IP datagram, valid until the next `process`.
     reasm_frame: Vec<u8>,
+    /// Captures frames come from (see [`FlowTable::add_backing`]).
+    backings: Vec<Backing>,
 }
 
 impl<U: Default> FlowTable<U> {
@@ -468,7 +472,16 @@ impl<U: Default> FlowTable<U> {
             once: 0,
             held_pool: Vec::new(),
             reasm_frame: Vec::new(),
+            backings: Vec::new(),
         }
+    }
+
+    /// Declares that the frames handed in from now on are slices of `bytes` (the
+    /// capture being read), which stay unchanged as long as the table lives. Bytes
+    /// kept for retransmission checks are then referred to by offset instead of
+    /// copied. Without it (or for bytes outside it) they are copied.
+    pub fn add_backing(&mut self, bytes: Backing) {
+        self.backings.push(bytes);
     }
 
     /// The configuration in force.
@@ -804,6 +817,7 @@ impl<U: Default> FlowTable<U> {
                 mem: &mut self.reasm_mem,
                 memcap_hit: &mut hit,
                 pool: &mut self.held_pool,
+                backings: &self.backings,
             };
             let user = &mut f.user;
             let mut sink = |rel: Release, d: Direction, offset: u64, data: StreamData<'_>| {
@@ -987,6 +1001,7 @@ impl<U: Default> FlowTable<U> {
                 csum,
                 reasm_mem,
                 held_pool,
+                backings,
                 ..
             } = self;
             let Some(f) = slots
@@ -1021,6 +1036,7 @@ impl<U: Default> FlowTable<U> {
                         mem: reasm_mem,
                         memcap_hit: &mut hit,
                         pool: held_pool,
+                        backings,
                     };
                     let (e, p) = f.tcp.on_segment(dir, s, &mut env);
                     ev |= e;
@@ -1037,6 +1053,7 @@ impl<U: Default> FlowTable<U> {
             counters,
             reasm_mem,
             held_pool,
+            backings,
             ..
         } = self;
         let Some(f) = slots
@@ -1055,6 +1072,7 @@ impl<U: Default> FlowTable<U> {
                 mem: reasm_mem,
                 memcap_hit: &mut hit,
                 pool: held_pool,
+                backings,
             };
             let flow_id = ctx.flow_id;
             let user = &mut f.user;

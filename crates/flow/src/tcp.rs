@@ -17,6 +17,7 @@
 
 use crate::config::{Delivery, FlowConfig};
 use crate::events::{Counters, StreamEvent};
+use crate::kept::{Backing, Kept};
 use crate::segments::{Piece, PieceStore, len64};
 use crate::seq::SeqNumber;
 use std::collections::VecDeque;
@@ -90,6 +91,8 @@ pub(crate) struct Env<'e> {
     pub memcap_hit: &'e mut bool,
     /// Empty buffers for reuse (at most [`POOL_MAX`]).
     pub pool: &'e mut HeldPool,
+    /// Where delivered bytes may be referred to instead of copied.
+    pub backings: &'e [Backing],
 }
 
 /// Who a released chunk is for.
@@ -119,8 +122,7 @@ enum RawItem {
 #[derive(Debug, Default)]
 pub(crate) struct Held {
     ooo: PieceStore,
-    kept: VecDeque<u8>,
-    kept_start: u64,
+    kept: Kept,
     raw: VecDeque<RawItem>,
     raw_bytes: usize,
     accounted: u64,
@@ -132,7 +134,7 @@ impl Held {
             + self.ooo.len() * 48
             + self.raw.len() * 32
             + self.raw_bytes;
-        u64::try_from(fixed + self.kept.capacity() + self.ooo.bytes()).unwrap_or(u64::MAX)
+        u64::try_from(fixed + self.kept.footprint() + self.ooo.bytes()).unwrap_or(u64::MAX)
     }
 
     fn is_empty(&self) -> bool {
@@ -286,10 +288,7 @@ impl TcpDir {
             && let Some(mut h) = self.held.take()
             && env.pool.len() < POOL_MAX
         {
-            if h.kept.capacity() > POOL_KEEP_CAP {
-                h.kept.shrink_to(POOL_KEEP_CAP);
-            }
-            h.kept_start = 0;
+            h.kept.reset(POOL_KEEP_CAP);
             h.raw_bytes = 0;
             env.pool.push(h);
         }
@@ -356,8 +355,7 @@ impl TcpDir {
         }
         if let Some(h) = self.held.as_mut() {
             h.ooo.clear();
-            h.kept.clear();
-            h.kept.shrink_to_fit();
+            h.kept.release_memory(self.delivered);
         }
         self.account(env);
     }
@@ -390,8 +388,7 @@ impl TcpDir {
         env.counters.tcp_gap += 1;
         env.counters.tcp_gap_bytes += len;
         if let Some(h) = self.held.as_mut() {
-            h.kept.clear();
-            h.kept_start = self.delivered;
+            h.kept.clear_at(self.delivered);
         }
         if self.delivered >= Self::depth_limit(env.cfg) {
             self.reach_depth(env);
@@ -408,73 +405,32 @@ impl TcpDir {
         let start = self.delivered;
         let end = start.saturating_add(len64(data));
         let h = Self::held_mut(&mut self.held, env.pool);
-        let kept_end = h.kept_start + u64::try_from(h.kept.len()).unwrap_or(0);
-        if h.kept.is_empty() || kept_end != start {
-            h.kept.clear();
-            h.kept_start = start;
-        }
         if *env.mem >= env.cfg.reassembly_memcap_bytes {
             // No room: forget what was kept; retransmissions of it go unchecked.
-            h.kept.clear();
-            h.kept_start = end;
+            h.kept.clear_at(end);
             return;
         }
-        let tail = if data.len() > cap {
-            &data[data.len() - cap..]
-        } else {
-            data
-        };
-        if tail.len() < data.len() {
-            h.kept.clear();
-        }
-        let excess = (h.kept.len() + tail.len()).saturating_sub(cap);
-        if excess > 0 {
-            h.kept.drain(..excess.min(h.kept.len()));
-        }
-        h.kept.extend(tail);
-        h.kept_start = end - u64::try_from(h.kept.len()).unwrap_or(0);
+        h.kept.push(start, data, cap, env.backings);
     }
 
     /// Forgets kept bytes before `off` (the peer acknowledged them).
     fn trim_kept(&mut self, off: u64) {
-        if let Some(h) = self.held.as_mut()
-            && off > h.kept_start
-        {
-            let n = usize_of(off - h.kept_start).min(h.kept.len());
-            if n == h.kept.len() {
-                h.kept.clear();
-            } else {
-                h.kept.drain(..n);
-            }
-            h.kept_start += u64::try_from(n).unwrap_or(0);
+        if let Some(h) = self.held.as_mut() {
+            h.kept.trim_to(off);
         }
     }
 
     /// Compares `[start, end)` of `data` (which begins at `data_start`) with kept bytes.
-    fn differs_from_kept(&self, data_start: u64, data: &[u8], end: u64) -> bool {
-        let Some(h) = self.held.as_ref() else {
-            return false;
-        };
-        let ks = h.kept_start;
-        let ke = ks + u64::try_from(h.kept.len()).unwrap_or(0);
-        let s = data_start.max(ks);
-        let e = end.min(ke);
-        if s >= e {
-            return false;
-        }
-        let a = usize_of(s - ks);
-        let b = usize_of(e - ks);
-        let Some(new) = data.get(usize_of(s - data_start)..usize_of(e - data_start)) else {
-            return false;
-        };
-        // Compare against the (possibly split) ring without copying.
-        let (k1, k2) = h.kept.as_slices();
-        let first = k1.get(a.min(k1.len())..b.min(k1.len())).unwrap_or(&[]);
-        let second = k2
-            .get(a.saturating_sub(k1.len())..b.saturating_sub(k1.len()))
-            .unwrap_or(&[]);
-        let (n1, n2) = new.split_at(first.len().min(new.len()));
-        first != n1 || second != n2
+    fn differs_from_kept(
+        &self,
+        data_start: u64,
+        data: &[u8],
+        end: u64,
+        backings: &[Backing],
+    ) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|h| h.kept.differs(data_start, data, end, backings))
     }
 
     /// Delivers held pieces that start at (or before) the delivery point, up to
@@ -625,7 +581,7 @@ impl TcpDir {
             let dup_end = end.min(self.delivered);
             env.counters.tcp_retransmission += 1;
             ev |= StreamEvent::PktRetransmission.bit();
-            if self.differs_from_kept(start, data, dup_end) {
+            if self.differs_from_kept(start, data, dup_end, env.backings) {
                 env.counters.tcp_overlap_diff += 1;
                 ev |= StreamEvent::OverlapDifferentData.bit();
             }
@@ -701,9 +657,7 @@ impl TcpDir {
             ev |= StreamEvent::InsertMemcap.bit();
             ev |= self.flush(d, env, sink);
             if let Some(h) = self.held.as_mut() {
-                h.kept.clear();
-                h.kept.shrink_to_fit();
-                h.kept_start = self.delivered;
+                h.kept.release_memory(self.delivered);
             }
             self.account(env);
         }
@@ -975,6 +929,7 @@ impl TcpSession {
     /// good): flags, handshake, RST/FIN and the closing states, history. Returns the
     /// stream events raised (bits of [`StreamEvent`]) and what the stream phase
     /// ([`TcpSession::on_stream`]) must do.
+    #[inline]
     pub fn on_segment(
         &mut self,
         d: Direction,
@@ -1325,7 +1280,7 @@ impl TcpSession {
             ev |= self.dir[d.index()].flush(d, env, sink);
             self.dir[d.index()].release_raw(d, env, sink);
             if let Some(h) = self.dir[d.index()].held.as_mut() {
-                h.kept.clear();
+                h.kept.clear_at(0);
             }
             self.dir[d.index()].account(env);
             if let Some(h) = self.dir[d.index()].held.take() {
@@ -1384,6 +1339,7 @@ mod tests {
                 mem: &mut self.mem,
                 memcap_hit: &mut self.hit,
                 pool: &mut self.pool,
+                backings: &[],
             };
             let out = &mut self.out;
             let gaps = &mut self.gaps;

@@ -614,6 +614,8 @@ impl Proto {
             })
         });
         let mut replayed = false;
+        // The chunk named the protocol without being buffered (see below).
+        let mut direct = false;
         // 1. Identification of this direction.
         let probing = st
             .detect
@@ -635,56 +637,82 @@ impl Proto {
                     };
                     let room = limit.saturating_sub(det.bufs[d].len());
                     let take = b.len().min(room);
-                    det.bufs[d].extend_from_slice(&b[..take]);
-                    if det.replay {
-                        if take < b.len() {
-                            // The replay log can no longer hold everything.
-                            det.replay = false;
-                        } else {
-                            det.log
-                                .push((ctx.dir, u32::try_from(take).unwrap_or(u32::MAX)));
-                        }
-                    }
                     det.chunks[d] = det.chunks[d].saturating_add(1);
-                    let at_limit = det.bufs[d].len() >= limit || det.chunks[d] >= max_chunks;
-                    let mut r = self.probe_stream(ctx, &det.bufs[d], at_limit);
-                    // A midstream pickup whose first data is the server's: named
-                    // only by a server-side probe, the flow turns round.
-                    let named_client = match r {
-                        Probe::Found(p) => !server_side(p, &det.bufs[d]),
-                        _ => false,
-                    };
-                    if !named_client
-                        && app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
+                    // Nothing buffered yet in either direction: probe the chunk
+                    // where it lies, and buffer it only when it does not name the
+                    // protocol at once (the parser then reads it directly).
+                    let first = det.bufs[0].is_empty() && det.bufs[1].is_empty();
+                    // (A midstream pickup whose first data may be the server's is
+                    // left to the general path below, which can turn the flow round.)
+                    let may_turn = app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
                         && ctx.dir == Direction::ToServer
                         && det.chunks[1] == 0
                         && !app.proto.is_known()
-                        && st.stream.is_none()
-                    {
-                        let mut flipped = *ctx;
-                        flipped.dir = Direction::ToClient;
-                        flipped.key = ctx.key.reversed();
-                        if let Probe::Found(p) = self.probe_stream(&flipped, &det.bufs[d], at_limit)
-                        {
-                            app.side |= S_REVERSED;
-                            det.bufs.swap(0, 1);
-                            det.chunks.swap(0, 1);
-                            det.state.swap(0, 1);
-                            for (dir, _) in det.log.iter_mut() {
-                                *dir = dir.flip();
+                        && st.stream.is_none();
+                    let early = if first {
+                        let at_limit = take >= limit || det.chunks[d] >= max_chunks;
+                        match self.probe_stream(ctx, &b[..take], at_limit) {
+                            Probe::Found(p) if !may_turn || !server_side(p, &b[..take]) => Some(p),
+                            _ => None,
+                        }
+                    } else {
+                        None
+                    };
+                    if let Some(p) = early {
+                        direct = true;
+                        Probe::Found(p)
+                    } else {
+                        det.bufs[d].extend_from_slice(&b[..take]);
+                        if det.replay {
+                            if take < b.len() {
+                                // The replay log can no longer hold everything.
+                                det.replay = false;
+                            } else {
+                                det.log
+                                    .push((ctx.dir, u32::try_from(take).unwrap_or(u32::MAX)));
                             }
-                            ctx_buf = flipped;
-                            ctx = &ctx_buf;
-                            d = ctx.dir.index();
-                            r = Probe::Found(p);
                         }
-                    }
-                    match r {
-                        Probe::Pending if at_limit => {
-                            self.counters.bailout += 1;
-                            Probe::Failed
+                        let at_limit = det.bufs[d].len() >= limit || det.chunks[d] >= max_chunks;
+                        let mut r = self.probe_stream(ctx, &det.bufs[d], at_limit);
+                        // A midstream pickup whose first data is the server's: named
+                        // only by a server-side probe, the flow turns round.
+                        let named_client = match r {
+                            Probe::Found(p) => !server_side(p, &det.bufs[d]),
+                            _ => false,
+                        };
+                        if !named_client
+                            && app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
+                            && ctx.dir == Direction::ToServer
+                            && det.chunks[1] == 0
+                            && !app.proto.is_known()
+                            && st.stream.is_none()
+                        {
+                            let mut flipped = *ctx;
+                            flipped.dir = Direction::ToClient;
+                            flipped.key = ctx.key.reversed();
+                            if let Probe::Found(p) =
+                                self.probe_stream(&flipped, &det.bufs[d], at_limit)
+                            {
+                                app.side |= S_REVERSED;
+                                det.bufs.swap(0, 1);
+                                det.chunks.swap(0, 1);
+                                det.state.swap(0, 1);
+                                for (dir, _) in det.log.iter_mut() {
+                                    *dir = dir.flip();
+                                }
+                                ctx_buf = flipped;
+                                ctx = &ctx_buf;
+                                d = ctx.dir.index();
+                                r = Probe::Found(p);
+                            }
                         }
-                        other => other,
+                        match r {
+                            Probe::Pending if at_limit => {
+                                self.counters.bailout += 1;
+                                Probe::Failed
+                            }
+                            other => other,
+                        }
                     }
                 }
             };
@@ -736,7 +764,7 @@ impl Proto {
                         };
                         let mut status = ParseStatus::Ok;
                         if let Some(det) = st.detect.as_mut() {
-                            if det.replay {
+                            if det.replay && !direct {
                                 status = replay(det, ctx, parser.as_mut(), sink);
                                 replayed = true;
                             }

@@ -641,3 +641,73 @@ fn ipv6_stream() {
     assert_eq!(r.rec.stream(TS).data, b"12345678");
     assert_eq!(r.rec.ended[0].key.src, ip("2001:db8::1"));
 }
+
+/// Delivered bytes that lie in a capture the table was given (`add_backing`) are
+/// referred to, not copied; retransmissions are still compared byte for byte —
+/// whole, partial, and across several kept segments.
+#[test]
+fn retransmissions_are_checked_against_the_backing_capture() {
+    use std::sync::Arc;
+    let c = Conn::new(7_000, 9_000);
+    let body: Vec<u8> = (0..600u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut evil = body.clone();
+    evil[450] = b'#';
+    // Every packet lies in one buffer, as frames lie in a memory-mapped capture.
+    let mut pkts = vec![c.syn(), c.synack(), c.ack()];
+    pkts.push(c.c_data(0, &body[..300])); // 3: delivered, referred to
+    pkts.push(c.c_data(300, &body[300..600])); // 4: delivered, referred to
+    pkts.push(c.c_data(0, &body[..300])); // 5: same bytes again
+    pkts.push(c.c_data(100, &body[100..500])); // 6: same bytes, spans both
+    pkts.push(c.c_data(200, &evil[200..500])); // 7: one byte differs (at 450)
+    let mut file = Vec::new();
+    let mut at = Vec::new();
+    for p in &pkts {
+        at.push((file.len(), p.len()));
+        file.extend_from_slice(p);
+    }
+    let file = Arc::new(file);
+    let mut r = run();
+    r.table.add_backing(file.clone());
+    let feed = |r: &mut Run, i: usize| {
+        let (o, n) = at[i];
+        r.feed(&file[o..o + n]);
+    };
+    for i in 0..5 {
+        feed(&mut r, i);
+    }
+    // Two 300-byte pieces are kept without copying them.
+    assert!(
+        r.counter("tcp.reassembly_memuse") < 600,
+        "kept bytes were copied: {}",
+        r.counter("tcp.reassembly_memuse")
+    );
+    feed(&mut r, 5);
+    feed(&mut r, 6);
+    let diff = |r: &Run| {
+        r.rec
+            .anomaly_count("stream.reassembly_overlap_different_data")
+    };
+    assert_eq!(diff(&r), 0, "identical retransmissions");
+    feed(&mut r, 7);
+    assert_eq!(diff(&r), 1, "the changed byte is found");
+    assert_eq!(r.counter("tcp.overlap_different_data"), 1);
+    r.finish();
+    assert_eq!(r.rec.stream(TS).data, body, "first bytes win");
+}
+
+/// The same checks without a backing (bytes copied) find the same difference.
+#[test]
+fn retransmissions_are_checked_without_a_backing_too() {
+    let c = Conn::new(7_000, 9_000);
+    let body: Vec<u8> = (0..600u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut evil = body.clone();
+    evil[450] = b'#';
+    let mut r = run();
+    c.handshake(&mut r);
+    r.feed(&c.c_data(0, &body[..300]));
+    r.feed(&c.c_data(300, &body[300..600]));
+    r.feed(&c.c_data(100, &body[100..500]));
+    assert_eq!(r.counter("tcp.overlap_different_data"), 0);
+    r.feed(&c.c_data(200, &evil[200..500]));
+    assert_eq!(r.counter("tcp.overlap_different_data"), 1);
+}
