@@ -334,6 +334,14 @@ impl Irc {
         self.c2 += u64::from(evaluate(s, app.ts, ctx));
     }
 
+    /// The earliest time [`Irc::advance`] has work.
+    #[inline]
+    pub(crate) fn next_due(&self) -> Timestamp {
+        self.silent_q
+            .front()
+            .map_or(Timestamp(i64::MAX), |&(d, _)| d)
+    }
+
     /// Time moved: sessions connected `irc_silent_secs` without talking gain
     /// the `silent_client` trait.
     pub(crate) fn advance(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {

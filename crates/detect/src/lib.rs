@@ -125,12 +125,22 @@ fn http_tool_mark(ua: &[u8], uri: &[u8]) -> Option<&'static str> {
             return Some(tool);
         }
     }
+    // Bytes that start a mark, either case: one table lookup per byte.
+    const STARTS: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < TOOL_HTTP_MARKS.len() {
+            let m = TOOL_HTTP_MARKS[i].0.as_bytes();
+            if !m.is_empty() {
+                t[m[0].to_ascii_lowercase() as usize] = true;
+                t[m[0].to_ascii_uppercase() as usize] = true;
+            }
+            i += 1;
+        }
+        t
+    };
     for (i, b) in ua.iter().enumerate() {
-        let b = b.to_ascii_lowercase();
-        if !TOOL_HTTP_MARKS
-            .iter()
-            .any(|(m, _)| m.as_bytes().first() == Some(&b))
-        {
+        if !STARTS.get(usize::from(*b)).copied().unwrap_or(false) {
             continue;
         }
         if let Some((_, tool)) = TOOL_HTTP_MARKS
@@ -253,6 +263,11 @@ impl Detectors {
             return;
         }
         self.now = ts;
+        // Most inputs find nothing due: skip the detectors' time-driven code
+        // (and its instruction-cache footprint) until the earliest deadline.
+        if ts < self.next_due() {
+            return;
+        }
         let now = self.now;
         let before = out.len();
         let mut ctx = ctx!(self, out);
@@ -260,6 +275,15 @@ impl Detectors {
         self.listeners.advance(now, &mut ctx);
         self.irc.advance(now, &mut ctx);
         self.notices += (out.len() - before) as u64;
+    }
+
+    /// The earliest packet time at which some time-driven work is due.
+    #[inline]
+    fn next_due(&self) -> Timestamp {
+        self.scans
+            .next_due()
+            .min(self.listeners.next_due())
+            .min(self.irc.next_due())
     }
 
     /// Called for: the first packet of each flow in each direction, every TCP

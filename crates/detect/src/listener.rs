@@ -145,10 +145,13 @@ impl Listeners {
             return;
         }
         if !self.hosts.contains(&ip) {
-            self.hosts.entry_or_insert_with(ip, || Host {
-                first_seen: ts,
-                ports: Vec::new(),
-            });
+            self.hosts.insert_absent(
+                ip,
+                Host {
+                    first_seen: ts,
+                    ports: Vec::new(),
+                },
+            );
         }
     }
 
@@ -252,6 +255,12 @@ impl Listeners {
         } else {
             self.dropped += 1;
         }
+    }
+
+    /// The earliest time [`Listeners::advance`] has work.
+    #[inline]
+    pub(crate) fn next_due(&self) -> Timestamp {
+        self.cand_q.front().map_or(Timestamp(i64::MAX), |&(d, _)| d)
     }
 
     /// Time moved: candidates still open (no reset) after the confirmation delay

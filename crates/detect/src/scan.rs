@@ -15,8 +15,9 @@ use crate::config::Trw;
 use crate::fingerprint::{Class, FpAcc};
 use crate::sketch::{Budget, Distinct, Seen};
 use crate::util::{hash64, ip_key, is_group_address, thousands};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -123,21 +124,127 @@ fn scan_identifier(key: SrcKey, episode: u32) -> String {
     }
 }
 
-/// Per-source state: fixed size apart from the distinct counters (bounded by
-/// the shared budget) and the short lists.
+/// Per-source state. The walk and the counters every source has are kept
+/// inline (in the table's slot, no allocation); what only a source with two
+/// or more first contacts needs lives in [`Full`], allocated when the second
+/// one arrives. Most sources of ordinary traffic make one first contact
+/// (a client's one connection), and that one is kept as [`First`]: everything
+/// `Full` would hold after it follows from it, so turning `First` into `Full`
+/// later gives exactly the record that building `Full` at once would have.
 struct Source {
     llr: f64,
     failures: u32,
     successes: u32,
-    /// First contacts in the order they were sent, with their outcome once
-    /// known (0 = awaiting, 1 = success, 2 = failure). The walk consumes them
-    /// from the front, in order, as in the sequential test of the paper.
-    queue: VecDeque<(FlowId, u8)>,
     probes: u64,
     answered: u64,
     last_answered: Option<FlowId>,
     last_activity: Timestamp,
     stamp: u64,
+    decided: Option<Decided>,
+    /// When this episode began (the start of the ping-sweep window).
+    born: Timestamp,
+    /// The only first contact so far (when `full` is `None`).
+    one: Option<First>,
+    /// Everything (two or more first contacts, a decision, a tool mark).
+    full: Option<Box<Full>>,
+}
+
+/// Entries of the shared exact budget a one-contact source holds: its pair,
+/// its target and (but for ICMP) its port.
+fn first_entries(class: Class) -> usize {
+    if class == Class::Icmp { 2 } else { 3 }
+}
+
+/// A source's only first contact: the header facts the fingerprint takes and
+/// where the probe stands.
+#[derive(Copy, Clone)]
+struct First {
+    ts: Timestamp,
+    flow: FlowId,
+    dst: IpAddr,
+    dst_port: u16,
+    src_port: u16,
+    ip_id: u16,
+    window: u16,
+    ttl: u8,
+    opts: u32,
+    mss: Option<u16>,
+    /// Awaiting its outcome (in the walk's queue and the pending table).
+    queued: bool,
+    /// Its target waits in the undecided backlog.
+    backlogged: bool,
+    /// Answered (TCP): watched for a dataless close in `answer`.
+    watched: bool,
+    answer: Answered,
+}
+
+impl First {
+    fn of(p: &PacketSummary) -> First {
+        First {
+            ts: p.ts,
+            flow: p.flow_id,
+            dst: p.dst,
+            dst_port: p.dst_port,
+            src_port: p.src_port,
+            ip_id: p.ip_id,
+            window: p.window,
+            ttl: p.ttl,
+            opts: p.tcp_options_sig,
+            mss: p.mss,
+            queued: false,
+            backlogged: false,
+            watched: false,
+            answer: Answered::default(),
+        }
+    }
+
+    /// The probed port as the counters key it (none for ICMP).
+    fn port(&self, class: Class) -> u16 {
+        if class == Class::Icmp {
+            0
+        } else {
+            self.dst_port
+        }
+    }
+
+    /// The (target, port) key of the distinct pair counter.
+    fn pair(&self, class: Class) -> u64 {
+        hash64(&(ip_key(self.dst), self.port(class)))
+    }
+
+    /// The probe's header facts again, for the fingerprint.
+    fn summary(&self, src: IpAddr) -> PacketSummary {
+        PacketSummary {
+            ts: self.ts,
+            flow_id: self.flow,
+            dir: Direction::ToServer,
+            first_in_flow: true,
+            src,
+            dst: self.dst,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            proto: IpProto(0),
+            tcp_flags: 0,
+            window: self.window,
+            ip_id: self.ip_id,
+            ttl: self.ttl,
+            tcp_options_sig: self.opts,
+            mss: self.mss,
+            icmp: None,
+            payload_len: 0,
+            wire_len: 0,
+        }
+    }
+}
+
+/// What a source with more than one first contact keeps: fixed size apart
+/// from the distinct counters (bounded by the shared budget) and the short
+/// lists.
+struct Full {
+    /// First contacts in the order they were sent, with their outcome once
+    /// known (0 = awaiting, 1 = success, 2 = failure). The walk consumes them
+    /// from the front, in order, as in the sequential test of the paper.
+    queue: VecDeque<(FlowId, u8)>,
     targets: Distinct,
     ports: Distinct,
     pairs: Distinct,
@@ -149,24 +256,15 @@ struct Source {
     backlog: Vec<Backlog>,
     ping_window: (Timestamp, u32),
     app_tool: Option<&'static str>,
-    decided: Option<Decided>,
     /// Recent answered TCP first contacts, checked at their close and at flow
     /// end: a connection closed without a byte either way was a probe.
     answered_flows: AnsweredSet,
 }
 
-impl Source {
-    fn new(now: Timestamp, stamp: u64) -> Source {
-        Source {
-            llr: 0.0,
-            failures: 0,
-            successes: 0,
+impl Full {
+    fn new(born: Timestamp) -> Full {
+        Full {
             queue: VecDeque::new(),
-            probes: 0,
-            answered: 0,
-            last_answered: None,
-            last_activity: now,
-            stamp,
             targets: Distinct::default(),
             ports: Distinct::default(),
             pairs: Distinct::default(),
@@ -175,30 +273,64 @@ impl Source {
             first_target: None,
             fp: FpAcc::default(),
             backlog: Vec::new(),
-            ping_window: (now, 0),
+            ping_window: (born, 0),
             app_tool: None,
-            decided: None,
             answered_flows: AnsweredSet::default(),
         }
     }
 
-    fn release(&mut self, budget: &mut Budget, backlog_used: &mut usize) {
-        self.targets.release(budget);
-        self.ports.release(budget);
-        self.pairs.release(budget);
-        *backlog_used = backlog_used.saturating_sub(self.backlog.len());
-        self.backlog = Vec::new();
-    }
-
-    /// Starts a fresh episode: walk, counts and fingerprint from scratch.
-    fn restart(&mut self, now: Timestamp, budget: &mut Budget, backlog_used: &mut usize) {
-        self.release(budget, backlog_used);
-        let stamp = self.stamp;
-        *self = Source::new(now, stamp);
+    /// The record a source with the one first contact `f` has: the same
+    /// inserts and updates the probe made, replayed (the budget entries the
+    /// compact record held are handed back first and taken again).
+    fn from_first(
+        f: &First,
+        src: IpAddr,
+        class: Class,
+        born: Timestamp,
+        budget: &mut Budget,
+        cfg: &crate::DetectConfig,
+    ) -> Full {
+        budget.exact_used = budget.exact_used.saturating_sub(first_entries(class));
+        let per_set = cfg.distinct_exact_max;
+        let port = f.port(class);
+        let mut full = Full::new(born);
+        full.pairs.insert(f.pair(class), per_set, budget);
+        let tnew = full.targets.insert(ip_key(f.dst), per_set, budget);
+        if class != Class::Icmp {
+            full.ports.insert(u64::from(port), per_set, budget);
+            list_port(&mut full.ports_listed, port, cfg.scan_ports_listed_max);
+        }
+        if tnew == Seen::New && cfg.scan_sample_targets > 0 {
+            full.sample.push(f.dst);
+        }
+        full.first_target = Some(f.dst);
+        full.fp.add(&f.summary(src));
+        if f.backlogged {
+            full.backlog.push(Backlog {
+                target: f.dst,
+                port,
+                ts: f.ts,
+                flow: f.flow,
+            });
+        }
+        if class == Class::Icmp {
+            full.ping_window = (f.ts, 1);
+        }
+        if f.queued {
+            full.queue.push_back((f.flow, 0));
+        }
+        if f.watched {
+            full.answered_flows.push(FlowId(f.answer.flow));
+            if let Some(a) = full.answered_flows.find_mut(FlowId(f.answer.flow)) {
+                *a = f.answer;
+            }
+        }
+        full
     }
 
     fn heap_bytes(&self) -> usize {
-        self.targets.heap_bytes()
+        std::mem::size_of::<Full>()
+            + self.targets.heap_bytes()
             + self.ports.heap_bytes()
             + self.pairs.heap_bytes()
             + self.ports_listed.capacity() * 8
@@ -230,7 +362,14 @@ impl Source {
         (major, count)
     }
 
-    fn info(&self, key: SrcKey, failures_to_decision: u32, ctx: &Ctx<'_>) -> ScanInfo {
+    fn info(
+        &self,
+        key: SrcKey,
+        failures_to_decision: u32,
+        probes: u64,
+        answered: u64,
+        ctx: &Ctx<'_>,
+    ) -> ScanInfo {
         let (ip, class) = key;
         let (port_list, ports) = if class == Class::Icmp {
             (Vec::new(), 0)
@@ -240,7 +379,7 @@ impl Source {
         let kind = if class == Class::Icmp {
             ScanKind::PingSweep
         } else {
-            classify(self.targets.count(), ports, self.probes)
+            classify(self.targets.count(), ports, probes)
         };
         let proto = match (class, ip) {
             (Class::Tcp, _) => IpProto::TCP,
@@ -248,10 +387,10 @@ impl Source {
             (Class::Icmp, IpAddr::V4(_)) => IpProto::ICMP,
             (Class::Icmp, IpAddr::V6(_)) => IpProto::ICMPV6,
         };
-        let live_ratio = if self.probes == 0 {
+        let live_ratio = if probes == 0 {
             0.0
         } else {
-            (self.answered as f64 / self.probes as f64).min(1.0)
+            (answered as f64 / probes as f64).min(1.0)
         };
         ScanInfo {
             scanner: ip,
@@ -269,6 +408,179 @@ impl Source {
                 .fingerprint(class, kind, ports, self.app_tool, ctx.cfg),
             sample_targets: self.sample.clone(),
         }
+    }
+}
+
+/// Keeps the lowest `max` ports seen in `list`, with their probe counts.
+fn list_port(list: &mut Vec<(u16, u32)>, port: u16, max: usize) {
+    match list.binary_search_by_key(&port, |p| p.0) {
+        Ok(i) => {
+            if let Some(e) = list.get_mut(i) {
+                e.1 = e.1.saturating_add(1);
+            }
+        }
+        Err(i) => {
+            if list.len() < max {
+                list.insert(i, (port, 1));
+            } else if i < list.len() {
+                list.insert(i, (port, 1));
+                list.truncate(max);
+            }
+        }
+    }
+}
+
+/// One step of the walk (Jung et al.): a success moves down (and restarts
+/// the walk when it crosses the lower bound), a failure moves up. True when
+/// the upper bound is reached.
+fn walk_step(
+    llr: &mut f64,
+    failures: &mut u32,
+    success: bool,
+    trw: &Trw,
+    benign_resets: &mut u64,
+) -> bool {
+    if success {
+        *llr += trw.success;
+        if *llr <= trw.lower {
+            // Benign for now: the walk restarts (Jung et al. §4).
+            *llr = 0.0;
+            *failures = 0;
+            *benign_resets += 1;
+        }
+        false
+    } else {
+        *failures += 1;
+        *llr += trw.fail;
+        *llr >= trw.upper
+    }
+}
+
+impl Source {
+    fn new(now: Timestamp, stamp: u64) -> Source {
+        Source {
+            llr: 0.0,
+            failures: 0,
+            successes: 0,
+            probes: 0,
+            answered: 0,
+            last_answered: None,
+            last_activity: now,
+            stamp,
+            decided: None,
+            born: now,
+            one: None,
+            full: None,
+        }
+    }
+
+    /// The full record, built now if the source has less.
+    fn full(
+        &mut self,
+        src: IpAddr,
+        class: Class,
+        budget: &mut Budget,
+        cfg: &crate::DetectConfig,
+    ) -> &mut Full {
+        let born = self.born;
+        if let Some(f) = self.one.take()
+            && self.full.is_none()
+        {
+            self.full = Some(Box::new(Full::from_first(
+                &f, src, class, born, budget, cfg,
+            )));
+        }
+        self.full.get_or_insert_with(|| Box::new(Full::new(born)))
+    }
+
+    /// No first contact awaits its outcome.
+    fn queue_empty(&self) -> bool {
+        match (&self.full, &self.one) {
+            (Some(f), _) => f.queue.is_empty(),
+            (None, Some(f)) => !f.queued,
+            (None, None) => true,
+        }
+    }
+
+    /// Time of the latest first contact (the episode's start when none).
+    fn last_probe(&self) -> Timestamp {
+        match (&self.full, &self.one) {
+            (Some(f), _) => f.fp.last(),
+            (None, Some(f)) => f.ts,
+            (None, None) => Timestamp::ZERO,
+        }
+    }
+
+    fn first_target(&self) -> Option<IpAddr> {
+        match (&self.full, &self.one) {
+            (Some(f), _) => f.first_target,
+            (None, Some(f)) => Some(f.dst),
+            (None, None) => None,
+        }
+    }
+
+    /// The watched answered TCP first contact on `flow`, if any.
+    fn answered_mut(&mut self, flow: FlowId) -> Option<&mut Answered> {
+        match (&mut self.full, &mut self.one) {
+            (Some(f), _) => f.answered_flows.find_mut(flow),
+            (None, Some(f)) => {
+                (f.watched && f.answer.state & A_LIVE != 0 && f.answer.flow == flow.0)
+                    .then_some(&mut f.answer)
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn release(&mut self, class: Class, budget: &mut Budget, backlog_used: &mut usize) {
+        if let Some(f) = &mut self.full {
+            f.targets.release(budget);
+            f.ports.release(budget);
+            f.pairs.release(budget);
+            *backlog_used = backlog_used.saturating_sub(f.backlog.len());
+            f.backlog = Vec::new();
+        } else if let Some(f) = &self.one {
+            budget.exact_used = budget.exact_used.saturating_sub(first_entries(class));
+            if f.backlogged {
+                *backlog_used = backlog_used.saturating_sub(1);
+            }
+        }
+        self.one = None;
+        self.full = None;
+    }
+
+    /// Starts a fresh episode: walk, counts and fingerprint from scratch.
+    fn restart(
+        &mut self,
+        class: Class,
+        now: Timestamp,
+        budget: &mut Budget,
+        backlog_used: &mut usize,
+    ) {
+        self.release(class, budget, backlog_used);
+        let stamp = self.stamp;
+        *self = Source::new(now, stamp);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.full.as_ref().map_or(0, |f| f.heap_bytes())
+    }
+
+    /// The scan's description (builds the full record if needed).
+    fn info(
+        &mut self,
+        key: SrcKey,
+        failures_to_decision: u32,
+        budget: &mut Budget,
+        ctx: &Ctx<'_>,
+    ) -> ScanInfo {
+        let (probes, answered) = (self.probes, self.answered);
+        self.full(key.0, key.1, budget, ctx.cfg).info(
+            key,
+            failures_to_decision,
+            probes,
+            answered,
+            ctx,
+        )
     }
 }
 
@@ -359,22 +671,115 @@ fn scan_summary(info: &ScanInfo) -> String {
     s
 }
 
+/// The sources: a small index (key → slot) over records kept in a slab in
+/// the order they were created. A new source writes one small index entry at
+/// a random place and its record at the slab's end (where the records of the
+/// other recent sources, which most lookups want, also are), instead of a
+/// whole record at a random place of a large table.
+#[derive(Default)]
+struct SourceTable {
+    index: FxHashMap<SrcKey, u32>,
+    slab: Vec<Source>,
+    /// Slab slots of removed sources, reused first.
+    free: Vec<u32>,
+}
+
+impl SourceTable {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn contains_key(&self, k: &SrcKey) -> bool {
+        self.index.contains_key(k)
+    }
+
+    fn get(&self, k: &SrcKey) -> Option<&Source> {
+        let i = *self.index.get(k)?;
+        self.slab.get(usize::try_from(i).ok()?)
+    }
+
+    fn get_mut(&mut self, k: &SrcKey) -> Option<&mut Source> {
+        let i = *self.index.get(k)?;
+        self.slab.get_mut(usize::try_from(i).ok()?)
+    }
+
+    /// The record for `k`, made by `make` if absent (and whether it was).
+    fn get_or_insert_with(
+        &mut self,
+        k: SrcKey,
+        make: impl FnOnce() -> Source,
+    ) -> Option<(&mut Source, bool)> {
+        let (i, new) = match self.index.entry(k) {
+            Entry::Occupied(o) => (*o.get(), false),
+            Entry::Vacant(v) => {
+                let s = make();
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
+                        *slot = s;
+                        i
+                    }
+                    None => {
+                        let i = u32::try_from(self.slab.len()).ok()?;
+                        self.slab.push(s);
+                        i
+                    }
+                };
+                v.insert(i);
+                (i, true)
+            }
+        };
+        self.slab
+            .get_mut(usize::try_from(i).ok()?)
+            .map(|s| (s, new))
+    }
+
+    fn remove(&mut self, k: &SrcKey) -> Option<Source> {
+        let i = self.index.remove(k)?;
+        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
+        let s = std::mem::replace(slot, Source::new(Timestamp::ZERO, 0));
+        self.free.push(i);
+        Some(s)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&SrcKey, &Source)> {
+        self.index
+            .iter()
+            .filter_map(|(k, &i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.index.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
+            + self.slab.capacity() * std::mem::size_of::<Source>()
+            + self.free.capacity() * 4
+            + self.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
+    }
+}
+
 /// The scan detector.
 pub(crate) struct Scans {
     trw: Trw,
     timeout_ns: i64,
-    /// Boxed: the table's bucket array then costs a pointer per slot, not a
-    /// whole `Source`.
-    sources: FxHashMap<SrcKey, Box<Source>>,
+    /// Records of ≈ 180 B, not boxed: only sources with two or more first
+    /// contacts allocate their [`Full`] part.
+    sources: SourceTable,
     lru: VecDeque<(SrcKey, u64)>,
     seq: u64,
     pending: FxHashMap<FlowId, Pending>,
     pending_q: VecDeque<(Timestamp, FlowId)>,
+    /// Answered TCP first contacts that may still be watched for a dataless
+    /// close (a superset: an entry leaves when its watch ends or its flow
+    /// does, so live TCP flows bound it). Closes, data and flow ends on any
+    /// other flow skip the source table.
+    watched: FxHashSet<FlowId>,
     pair_index: FxHashMap<(IpAddr, IpAddr), FlowId>,
     scanning: BinaryHeap<Reverse<(Timestamp, SrcKey)>>,
     episodes: FxHashMap<SrcKey, u32>,
     pub budget: Budget,
     backlog_used: usize,
+    /// Decided sources in the table (a source's decision is cleared only by
+    /// its removal): none, and answers or scanner checks need no lookup.
+    decided_now: usize,
     last_sweep_secs: i64,
     pub probes: u64,
     pub episode_restarts: u64,
@@ -403,16 +808,18 @@ impl Scans {
             timeout_ns: i64::try_from(cfg.probe_timeout_ms)
                 .unwrap_or(i64::MAX / 1_000_000)
                 .saturating_mul(1_000_000),
-            sources: FxHashMap::default(),
+            sources: SourceTable::default(),
             lru: VecDeque::new(),
             seq: 0,
             pending: FxHashMap::default(),
             pending_q: VecDeque::new(),
+            watched: FxHashSet::default(),
             pair_index: FxHashMap::default(),
             scanning: BinaryHeap::new(),
             episodes: FxHashMap::default(),
             budget: Budget::new(cfg.distinct_exact_budget, cfg.sketches_max),
             backlog_used: 0,
+            decided_now: 0,
             last_sweep_secs: i64::MIN,
             probes: 0,
             episode_restarts: 0,
@@ -443,6 +850,9 @@ impl Scans {
 
     /// True when `ip` is a decided scanner (any protocol class) still scanning.
     pub(crate) fn is_scanner(&self, ip: IpAddr) -> bool {
+        if self.decided_now == 0 {
+            return false;
+        }
         [Class::Tcp, Class::Udp, Class::Icmp].iter().any(|c| {
             self.sources
                 .get(&(ip, *c))
@@ -452,16 +862,11 @@ impl Scans {
 
     /// Approximate heap bytes held (walks every source: for counters only).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(SrcKey, Box<Source>)>() + 1;
-        self.sources.capacity() * entry
-            + self
-                .sources
-                .values()
-                .map(|s| std::mem::size_of::<Source>() + s.heap_bytes())
-                .sum::<usize>()
+        self.sources.heap_bytes()
             + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
+            + self.watched.capacity() * (std::mem::size_of::<FlowId>() + 1)
             + self.pair_index.capacity() * (std::mem::size_of::<((IpAddr, IpAddr), FlowId)>() + 1)
             + self.scanning.capacity() * std::mem::size_of::<(Timestamp, SrcKey)>()
             + self.episodes.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
@@ -568,6 +973,9 @@ impl Scans {
     /// An answer on a flow no longer pending: counts towards the live ratio of
     /// a decided scanner.
     fn answered_late(&mut self, client: IpAddr, class: Class, flow: FlowId) {
+        if self.decided_now == 0 {
+            return;
+        }
         if let Some(s) = self.sources.get_mut(&(client, class))
             && s.decided.is_some()
             && s.last_answered != Some(flow)
@@ -578,11 +986,17 @@ impl Scans {
     }
 
     /// The source's state, created (evicting the least recently active) if new.
-    fn source_mut(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) -> &mut Source {
+    fn source_mut(
+        &mut self,
+        key: SrcKey,
+        now: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<&mut Source> {
         self.seq += 1;
         let stamp = self.seq;
-        if !self.sources.contains_key(&key) {
-            while self.sources.len() >= ctx.cfg.scan_sources_max.max(1) {
+        let max = ctx.cfg.scan_sources_max.max(1);
+        if self.sources.len() >= max && !self.sources.contains_key(&key) {
+            while self.sources.len() >= max {
                 let Some((k, st)) = self.lru.pop_front() else {
                     break;
                 };
@@ -597,21 +1011,20 @@ impl Scans {
                 self.sources_evicted += 1;
                 self.end_and_remove(k, now, ctx);
             }
-            self.lru.push_back((key, stamp));
-            self.sources.insert(key, Box::new(Source::new(now, stamp)));
         }
         let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
-        let s = self
+        let (s, new) = self
             .sources
-            .entry(key)
-            .or_insert_with(|| Box::new(Source::new(now, stamp)));
+            .get_or_insert_with(key, || Source::new(now, stamp))?;
+        if new {
+            self.lru.push_back((key, stamp));
+        }
         // An undecided source idle past `source_idle_secs` is a new one, whether
         // or not the lazy sweep has removed it yet (same output either way).
-        if s.decided.is_none() && s.queue.is_empty() && now.nanos_since(s.last_activity) >= idle_ns
-        {
-            s.restart(now, &mut self.budget, &mut self.backlog_used);
+        if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns {
+            s.restart(key.1, now, &mut self.budget, &mut self.backlog_used);
         }
         // The LRU position moves at most once per second of packet time.
         if now.secs() != s.last_activity.secs() || s.stamp == 0 {
@@ -620,7 +1033,7 @@ impl Scans {
         if now > s.last_activity {
             s.last_activity = now;
         }
-        s
+        Some(s)
     }
 
     /// Emits `ScanEnded` for a decided source, then forgets it.
@@ -628,14 +1041,17 @@ impl Scans {
         let Some(mut s) = self.sources.remove(&key) else {
             return;
         };
+        if s.decided.is_some() {
+            self.decided_now = self.decided_now.saturating_sub(1);
+        }
         if let Some(d) = s.decided {
-            let info = s.info(key, d.failures, ctx);
+            let info = s.info(key, d.failures, &mut self.budget, ctx);
             let msg = format!("scan ended: {}", scan_summary(&info));
             ctx.out.push(Notice {
                 ts,
                 identifier: scan_identifier(key, d.episode),
                 host: key.0,
-                peer: s.first_target,
+                peer: s.first_target(),
                 flow_id: None,
                 stage: ctx.is_home(key.0).then_some(Stage::E5OutboundAttack),
                 msg,
@@ -643,7 +1059,7 @@ impl Scans {
             });
             self.ended += 1;
         }
-        s.release(&mut self.budget, &mut self.backlog_used);
+        s.release(key.1, &mut self.budget, &mut self.backlog_used);
     }
 
     /// A flow-opening probe.
@@ -666,57 +1082,96 @@ impl Scans {
         if s.decided.is_none()
             && s.probes > 0
             && s.failures == 0
-            && s.queue.is_empty()
-            && p.ts.nanos_since(s.fp.last()) >= gap_ns
+            && s.queue_empty()
+            && p.ts.nanos_since(s.last_probe()) >= gap_ns
         {
-            s.restart(p.ts, &mut self.budget, &mut self.backlog_used);
+            s.restart(class, p.ts, &mut self.budget, &mut self.backlog_used);
             self.episode_restarts += 1;
         }
+        let home_target = ctx.is_home(p.dst);
+        let entries = first_entries(class);
+        if s.one.is_none()
+            && s.full.is_none()
+            && s.decided.is_none()
+            && per_set >= 1
+            && self.budget.exact_used.saturating_add(entries) <= self.budget.exact_max
+        {
+            // The source's first contact, kept compact: its pair, target and
+            // port are new, the fingerprint starts from it.
+            self.probes += 1;
+            s.probes += 1;
+            self.budget.exact_used += entries;
+            let mut first = First::of(p);
+            if home_target {
+                if ctx.cfg.scan_undecided_targets_max > 0
+                    && self.backlog_used < ctx.cfg.scan_undecided_targets_budget
+                {
+                    self.backlog_used += 1;
+                    first.backlogged = true;
+                } else {
+                    self.backlog_full += 1;
+                }
+            }
+            // One echo request is a sweep when one target is enough.
+            let sweep = class == Class::Icmp && ctx.cfg.ping_sweep_min_targets <= 1;
+            if !sweep {
+                if ctx.cfg.scan_pending_per_source_max > 0 && pending_room {
+                    first.queued = true;
+                    self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
+                    if class != Class::Tcp {
+                        self.pair_index.insert((p.src, p.dst), p.flow_id);
+                    }
+                    self.pending_q
+                        .push_back((Timestamp(p.ts.0.saturating_add(self.timeout_ns)), p.flow_id));
+                } else {
+                    self.pending_full += 1;
+                }
+            }
+            s.one = Some(first);
+            if sweep {
+                self.decide(key, p.ts, Some(p.flow_id), ctx);
+            }
+            return;
+        }
         let pair = hash64(&(ip_key(p.dst), port));
-        if s.pairs.insert(pair, per_set, &mut self.budget) == Seen::Again {
+        if s.full.is_none()
+            && let Some(f) = &s.one
+            && f.pair(class) == pair
+        {
+            // The same (target, port) as the one first contact: not a new one.
+            return;
+        }
+        s.full(p.src, class, &mut self.budget, ctx.cfg);
+        let Some(f) = s.full.as_deref_mut() else {
+            return;
+        };
+        if f.pairs.insert(pair, per_set, &mut self.budget) == Seen::Again {
             return;
         }
         self.probes += 1;
         s.probes += 1;
-        let tnew = s.targets.insert(ip_key(p.dst), per_set, &mut self.budget);
+        let tnew = f.targets.insert(ip_key(p.dst), per_set, &mut self.budget);
         if class != Class::Icmp {
-            s.ports.insert(u64::from(port), per_set, &mut self.budget);
-            // Keep the lowest ports seen, with their probe counts.
-            match s.ports_listed.binary_search_by_key(&port, |p| p.0) {
-                Ok(i) => {
-                    if let Some(e) = s.ports_listed.get_mut(i) {
-                        e.1 = e.1.saturating_add(1);
-                    }
-                }
-                Err(i) => {
-                    let max = ctx.cfg.scan_ports_listed_max;
-                    if s.ports_listed.len() < max {
-                        s.ports_listed.insert(i, (port, 1));
-                    } else if i < s.ports_listed.len() {
-                        s.ports_listed.insert(i, (port, 1));
-                        s.ports_listed.truncate(max);
-                    }
-                }
-            }
+            f.ports.insert(u64::from(port), per_set, &mut self.budget);
+            list_port(&mut f.ports_listed, port, ctx.cfg.scan_ports_listed_max);
         }
         if tnew == Seen::New
-            && s.sample.len() < ctx.cfg.scan_sample_targets
-            && let Err(i) = s.sample.binary_search(&p.dst)
+            && f.sample.len() < ctx.cfg.scan_sample_targets
+            && let Err(i) = f.sample.binary_search(&p.dst)
         {
-            s.sample.insert(i, p.dst);
+            f.sample.insert(i, p.dst);
         }
-        if s.first_target.is_none() {
-            s.first_target = Some(p.dst);
+        if f.first_target.is_none() {
+            f.first_target = Some(p.dst);
         }
-        s.fp.add(p);
-        let home_target = ctx.is_home(p.dst);
+        f.fp.add(p);
 
         if let Some(d) = s.decided {
             if home_target && tnew != Seen::Again {
                 if d.target_notices >= ctx.cfg.scan_target_notices_max {
                     self.target_notices_capped += 1;
                 } else {
-                    let info = s.info(key, d.failures, ctx);
+                    let info = f.info(key, d.failures, s.probes, s.answered, ctx);
                     if target_notice(&info, class, p.dst, port, p.ts, p.flow_id, ctx) {
                         if let Some(d) = s.decided.as_mut() {
                             d.target_notices += 1;
@@ -730,11 +1185,11 @@ impl Scans {
         }
 
         if home_target && tnew == Seen::New {
-            if s.backlog.len() < ctx.cfg.scan_undecided_targets_max
+            if f.backlog.len() < ctx.cfg.scan_undecided_targets_max
                 && self.backlog_used < ctx.cfg.scan_undecided_targets_budget
             {
                 self.backlog_used += 1;
-                s.backlog.push(Backlog {
+                f.backlog.push(Backlog {
                     target: p.dst,
                     port,
                     ts: p.ts,
@@ -749,18 +1204,18 @@ impl Scans {
             let window_ns = i64::try_from(ctx.cfg.ping_sweep_window_secs)
                 .unwrap_or(i64::MAX)
                 .saturating_mul(1_000_000_000);
-            if p.ts.nanos_since(s.ping_window.0) > window_ns || s.ping_window.1 == 0 {
-                s.ping_window = (p.ts, 0);
+            if p.ts.nanos_since(f.ping_window.0) > window_ns || f.ping_window.1 == 0 {
+                f.ping_window = (p.ts, 0);
             }
-            s.ping_window.1 += 1;
-            if s.ping_window.1 >= ctx.cfg.ping_sweep_min_targets.max(1) {
+            f.ping_window.1 += 1;
+            if f.ping_window.1 >= ctx.cfg.ping_sweep_min_targets.max(1) {
                 self.decide(key, p.ts, Some(p.flow_id), ctx);
                 return;
             }
         }
 
-        if s.queue.len() < ctx.cfg.scan_pending_per_source_max as usize && pending_room {
-            s.queue.push_back((p.flow_id, 0));
+        if f.queue.len() < ctx.cfg.scan_pending_per_source_max as usize && pending_room {
+            f.queue.push_back((p.flow_id, 0));
             self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
             if class != Class::Tcp {
                 // ICMP answers (echo replies, unreachables) may come on another flow.
@@ -785,46 +1240,76 @@ impl Scans {
         let Some(s) = self.sources.get_mut(&pe.key) else {
             return;
         };
-        match o {
-            Outcome::Success => {
-                self.successes += 1;
-                s.successes += 1;
-                s.answered += 1;
-                s.last_answered = Some(flow);
-                if pe.key.1 == Class::Tcp {
-                    s.answered_flows.push(flow);
-                }
-            }
-            Outcome::Failure => self.failures += 1,
+        let success = o == Outcome::Success;
+        if success {
+            self.successes += 1;
+            s.successes += 1;
+            s.answered += 1;
+            s.last_answered = Some(flow);
+        } else {
+            self.failures += 1;
         }
-        let code = if o == Outcome::Success { 1 } else { 2 };
-        if let Some(e) = s.queue.iter_mut().find(|e| e.0 == flow) {
+        let tcp = pe.key.1 == Class::Tcp;
+        if success && tcp {
+            self.watched.insert(flow);
+        }
+        if s.full.is_none()
+            && let Some(f) = &mut s.one
+            && f.flow == flow
+            && !(success && tcp && f.watched)
+        {
+            // The one first contact: one step of the walk.
+            if success && tcp {
+                f.watched = true;
+                f.answer = Answered {
+                    flow: flow.0,
+                    state: A_LIVE,
+                };
+            }
+            let queued = std::mem::replace(&mut f.queued, false);
+            if queued
+                && s.decided.is_none()
+                && walk_step(
+                    &mut s.llr,
+                    &mut s.failures,
+                    success,
+                    &self.trw,
+                    &mut self.benign_resets,
+                )
+            {
+                self.decide(pe.key, ts, Some(flow), ctx);
+            }
+            return;
+        }
+        s.full(pe.key.0, pe.key.1, &mut self.budget, ctx.cfg);
+        let Some(f) = s.full.as_deref_mut() else {
+            return;
+        };
+        if success && tcp {
+            f.answered_flows.push(flow);
+        }
+        let code = if success { 1 } else { 2 };
+        if let Some(e) = f.queue.iter_mut().find(|e| e.0 == flow) {
             e.1 = code;
         }
         // Feed the walk the outcomes known at the front, in probe order.
         let mut decided_by = None;
-        while let Some(&(f, st)) = s.queue.front() {
+        while let Some(&(fl, st)) = f.queue.front() {
             if st == 0 {
                 break;
             }
-            s.queue.pop_front();
+            f.queue.pop_front();
             if s.decided.is_some() || decided_by.is_some() {
                 continue;
             }
-            if st == 1 {
-                s.llr += self.trw.success;
-                if s.llr <= self.trw.lower {
-                    // Benign for now: the walk restarts (Jung et al. §4).
-                    s.llr = 0.0;
-                    s.failures = 0;
-                    self.benign_resets += 1;
-                }
-            } else {
-                s.failures += 1;
-                s.llr += self.trw.fail;
-                if s.llr >= self.trw.upper {
-                    decided_by = Some(f);
-                }
+            if walk_step(
+                &mut s.llr,
+                &mut s.failures,
+                st == 1,
+                &self.trw,
+                &mut self.benign_resets,
+            ) {
+                decided_by = Some(fl);
             }
         }
         if let Some(f) = decided_by {
@@ -851,14 +1336,15 @@ impl Scans {
         *ep += 1;
         let episode = *ep;
         let identifier = scan_identifier(key, episode);
-        let info = s.info(key, s.failures, ctx);
+        let failures = s.failures;
+        let info = s.info(key, failures, &mut self.budget, ctx);
         let mut msg = scan_summary(&info);
         msg.push_str(&format!(
             "; decided after {} failed first contact{}",
             s.failures,
             if s.failures == 1 { "" } else { "s" }
         ));
-        if let Some(t) = s.app_tool
+        if let Some(t) = s.full.as_ref().and_then(|f| f.app_tool)
             && s.failures == 0
         {
             msg.push_str(&format!(" and {t} application-layer probes"));
@@ -867,7 +1353,7 @@ impl Scans {
             ts,
             identifier,
             host: key.0,
-            peer: s.first_target,
+            peer: s.first_target(),
             flow_id: flow,
             stage: ctx.is_home(key.0).then_some(Stage::E5OutboundAttack),
             msg,
@@ -880,7 +1366,11 @@ impl Scans {
             target_notices: 0,
         };
         let proto = proto_num(key.1, key.0);
-        let backlog = std::mem::take(&mut s.backlog);
+        let backlog = s
+            .full
+            .as_mut()
+            .map(|f| std::mem::take(&mut f.backlog))
+            .unwrap_or_default();
         self.backlog_used = self.backlog_used.saturating_sub(backlog.len());
         for b in backlog {
             if d.target_notices >= ctx.cfg.scan_target_notices_max {
@@ -904,8 +1394,9 @@ impl Scans {
             ts,
             flow,
         );
-        let deadline = scan_deadline(s.fp.last().max(ts), ctx);
+        let deadline = scan_deadline(s.last_probe().max(ts), ctx);
         s.decided = Some(d);
+        self.decided_now += 1;
         self.scanning.push(Reverse((deadline, key)));
     }
 
@@ -922,11 +1413,14 @@ impl Scans {
         from_client: bool,
         ctx: &mut Ctx<'_>,
     ) {
+        if !self.watched.contains(&p.flow_id) {
+            return;
+        }
         let key = (client, Class::Tcp);
         let Some(s) = self.sources.get_mut(&key) else {
             return;
         };
-        let Some(a) = s.answered_flows.find_mut(p.flow_id) else {
+        let Some(a) = s.answered_mut(p.flow_id) else {
             return;
         };
         if a.state & A_CLOSED_DATALESS != 0 {
@@ -935,6 +1429,7 @@ impl Scans {
         if p.payload_len > 0 {
             // It carried data: a connection, not a probe.
             a.state = 0;
+            self.watched.remove(&p.flow_id);
             return;
         }
         let f = p.tcp_flags;
@@ -959,11 +1454,14 @@ impl Scans {
         ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) {
+        if !self.watched.remove(&flow) {
+            return;
+        }
         let key = (client, Class::Tcp);
         let Some(s) = self.sources.get_mut(&key) else {
             return;
         };
-        let Some(a) = s.answered_flows.find_mut(flow) else {
+        let Some(a) = s.answered_mut(flow) else {
             return;
         };
         let was = a.state;
@@ -1014,7 +1512,7 @@ impl Scans {
     /// failed first contact after all — unless its close already said so; one
     /// judged dataless at its close whose record shows data is taken back.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
-        if rec.key.proto != IpProto::TCP {
+        if rec.key.proto != IpProto::TCP || !self.watched.remove(&rec.flow_id) {
             return;
         }
         let Some(t) = &rec.tcp else {
@@ -1024,7 +1522,7 @@ impl Scans {
         let Some(s) = self.sources.get_mut(&key) else {
             return;
         };
-        let Some(a) = s.answered_flows.find_mut(rec.flow_id) else {
+        let Some(a) = s.answered_mut(rec.flow_id) else {
             return;
         };
         let was = a.state;
@@ -1061,11 +1559,29 @@ impl Scans {
             return;
         }
         let key = (client, Class::Tcp);
-        let s = self.source_mut(key, ts, ctx);
-        s.app_tool = Some(tool);
+        self.source_mut(key, ts, ctx);
+        let Some(s) = self.sources.get_mut(&key) else {
+            return;
+        };
+        s.full(client, Class::Tcp, &mut self.budget, ctx.cfg)
+            .app_tool = Some(tool);
         if s.decided.is_none() {
             self.decide(key, ts, Some(flow), ctx);
         }
+    }
+
+    /// The earliest time [`Scans::advance`] has work: a probe timeout, a scan
+    /// going quiet, or the next second of packet time (the idle sweep).
+    #[inline]
+    pub(crate) fn next_due(&self) -> Timestamp {
+        let mut due = Timestamp::from_secs_nanos(self.last_sweep_secs.saturating_add(1), 0);
+        if let Some(&(d, _)) = self.pending_q.front() {
+            due = due.min(d);
+        }
+        if let Some(Reverse((d, _))) = self.scanning.peek() {
+            due = due.min(*d);
+        }
+        due
     }
 
     /// Time moved to `now`: probe timeouts, scans that went quiet, idle sources.
@@ -1091,7 +1607,7 @@ impl Scans {
             if s.decided.is_none() {
                 continue;
             }
-            let real = scan_deadline(s.fp.last(), ctx);
+            let real = scan_deadline(s.last_probe(), ctx);
             if real > deadline {
                 self.scanning.push(Reverse((real, key)));
                 continue;
@@ -1118,9 +1634,7 @@ impl Scans {
                 self.lru.push_back((k, cur));
                 continue;
             }
-            if s.decided.is_none()
-                && s.queue.is_empty()
-                && now.nanos_since(s.last_activity) >= idle_ns
+            if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns
             {
                 self.lru.pop_front();
                 self.sources_expired += 1;

@@ -714,3 +714,83 @@ fn passive_ftp_data_connections_are_not_probes() {
     d.finish(ts_ms(10_000), &mut out);
     assert!(scans_detected(&out).is_empty(), "{out:#?}");
 }
+
+#[test]
+fn an_answered_first_contact_closed_without_data_after_later_contacts_still_fails() {
+    // The client's first connection is answered and stays open while it
+    // makes a second first contact (the source's record grows from one
+    // contact to many); the first one then closes without a byte either way:
+    // one failed contact, counted once (again at its flow end: no).
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let c = "203.0.113.60";
+    let p1 = pkt(0, 1, c, 40001, "10.3.0.5", 22, SYN);
+    d.on_packet(&p1, &mut out);
+    d.on_packet(&reply(&p1, 1, SYNACK), &mut out);
+    let p2 = pkt(500, 2, c, 40002, "10.3.0.6", 22, SYN);
+    d.on_packet(&p2, &mut out);
+    d.on_packet(&reply(&p2, 501, RSTACK), &mut out);
+    let fin = tcp_flags::FIN | tcp_flags::ACK;
+    let fin1 = PacketSummary {
+        ts: ts_ms(2_000),
+        first_in_flow: false,
+        tcp_flags: fin,
+        ..p1
+    };
+    d.on_packet(&fin1, &mut out);
+    d.on_packet(&reply(&p1, 2_001, fin), &mut out);
+    let rec = flow_rec(
+        1,
+        c,
+        40001,
+        "10.3.0.5",
+        22,
+        0,
+        2_001,
+        "ShAFaf",
+        0,
+        0,
+        AppProto::Unknown,
+    );
+    d.on_flow_end(&rec, &mut out);
+    let counts: std::collections::BTreeMap<_, _> = d.counters().into_iter().collect();
+    assert_eq!(counts["detect.scan.dataless_connects"], 1, "{counts:?}");
+    assert_eq!(counts["detect.scan.dataless_reverted"], 0);
+    assert_eq!(counts["detect.scan.probes"], 2);
+}
+
+#[test]
+fn a_tool_mark_after_one_first_contact_reports_that_contact() {
+    // One SYN to 10.3.1.1:8080, answered, then an NSE HTTP probe on it: the
+    // scanner is decided by the mark, and the record describes the one
+    // contact made (target, port, time).
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let p = pkt(1_000, 7, "198.51.100.23", 51000, "10.3.1.1", 8080, SYN);
+    d.on_packet(&p, &mut out);
+    d.on_packet(&reply(&p, 1_001, SYNACK), &mut out);
+    let ctx = app_ctx(
+        1_050,
+        7,
+        "198.51.100.23",
+        51000,
+        "10.3.1.1",
+        8080,
+        Direction::ToServer,
+    );
+    let ev = AppEvent::Http(HttpEvent {
+        uri: Some("/".into()),
+        user_agent: Some("Mozilla/5.0 (compatible; Nmap Scripting Engine)".into()),
+        ..HttpEvent::default()
+    });
+    d.on_app_event(&ctx, &ev, &mut out);
+    let det = scans_detected(&out);
+    assert_eq!(det.len(), 1, "{out:#?}");
+    let s = det[0];
+    assert_eq!(s.tool.name.as_deref(), Some("nmap"));
+    assert_eq!(s.sample_targets, vec![ip("10.3.1.1")]);
+    assert_eq!(s.ports, vec![8080]);
+    assert_eq!(s.target_count, 1);
+    assert_eq!(s.first_seen, ts_ms(1_000));
+    assert!((s.live_ratio - 1.0).abs() < 1e-9);
+}
