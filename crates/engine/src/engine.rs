@@ -346,6 +346,12 @@ impl ProtoSink for ProtoOut<'_> {
                 || !matches!(proto, AppProto::Dns | AppProto::Ssh | AppProto::Smtp))
     }
 
+    fn wants_server_events_of(&self, proto: AppProto) -> bool {
+        // Only rules (alert objects) read them; the behaviour stages read what
+        // clients send (and files, from their own events).
+        self.rest.rules.is_some() && self.wants_events_of(proto)
+    }
+
     fn wants_txs(&self) -> bool {
         self.rest.rules.is_some()
     }

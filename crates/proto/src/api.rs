@@ -29,6 +29,12 @@ pub trait ProtoSink {
         let _ = proto;
         self.wants_events()
     }
+    /// Whether events about what a server of protocol `proto` sent (an HTTP
+    /// response, a TLS server hello or certificate) are consumed (default:
+    /// [`ProtoSink::wants_events_of`]).
+    fn wants_server_events_of(&self, proto: AppProto) -> bool {
+        self.wants_events_of(proto)
+    }
     /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
     fn wants_records(&self) -> bool {
         true

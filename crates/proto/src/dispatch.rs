@@ -297,6 +297,9 @@ impl ProtoSink for Tap<'_> {
     fn wants_events_of(&self, proto: AppProto) -> bool {
         self.inner.wants_events_of(proto)
     }
+    fn wants_server_events_of(&self, proto: AppProto) -> bool {
+        self.inner.wants_server_events_of(proto)
+    }
     fn wants_records(&self) -> bool {
         self.inner.wants_records()
     }

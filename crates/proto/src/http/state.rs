@@ -1046,7 +1046,7 @@ impl HttpParser {
             sink.event(ctx, AppEvent::File(ev));
         }
         if let Some(tx) = self.tx(id) {
-            if sink.wants_events() {
+            if sink.wants_server_events_of(AppProto::Http) {
                 sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
             }
             if sink.wants_txs() {

@@ -312,12 +312,14 @@ impl TlsParser {
                     self.state.resumed = true;
                 }
                 self.state.ssl_state |= SSL_STATE_SERVER_HELLO;
-                let ev = TlsEvent::ServerHello {
-                    version: self.state.server.version,
-                    cipher: sh.cipher.0,
-                    ja3s: self.state.server.ja3.as_ref().map(|j| j.1.clone()),
-                };
-                sink.event(ctx, AppEvent::Tls(ev));
+                if sink.wants_server_events_of(AppProto::Tls) {
+                    let ev = TlsEvent::ServerHello {
+                        version: self.state.server.version,
+                        cipher: sh.cipher.0,
+                        ja3s: self.state.server.ja3.as_ref().map(|j| j.1.clone()),
+                    };
+                    sink.event(ctx, AppEvent::Tls(ev));
+                }
                 if self.state.server.version == 0x0304 {
                     // TLS 1.3: the rest of the server's handshake is encrypted.
                     self.dirs[1].encrypted = true;
@@ -362,15 +364,17 @@ impl TlsParser {
                     }
                 }
                 if let Some(leaf) = self.state.certs.first() {
-                    let ev = TlsEvent::Certificate {
-                        subject: leaf.subject.clone(),
-                        issuer: leaf.issuer.clone(),
-                        serial: leaf.serial.clone(),
-                        fingerprint: leaf.fingerprint.clone(),
-                        not_before: leaf.not_before,
-                        not_after: leaf.not_after,
-                    };
-                    sink.event(ctx, AppEvent::Tls(ev));
+                    if sink.wants_server_events_of(AppProto::Tls) {
+                        let ev = TlsEvent::Certificate {
+                            subject: leaf.subject.clone(),
+                            issuer: leaf.issuer.clone(),
+                            serial: leaf.serial.clone(),
+                            fingerprint: leaf.fingerprint.clone(),
+                            not_before: leaf.not_before,
+                            not_after: leaf.not_after,
+                        };
+                        sink.event(ctx, AppEvent::Tls(ev));
+                    }
                     self.offer_tx(ctx, sink);
                 }
             }
