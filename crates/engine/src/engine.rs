@@ -527,15 +527,21 @@ impl Stages {
     }
 
     /// Ends the application layer of a flow (its parsers log what they hold).
-    fn close_app(&mut self, ctx: &AppContext, info: FlowInfo, user: &mut PerFlow) {
+    fn close_app(&mut self, ctx: &AppContext, info: Option<FlowInfo>, user: &mut PerFlow) {
         let mut out = ProtoOut::new(
             &mut self.rest,
             &mut user.rules,
             &mut user.alerted,
             &mut user.app_json,
-            Some(info),
+            info,
         );
         self.proto.on_flow_end(ctx, &mut user.app, &mut out);
+    }
+
+    /// The flow as rules see it for data of direction `dir`; only built when
+    /// rules are loaded (nothing else reads it).
+    fn rule_flow(&self, ctx: &PacketCtx, user: &PerFlow, dir: Direction) -> Option<FlowInfo> {
+        self.rest.rules.is_some().then(|| flow_info(ctx, user, dir))
     }
 
     /// Record facts for what a stream release raises; returns the facts to
@@ -714,11 +720,7 @@ impl FlowVisitor<PerFlow> for Stages {
             rest.drain_findings();
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = self
-                .rest
-                .rules
-                .is_some()
-                .then(|| flow_info(ctx, user, ctx.dir));
+            let info = self.rule_flow(ctx, user, ctx.dir);
             let mut out = ProtoOut::new(
                 &mut self.rest,
                 &mut user.rules,
@@ -748,11 +750,7 @@ impl FlowVisitor<PerFlow> for Stages {
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         let saved = self.enter_release(ctx);
-        let info = self
-            .rest
-            .rules
-            .is_some()
-            .then(|| flow_info(ctx, user, chunk.dir));
+        let info = self.rule_flow(ctx, user, chunk.dir);
         {
             let mut out = ProtoOut::new(
                 &mut self.rest,
@@ -834,7 +832,7 @@ impl FlowVisitor<PerFlow> for Stages {
             } else {
                 Direction::ToServer
             };
-            let info = flow_info(ctx, user, dir);
+            let info = self.rule_flow(ctx, user, dir);
             self.close_app(&app_ctx(ctx, dir), info, user);
         }
         user.established_before = ctx.established;
@@ -864,8 +862,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 Direction::ToServer
             },
         };
-        {
-            let info = FlowInfo {
+        if !user.app_closed {
+            let info = self.rest.rules.is_some().then(|| FlowInfo {
                 flow_id: rec.flow_id,
                 key: rec.key,
                 dir: Direction::ToServer,
@@ -879,10 +877,8 @@ impl FlowVisitor<PerFlow> for Stages {
                 bytes_toserver: rec.bytes_toserver,
                 bytes_toclient: rec.bytes_toclient,
                 start: rec.start,
-            };
-            if !user.app_closed {
-                self.close_app(&ctx, info, &mut user);
-            }
+            });
+            self.close_app(&ctx, info, &mut user);
         }
         rec.app_proto = user.app.app_proto();
         let ts = user.app.app_proto_dir(Direction::ToServer);
