@@ -801,6 +801,26 @@ pub(crate) struct Scans {
     pub episodes_forgotten: u64,
 }
 
+/// Waits for the outcome of first contact `p` (an answer, a refusal, or the
+/// probe timeout `timeout_ns` after it). ICMP answers (echo replies,
+/// unreachables) may come on another flow: those contacts are also filed by
+/// address pair.
+fn await_outcome(
+    pending: &mut FxHashMap<FlowId, Pending>,
+    pending_q: &mut VecDeque<(Timestamp, FlowId)>,
+    pair_index: &mut FxHashMap<(IpAddr, IpAddr), FlowId>,
+    timeout_ns: i64,
+    p: &PacketSummary,
+    key: SrcKey,
+    class: Class,
+) {
+    pending.insert(p.flow_id, Pending { key, dst: p.dst });
+    if class != Class::Tcp {
+        pair_index.insert((p.src, p.dst), p.flow_id);
+    }
+    pending_q.push_back((Timestamp(p.ts.0.saturating_add(timeout_ns)), p.flow_id));
+}
+
 impl Scans {
     pub(crate) fn new(cfg: &crate::DetectConfig) -> Scans {
         Scans {
@@ -1117,12 +1137,15 @@ impl Scans {
             if !sweep {
                 if ctx.cfg.scan_pending_per_source_max > 0 && pending_room {
                     first.queued = true;
-                    self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
-                    if class != Class::Tcp {
-                        self.pair_index.insert((p.src, p.dst), p.flow_id);
-                    }
-                    self.pending_q
-                        .push_back((Timestamp(p.ts.0.saturating_add(self.timeout_ns)), p.flow_id));
+                    await_outcome(
+                        &mut self.pending,
+                        &mut self.pending_q,
+                        &mut self.pair_index,
+                        self.timeout_ns,
+                        p,
+                        key,
+                        class,
+                    );
                 } else {
                     self.pending_full += 1;
                 }
@@ -1216,13 +1239,15 @@ impl Scans {
 
         if f.queue.len() < ctx.cfg.scan_pending_per_source_max as usize && pending_room {
             f.queue.push_back((p.flow_id, 0));
-            self.pending.insert(p.flow_id, Pending { key, dst: p.dst });
-            if class != Class::Tcp {
-                // ICMP answers (echo replies, unreachables) may come on another flow.
-                self.pair_index.insert((p.src, p.dst), p.flow_id);
-            }
-            self.pending_q
-                .push_back((Timestamp(p.ts.0.saturating_add(self.timeout_ns)), p.flow_id));
+            await_outcome(
+                &mut self.pending,
+                &mut self.pending_q,
+                &mut self.pair_index,
+                self.timeout_ns,
+                p,
+                key,
+                class,
+            );
         } else {
             self.pending_full += 1;
         }
