@@ -335,33 +335,26 @@ impl TlsParser {
                 // DER shape is checked. (The behaviour stages read no certificate
                 // event today; give them one here if they come to.)
                 let consumed = sink.wants_records() || sink.wants_txs();
-                if !consumed {
-                    for raw in c.cert_chain.iter().take(self.cfg.max_certs) {
-                        if !der_shape_ok(raw.data) {
-                            self.anomaly(
-                                ctx,
-                                "INVALID_CERTIFICATE",
-                                format!("{} bytes", raw.data.len()),
-                                sink,
-                            );
-                            break;
-                        }
-                    }
-                    return;
-                }
                 for raw in c.cert_chain.iter().take(self.cfg.max_certs) {
-                    match parse_cert(raw.data) {
-                        Some(ci) => self.state.certs.push(ci),
-                        None => {
-                            self.anomaly(
-                                ctx,
-                                "INVALID_CERTIFICATE",
-                                format!("{} bytes", raw.data.len()),
-                                sink,
-                            );
-                            break;
-                        }
+                    let ok = if consumed {
+                        parse_cert(raw.data)
+                            .map(|ci| self.state.certs.push(ci))
+                            .is_some()
+                    } else {
+                        der_shape_ok(raw.data)
+                    };
+                    if !ok {
+                        self.anomaly(
+                            ctx,
+                            "INVALID_CERTIFICATE",
+                            format!("{} bytes", raw.data.len()),
+                            sink,
+                        );
+                        break;
                     }
+                }
+                if !consumed {
+                    return;
                 }
                 if let Some(leaf) = self.state.certs.first() {
                     if sink.wants_server_events_of(AppProto::Tls) {
