@@ -475,11 +475,7 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             // no separate controller (no campaign key, no controller role).
             vec![Evidence {
                 peer: Some(c.server),
-                vector: Some(Vector {
-                    proto: IpProto::TCP.0,
-                    port: c.port,
-                    signature: None,
-                }),
+                vector: Some(tcp_vector(c.port)),
                 detail: format!(
                     "backdoor session from {} on its new listener port {}",
                     c.server, c.port
@@ -491,11 +487,7 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             let bot = !c.commands.is_empty() || c.traits.iter().any(|t| t == "bot_command");
             let mut out = vec![Evidence {
                 peer: Some(c.server),
-                vector: Some(Vector {
-                    proto: IpProto::TCP.0,
-                    port: c.port,
-                    signature: None,
-                }),
+                vector: Some(tcp_vector(c.port)),
                 controller: Some(c2_controller(c)),
                 strength: if bot {
                     Strength::Strong
@@ -527,11 +519,7 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             if c.traits.iter().any(|t| t == "irc_on_non_irc_port") {
                 out.push(Evidence {
                     peer: Some(c.server),
-                    vector: Some(Vector {
-                        proto: IpProto::TCP.0,
-                        port: c.port,
-                        signature: None,
-                    }),
+                    vector: Some(tcp_vector(c.port)),
                     detail: format!(
                         "{} with {} on {}/tcp, a port not registered to it (its C&C channel)",
                         c.proto.as_str().to_ascii_uppercase(),
@@ -572,11 +560,7 @@ pub(crate) fn map_notice(cfg: &CorrelateConfig, n: &Notice) -> Vec<Evidence> {
             registered,
         } => vec![Evidence {
             peer: Some(*server),
-            vector: Some(Vector {
-                proto: IpProto::TCP.0,
-                port: *port,
-                signature: None,
-            }),
+            vector: Some(tcp_vector(*port)),
             detail: format!(
                 "{} with {server} on {port}/tcp, a port registered to {registered}",
                 proto.as_str().to_ascii_uppercase()
@@ -651,11 +635,7 @@ fn map_download(n: &Notice, d: &DownloadInfo, base: Evidence) -> Vec<Evidence> {
     let _ = n;
     vec![Evidence {
         peer: Some(d.server),
-        vector: Some(Vector {
-            proto: IpProto::TCP.0,
-            port: d.server_port,
-            signature: None,
-        }),
+        vector: Some(tcp_vector(d.server_port)),
         egg_sha256: d.sha256.clone(),
         detail: format!(
             "egg download: {name} ({}, {} bytes{hash}) from {} over {}; {exploit}",
@@ -710,6 +690,15 @@ fn map_propagation(n: &Notice, p: &PropagationInfo, base: Evidence) -> Vec<Evide
         });
     }
     out
+}
+
+/// The vector of a TCP service on `port`, without a signature.
+fn tcp_vector(port: u16) -> Vector {
+    Vector {
+        proto: IpProto::TCP.0,
+        port,
+        signature: None,
+    }
 }
 
 #[cfg(test)]
