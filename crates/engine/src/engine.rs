@@ -196,9 +196,49 @@ impl Rest {
         self.drain_findings();
     }
 
+    /// The detectors' look at one packet. Out of line, as every call into the
+    /// behaviour stages: most packets never get there, and their code inlined
+    /// into the packet path made that path's code larger for every packet.
+    #[inline(never)]
+    fn detect_packet(&mut self, s: &PacketSummary) {
+        if let Some(d) = &mut self.detect {
+            d.on_packet(s, &mut self.notices);
+        }
+        self.drain_findings();
+    }
+
+    /// A new second of capture time for the detectors.
+    #[inline(never)]
+    fn detect_tick(&mut self, ts: Timestamp) {
+        if let Some(d) = &mut self.detect {
+            d.tick(ts, &mut self.notices);
+        }
+        self.drain_findings();
+    }
+
+    /// The behaviour stages' look at a flow that ended.
+    #[inline(never)]
+    fn behaviour_flow_end(&mut self, rec: &FlowRecord) {
+        if let Some(d) = &mut self.detect {
+            d.on_flow_end(rec, &mut self.notices);
+        }
+        if let Some(c) = &mut self.correlate {
+            c.on_flow(rec, &mut self.verdicts);
+        }
+    }
+
     /// Routes alerts, notices and verdicts raised so far to their consumers and
     /// the output, in a fixed order.
+    #[inline]
     fn drain_findings(&mut self) {
+        if self.alerts.is_empty() && self.notices.is_empty() && self.verdicts.is_empty() {
+            return;
+        }
+        self.route_findings();
+    }
+
+    #[inline(never)]
+    fn route_findings(&mut self) {
         // Alerts may raise notices, notices may raise verdicts: loop until quiet.
         while !self.alerts.is_empty() || !self.notices.is_empty() || !self.verdicts.is_empty() {
             for a in std::mem::take(&mut self.alerts) {
@@ -224,6 +264,7 @@ impl Rest {
         }
     }
 
+    #[inline(never)]
     fn app_event(&mut self, ctx: &AppContext, ev: &AppEvent) {
         if let Some(d) = &mut self.detect {
             d.on_app_event(ctx, ev, &mut self.notices);
@@ -712,12 +753,11 @@ impl FlowVisitor<PerFlow> for Stages {
                 user.app.set_midstream();
             }
         }
-        if let Some(d) = &mut rest.detect
+        if rest.detect.is_some()
             && detector_wants(ctx, pkt)
             && let Some(s) = summary_of(ctx, pkt)
         {
-            d.on_packet(&s, &mut rest.notices);
-            rest.drain_findings();
+            rest.detect_packet(&s);
         }
         if matches!(pkt.l4, L4::Udp(_)) {
             let info = self.rule_flow(ctx, user, ctx.dir);
@@ -896,12 +936,7 @@ impl FlowVisitor<PerFlow> for Stages {
             "unknown"
         };
         *rest.summary.protocols.entry(name.to_string()).or_insert(0) += 1;
-        if let Some(d) = &mut rest.detect {
-            d.on_flow_end(&rec, &mut rest.notices);
-        }
-        if let Some(c) = &mut rest.correlate {
-            c.on_flow(&rec, &mut rest.verdicts);
-        }
+        rest.behaviour_flow_end(&rec);
         // Flow records carry no packet number.
         let meta = rest.meta;
         rest.meta.pcap_cnt = None;
@@ -1008,9 +1043,8 @@ impl Engine {
         let secs = frame.ts.secs();
         if secs != self.last_tick_secs {
             self.last_tick_secs = secs;
-            if let Some(d) = &mut rest.detect {
-                d.tick(frame.ts, &mut rest.notices);
-                rest.drain_findings();
+            if rest.detect.is_some() {
+                rest.detect_tick(frame.ts);
             }
         }
 
