@@ -25,7 +25,7 @@
 //! watched.
 
 use crate::Ctx;
-use crate::util::{FifoMap, ep};
+use crate::util::{FifoMap, RESERVE_MAX, ep};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -88,7 +88,7 @@ impl Listeners {
         Listeners {
             backdoors: FifoMap::new(backdoor_max),
             backdoor_sessions: 0,
-            hosts: FifoMap::new(hosts_max),
+            hosts: FifoMap::with_order_capacity(hosts_max, RESERVE_MAX),
             expect: FifoMap::new(expect_max),
             cand: FifoMap::new(expect_max),
             cand_q: VecDeque::new(),

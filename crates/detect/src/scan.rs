@@ -14,7 +14,7 @@ use crate::Ctx;
 use crate::config::Trw;
 use crate::fingerprint::{Class, FpAcc};
 use crate::sketch::{Budget, Distinct, Seen};
-use crate::util::{hash64, ip_key, is_group_address, thousands};
+use crate::util::{RESERVE_MAX, hash64, ip_key, is_group_address, thousands};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -676,7 +676,6 @@ fn scan_summary(info: &ScanInfo) -> String {
 /// a random place and its record at the slab's end (where the records of the
 /// other recent sources, which most lookups want, also are), instead of a
 /// whole record at a random place of a large table.
-#[derive(Default)]
 struct SourceTable {
     index: FxHashMap<SrcKey, u32>,
     slab: Vec<Source>,
@@ -685,6 +684,18 @@ struct SourceTable {
 }
 
 impl SourceTable {
+    /// A table whose slab has room for `n` records: reserved address space
+    /// only (pages are touched as records are written, in order), so the slab
+    /// never moves as it grows — no copy, no pages freed and then faulted in
+    /// (zeroed) again for the larger block.
+    fn with_capacity(n: usize) -> SourceTable {
+        SourceTable {
+            index: FxHashMap::default(),
+            slab: Vec::with_capacity(n),
+            free: Vec::new(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.index.len()
     }
@@ -750,7 +761,7 @@ impl SourceTable {
 
     fn heap_bytes(&self) -> usize {
         self.index.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
-            + self.slab.capacity() * std::mem::size_of::<Source>()
+            + self.slab.len() * std::mem::size_of::<Source>()
             + self.free.capacity() * 4
             + self.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
     }
@@ -828,8 +839,8 @@ impl Scans {
             timeout_ns: i64::try_from(cfg.probe_timeout_ms)
                 .unwrap_or(i64::MAX / 1_000_000)
                 .saturating_mul(1_000_000),
-            sources: SourceTable::default(),
-            lru: VecDeque::new(),
+            sources: SourceTable::with_capacity(cfg.scan_sources_max.min(RESERVE_MAX)),
+            lru: VecDeque::with_capacity(cfg.scan_sources_max.min(RESERVE_MAX)),
             seq: 0,
             pending: FxHashMap::default(),
             pending_q: VecDeque::new(),
@@ -883,7 +894,7 @@ impl Scans {
     /// Approximate heap bytes held (walks every source: for counters only).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.sources.heap_bytes()
-            + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
+            + self.lru.len() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
             + self.watched.capacity() * (std::mem::size_of::<FlowId>() + 1)

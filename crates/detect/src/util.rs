@@ -8,6 +8,12 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use stormwatch_model::NetSet;
 
+/// The most records a table reserves room for up front (its configured
+/// limit, up to this many). Reserved address space costs nothing until
+/// written; a table that grows by doubling instead copies itself and frees
+/// pages the kernel must zero again when they are reused.
+pub(crate) const RESERVE_MAX: usize = 65_536;
+
 /// A 64-bit key for an address: the IPv4 value itself (exact), an IPv6
 /// address folded (collisions negligible at 64 bits).
 pub(crate) fn ip_key(ip: IpAddr) -> u64 {
@@ -235,6 +241,14 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
         }
     }
 
+    /// As [`FifoMap::new`], with room for `n` keys in the insertion order
+    /// reserved up front (see [`RESERVE_MAX`]).
+    pub(crate) fn with_order_capacity(max: usize, n: usize) -> Self {
+        let mut m = FifoMap::new(max);
+        m.order.reserve_exact(n.min(m.max));
+        m
+    }
+
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
         self.map.get(k)
     }
@@ -308,7 +322,7 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
     }
 
     pub(crate) fn capacity_bytes(&self, per_entry: usize) -> usize {
-        self.map.capacity() * (per_entry + 1) + self.order.capacity() * std::mem::size_of::<K>()
+        self.map.capacity() * (per_entry + 1) + self.order.len() * std::mem::size_of::<K>()
     }
 }
 
