@@ -390,6 +390,15 @@ impl Correlator {
         self.set_hello_fact(ctx.flow_id, fact, ctx.ts, out);
     }
 
+    /// An application event of a kind the correlator ignores (anything but a
+    /// TLS, SSLv2 or PCT client hello) that was not built because no stage
+    /// reads it: time and counters move as [`Correlator::on_app_event`] would
+    /// move them for it.
+    pub fn on_unbuilt_app_event(&mut self, ts: Timestamp) {
+        self.tick(ts);
+        self.counters.app_events += 1;
+    }
+
     fn set_hello_fact(
         &mut self,
         flow: FlowId,

@@ -440,6 +440,39 @@ impl Detectors {
         self.notices += (out.len() - before) as u64;
     }
 
+    /// Whether the `AppEvent::Irc` of an IRC message without CTCP content
+    /// is needed: `false` when [`Detectors::on_app_event`] would change
+    /// nothing and emit nothing for it (no time-driven work due, no listener
+    /// candidate waiting for data on the flow, and a message the IRC
+    /// detector does not read, with the session's nick and channels
+    /// unchanged). The message then counts as an input here and its event
+    /// need not be built. `command` is the message's command as sent;
+    /// `nick` and `channels` are the event's.
+    pub fn wants_irc_message(
+        &mut self,
+        app: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        // `advance` would run due work (and so must see the event).
+        if app.ts > self.now && app.ts >= self.next_due() {
+            return true;
+        }
+        if self.listeners.awaits_data(app.flow_id)
+            || !self
+                .irc
+                .message_is_noop(app.flow_id, command, nick, channels)
+        {
+            return true;
+        }
+        self.inputs += 1;
+        if app.ts > self.now {
+            self.now = app.ts;
+        }
+        false
+    }
+
     /// Called for every signature match.
     pub fn on_alert(&mut self, a: &Alert, out: &mut Vec<Notice>) {
         self.inputs += 1;

@@ -225,6 +225,11 @@ impl Listeners {
         }
     }
 
+    /// A listener candidate waits for application data on `flow`.
+    pub(crate) fn awaits_data(&self, flow: FlowId) -> bool {
+        !self.cand.is_empty() && self.cand.contains(&flow)
+    }
+
     /// Application data identified on the flow: the listener is in use.
     pub(crate) fn on_app_data(&mut self, flow: FlowId, ctx: &mut Ctx<'_>) {
         if self.cand.is_empty() {
