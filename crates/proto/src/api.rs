@@ -35,6 +35,22 @@ pub trait ProtoSink {
     fn wants_server_events_of(&self, proto: AppProto) -> bool {
         self.wants_events_of(proto)
     }
+    /// Whether the `AppEvent::Irc` of one IRC message without CTCP content is
+    /// consumed, asked when [`ProtoSink::wants_events`] says yes: `command`
+    /// as sent, `nick` and `channels` as the event would carry them. A sink
+    /// whose stages read only some messages answers `false` for the others
+    /// (and accounts for them itself); the parser then builds no event
+    /// (default: yes).
+    fn wants_irc_message(
+        &mut self,
+        ctx: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        let _ = (ctx, command, nick, channels);
+        true
+    }
     /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
     fn wants_records(&self) -> bool {
         true
