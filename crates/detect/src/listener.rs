@@ -26,6 +26,7 @@
 
 use crate::Ctx;
 use crate::util::{FifoMap, RESERVE_MAX, ep};
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -33,9 +34,77 @@ use stormwatch_model::{
     Timestamp, human_duration, tcp_flags,
 };
 
-struct Host {
-    first_seen: Timestamp,
-    ports: Vec<u16>,
+/// Watched hosts: when each was first seen sending, in compact tables (an
+/// IPv4 host is a 16-byte entry: the tables are looked up for most packets
+/// the detectors see, and stay cache-friendly), with the ports learned kept
+/// apart for the few hosts that serve. Oldest first out at `max`.
+struct Hosts {
+    v4: FxHashMap<u32, Timestamp>,
+    v6: FxHashMap<u128, Timestamp>,
+    ports: FxHashMap<IpAddr, Vec<u16>>,
+    order: VecDeque<IpAddr>,
+    max: usize,
+    evicted: u64,
+}
+
+impl Hosts {
+    fn new(max: usize) -> Hosts {
+        Hosts {
+            v4: FxHashMap::default(),
+            v6: FxHashMap::default(),
+            ports: FxHashMap::default(),
+            order: VecDeque::with_capacity(max.clamp(1, RESERVE_MAX)),
+            max: max.max(1),
+            evicted: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn first_seen(&self, ip: IpAddr) -> Option<Timestamp> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get(&u32::from(a)).copied(),
+            IpAddr::V6(a) => self.v6.get(&u128::from(a)).copied(),
+        }
+    }
+
+    fn remove(&mut self, ip: IpAddr) -> bool {
+        self.ports.remove(&ip);
+        match ip {
+            IpAddr::V4(a) => self.v4.remove(&u32::from(a)).is_some(),
+            IpAddr::V6(a) => self.v6.remove(&u128::from(a)).is_some(),
+        }
+    }
+
+    /// Watches `ip` from `ts` unless it is watched already.
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp) {
+        if self.first_seen(ip).is_some() {
+            return;
+        }
+        while self.len() >= self.max {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if self.remove(old) {
+                self.evicted += 1;
+            }
+        }
+        self.order.push_back(ip);
+        match ip {
+            IpAddr::V4(a) => self.v4.insert(u32::from(a), ts),
+            IpAddr::V6(a) => self.v6.insert(u128::from(a), ts),
+        };
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.v4.capacity() * (std::mem::size_of::<(u32, Timestamp)>() + 1)
+            + self.v6.capacity() * (std::mem::size_of::<(u128, Timestamp)>() + 1)
+            + self.ports.capacity() * (std::mem::size_of::<(IpAddr, Vec<u16>)>() + 1)
+            + self.ports.values().map(|p| p.capacity() * 2).sum::<usize>()
+            + self.order.len() * std::mem::size_of::<IpAddr>()
+    }
 }
 
 struct Candidate {
@@ -59,7 +128,7 @@ struct Backdoor {
 
 /// Listener learning state.
 pub(crate) struct Listeners {
-    hosts: FifoMap<IpAddr, Host>,
+    hosts: Hosts,
     expect: FifoMap<(IpAddr, u16), Timestamp>,
     cand: FifoMap<FlowId, Candidate>,
     cand_q: VecDeque<(Timestamp, FlowId)>,
@@ -88,7 +157,7 @@ impl Listeners {
         Listeners {
             backdoors: FifoMap::new(backdoor_max),
             backdoor_sessions: 0,
-            hosts: FifoMap::with_order_capacity(hosts_max, RESERVE_MAX),
+            hosts: Hosts::new(hosts_max),
             expect: FifoMap::new(expect_max),
             cand: FifoMap::new(expect_max),
             cand_q: VecDeque::new(),
@@ -111,8 +180,7 @@ impl Listeners {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.hosts
-            .capacity_bytes(std::mem::size_of::<(IpAddr, Host)>() + 16)
+        self.hosts.heap_bytes()
             + self.expect.capacity_bytes(40)
             + self
                 .cand
@@ -144,15 +212,7 @@ impl Listeners {
         if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
             return;
         }
-        if !self.hosts.contains(&ip) {
-            self.hosts.insert_absent(
-                ip,
-                Host {
-                    first_seen: ts,
-                    ports: Vec::new(),
-                },
-            );
-        }
+        self.hosts.watch(ip, ts);
     }
 
     /// Packet entry point. `scanner(ip)` tells whether `ip` is a decided scanner.
@@ -187,18 +247,19 @@ impl Listeners {
             self.expected += 1;
             return;
         }
-        let Some(h) = self.hosts.get_mut(&server) else {
+        let Some(first_seen) = self.hosts.first_seen(server) else {
             return;
         };
-        if h.ports.contains(&port) {
+        let ports = self.hosts.ports.entry(server).or_default();
+        if ports.contains(&port) {
             return;
         }
-        if h.ports.len() >= ctx.cfg.listener_ports_per_host_max {
+        if ports.len() >= ctx.cfg.listener_ports_per_host_max {
             self.ports_full += 1;
             return;
         }
-        h.ports.push(port);
-        let watched = p.ts.secs_since(h.first_seen);
+        ports.push(port);
+        let watched = p.ts.secs_since(first_seen);
         let warmup = ctx.cfg.listener_warmup_secs as f64;
         if watched < warmup {
             self.learned += 1;
@@ -397,5 +458,38 @@ impl Listeners {
                 watched_secs: c.watched_secs,
             }),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_secs_nanos(s, 0)
+    }
+
+    #[test]
+    fn hosts_keep_first_sight_and_evict_oldest_with_their_ports() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        let mut h = Hosts::new(2);
+        h.watch(a, t(1));
+        h.watch(b, t(2));
+        h.watch(a, t(3));
+        assert_eq!(h.first_seen(a), Some(t(1)), "watched from its first packet");
+        assert_eq!(h.first_seen(b), Some(t(2)));
+        h.ports.entry(a).or_default().push(80);
+        h.watch(c, t(4));
+        assert_eq!(h.evicted, 1);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.first_seen(a), None, "oldest out");
+        assert!(!h.ports.contains_key(&a), "with its ports");
+        assert_eq!(h.first_seen(c), Some(t(4)));
+        h.watch(a, t(5));
+        assert_eq!(h.first_seen(a), Some(t(5)), "a new host after eviction");
+        assert_eq!(h.first_seen(b), None);
+        assert_eq!(h.evicted, 2);
     }
 }

@@ -241,14 +241,6 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
         }
     }
 
-    /// As [`FifoMap::new`], with room for `n` keys in the insertion order
-    /// reserved up front (see [`RESERVE_MAX`]).
-    pub(crate) fn with_order_capacity(max: usize, n: usize) -> Self {
-        let mut m = FifoMap::new(max);
-        m.order.reserve_exact(n.min(m.max));
-        m
-    }
-
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
         self.map.get(k)
     }
@@ -272,25 +264,6 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
-    }
-
-    /// Inserts `v` for a key `k` known to be absent (evicting the oldest when
-    /// full): one table lookup fewer than [`FifoMap::entry_or_insert_with`].
-    pub(crate) fn insert_absent(&mut self, k: K, v: V) {
-        while self.map.len() >= self.max {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if self.map.remove(&old).is_some() {
-                self.evicted += 1;
-            }
-        }
-        if self.order.len() > self.max.saturating_mul(2) {
-            let map = &self.map;
-            self.order.retain(|q| map.contains_key(q));
-        }
-        self.order.push_back(k);
-        self.map.insert(k, v);
     }
 
     /// The entry for `k`, inserting `make()` first (evicting the oldest when full).
@@ -371,8 +344,7 @@ mod tests {
         m.remove(&2);
         let (_, ev) = m.entry_or_insert_with(4, || 40);
         assert_eq!(ev, None);
-        // Inserting a key known to be absent evicts the same way.
-        m.insert_absent(5, 50);
+        m.entry_or_insert_with(5, || 50);
         assert_eq!(m.evicted, 2);
         assert!(!m.contains(&3));
         assert_eq!(m.get(&4), Some(&40));
