@@ -677,10 +677,38 @@ fn scan_summary(info: &ScanInfo) -> String {
 /// other recent sources, which most lookups want, also are), instead of a
 /// whole record at a random place of a large table.
 struct SourceTable {
-    index: FxHashMap<SrcKey, u32>,
+    /// IPv4 sources by address and class packed in one word ([`v4_key`]):
+    /// 16-byte entries, looked up for most packets the detector sees.
+    index_v4: FxHashMap<u64, u32>,
+    /// IPv6 sources.
+    index_v6: FxHashMap<SrcKey, u32>,
     slab: Vec<Source>,
     /// Slab slots of removed sources, reused first.
     free: Vec<u32>,
+}
+
+/// An IPv4 source's address and class in one word (`None` for IPv6).
+fn v4_key(k: &SrcKey) -> Option<u64> {
+    let IpAddr::V4(a) = k.0 else {
+        return None;
+    };
+    let class = match k.1 {
+        Class::Tcp => 0,
+        Class::Udp => 1,
+        Class::Icmp => 2,
+    };
+    Some((u64::from(u32::from(a)) << 2) | class)
+}
+
+/// The source key a [`v4_key`] word stands for.
+fn from_v4_key(x: u64) -> SrcKey {
+    let ip = std::net::Ipv4Addr::from(u32::try_from(x >> 2).unwrap_or(0));
+    let class = match x & 3 {
+        0 => Class::Tcp,
+        1 => Class::Udp,
+        _ => Class::Icmp,
+    };
+    (IpAddr::V4(ip), class)
 }
 
 impl SourceTable {
@@ -690,28 +718,52 @@ impl SourceTable {
     /// (zeroed) again for the larger block.
     fn with_capacity(n: usize) -> SourceTable {
         SourceTable {
-            index: FxHashMap::default(),
+            index_v4: FxHashMap::default(),
+            index_v6: FxHashMap::default(),
             slab: Vec::with_capacity(n),
             free: Vec::new(),
         }
     }
 
     fn len(&self) -> usize {
-        self.index.len()
+        self.index_v4.len() + self.index_v6.len()
+    }
+
+    fn slot(&self, k: &SrcKey) -> Option<u32> {
+        match v4_key(k) {
+            Some(x) => self.index_v4.get(&x).copied(),
+            None => self.index_v6.get(k).copied(),
+        }
     }
 
     fn contains_key(&self, k: &SrcKey) -> bool {
-        self.index.contains_key(k)
+        self.slot(k).is_some()
     }
 
     fn get(&self, k: &SrcKey) -> Option<&Source> {
-        let i = *self.index.get(k)?;
+        let i = self.slot(k)?;
         self.slab.get(usize::try_from(i).ok()?)
     }
 
     fn get_mut(&mut self, k: &SrcKey) -> Option<&mut Source> {
-        let i = *self.index.get(k)?;
+        let i = self.slot(k)?;
         self.slab.get_mut(usize::try_from(i).ok()?)
+    }
+
+    /// Puts `s` in a free slot or at the slab's end.
+    fn place(slab: &mut Vec<Source>, free: &mut Vec<u32>, s: Source) -> Option<u32> {
+        match free.pop() {
+            Some(i) => {
+                let slot = slab.get_mut(usize::try_from(i).ok()?)?;
+                *slot = s;
+                Some(i)
+            }
+            None => {
+                let i = u32::try_from(slab.len()).ok()?;
+                slab.push(s);
+                Some(i)
+            }
+        }
     }
 
     /// The record for `k`, made by `make` if absent (and whether it was).
@@ -720,25 +772,16 @@ impl SourceTable {
         k: SrcKey,
         make: impl FnOnce() -> Source,
     ) -> Option<(&mut Source, bool)> {
-        let (i, new) = match self.index.entry(k) {
-            Entry::Occupied(o) => (*o.get(), false),
-            Entry::Vacant(v) => {
-                let s = make();
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
-                        *slot = s;
-                        i
-                    }
-                    None => {
-                        let i = u32::try_from(self.slab.len()).ok()?;
-                        self.slab.push(s);
-                        i
-                    }
-                };
-                v.insert(i);
-                (i, true)
-            }
+        let (slab, free) = (&mut self.slab, &mut self.free);
+        let (i, new) = match v4_key(&k) {
+            Some(x) => match self.index_v4.entry(x) {
+                Entry::Occupied(o) => (*o.get(), false),
+                Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
+            },
+            None => match self.index_v6.entry(k) {
+                Entry::Occupied(o) => (*o.get(), false),
+                Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
+            },
         };
         self.slab
             .get_mut(usize::try_from(i).ok()?)
@@ -746,21 +789,26 @@ impl SourceTable {
     }
 
     fn remove(&mut self, k: &SrcKey) -> Option<Source> {
-        let i = self.index.remove(k)?;
+        let i = match v4_key(k) {
+            Some(x) => self.index_v4.remove(&x)?,
+            None => self.index_v6.remove(k)?,
+        };
         let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
         let s = std::mem::replace(slot, Source::new(Timestamp::ZERO, 0));
         self.free.push(i);
         Some(s)
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&SrcKey, &Source)> {
-        self.index
-            .iter()
-            .filter_map(|(k, &i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
+    fn iter(&self) -> impl Iterator<Item = (SrcKey, &Source)> {
+        let v4 = self.index_v4.iter().map(|(&x, &i)| (from_v4_key(x), i));
+        let v6 = self.index_v6.iter().map(|(&k, &i)| (k, i));
+        v4.chain(v6)
+            .filter_map(|(k, i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
     }
 
     fn heap_bytes(&self) -> usize {
-        self.index.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
+        self.index_v4.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.index_v6.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
             + self.slab.len() * std::mem::size_of::<Source>()
             + self.free.capacity() * 4
             + self.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
@@ -1695,7 +1743,7 @@ impl Scans {
             .sources
             .iter()
             .filter(|(_, s)| s.decided.is_some())
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         keys.sort();
         for k in keys {
@@ -1773,5 +1821,43 @@ mod tests {
         assert_eq!(classify(3, 3, 9), ScanKind::Block);
         assert_eq!(classify(1, 2, 2), ScanKind::Vertical);
         assert_eq!(classify(1, 1, 1), ScanKind::Horizontal);
+    }
+
+    #[test]
+    fn source_table_keys_ipv4_compactly_and_ipv6_apart() {
+        let keys: Vec<SrcKey> = ["10.0.0.1", "255.255.255.255", "0.0.0.0", "2001:db8::1"]
+            .iter()
+            .flat_map(|a| {
+                let ip: IpAddr = a.parse().unwrap();
+                [Class::Tcp, Class::Udp, Class::Icmp].map(|c| (ip, c))
+            })
+            .collect();
+        let mut t = SourceTable::with_capacity(4);
+        for (n, k) in keys.iter().enumerate() {
+            if let Some(x) = v4_key(k) {
+                assert_eq!(from_v4_key(x), *k);
+            }
+            let (s, new) = t
+                .get_or_insert_with(*k, || Source::new(Timestamp::ZERO, n as u64))
+                .unwrap();
+            assert!(new);
+            assert_eq!(s.stamp, n as u64);
+        }
+        assert_eq!(t.len(), keys.len());
+        for (n, k) in keys.iter().enumerate() {
+            assert_eq!(t.get(k).map(|s| s.stamp), Some(n as u64), "{k:?}");
+        }
+        let mut listed: Vec<SrcKey> = t.iter().map(|(k, _)| k).collect();
+        listed.sort();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(listed, want);
+        assert!(t.remove(&keys[1]).is_some());
+        assert!(!t.contains_key(&keys[1]));
+        let (_, new) = t
+            .get_or_insert_with(keys[1], || Source::new(Timestamp::ZERO, 99))
+            .unwrap();
+        assert!(new);
+        assert_eq!(t.slab.len(), keys.len(), "the freed slot is reused");
     }
 }
