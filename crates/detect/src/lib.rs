@@ -256,6 +256,7 @@ impl Detectors {
 
     /// Moves packet time forward and runs what became due (probe timeouts,
     /// scans gone quiet, listener confirmations, silent IRC clients).
+    #[inline]
     fn advance(&mut self, ts: Timestamp, out: &mut Vec<Notice>) {
         // Everything time-driven is due at a deadline later than the time it
         // was scheduled: nothing new can be due until packet time moves on.
@@ -268,6 +269,13 @@ impl Detectors {
         if ts < self.next_due() {
             return;
         }
+        self.run_due(out);
+    }
+
+    /// The time-driven work of [`Detectors::advance`], out of line: most
+    /// inputs find nothing due and should not carry its code.
+    #[inline(never)]
+    fn run_due(&mut self, out: &mut Vec<Notice>) {
         let now = self.now;
         let before = out.len();
         let mut ctx = ctx!(self, out);

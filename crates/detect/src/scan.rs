@@ -1071,39 +1071,75 @@ impl Scans {
         now: Timestamp,
         ctx: &mut Ctx<'_>,
     ) -> Option<&mut Source> {
+        self.make_room(key, now, ctx);
+        Self::touch(
+            &mut self.sources,
+            &mut self.lru,
+            self.seq,
+            &mut self.budget,
+            &mut self.backlog_used,
+            key,
+            now,
+            ctx.cfg,
+        )
+    }
+
+    /// Counts one more source access and, when the table is full and `key`
+    /// is new, evicts the least recently active sources.
+    #[inline]
+    fn make_room(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) {
         self.seq += 1;
-        let stamp = self.seq;
         let max = ctx.cfg.scan_sources_max.max(1);
         if self.sources.len() >= max && !self.sources.contains_key(&key) {
-            while self.sources.len() >= max {
-                let Some((k, st)) = self.lru.pop_front() else {
-                    break;
-                };
-                let Some(s) = self.sources.get(&k) else {
-                    continue;
-                };
-                if s.stamp != st {
-                    let cur = s.stamp;
-                    self.lru.push_back((k, cur));
-                    continue;
-                }
-                self.sources_evicted += 1;
-                self.end_and_remove(k, now, ctx);
-            }
+            self.evict_for_new(max, now, ctx);
         }
-        let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn evict_for_new(&mut self, max: usize, now: Timestamp, ctx: &mut Ctx<'_>) {
+        while self.sources.len() >= max {
+            let Some((k, st)) = self.lru.pop_front() else {
+                break;
+            };
+            let Some(s) = self.sources.get(&k) else {
+                continue;
+            };
+            if s.stamp != st {
+                let cur = s.stamp;
+                self.lru.push_back((k, cur));
+                continue;
+            }
+            self.sources_evicted += 1;
+            self.end_and_remove(k, now, ctx);
+        }
+    }
+
+    /// The source's state after [`Scans::make_room`], created if new, with
+    /// its activity and LRU stamp moved to `now` (borrowing only the fields
+    /// it needs, so callers keep the rest of the detector at hand).
+    #[allow(clippy::too_many_arguments)]
+    fn touch<'a>(
+        sources: &'a mut SourceTable,
+        lru: &mut VecDeque<(SrcKey, u64)>,
+        stamp: u64,
+        budget: &mut Budget,
+        backlog_used: &mut usize,
+        key: SrcKey,
+        now: Timestamp,
+        cfg: &crate::DetectConfig,
+    ) -> Option<&'a mut Source> {
+        let idle_ns = i64::try_from(cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
-        let (s, new) = self
-            .sources
-            .get_or_insert_with(key, || Source::new(now, stamp))?;
+        let (s, new) = sources.get_or_insert_with(key, || Source::new(now, stamp))?;
         if new {
-            self.lru.push_back((key, stamp));
+            lru.push_back((key, stamp));
         }
         // An undecided source idle past `source_idle_secs` is a new one, whether
         // or not the lazy sweep has removed it yet (same output either way).
         if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns {
-            s.restart(key.1, now, &mut self.budget, &mut self.backlog_used);
+            s.restart(key.1, now, budget, backlog_used);
         }
         // The LRU position moves at most once per second of packet time.
         if now.secs() != s.last_activity.secs() || s.stamp == 0 {
@@ -1151,8 +1187,17 @@ impl Scans {
         let per_set = ctx.cfg.distinct_exact_max;
         let pending_room = self.pending.len() < ctx.cfg.scan_pending_max
             && self.pending_q.len() < ctx.cfg.scan_pending_max.saturating_mul(2);
-        self.source_mut(key, p.ts, ctx);
-        let Some(s) = self.sources.get_mut(&key) else {
+        self.make_room(key, p.ts, ctx);
+        let Some(s) = Self::touch(
+            &mut self.sources,
+            &mut self.lru,
+            self.seq,
+            &mut self.budget,
+            &mut self.backlog_used,
+            key,
+            p.ts,
+            ctx.cfg,
+        ) else {
             return;
         };
         let gap_ns = i64::try_from(ctx.cfg.scan_episode_gap_secs)
