@@ -382,6 +382,24 @@ impl ProtoSink for ProtoOut<'_> {
         false
     }
 
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        // Rules put the request's object on their alerts; of the behaviour
+        // stages only the detectors read requests (the correlator counts them).
+        if self.rest.rules.is_some() {
+            return true;
+        }
+        let rest = &mut *self.rest;
+        if let Some(d) = &mut rest.detect
+            && d.wants_http_request(ctx, uri, user_agent)
+        {
+            return true;
+        }
+        if let Some(c) = &mut rest.correlate {
+            c.on_unbuilt_app_event(ctx.ts);
+        }
+        false
+    }
+
     fn wants_txs(&self) -> bool {
         self.rest.rules.is_some()
     }

@@ -51,6 +51,15 @@ pub trait ProtoSink {
         let _ = (ctx, command, nick, channels);
         true
     }
+    /// Whether the `AppEvent::Http` of a request whose headers are complete
+    /// is consumed, asked when [`ProtoSink::wants_events`] says yes: `uri`
+    /// and `user_agent` as sent (empty when absent). A sink whose stages read
+    /// only some requests answers `false` for the others (and accounts for
+    /// them itself); the parser then builds no event (default: yes).
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        let _ = (ctx, uri, user_agent);
+        true
+    }
     /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
     fn wants_records(&self) -> bool {
         true

@@ -312,6 +312,9 @@ impl ProtoSink for Tap<'_> {
     ) -> bool {
         self.inner.wants_irc_message(ctx, command, nick, channels)
     }
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        self.inner.wants_http_request(ctx, uri, user_agent)
+    }
     fn wants_txs(&self) -> bool {
         self.inner.wants_txs()
     }
