@@ -78,10 +78,11 @@ impl Hosts {
         }
     }
 
-    /// Watches `ip` from `ts` unless it is watched already.
-    fn watch(&mut self, ip: IpAddr, ts: Timestamp) {
-        if self.first_seen(ip).is_some() {
-            return;
+    /// Watches `ip` from `ts` unless it is watched already; returns when it
+    /// was first seen.
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp) -> Timestamp {
+        if let Some(t) = self.first_seen(ip) {
+            return t;
         }
         while self.len() >= self.max {
             let Some(old) = self.order.pop_front() else {
@@ -96,6 +97,7 @@ impl Hosts {
             IpAddr::V4(a) => self.v4.insert(u32::from(a), ts),
             IpAddr::V6(a) => self.v6.insert(u128::from(a), ts),
         };
+        ts
     }
 
     fn heap_bytes(&self) -> usize {
@@ -208,11 +210,13 @@ impl Listeners {
             .is_some_and(|until| now <= *until)
     }
 
-    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) {
+    /// Watches `ip` (when it may get records) and returns when it was first
+    /// seen.
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) -> Option<Timestamp> {
         if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
-            return;
+            return None;
         }
-        self.hosts.watch(ip, ts);
+        Some(self.hosts.watch(ip, ts))
     }
 
     /// Packet entry point. `scanner(ip)` tells whether `ip` is a decided scanner.
@@ -223,7 +227,7 @@ impl Listeners {
         ctx: &mut Ctx<'_>,
     ) {
         // A host is watched from the first packet it sends.
-        self.watch(p.src, p.ts, ctx);
+        let src_first_seen = self.watch(p.src, p.ts, ctx);
         if p.proto != IpProto::TCP {
             return;
         }
@@ -238,18 +242,17 @@ impl Listeners {
             return;
         }
         let (server, port, client) = (p.src, p.src_port, p.dst);
-        if ctx.cfg.listener_home_only && !ctx.is_home(server) {
+        // The server was watched above (`None`: not a host that gets records).
+        let Some(first_seen) = src_first_seen else {
             return;
-        }
-        if let Some(&until) = self.expect.get(&(server, port))
+        };
+        if !self.expect.is_empty()
+            && let Some(&until) = self.expect.get(&(server, port))
             && p.ts <= until
         {
             self.expected += 1;
             return;
         }
-        let Some(first_seen) = self.hosts.first_seen(server) else {
-            return;
-        };
         let ports = self.hosts.ports.entry(server).or_default();
         if ports.contains(&port) {
             return;
