@@ -287,6 +287,9 @@ impl Settings {
         if let Some(b) = yaml_bool(&sw["behaviour"]) {
             self.engine.behaviour = b;
         }
+        if let Some(b) = yaml_bool(&sw["detectors"]) {
+            self.engine.detectors = b;
+        }
         Ok(())
     }
 

@@ -27,6 +27,10 @@ pub struct Config {
     /// Run the behavioural detectors and the correlator (off for pure
     /// Suricata-compatible runs).
     pub behaviour: bool,
+    /// With `behaviour` on, run the behavioural detectors (scans, C&C, listeners,
+    /// eggs, propagation). Off, the correlator joins what the rules alert on
+    /// alone: host stories from signatures only.
+    pub detectors: bool,
     /// Emit an EVE `anomaly` record for each decode anomaly (they are always counted).
     pub decode_anomaly_records: bool,
     /// Build application-layer records (`http`, `dns`, `tls`, `irc`, `fileinfo`...).
@@ -56,6 +60,7 @@ impl Default for Config {
             detect: DetectConfig::default(),
             correlate,
             behaviour: true,
+            detectors: true,
             decode_anomaly_records: true,
             app_records: true,
         }

@@ -992,8 +992,7 @@ impl FlowVisitor<PerFlow> for Stages {
 impl Engine {
     /// Builds every stage from `cfg`.
     pub fn new(cfg: Config) -> Engine {
-        let detect = cfg
-            .behaviour
+        let detect = (cfg.behaviour && cfg.detectors)
             .then(|| Detectors::new(cfg.detect.clone(), cfg.home_net.clone()));
         let correlate = cfg
             .behaviour

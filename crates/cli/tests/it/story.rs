@@ -57,3 +57,30 @@ fn example_labels_file_evaluates_clean() {
     let o = stormwatch(&["eval", labels.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn detectors_off_leaves_flows_and_protocols_but_no_behaviour_findings() {
+    let count = |extra: &[&str]| {
+        let mut args = vec!["analyze", "examples/mipsiv.pcap", "--eve", "-", "-q"];
+        args.extend(extra);
+        let o = stormwatch(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut n = std::collections::BTreeMap::<String, usize>::new();
+        for line in stdout(&o).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            *n.entry(v["event_type"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        n
+    };
+    let on = count(&[]);
+    let off = count(&["--set", "stormwatch.detectors=no"]);
+    assert!(on.get("scan").is_some_and(|&c| c > 0), "{on:?}");
+    assert!(on.get("notice").is_some_and(|&c| c > 0), "{on:?}");
+    assert_eq!(off.get("scan"), None, "{off:?}");
+    assert_eq!(off.get("notice"), None, "{off:?}");
+    // Everything below the behaviour stage is the same run.
+    for t in ["flow", "irc", "dns", "tls", "http", "fileinfo", "anomaly"] {
+        assert_eq!(on.get(t), off.get(t), "{t}: {on:?} vs {off:?}");
+    }
+}

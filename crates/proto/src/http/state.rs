@@ -983,6 +983,9 @@ impl HttpParser {
                 let take = usize::try_from(n).unwrap_or(usize::MAX).min(input.len());
                 let (data, rest) = input.split_at(take);
                 let left = n - take as u64;
+                if matches!(b, Body::Length(_)) {
+                    self.reserve_response_body(n);
+                }
                 self.response_body_data(data);
                 if left > 0 {
                     self.res_state = ResState::Body(match b {
@@ -1001,6 +1004,23 @@ impl HttpParser {
                 &[]
             }
             Body::ChunkLen | Body::ChunkEnd | Body::Trailers => input,
+        }
+    }
+
+    /// A Content-Length body of which `left` bytes are still to come: the kept
+    /// copy (when rules read bodies) gets its final size at the first byte
+    /// instead of doubling its way up to it (each step a copy).
+    fn reserve_response_body(&mut self, left: u64) {
+        if !self.keep_bodies {
+            return;
+        }
+        let limit = self.cfg.response_body_limit;
+        if let Some(id) = self.cur_res
+            && let Some(tx) = self.tx_mut(id)
+            && tx.res_body.capacity() == 0
+        {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(limit);
+            tx.res_body.reserve_exact(want);
         }
     }
 
