@@ -129,6 +129,8 @@ pub struct Correlator {
     counters: Counters,
 }
 
+/// The most pending flows the queue reserves room for up front.
+const PENDING_RESERVE_MAX: usize = 65_536;
 const MAX_CONTROLLERS_PER_HOST: usize = 8;
 const MAX_EGGS_PER_HOST: usize = 8;
 const MAX_OUT_VECTORS: usize = 8;
@@ -145,12 +147,16 @@ const MAX_COMMANDS: usize = 8;
 impl Correlator {
     /// A correlator with `cfg`.
     pub fn new(cfg: CorrelateConfig) -> Correlator {
+        // Room reserved up front (address space only, touched as flows
+        // arrive): a queue that doubles copies itself and frees pages the
+        // kernel zeroes again when they are reused.
+        let pending = VecDeque::with_capacity(cfg.max_pending_flows.min(PENDING_RESERVE_MAX));
         Correlator {
             cfg,
             table: HostTable::default(),
             controllers: FxHashMap::default(),
             now: Timestamp(i64::MIN),
-            pending: VecDeque::new(),
+            pending,
             flow_facts: FxHashMap::default(),
             flow_fact_order: VecDeque::new(),
             hello_alerts: FxHashMap::default(),
@@ -384,6 +390,15 @@ impl Correlator {
         self.set_hello_fact(ctx.flow_id, fact, ctx.ts, out);
     }
 
+    /// An application event of a kind the correlator ignores (anything but a
+    /// TLS, SSLv2 or PCT client hello) that was not built because no stage
+    /// reads it: time and counters move as [`Correlator::on_app_event`] would
+    /// move them for it.
+    pub fn on_unbuilt_app_event(&mut self, ts: Timestamp) {
+        self.tick(ts);
+        self.counters.app_events += 1;
+    }
+
     fn set_hello_fact(
         &mut self,
         flow: FlowId,
@@ -552,19 +567,22 @@ impl Correlator {
         if !self.pending.iter().any(|p| p.src == ip) {
             return;
         }
-        let mut keep = VecDeque::with_capacity(self.pending.len());
+        // In place: the queue keeps its reserved room (see `Correlator::new`).
         let mut evs = Vec::new();
-        for p in std::mem::take(&mut self.pending) {
-            if p.src == ip {
-                match self.probe_evidence(i, p.dst, p.proto, p.start, p.flow_id) {
-                    Some(e) => evs.push(e),
-                    None => keep.push_back(p),
-                }
-            } else {
-                keep.push_back(p);
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|p| {
+            if p.src != ip {
+                return true;
             }
-        }
-        self.pending = keep;
+            match self.probe_evidence(i, p.dst, p.proto, p.start, p.flow_id) {
+                Some(e) => {
+                    evs.push(e);
+                    false
+                }
+                None => true,
+            }
+        });
+        self.pending = pending;
         for e in evs {
             self.add_evidence(e, out);
         }

@@ -270,6 +270,37 @@ impl Irc {
         self.c2 += u64::from(evaluate(s, app.ts, ctx));
     }
 
+    /// Commands [`Irc::on_message`] reads beyond the session's nick and
+    /// channels (bot orders to the client, the client talking).
+    const READ_COMMANDS: [&'static [u8]; 4] = [b"332", b"TOPIC", b"PRIVMSG", b"NOTICE"];
+
+    /// True when [`Irc::on_message`] would change nothing and emit nothing for
+    /// a message without CTCP content: its session exists, `command` is none
+    /// the detector reads, and the session's nick and channels are those it
+    /// already holds. (Every change to a session is followed by its
+    /// evaluation, so evaluating it again unchanged emits nothing.)
+    pub(crate) fn message_is_noop(
+        &self,
+        flow: FlowId,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        if Self::READ_COMMANDS
+            .iter()
+            .any(|c| command.eq_ignore_ascii_case(c))
+        {
+            return false;
+        }
+        let Some(s) = self.sessions.get(&flow) else {
+            return false;
+        };
+        if nick.is_some_and(|n| s.nick.as_deref() != Some(n)) {
+            return false;
+        }
+        channels.is_empty() || crate::util::hash64(channels) == s.channels_of
+    }
+
     /// One IRC message.
     pub(crate) fn on_message(&mut self, app: &AppContext, ev: &IrcEvent, ctx: &mut Ctx<'_>) {
         let s = Self::session(&mut self.sessions, &mut self.silent_q, app, ctx);

@@ -256,6 +256,7 @@ impl Detectors {
 
     /// Moves packet time forward and runs what became due (probe timeouts,
     /// scans gone quiet, listener confirmations, silent IRC clients).
+    #[inline]
     fn advance(&mut self, ts: Timestamp, out: &mut Vec<Notice>) {
         // Everything time-driven is due at a deadline later than the time it
         // was scheduled: nothing new can be due until packet time moves on.
@@ -268,6 +269,13 @@ impl Detectors {
         if ts < self.next_due() {
             return;
         }
+        self.run_due(out);
+    }
+
+    /// The time-driven work of [`Detectors::advance`], out of line: most
+    /// inputs find nothing due and should not carry its code.
+    #[inline(never)]
+    fn run_due(&mut self, out: &mut Vec<Notice>) {
         let now = self.now;
         let before = out.len();
         let mut ctx = ctx!(self, out);
@@ -438,6 +446,67 @@ impl Detectors {
             _ => {}
         }
         self.notices += (out.len() - before) as u64;
+    }
+
+    /// Whether the `AppEvent::Irc` of an IRC message without CTCP content
+    /// is needed: `false` when [`Detectors::on_app_event`] would change
+    /// nothing and emit nothing for it (no time-driven work due, no listener
+    /// candidate waiting for data on the flow, and a message the IRC
+    /// detector does not read, with the session's nick and channels
+    /// unchanged). The message then counts as an input here and its event
+    /// need not be built. `command` is the message's command as sent;
+    /// `nick` and `channels` are the event's.
+    pub fn wants_irc_message(
+        &mut self,
+        app: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        if self.event_has_effect(app)
+            || !self
+                .irc
+                .message_is_noop(app.flow_id, command, nick, channels)
+        {
+            return true;
+        }
+        self.unbuilt_event(app);
+        false
+    }
+
+    /// Whether the `AppEvent::Http` of a request whose headers are complete is
+    /// needed: `false` when [`Detectors::on_app_event`] would change nothing
+    /// and emit nothing for it (no time-driven work due, no listener candidate
+    /// waiting for data on the flow, no scanning tool named by its
+    /// User-Agent or URI). The request then counts as an input here and its
+    /// event need not be built. `uri` and `user_agent` are the request's
+    /// bytes as sent (empty when absent).
+    pub fn wants_http_request(&mut self, app: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        // The marks match the same requests in the raw bytes as in the
+        // event's text (see `tool_marks_match_raw_bytes_as_event_text`).
+        if self.event_has_effect(app)
+            || (app.dir == stormwatch_model::Direction::ToServer
+                && http_tool_mark(user_agent, uri).is_some())
+        {
+            return true;
+        }
+        self.unbuilt_event(app);
+        false
+    }
+
+    /// What any application event does before its own handling: `advance`
+    /// runs due time-driven work, a listener candidate waiting for data on
+    /// the flow is confirmed.
+    fn event_has_effect(&self, app: &AppContext) -> bool {
+        (app.ts > self.now && app.ts >= self.next_due()) || self.listeners.awaits_data(app.flow_id)
+    }
+
+    /// An event found to have no effect: counted, and time moves on.
+    fn unbuilt_event(&mut self, app: &AppContext) {
+        self.inputs += 1;
+        if app.ts > self.now {
+            self.now = app.ts;
+        }
     }
 
     /// Called for every signature match.
@@ -675,7 +744,55 @@ fn egg(ctx: &mut Ctx<'_>, app: &AppContext, f: &FileEvent) {
 
 #[cfg(test)]
 mod tests {
-    use super::http_tool_mark;
+    use super::{TOOL_HTTP_MARKS, http_tool_mark};
+
+    /// The protocol stage's text of header bytes (Suricata's): valid UTF-8 as
+    /// is, otherwise every byte above 0x7f as `\xNN`.
+    fn event_text(b: &[u8]) -> String {
+        match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => b
+                .iter()
+                .map(|&c| {
+                    if c < 0x80 {
+                        char::from(c).to_string()
+                    } else {
+                        format!("\\x{c:02x}")
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// `wants_http_request` looks for marks in the raw request bytes, the
+    /// detector in the event's text: both find the same tool. (The marks are
+    /// ASCII without `\\`, so an escape can neither complete nor start one.)
+    #[test]
+    fn tool_marks_match_raw_bytes_as_event_text() {
+        for (m, _) in TOOL_HTTP_MARKS {
+            assert!(m.is_ascii() && !m.contains('\\'), "{m}");
+        }
+        let samples: [&[u8]; 9] = [
+            b"Mozilla/5.0 (compatible; Nmap Scripting Engine)",
+            b"\xffNmap Scripting Engine\xfe",
+            b"nmap scr\xe9ipting engine",
+            b"zgr\xabab",
+            b"\xab/nmaplowercheck1",
+            b"/nmaplowercheck1\xff",
+            b"MASSCAN/1.0 \xc3\x28",
+            b"curl/7.1",
+            b"",
+        ];
+        for ua in samples {
+            for uri in samples {
+                assert_eq!(
+                    http_tool_mark(ua, uri),
+                    http_tool_mark(event_text(ua).as_bytes(), event_text(uri).as_bytes()),
+                    "{ua:?} {uri:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn http_tool_marks_any_case_anywhere_in_the_user_agent() {

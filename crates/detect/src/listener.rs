@@ -25,7 +25,8 @@
 //! watched.
 
 use crate::Ctx;
-use crate::util::{FifoMap, ep};
+use crate::util::{FifoMap, RESERVE_MAX, ep};
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
@@ -33,9 +34,79 @@ use stormwatch_model::{
     Timestamp, human_duration, tcp_flags,
 };
 
-struct Host {
-    first_seen: Timestamp,
-    ports: Vec<u16>,
+/// Watched hosts: when each was first seen sending, in compact tables (an
+/// IPv4 host is a 16-byte entry: the tables are looked up for most packets
+/// the detectors see, and stay cache-friendly), with the ports learned kept
+/// apart for the few hosts that serve. Oldest first out at `max`.
+struct Hosts {
+    v4: FxHashMap<u32, Timestamp>,
+    v6: FxHashMap<u128, Timestamp>,
+    ports: FxHashMap<IpAddr, Vec<u16>>,
+    order: VecDeque<IpAddr>,
+    max: usize,
+    evicted: u64,
+}
+
+impl Hosts {
+    fn new(max: usize) -> Hosts {
+        Hosts {
+            v4: FxHashMap::default(),
+            v6: FxHashMap::default(),
+            ports: FxHashMap::default(),
+            order: VecDeque::with_capacity(max.clamp(1, RESERVE_MAX)),
+            max: max.max(1),
+            evicted: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn first_seen(&self, ip: IpAddr) -> Option<Timestamp> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get(&u32::from(a)).copied(),
+            IpAddr::V6(a) => self.v6.get(&u128::from(a)).copied(),
+        }
+    }
+
+    fn remove(&mut self, ip: IpAddr) -> bool {
+        self.ports.remove(&ip);
+        match ip {
+            IpAddr::V4(a) => self.v4.remove(&u32::from(a)).is_some(),
+            IpAddr::V6(a) => self.v6.remove(&u128::from(a)).is_some(),
+        }
+    }
+
+    /// Watches `ip` from `ts` unless it is watched already; returns when it
+    /// was first seen.
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp) -> Timestamp {
+        if let Some(t) = self.first_seen(ip) {
+            return t;
+        }
+        while self.len() >= self.max {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if self.remove(old) {
+                self.evicted += 1;
+            }
+        }
+        self.order.push_back(ip);
+        match ip {
+            IpAddr::V4(a) => self.v4.insert(u32::from(a), ts),
+            IpAddr::V6(a) => self.v6.insert(u128::from(a), ts),
+        };
+        ts
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.v4.capacity() * (std::mem::size_of::<(u32, Timestamp)>() + 1)
+            + self.v6.capacity() * (std::mem::size_of::<(u128, Timestamp)>() + 1)
+            + self.ports.capacity() * (std::mem::size_of::<(IpAddr, Vec<u16>)>() + 1)
+            + self.ports.values().map(|p| p.capacity() * 2).sum::<usize>()
+            + self.order.len() * std::mem::size_of::<IpAddr>()
+    }
 }
 
 struct Candidate {
@@ -59,7 +130,7 @@ struct Backdoor {
 
 /// Listener learning state.
 pub(crate) struct Listeners {
-    hosts: FifoMap<IpAddr, Host>,
+    hosts: Hosts,
     expect: FifoMap<(IpAddr, u16), Timestamp>,
     cand: FifoMap<FlowId, Candidate>,
     cand_q: VecDeque<(Timestamp, FlowId)>,
@@ -88,7 +159,7 @@ impl Listeners {
         Listeners {
             backdoors: FifoMap::new(backdoor_max),
             backdoor_sessions: 0,
-            hosts: FifoMap::new(hosts_max),
+            hosts: Hosts::new(hosts_max),
             expect: FifoMap::new(expect_max),
             cand: FifoMap::new(expect_max),
             cand_q: VecDeque::new(),
@@ -111,8 +182,7 @@ impl Listeners {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.hosts
-            .capacity_bytes(std::mem::size_of::<(IpAddr, Host)>() + 16)
+        self.hosts.heap_bytes()
             + self.expect.capacity_bytes(40)
             + self
                 .cand
@@ -140,19 +210,13 @@ impl Listeners {
             .is_some_and(|until| now <= *until)
     }
 
-    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) {
+    /// Watches `ip` (when it may get records) and returns when it was first
+    /// seen.
+    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) -> Option<Timestamp> {
         if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
-            return;
+            return None;
         }
-        if !self.hosts.contains(&ip) {
-            self.hosts.insert_absent(
-                ip,
-                Host {
-                    first_seen: ts,
-                    ports: Vec::new(),
-                },
-            );
-        }
+        Some(self.hosts.watch(ip, ts))
     }
 
     /// Packet entry point. `scanner(ip)` tells whether `ip` is a decided scanner.
@@ -163,7 +227,7 @@ impl Listeners {
         ctx: &mut Ctx<'_>,
     ) {
         // A host is watched from the first packet it sends.
-        self.watch(p.src, p.ts, ctx);
+        let src_first_seen = self.watch(p.src, p.ts, ctx);
         if p.proto != IpProto::TCP {
             return;
         }
@@ -178,27 +242,27 @@ impl Listeners {
             return;
         }
         let (server, port, client) = (p.src, p.src_port, p.dst);
-        if ctx.cfg.listener_home_only && !ctx.is_home(server) {
+        // The server was watched above (`None`: not a host that gets records).
+        let Some(first_seen) = src_first_seen else {
             return;
-        }
-        if let Some(&until) = self.expect.get(&(server, port))
+        };
+        if !self.expect.is_empty()
+            && let Some(&until) = self.expect.get(&(server, port))
             && p.ts <= until
         {
             self.expected += 1;
             return;
         }
-        let Some(h) = self.hosts.get_mut(&server) else {
-            return;
-        };
-        if h.ports.contains(&port) {
+        let ports = self.hosts.ports.entry(server).or_default();
+        if ports.contains(&port) {
             return;
         }
-        if h.ports.len() >= ctx.cfg.listener_ports_per_host_max {
+        if ports.len() >= ctx.cfg.listener_ports_per_host_max {
             self.ports_full += 1;
             return;
         }
-        h.ports.push(port);
-        let watched = p.ts.secs_since(h.first_seen);
+        ports.push(port);
+        let watched = p.ts.secs_since(first_seen);
         let warmup = ctx.cfg.listener_warmup_secs as f64;
         if watched < warmup {
             self.learned += 1;
@@ -223,6 +287,11 @@ impl Listeners {
             self.cand_q.push_back((p.ts.add_secs(secs), p.flow_id));
             self.cand.entry_or_insert_with(p.flow_id, || c);
         }
+    }
+
+    /// A listener candidate waits for application data on `flow`.
+    pub(crate) fn awaits_data(&self, flow: FlowId) -> bool {
+        !self.cand.is_empty() && self.cand.contains(&flow)
     }
 
     /// Application data identified on the flow: the listener is in use.
@@ -392,5 +461,38 @@ impl Listeners {
                 watched_secs: c.watched_secs,
             }),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_secs_nanos(s, 0)
+    }
+
+    #[test]
+    fn hosts_keep_first_sight_and_evict_oldest_with_their_ports() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        let mut h = Hosts::new(2);
+        h.watch(a, t(1));
+        h.watch(b, t(2));
+        h.watch(a, t(3));
+        assert_eq!(h.first_seen(a), Some(t(1)), "watched from its first packet");
+        assert_eq!(h.first_seen(b), Some(t(2)));
+        h.ports.entry(a).or_default().push(80);
+        h.watch(c, t(4));
+        assert_eq!(h.evicted, 1);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.first_seen(a), None, "oldest out");
+        assert!(!h.ports.contains_key(&a), "with its ports");
+        assert_eq!(h.first_seen(c), Some(t(4)));
+        h.watch(a, t(5));
+        assert_eq!(h.first_seen(a), Some(t(5)), "a new host after eviction");
+        assert_eq!(h.first_seen(b), None);
+        assert_eq!(h.evicted, 2);
     }
 }

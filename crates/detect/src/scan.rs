@@ -14,7 +14,7 @@ use crate::Ctx;
 use crate::config::Trw;
 use crate::fingerprint::{Class, FpAcc};
 use crate::sketch::{Budget, Distinct, Seen};
-use crate::util::{hash64, ip_key, is_group_address, thousands};
+use crate::util::{RESERVE_MAX, hash64, ip_key, is_group_address, thousands};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -676,31 +676,94 @@ fn scan_summary(info: &ScanInfo) -> String {
 /// a random place and its record at the slab's end (where the records of the
 /// other recent sources, which most lookups want, also are), instead of a
 /// whole record at a random place of a large table.
-#[derive(Default)]
 struct SourceTable {
-    index: FxHashMap<SrcKey, u32>,
+    /// IPv4 sources by address and class packed in one word ([`v4_key`]):
+    /// 16-byte entries, looked up for most packets the detector sees.
+    index_v4: FxHashMap<u64, u32>,
+    /// IPv6 sources.
+    index_v6: FxHashMap<SrcKey, u32>,
     slab: Vec<Source>,
     /// Slab slots of removed sources, reused first.
     free: Vec<u32>,
 }
 
+/// An IPv4 source's address and class in one word (`None` for IPv6).
+fn v4_key(k: &SrcKey) -> Option<u64> {
+    let IpAddr::V4(a) = k.0 else {
+        return None;
+    };
+    let class = match k.1 {
+        Class::Tcp => 0,
+        Class::Udp => 1,
+        Class::Icmp => 2,
+    };
+    Some((u64::from(u32::from(a)) << 2) | class)
+}
+
+/// The source key a [`v4_key`] word stands for.
+fn from_v4_key(x: u64) -> SrcKey {
+    let ip = std::net::Ipv4Addr::from(u32::try_from(x >> 2).unwrap_or(0));
+    let class = match x & 3 {
+        0 => Class::Tcp,
+        1 => Class::Udp,
+        _ => Class::Icmp,
+    };
+    (IpAddr::V4(ip), class)
+}
+
 impl SourceTable {
+    /// A table whose slab has room for `n` records: reserved address space
+    /// only (pages are touched as records are written, in order), so the slab
+    /// never moves as it grows — no copy, no pages freed and then faulted in
+    /// (zeroed) again for the larger block.
+    fn with_capacity(n: usize) -> SourceTable {
+        SourceTable {
+            index_v4: FxHashMap::default(),
+            index_v6: FxHashMap::default(),
+            slab: Vec::with_capacity(n),
+            free: Vec::new(),
+        }
+    }
+
     fn len(&self) -> usize {
-        self.index.len()
+        self.index_v4.len() + self.index_v6.len()
+    }
+
+    fn slot(&self, k: &SrcKey) -> Option<u32> {
+        match v4_key(k) {
+            Some(x) => self.index_v4.get(&x).copied(),
+            None => self.index_v6.get(k).copied(),
+        }
     }
 
     fn contains_key(&self, k: &SrcKey) -> bool {
-        self.index.contains_key(k)
+        self.slot(k).is_some()
     }
 
     fn get(&self, k: &SrcKey) -> Option<&Source> {
-        let i = *self.index.get(k)?;
+        let i = self.slot(k)?;
         self.slab.get(usize::try_from(i).ok()?)
     }
 
     fn get_mut(&mut self, k: &SrcKey) -> Option<&mut Source> {
-        let i = *self.index.get(k)?;
+        let i = self.slot(k)?;
         self.slab.get_mut(usize::try_from(i).ok()?)
+    }
+
+    /// Puts `s` in a free slot or at the slab's end.
+    fn place(slab: &mut Vec<Source>, free: &mut Vec<u32>, s: Source) -> Option<u32> {
+        match free.pop() {
+            Some(i) => {
+                let slot = slab.get_mut(usize::try_from(i).ok()?)?;
+                *slot = s;
+                Some(i)
+            }
+            None => {
+                let i = u32::try_from(slab.len()).ok()?;
+                slab.push(s);
+                Some(i)
+            }
+        }
     }
 
     /// The record for `k`, made by `make` if absent (and whether it was).
@@ -709,25 +772,16 @@ impl SourceTable {
         k: SrcKey,
         make: impl FnOnce() -> Source,
     ) -> Option<(&mut Source, bool)> {
-        let (i, new) = match self.index.entry(k) {
-            Entry::Occupied(o) => (*o.get(), false),
-            Entry::Vacant(v) => {
-                let s = make();
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
-                        *slot = s;
-                        i
-                    }
-                    None => {
-                        let i = u32::try_from(self.slab.len()).ok()?;
-                        self.slab.push(s);
-                        i
-                    }
-                };
-                v.insert(i);
-                (i, true)
-            }
+        let (slab, free) = (&mut self.slab, &mut self.free);
+        let (i, new) = match v4_key(&k) {
+            Some(x) => match self.index_v4.entry(x) {
+                Entry::Occupied(o) => (*o.get(), false),
+                Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
+            },
+            None => match self.index_v6.entry(k) {
+                Entry::Occupied(o) => (*o.get(), false),
+                Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
+            },
         };
         self.slab
             .get_mut(usize::try_from(i).ok()?)
@@ -735,22 +789,27 @@ impl SourceTable {
     }
 
     fn remove(&mut self, k: &SrcKey) -> Option<Source> {
-        let i = self.index.remove(k)?;
+        let i = match v4_key(k) {
+            Some(x) => self.index_v4.remove(&x)?,
+            None => self.index_v6.remove(k)?,
+        };
         let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
         let s = std::mem::replace(slot, Source::new(Timestamp::ZERO, 0));
         self.free.push(i);
         Some(s)
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&SrcKey, &Source)> {
-        self.index
-            .iter()
-            .filter_map(|(k, &i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
+    fn iter(&self) -> impl Iterator<Item = (SrcKey, &Source)> {
+        let v4 = self.index_v4.iter().map(|(&x, &i)| (from_v4_key(x), i));
+        let v6 = self.index_v6.iter().map(|(&k, &i)| (k, i));
+        v4.chain(v6)
+            .filter_map(|(k, i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
     }
 
     fn heap_bytes(&self) -> usize {
-        self.index.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
-            + self.slab.capacity() * std::mem::size_of::<Source>()
+        self.index_v4.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.index_v6.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
+            + self.slab.len() * std::mem::size_of::<Source>()
             + self.free.capacity() * 4
             + self.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
     }
@@ -828,8 +887,8 @@ impl Scans {
             timeout_ns: i64::try_from(cfg.probe_timeout_ms)
                 .unwrap_or(i64::MAX / 1_000_000)
                 .saturating_mul(1_000_000),
-            sources: SourceTable::default(),
-            lru: VecDeque::new(),
+            sources: SourceTable::with_capacity(cfg.scan_sources_max.min(RESERVE_MAX)),
+            lru: VecDeque::with_capacity(cfg.scan_sources_max.min(RESERVE_MAX)),
             seq: 0,
             pending: FxHashMap::default(),
             pending_q: VecDeque::new(),
@@ -883,7 +942,7 @@ impl Scans {
     /// Approximate heap bytes held (walks every source: for counters only).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.sources.heap_bytes()
-            + self.lru.capacity() * std::mem::size_of::<(SrcKey, u64)>()
+            + self.lru.len() * std::mem::size_of::<(SrcKey, u64)>()
             + self.pending.capacity() * (std::mem::size_of::<(FlowId, Pending)>() + 1)
             + self.pending_q.capacity() * std::mem::size_of::<(Timestamp, FlowId)>()
             + self.watched.capacity() * (std::mem::size_of::<FlowId>() + 1)
@@ -1012,39 +1071,75 @@ impl Scans {
         now: Timestamp,
         ctx: &mut Ctx<'_>,
     ) -> Option<&mut Source> {
+        self.make_room(key, now, ctx);
+        Self::touch(
+            &mut self.sources,
+            &mut self.lru,
+            self.seq,
+            &mut self.budget,
+            &mut self.backlog_used,
+            key,
+            now,
+            ctx.cfg,
+        )
+    }
+
+    /// Counts one more source access and, when the table is full and `key`
+    /// is new, evicts the least recently active sources.
+    #[inline]
+    fn make_room(&mut self, key: SrcKey, now: Timestamp, ctx: &mut Ctx<'_>) {
         self.seq += 1;
-        let stamp = self.seq;
         let max = ctx.cfg.scan_sources_max.max(1);
         if self.sources.len() >= max && !self.sources.contains_key(&key) {
-            while self.sources.len() >= max {
-                let Some((k, st)) = self.lru.pop_front() else {
-                    break;
-                };
-                let Some(s) = self.sources.get(&k) else {
-                    continue;
-                };
-                if s.stamp != st {
-                    let cur = s.stamp;
-                    self.lru.push_back((k, cur));
-                    continue;
-                }
-                self.sources_evicted += 1;
-                self.end_and_remove(k, now, ctx);
-            }
+            self.evict_for_new(max, now, ctx);
         }
-        let idle_ns = i64::try_from(ctx.cfg.source_idle_secs)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn evict_for_new(&mut self, max: usize, now: Timestamp, ctx: &mut Ctx<'_>) {
+        while self.sources.len() >= max {
+            let Some((k, st)) = self.lru.pop_front() else {
+                break;
+            };
+            let Some(s) = self.sources.get(&k) else {
+                continue;
+            };
+            if s.stamp != st {
+                let cur = s.stamp;
+                self.lru.push_back((k, cur));
+                continue;
+            }
+            self.sources_evicted += 1;
+            self.end_and_remove(k, now, ctx);
+        }
+    }
+
+    /// The source's state after [`Scans::make_room`], created if new, with
+    /// its activity and LRU stamp moved to `now` (borrowing only the fields
+    /// it needs, so callers keep the rest of the detector at hand).
+    #[allow(clippy::too_many_arguments)]
+    fn touch<'a>(
+        sources: &'a mut SourceTable,
+        lru: &mut VecDeque<(SrcKey, u64)>,
+        stamp: u64,
+        budget: &mut Budget,
+        backlog_used: &mut usize,
+        key: SrcKey,
+        now: Timestamp,
+        cfg: &crate::DetectConfig,
+    ) -> Option<&'a mut Source> {
+        let idle_ns = i64::try_from(cfg.source_idle_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000_000);
-        let (s, new) = self
-            .sources
-            .get_or_insert_with(key, || Source::new(now, stamp))?;
+        let (s, new) = sources.get_or_insert_with(key, || Source::new(now, stamp))?;
         if new {
-            self.lru.push_back((key, stamp));
+            lru.push_back((key, stamp));
         }
         // An undecided source idle past `source_idle_secs` is a new one, whether
         // or not the lazy sweep has removed it yet (same output either way).
         if s.decided.is_none() && s.queue_empty() && now.nanos_since(s.last_activity) >= idle_ns {
-            s.restart(key.1, now, &mut self.budget, &mut self.backlog_used);
+            s.restart(key.1, now, budget, backlog_used);
         }
         // The LRU position moves at most once per second of packet time.
         if now.secs() != s.last_activity.secs() || s.stamp == 0 {
@@ -1092,8 +1187,17 @@ impl Scans {
         let per_set = ctx.cfg.distinct_exact_max;
         let pending_room = self.pending.len() < ctx.cfg.scan_pending_max
             && self.pending_q.len() < ctx.cfg.scan_pending_max.saturating_mul(2);
-        self.source_mut(key, p.ts, ctx);
-        let Some(s) = self.sources.get_mut(&key) else {
+        self.make_room(key, p.ts, ctx);
+        let Some(s) = Self::touch(
+            &mut self.sources,
+            &mut self.lru,
+            self.seq,
+            &mut self.budget,
+            &mut self.backlog_used,
+            key,
+            p.ts,
+            ctx.cfg,
+        ) else {
             return;
         };
         let gap_ns = i64::try_from(ctx.cfg.scan_episode_gap_secs)
@@ -1684,7 +1788,7 @@ impl Scans {
             .sources
             .iter()
             .filter(|(_, s)| s.decided.is_some())
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         keys.sort();
         for k in keys {
@@ -1762,5 +1866,43 @@ mod tests {
         assert_eq!(classify(3, 3, 9), ScanKind::Block);
         assert_eq!(classify(1, 2, 2), ScanKind::Vertical);
         assert_eq!(classify(1, 1, 1), ScanKind::Horizontal);
+    }
+
+    #[test]
+    fn source_table_keys_ipv4_compactly_and_ipv6_apart() {
+        let keys: Vec<SrcKey> = ["10.0.0.1", "255.255.255.255", "0.0.0.0", "2001:db8::1"]
+            .iter()
+            .flat_map(|a| {
+                let ip: IpAddr = a.parse().unwrap();
+                [Class::Tcp, Class::Udp, Class::Icmp].map(|c| (ip, c))
+            })
+            .collect();
+        let mut t = SourceTable::with_capacity(4);
+        for (n, k) in keys.iter().enumerate() {
+            if let Some(x) = v4_key(k) {
+                assert_eq!(from_v4_key(x), *k);
+            }
+            let (s, new) = t
+                .get_or_insert_with(*k, || Source::new(Timestamp::ZERO, n as u64))
+                .unwrap();
+            assert!(new);
+            assert_eq!(s.stamp, n as u64);
+        }
+        assert_eq!(t.len(), keys.len());
+        for (n, k) in keys.iter().enumerate() {
+            assert_eq!(t.get(k).map(|s| s.stamp), Some(n as u64), "{k:?}");
+        }
+        let mut listed: Vec<SrcKey> = t.iter().map(|(k, _)| k).collect();
+        listed.sort();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(listed, want);
+        assert!(t.remove(&keys[1]).is_some());
+        assert!(!t.contains_key(&keys[1]));
+        let (_, new) = t
+            .get_or_insert_with(keys[1], || Source::new(Timestamp::ZERO, 99))
+            .unwrap();
+        assert!(new);
+        assert_eq!(t.slab.len(), keys.len(), "the freed slot is reused");
     }
 }

@@ -8,6 +8,12 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use stormwatch_model::NetSet;
 
+/// The most records a table reserves room for up front (its configured
+/// limit, up to this many). Reserved address space costs nothing until
+/// written; a table that grows by doubling instead copies itself and frees
+/// pages the kernel must zero again when they are reused.
+pub(crate) const RESERVE_MAX: usize = 65_536;
+
 /// A 64-bit key for an address: the IPv4 value itself (exact), an IPv6
 /// address folded (collisions negligible at 64 bits).
 pub(crate) fn ip_key(ip: IpAddr) -> u64 {
@@ -260,25 +266,6 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
         self.map.is_empty()
     }
 
-    /// Inserts `v` for a key `k` known to be absent (evicting the oldest when
-    /// full): one table lookup fewer than [`FifoMap::entry_or_insert_with`].
-    pub(crate) fn insert_absent(&mut self, k: K, v: V) {
-        while self.map.len() >= self.max {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if self.map.remove(&old).is_some() {
-                self.evicted += 1;
-            }
-        }
-        if self.order.len() > self.max.saturating_mul(2) {
-            let map = &self.map;
-            self.order.retain(|q| map.contains_key(q));
-        }
-        self.order.push_back(k);
-        self.map.insert(k, v);
-    }
-
     /// The entry for `k`, inserting `make()` first (evicting the oldest when full).
     /// Returns the evicted entry, if any, alongside.
     pub(crate) fn entry_or_insert_with(
@@ -308,7 +295,7 @@ impl<K: Hash + Eq + Copy, V> FifoMap<K, V> {
     }
 
     pub(crate) fn capacity_bytes(&self, per_entry: usize) -> usize {
-        self.map.capacity() * (per_entry + 1) + self.order.capacity() * std::mem::size_of::<K>()
+        self.map.capacity() * (per_entry + 1) + self.order.len() * std::mem::size_of::<K>()
     }
 }
 
@@ -357,8 +344,7 @@ mod tests {
         m.remove(&2);
         let (_, ev) = m.entry_or_insert_with(4, || 40);
         assert_eq!(ev, None);
-        // Inserting a key known to be absent evicts the same way.
-        m.insert_absent(5, 50);
+        m.entry_or_insert_with(5, || 50);
         assert_eq!(m.evicted, 2);
         assert!(!m.contains(&3));
         assert_eq!(m.get(&4), Some(&40));

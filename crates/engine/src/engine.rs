@@ -393,6 +393,45 @@ impl ProtoSink for ProtoOut<'_> {
         self.rest.rules.is_some() && self.wants_events_of(proto)
     }
 
+    fn wants_irc_message(
+        &mut self,
+        ctx: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        // Only the behaviour stages read IRC events; the correlator reads none
+        // of them but counts them.
+        let rest = &mut *self.rest;
+        if let Some(d) = &mut rest.detect
+            && d.wants_irc_message(ctx, command, nick, channels)
+        {
+            return true;
+        }
+        if let Some(c) = &mut rest.correlate {
+            c.on_unbuilt_app_event(ctx.ts);
+        }
+        false
+    }
+
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        // Rules put the request's object on their alerts; of the behaviour
+        // stages only the detectors read requests (the correlator counts them).
+        if self.rest.rules.is_some() {
+            return true;
+        }
+        let rest = &mut *self.rest;
+        if let Some(d) = &mut rest.detect
+            && d.wants_http_request(ctx, uri, user_agent)
+        {
+            return true;
+        }
+        if let Some(c) = &mut rest.correlate {
+            c.on_unbuilt_app_event(ctx.ts);
+        }
+        false
+    }
+
     fn wants_txs(&self) -> bool {
         self.rest.rules.is_some()
     }

@@ -35,6 +35,31 @@ pub trait ProtoSink {
     fn wants_server_events_of(&self, proto: AppProto) -> bool {
         self.wants_events_of(proto)
     }
+    /// Whether the `AppEvent::Irc` of one IRC message without CTCP content is
+    /// consumed, asked when [`ProtoSink::wants_events`] says yes: `command`
+    /// as sent, `nick` and `channels` as the event would carry them. A sink
+    /// whose stages read only some messages answers `false` for the others
+    /// (and accounts for them itself); the parser then builds no event
+    /// (default: yes).
+    fn wants_irc_message(
+        &mut self,
+        ctx: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        let _ = (ctx, command, nick, channels);
+        true
+    }
+    /// Whether the `AppEvent::Http` of a request whose headers are complete
+    /// is consumed, asked when [`ProtoSink::wants_events`] says yes: `uri`
+    /// and `user_agent` as sent (empty when absent). A sink whose stages read
+    /// only some requests answers `false` for the others (and accounts for
+    /// them itself); the parser then builds no event (default: yes).
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        let _ = (ctx, uri, user_agent);
+        true
+    }
     /// Whether [`ProtoSink::record`] calls are consumed (default: yes).
     fn wants_records(&self) -> bool {
         true

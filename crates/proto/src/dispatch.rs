@@ -303,6 +303,18 @@ impl ProtoSink for Tap<'_> {
     fn wants_records(&self) -> bool {
         self.inner.wants_records()
     }
+    fn wants_irc_message(
+        &mut self,
+        ctx: &AppContext,
+        command: &[u8],
+        nick: Option<&str>,
+        channels: &[(String, Option<String>)],
+    ) -> bool {
+        self.inner.wants_irc_message(ctx, command, nick, channels)
+    }
+    fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
+        self.inner.wants_http_request(ctx, uri, user_agent)
+    }
     fn wants_txs(&self) -> bool {
         self.inner.wants_txs()
     }

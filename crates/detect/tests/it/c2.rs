@@ -514,3 +514,131 @@ fn regular_check_ins_are_a_beacon_and_browsing_is_not() {
     assert!((interval - 60.0).abs() < 3.0, "{interval}");
     assert!(score >= 0.8);
 }
+
+/// Counters of a run (but `detect.state_bytes`).
+type Counters = Vec<(&'static str, u64)>;
+
+/// Replays an IRC session (a bot on port 443 going silent, then taking
+/// orders) message by message. With `ask`, each message is first offered to
+/// `Detectors::wants_irc_message`, as the protocol stage does, and its event is
+/// delivered only when wanted. Returns the notices, the counters and the
+/// (time, command) of the messages skipped.
+fn replay_bot_session(ask: bool) -> (Vec<Notice>, Counters, Vec<(i64, String)>) {
+    use Direction::*;
+    let mut d = detectors();
+    let mut out = Vec::new();
+    let mut s = Session::new("10.1.1.20", "198.51.100.9", 443, 7);
+    let srv = Some("irc.example.net");
+    let mut skipped = Vec::new();
+    s.detected(&mut d, &mut out, 0, true);
+    let script: Vec<(i64, Direction, IrcMessage)> = vec![
+        (10, ToServer, irc(None, "NICK", &["USA|4417839"])),
+        (11, ToServer, irc(None, "USER", &["x", "0", "0", "x"])),
+        (20, ToClient, irc(srv, "NOTICE", &["AUTH", "*** hello"])),
+        (30, ToClient, irc(srv, "001", &["USA|4417839", "Welcome"])),
+        (31, ToClient, irc(srv, "002", &["USA|4417839", "Your host"])),
+        (
+            32,
+            ToClient,
+            irc(srv, "005", &["USA|4417839", "CHANTYPES=#"]),
+        ),
+        (33, ToClient, irc(srv, "375", &["USA|4417839", "- motd -"])),
+        (34, ToClient, irc(srv, "372", &["USA|4417839", "- hi"])),
+        (35, ToClient, irc(srv, "376", &["USA|4417839", "End"])),
+        (36, ToClient, irc(srv, "MODE", &["USA|4417839", "+i"])),
+        (40, ToServer, irc(None, "JOIN", &["#mip", "k3y"])),
+        (
+            41,
+            ToClient,
+            irc(srv, "353", &["USA|4417839", "=", "#mip", "a b"]),
+        ),
+        (
+            42,
+            ToClient,
+            irc(srv, "366", &["USA|4417839", "#mip", "End"]),
+        ),
+        (60_000, ToClient, irc(None, "PING", &["irc.example.net"])),
+        (60_001, ToServer, irc(None, "PONG", &["irc.example.net"])),
+        // Past the silent-client deadline: due work runs on this message.
+        (400_000, ToClient, irc(None, "PING", &["irc.example.net"])),
+        (400_001, ToServer, irc(None, "PONG", &["irc.example.net"])),
+        (
+            400_100,
+            ToClient,
+            irc(
+                srv,
+                "332",
+                &["USA|4417839", "#mip", ".advscan lsass 100 5 0 -r"],
+            ),
+        ),
+        (
+            400_200,
+            ToServer,
+            irc(None, "PRIVMSG", &["#mip", "scanning"]),
+        ),
+        (400_300, ToClient, irc(None, "PING", &["irc.example.net"])),
+    ];
+    for (ms, dir, msg) in script {
+        if ask {
+            // What the protocol stage passes: the session as it stands after
+            // this message (the helper tracks NICK and JOIN before sending).
+            let mut nick = s.nick.clone();
+            let mut channels = s.channels.clone();
+            if dir == ToServer && msg.command == "NICK" {
+                nick = msg.params.first().cloned();
+            }
+            if dir == ToServer && msg.command == "JOIN" {
+                channels.push((msg.params[0].clone(), msg.params.get(1).cloned()));
+            }
+            let ctx = app_ctx(ms, s.flow, s.client, 1049, s.server, s.port, dir);
+            if !d.wants_irc_message(&ctx, msg.command.as_bytes(), nick.as_deref(), &channels) {
+                skipped.push((ms, msg.command.clone()));
+                if dir == ToServer && msg.command == "NICK" {
+                    s.nick = nick;
+                }
+                continue;
+            }
+        }
+        s.send(&mut d, &mut out, ms, dir, msg);
+    }
+    d.finish(ts_ms(500_000), &mut out);
+    let counters = d
+        .counters()
+        .into_iter()
+        .filter(|(k, _)| *k != "detect.state_bytes")
+        .collect();
+    (out, counters, skipped)
+}
+
+/// Messages the IRC detector does not read (numerics, PING/PONG, MODE, USER)
+/// need no event: skipping them as `wants_irc_message` allows gives the same
+/// notices and counters as delivering every event, while the messages it
+/// reads (a new nick, a JOIN, orders, talk) and the one on which due work runs
+/// are still delivered.
+#[test]
+fn unread_irc_messages_can_be_skipped_without_changing_the_findings() {
+    let (all, all_counters, none_skipped) = replay_bot_session(false);
+    let (asked, asked_counters, skipped) = replay_bot_session(true);
+    assert!(none_skipped.is_empty());
+    assert_eq!(format!("{all:#?}"), format!("{asked:#?}"));
+    assert_eq!(all_counters, asked_counters);
+    assert!(!c2_notices(&all).is_empty(), "the bot is found: {all:#?}");
+    let cmds: Vec<&str> = skipped.iter().map(|(_, c)| c.as_str()).collect();
+    for read in ["NICK", "JOIN", "NOTICE", "332", "PRIVMSG"] {
+        assert!(!cmds.contains(&read), "{read} skipped: {skipped:?}");
+    }
+    for unread in [
+        "USER", "001", "002", "005", "375", "372", "376", "MODE", "353", "366",
+    ] {
+        assert!(cmds.contains(&unread), "{unread} delivered: {skipped:?}");
+    }
+    assert!(
+        cmds.contains(&"PING") && cmds.contains(&"PONG"),
+        "{skipped:?}"
+    );
+    // The silent-client deadline falls due on the PING at 400 s.
+    assert!(
+        !skipped.contains(&(400_000, "PING".to_string())),
+        "{skipped:?}"
+    );
+}

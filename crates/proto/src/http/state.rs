@@ -543,6 +543,11 @@ impl HttpParser {
         }
         if sink.wants_events()
             && let Some(tx) = self.tx(id)
+            && sink.wants_http_request(
+                ctx,
+                if tx.has_request { &tx.uri } else { b"" },
+                tx.request_header(b"user-agent").unwrap_or(b""),
+            )
         {
             sink.event(ctx, AppEvent::Http(Self::http_event(tx)));
         }

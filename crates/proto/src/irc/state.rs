@@ -263,7 +263,15 @@ impl IrcParser {
         let want_record = sink.wants_records();
         // DCC offers are always reported: the framework turns them into
         // expectations.
-        let want_event = sink.wants_events() || ctcp.as_ref().is_some_and(|c| c.dcc.is_some());
+        let want_event = (sink.wants_events()
+            && (ctcp.is_some()
+                || sink.wants_irc_message(
+                    ctx,
+                    m.command(),
+                    self.session.nick.as_deref(),
+                    &self.session.channels,
+                )))
+            || ctcp.as_ref().is_some_and(|c| c.dcc.is_some());
         if !want_record && !want_event {
             return;
         }
