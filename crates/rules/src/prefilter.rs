@@ -704,7 +704,14 @@ impl Filter {
     }
 
     /// Calls `report` once for each key present in `hay`.
+    #[cfg(test)]
     fn scan(&self, hay: &[u8], report: &mut dyn FnMut(u32)) {
+        self.scan_unless(hay, report, &|_| false);
+    }
+
+    /// Like [`Filter::scan`]; keys searched one by one (a group of few keys)
+    /// are not searched when `skip` says so (their rules cannot match).
+    fn scan_unless(&self, hay: &[u8], report: &mut dyn FnMut(u32), skip: &dyn Fn(u32) -> bool) {
         let mut found = Found {
             seen: Vec::new(),
             n: self.keys.len(),
@@ -712,6 +719,7 @@ impl Filter {
         };
         for &(id, anchor) in &self.few {
             if let Some(k) = self.keys.get(id as usize)
+                && !skip(id)
                 && find_folded(hay, k, anchor)
             {
                 found.report(id);
@@ -799,8 +807,9 @@ impl Part {
         })
     }
 
-    /// Scans `hay`, which starts at buffer position `at`.
-    fn scan(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
+    /// Scans `hay`, which starts at buffer position `at`. Keys searched one
+    /// by one are skipped when none of their rules passes `gate`.
+    fn scan(&self, hay: &[u8], at: u64, out: &mut Vec<u32>, gate: Option<Gate<'_>>) {
         let room = u64::try_from(self.limit)
             .unwrap_or(u64::MAX)
             .saturating_sub(at);
@@ -809,11 +818,23 @@ impl Part {
         if hay.len() < MIN_KEY {
             return;
         }
-        self.filter.scan(hay, &mut |id| {
-            if let Some(rules) = self.key_rules.get(id as usize) {
-                out.extend_from_slice(rules);
-            }
-        });
+        let skip = |id: u32| {
+            gate.is_some_and(|g| {
+                !self
+                    .key_rules
+                    .get(id as usize)
+                    .is_some_and(|rules| rules.iter().any(|&r| g(r)))
+            })
+        };
+        self.filter.scan_unless(
+            hay,
+            &mut |id| {
+                if let Some(rules) = self.key_rules.get(id as usize) {
+                    out.extend_from_slice(rules);
+                }
+            },
+            &skip,
+        );
     }
 }
 
@@ -851,6 +872,9 @@ fn key_window(b: &[u8]) -> &[u8] {
         .unwrap_or(0);
     &b[start..start + MAX_KEY]
 }
+
+/// For a rule index: false when the rule cannot match the input at hand.
+pub(crate) type Gate<'a> = &'a dyn Fn(u32) -> bool;
 
 /// For a rule index, the TCP flag bytes (256-bit set) its flags check accepts.
 pub(crate) type FlagsOf<'a> = &'a dyn Fn(u32) -> [u64; 4];
@@ -955,10 +979,25 @@ impl Group {
     /// Like [`Group::scan`] for a part of a buffer starting at position `at`.
     pub(crate) fn scan_at(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
         if let Some(p) = &self.head {
-            p.scan(hay, at, out);
+            p.scan(hay, at, out, None);
         }
         if let Some(p) = &self.body {
-            p.scan(hay, at, out);
+            p.scan(hay, at, out, None);
+        }
+    }
+
+    /// Like [`Group::scan`], but a key searched on its own (groups of few
+    /// keys) is not searched when none of its rules passes `gate` — a cheap
+    /// header test (protocol, ports) that full evaluation would fail anyway.
+    /// A rule `-> $SMTP_SERVERS 25` without a flow direction sits in every
+    /// server-port group of the to-client direction (its port is the
+    /// client's there), so its key was searched in every HTTP response.
+    pub(crate) fn scan_gated(&self, hay: &[u8], out: &mut Vec<u32>, gate: Gate<'_>) {
+        if let Some(p) = &self.head {
+            p.scan(hay, 0, out, Some(gate));
+        }
+        if let Some(p) = &self.body {
+            p.scan(hay, 0, out, Some(gate));
         }
     }
 }
@@ -1280,6 +1319,32 @@ mod tests {
         let mut out = Vec::new();
         g.scan(&hay, &mut out);
         assert_eq!(out, [7]);
+    }
+
+    /// A key searched on its own is skipped only when none of the rules
+    /// holding it passes the gate; a shared key stays while one rule passes.
+    #[test]
+    fn gated_scan_skips_keys_of_rules_that_cannot_match() {
+        let k = |b: &[u8]| Key {
+            bytes: b.to_vec(),
+            reach: None,
+        };
+        let (smtp, shared) = (k(b"from:\x90\x90\x90"), k(b"shared"));
+        let g = Group::build(
+            &[(1, Some(&smtp)), (2, Some(&shared)), (3, Some(&shared))],
+            None,
+        );
+        let hay = b"xx FROM:\x90\x90\x90 and SHARED";
+        let run = |gate: &dyn Fn(u32) -> bool| {
+            let mut out = Vec::new();
+            g.scan_gated(hay, &mut out, gate);
+            out.sort_unstable();
+            out
+        };
+        assert_eq!(run(&|_| true), [1, 2, 3]);
+        assert_eq!(run(&|r| r != 1), [2, 3]);
+        assert_eq!(run(&|r| r == 3), [2, 3], "rule 3 keeps the shared key");
+        assert_eq!(run(&|_| false), Vec::<u32>::new());
     }
 
     #[test]
