@@ -24,11 +24,12 @@
 //! position. Groups of at most [`FEW`] keys search each key with `memchr`.
 //!
 //! **SIMD for the short keys of big groups.** In a group of more than
-//! [`PACKED_MAX`] keys with at most that many keys of 3–7 bytes (the HTTP
-//! response stream group: ~520 long keys and ~48 short ones), the short keys
-//! go to aho-corasick's packed (Teddy) searcher over a lower-cased copy of the
-//! buffer, folded in stack blocks, and the gram pass over the long keys keeps
-//! the widest stride (5) instead of probing every 2nd byte.
+//! [`PACKED_MAX`] keys, up to that many of its shortest keys of 3 bytes or
+//! more (all of 3–7 bytes in the HTTP response stream group: ~520 long keys
+//! and 48 short ones; those of 3–5 bytes in the `file_data` group) go to
+//! aho-corasick's packed (Teddy) searcher over a lower-cased copy of the
+//! buffer, folded in stack blocks, so the gram pass over the longer keys
+//! probes every 5th (or 3rd, 4th) byte instead of every 2nd.
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -623,37 +624,48 @@ impl Filter {
         Self::build_scalar(keys, all)
     }
 
-    /// In a group of more than [`PACKED_MAX`] keys whose keys of 3 to
-    /// [`LONG_KEY`]` − 1` bytes are at most [`PACKED_MAX`], those go to one
-    /// SIMD searcher, so the gram pass over the longer keys keeps the widest
-    /// stride (instead of every 2nd byte for a single 4-byte key); keys of 2
-    /// bytes keep their scalar filter. None otherwise, or without SIMD.
-    /// Smaller groups, and groups with more short keys (whose common short
-    /// keys would stop the SIMD search at most positions), measured faster
-    /// with the scalar filters.
+    /// In a group of more than [`PACKED_MAX`] keys, the keys of 3 to
+    /// `cut − 1` bytes go to one SIMD searcher, `cut` being the largest
+    /// length (5 to [`LONG_KEY`]) that leaves at most [`PACKED_MAX`] of them;
+    /// the gram pass over the longer keys then probes every `cut − 2`-th byte
+    /// (every 5th with 4-grams when `cut` is [`LONG_KEY`]) instead of every
+    /// 2nd for a single 4-byte key. Keys of 2 bytes keep their scalar filter.
+    /// None when no such cut exists, or without SIMD. Smaller groups, and a
+    /// second searcher for more short keys (common short keys then stop the
+    /// SIMD search at most positions), measured slower.
     fn build_packed(keys: &[Vec<u8>], all: &[u32]) -> Option<Filter> {
         if all.len() <= PACKED_MAX {
             return None;
         }
         let len = |id: u32| keys.get(id as usize).map_or(0, Vec::len);
         let two: Vec<u32> = all.iter().copied().filter(|&id| len(id) < 3).collect();
+        // Keys of 3 to `cut − 1` bytes go to SIMD; `cut` is the largest (at
+        // most LONG_KEY) that leaves at most PACKED_MAX of them. At least 5,
+        // so the gram pass probes every 3rd byte or fewer.
+        let count = |cut: usize| {
+            all.iter()
+                .filter(|&&id| (3..cut).contains(&len(id)))
+                .count()
+        };
+        let cut = (5..=LONG_KEY).rev().find(|&c| count(c) <= PACKED_MAX)?;
         let short: Vec<u32> = all
             .iter()
             .copied()
-            .filter(|&id| (3..LONG_KEY).contains(&len(id)))
+            .filter(|&id| (3..cut).contains(&len(id)))
             .collect();
-        let long: Vec<u32> = all
-            .iter()
-            .copied()
-            .filter(|&id| len(id) >= LONG_KEY)
-            .collect();
-        if short.is_empty() || short.len() > PACKED_MAX {
+        let long: Vec<u32> = all.iter().copied().filter(|&id| len(id) >= cut).collect();
+        if short.is_empty() {
             return None;
         }
+        let (stride, gram) = if cut >= LONG_KEY {
+            (MAX_STRIDE, 4)
+        } else {
+            (cut - 2, 3)
+        };
         let packed = Packed::build(keys, &short)?;
         Some(Filter {
             keys: Vec::new(),
-            grams: (!long.is_empty()).then(|| GramFilter::build(keys, &long, MAX_STRIDE, 4)),
+            grams: (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram)),
             short: (!two.is_empty()).then(|| ShortFilter::build(keys, &two)),
             few: Vec::new(),
             packed: vec![packed],
@@ -1184,8 +1196,8 @@ mod tests {
         }
     }
 
-    /// Big groups: keys of 3–7 bytes in the SIMD searcher, longer ones in
-    /// the gram pass at stride 5, 2-byte ones in the short filter; buffers
+    /// Big groups: the shortest keys of 3 bytes or more in the SIMD searcher,
+    /// longer ones in the gram pass, 2-byte ones in the short filter; buffers
     /// longer than a fold block, keys planted across block boundaries.
     #[test]
     fn big_groups_find_exactly_the_present_keys() {
@@ -1193,7 +1205,8 @@ mod tests {
         let alphabet = b"aAbBcC\x00\x01\xffxyz@`[{<>=\"";
         let mut packed_rounds = 0;
         for round in 0..100 {
-            let n_short = (rnd() % 64) as usize;
+            // Sometimes more than one searcher holds: a shorter cut.
+            let n_short = (rnd() % 130) as usize;
             let n_long = 65 + (rnd() % 200) as usize;
             let n_two = (rnd() % 3) as usize;
             let word = |l: usize, rnd: &mut dyn FnMut() -> u64| -> Vec<u8> {
