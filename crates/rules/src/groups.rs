@@ -303,12 +303,40 @@ impl Engine {
 struct IntervalMap<T> {
     starts: Vec<T>,
     ids: Vec<u32>,
+    /// For maps of more than [`COARSE_MIN`] intervals: for each value of an
+    /// address's top [`COARSE_BITS`] bits, the index of the first start at
+    /// or above it (`2^COARSE_BITS + 1` entries), so a lookup searches only
+    /// the starts sharing its top bits (ET's address lists hold thousands of
+    /// intervals; a full binary search per packet missed the cache).
+    coarse: Vec<u32>,
 }
 
-impl<T: Copy + Ord> IntervalMap<T> {
+/// Top bits of an address indexing [`IntervalMap::coarse`].
+const COARSE_BITS: u32 = 12;
+/// Smaller interval maps are searched whole.
+const COARSE_MIN: usize = 64;
+
+impl<T: Copy + Ord + num_step::Step> IntervalMap<T> {
     fn get(&self, x: T) -> Option<u32> {
-        let i = self.starts.partition_point(|&s| s <= x);
+        let (lo, hi) = match self.coarse.get(x.top(COARSE_BITS)..) {
+            Some([lo, hi, ..]) => (*lo as usize, *hi as usize),
+            _ => (0, self.starts.len()),
+        };
+        let i = lo + self.starts.get(lo..hi)?.partition_point(|&s| s <= x);
         self.ids.get(i.checked_sub(1)?).copied()
+    }
+
+    /// Builds [`IntervalMap::coarse`] for a large map.
+    fn index(&mut self) {
+        if self.starts.len() <= COARSE_MIN {
+            return;
+        }
+        self.coarse = (0..=1usize << COARSE_BITS)
+            .map(|b| {
+                let i = self.starts.partition_point(|s| s.top(COARSE_BITS) < b);
+                u32::try_from(i).unwrap_or(u32::MAX)
+            })
+            .collect();
     }
 }
 
@@ -410,6 +438,7 @@ where
     let mut map = IntervalMap {
         starts: Vec::new(),
         ids: Vec::new(),
+        coarse: Vec::new(),
     };
     if ranges.is_empty() {
         return map;
@@ -453,6 +482,7 @@ where
             map.ids.push(id);
         }
     }
+    map.index();
     map
 }
 
@@ -460,15 +490,23 @@ where
 mod num_step {
     pub(crate) trait Step: Sized {
         fn next(self) -> Option<Self>;
+        /// The top `bits` bits (1–32) as an index.
+        fn top(self, bits: u32) -> usize;
     }
     impl Step for u32 {
         fn next(self) -> Option<Self> {
             self.checked_add(1)
         }
+        fn top(self, bits: u32) -> usize {
+            (self >> (32 - bits)) as usize
+        }
     }
     impl Step for u128 {
         fn next(self) -> Option<Self> {
             self.checked_add(1)
+        }
+        fn top(self, bits: u32) -> usize {
+            (self >> (128 - bits)) as usize
         }
     }
 }
@@ -511,5 +549,66 @@ mod tests {
         assert_eq!(at(21), vec![2]);
         assert_eq!(at(31), Vec::<u32>::new());
         assert_eq!(at(u32::MAX), vec![3]);
+    }
+
+    /// Large maps (as ET's address lists make) answer through the coarse
+    /// index exactly as a whole binary search does, at interval edges too.
+    #[test]
+    fn coarse_index_answers_as_the_full_search() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut lists = Vec::new();
+        let mut interned = FxHashMap::default();
+        let ranges: Vec<(u32, u32, u32)> = (0..600)
+            .map(|i| {
+                let a = rnd() as u32;
+                let len = if i % 3 == 0 {
+                    rnd() as u32 % 0x0100_0000
+                } else {
+                    rnd() as u32 % 300
+                };
+                (a, a.saturating_add(len), i % 40)
+            })
+            .collect();
+        let m = sweep(&ranges, &mut lists, &mut interned);
+        assert!(!m.coarse.is_empty());
+        let whole = IntervalMap {
+            starts: m.starts.clone(),
+            ids: m.ids.clone(),
+            coarse: Vec::new(),
+        };
+        let mut probes: Vec<u32> = vec![0, 1, u32::MAX, u32::MAX - 1];
+        for &(a, b, _) in &ranges {
+            probes.extend([a.wrapping_sub(1), a, b, b.wrapping_add(1)]);
+        }
+        probes.extend((0..20_000).map(|_| rnd() as u32));
+        for p in probes {
+            assert_eq!(m.get(p), whole.get(p), "{p:#x}");
+        }
+        let ranges6: Vec<(u128, u128, u32)> = ranges
+            .iter()
+            .map(|&(a, b, r)| (u128::from(a) << 96, (u128::from(b) << 96) | 0xffff, r))
+            .collect();
+        let m6 = sweep(&ranges6, &mut lists, &mut interned);
+        assert!(!m6.coarse.is_empty());
+        let whole6 = IntervalMap {
+            starts: m6.starts.clone(),
+            ids: m6.ids.clone(),
+            coarse: Vec::new(),
+        };
+        for _ in 0..20_000 {
+            let p = (u128::from(rnd()) << 64) | u128::from(rnd());
+            assert_eq!(m6.get(p), whole6.get(p), "{p:#x}");
+        }
+        for &(a, b, _) in &ranges6 {
+            for p in [a.wrapping_sub(1), a, b, b.wrapping_add(1)] {
+                assert_eq!(m6.get(p), whole6.get(p), "{p:#x}");
+            }
+        }
     }
 }

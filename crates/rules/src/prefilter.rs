@@ -22,6 +22,14 @@
 //! Keys of 2 or 3 bytes are searched one by one with `memchr` on their rarest
 //! byte when there are few, else with an exact byte-pair table probed at every
 //! position. Groups of at most [`FEW`] keys search each key with `memchr`.
+//!
+//! **SIMD for the short keys of big groups.** In a group of more than
+//! [`PACKED_MAX`] keys, up to that many of its shortest keys of 3 bytes or
+//! more (all of 3–7 bytes in the HTTP response stream group: ~520 long keys
+//! and 48 short ones; those of 3–5 bytes in the `file_data` group) go to
+//! aho-corasick's packed (Teddy) searcher over a lower-cased copy of the
+//! buffer, folded in stack blocks, so the gram pass over the longer keys
+//! probes every 5th (or 3rd, 4th) byte instead of every 2nd.
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -424,6 +432,146 @@ fn rarest_byte(k: &[u8]) -> usize {
     (0..k.len()).min_by_key(|&i| commonness(k[i])).unwrap_or(0)
 }
 
+/// Most keys one SIMD searcher takes (the packed searcher's Teddy buckets
+/// crowd beyond this).
+const PACKED_MAX: usize = 64;
+/// Keys this long or longer are searched by a window of this many bytes.
+const PACKED_WINDOW: usize = 8;
+
+/// Keys searched with a SIMD multi-literal searcher (aho-corasick's packed
+/// Teddy) over a lower-cased copy of the buffer: each key is searched by a
+/// window of up to [`PACKED_WINDOW`] bytes starting at its rarest three
+/// bytes (Teddy tells candidates by a window's first three bytes).
+#[derive(Debug)]
+struct Packed {
+    searcher: aho_corasick::packed::Searcher,
+    /// Window first byte → (window, key id, offset of the window in the
+    /// key). Every window starting at a reported position is checked, so
+    /// windows sharing a start are not lost to leftmost-first reporting.
+    by_first: Vec<Vec<Window>>,
+    /// Keys of this searcher (stop early once all were found).
+    n: usize,
+}
+
+/// A key's window in a [`Packed`] searcher: (window bytes, key id, offset
+/// of the window in the key).
+type Window = (Box<[u8]>, u32, u16);
+
+impl Packed {
+    /// None when the CPU has no SIMD searcher for these keys (the caller
+    /// then uses the scalar filters).
+    fn build(keys: &[Vec<u8>], ids: &[u32]) -> Option<Packed> {
+        let mut by_first: Vec<Vec<Window>> = vec![Vec::new(); 256];
+        let mut windows: Vec<&[u8]> = Vec::new();
+        for &id in ids {
+            let k = keys.get(id as usize)?;
+            if k.len() < 3 {
+                return None;
+            }
+            let a = (0..=k.len() - 3)
+                .min_by_key(|&a| window_cost(&k[a..a + 3]))
+                .unwrap_or(0);
+            let w = &k[a..k.len().min(a + PACKED_WINDOW)];
+            let off = u16::try_from(a).ok()?;
+            by_first
+                .get_mut(usize::from(w[0]))?
+                .push((w.into(), id, off));
+            if !windows.contains(&w) {
+                windows.push(w);
+            }
+        }
+        let searcher = aho_corasick::packed::Config::new()
+            .only_teddy(true)
+            .builder()
+            .extend(windows)
+            .build()?;
+        Some(Packed {
+            searcher,
+            by_first,
+            n: ids.len(),
+        })
+    }
+
+    /// Reports the keys occurring in `hay`. The buffer is lower-cased in
+    /// blocks of [`FOLD_BLOCK`] bytes (plus the longest window − 1, so a
+    /// window starting in a block lies in it) on the stack.
+    fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
+        let mut buf = [0u8; FOLD_BLOCK + PACKED_WINDOW];
+        let mut got = 0;
+        let mut base = 0;
+        while base < hay.len() {
+            let end = hay.len().min(base + FOLD_BLOCK + PACKED_WINDOW - 1);
+            let (Some(src), Some(dst)) = (hay.get(base..end), buf.get_mut(..end - base)) else {
+                return;
+            };
+            fold_into(src, dst);
+            let folded = &*dst;
+            let starts = FOLD_BLOCK.min(folded.len());
+            let mut at = 0;
+            while at < starts {
+                let Some(m) = self
+                    .searcher
+                    .find_in(folded, aho_corasick::Span::from(at..folded.len()))
+                else {
+                    break;
+                };
+                let p = m.start();
+                if p >= starts {
+                    break;
+                }
+                let first = folded.get(p).map_or(0, |&b| usize::from(b));
+                for (w, id, off) in self.by_first.get(first).map_or(&[][..], Vec::as_slice) {
+                    if found.seen(*id) || folded.get(p..p + w.len()) != Some(&w[..]) {
+                        continue;
+                    }
+                    let Some(start) = (base + p).checked_sub(usize::from(*off)) else {
+                        continue;
+                    };
+                    if let Some(k) = keys.get(*id as usize)
+                        && hay
+                            .get(start..start + k.len())
+                            .is_some_and(|h| h.eq_ignore_ascii_case(k))
+                    {
+                        found.report(*id);
+                        got += 1;
+                    }
+                }
+                if got >= self.n {
+                    return;
+                }
+                at = p + 1;
+            }
+            base += FOLD_BLOCK;
+        }
+    }
+}
+
+/// Bytes lower-cased per block of the SIMD search.
+const FOLD_BLOCK: usize = 512;
+
+/// Exact ASCII lower-casing of eight bytes (SWAR, as [`fold4`]).
+#[inline(always)]
+fn fold8(x: u64) -> u64 {
+    let h = x & 0x7f7f_7f7f_7f7f_7f7f;
+    let ge_a = h.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
+    let gt_z = h.wrapping_add(0x2525_2525_2525_2525);
+    let upper = (ge_a ^ gt_z) & !x & 0x8080_8080_8080_8080;
+    x | (upper >> 2)
+}
+
+/// `src` lower-cased (ASCII) into `dst` (of the same length).
+fn fold_into(src: &[u8], dst: &mut [u8]) {
+    let mut s = src.chunks_exact(8);
+    let mut d = dst.chunks_exact_mut(8);
+    for (a, b) in (&mut s).zip(&mut d) {
+        let x = <[u8; 8]>::try_from(a).map_or(0, u64::from_le_bytes);
+        b.copy_from_slice(&fold8(x).to_le_bytes());
+    }
+    for (a, b) in s.remainder().iter().zip(d.into_remainder()) {
+        *b = a.to_ascii_lowercase();
+    }
+}
+
 /// Reports each key once per scan.
 struct Found<'a> {
     seen: Vec<u64>,
@@ -461,6 +609,8 @@ struct Filter {
     short: Option<ShortFilter>,
     /// Few keys: (key, offset of its rarest byte), searched with `memchr`.
     few: Vec<(u32, usize)>,
+    /// Keys searched with SIMD over a lower-cased copy of the buffer.
+    packed: Vec<Packed>,
 }
 
 impl Filter {
@@ -468,6 +618,64 @@ impl Filter {
         let all: Vec<u32> = (0..keys.len())
             .filter_map(|i| u32::try_from(i).ok())
             .collect();
+        if let Some(f) = Self::build_packed(&keys, &all) {
+            return Filter { keys, ..f };
+        }
+        Self::build_scalar(keys, all)
+    }
+
+    /// In a group of more than [`PACKED_MAX`] keys, the keys of 3 to
+    /// `cut − 1` bytes go to one SIMD searcher, `cut` being the largest
+    /// length (5 to [`LONG_KEY`]) that leaves at most [`PACKED_MAX`] of them;
+    /// the gram pass over the longer keys then probes every `cut − 2`-th byte
+    /// (every 5th with 4-grams when `cut` is [`LONG_KEY`]) instead of every
+    /// 2nd for a single 4-byte key. Keys of 2 bytes keep their scalar filter.
+    /// None when no such cut exists, or without SIMD. Smaller groups, and a
+    /// second searcher for more short keys (common short keys then stop the
+    /// SIMD search at most positions), measured slower.
+    fn build_packed(keys: &[Vec<u8>], all: &[u32]) -> Option<Filter> {
+        if all.len() <= PACKED_MAX {
+            return None;
+        }
+        let len = |id: u32| keys.get(id as usize).map_or(0, Vec::len);
+        let two: Vec<u32> = all.iter().copied().filter(|&id| len(id) < 3).collect();
+        // Keys of 3 to `cut − 1` bytes go to SIMD; `cut` is the largest (at
+        // most LONG_KEY) that leaves at most PACKED_MAX of them. At least 5,
+        // so the gram pass probes every 3rd byte or fewer.
+        let count = |cut: usize| {
+            all.iter()
+                .filter(|&&id| (3..cut).contains(&len(id)))
+                .count()
+        };
+        let cut = (5..=LONG_KEY).rev().find(|&c| count(c) <= PACKED_MAX)?;
+        let short: Vec<u32> = all
+            .iter()
+            .copied()
+            .filter(|&id| (3..cut).contains(&len(id)))
+            .collect();
+        let long: Vec<u32> = all.iter().copied().filter(|&id| len(id) >= cut).collect();
+        if short.is_empty() {
+            return None;
+        }
+        let (stride, gram) = if cut >= LONG_KEY {
+            (MAX_STRIDE, 4)
+        } else {
+            (cut - 2, 3)
+        };
+        let packed = Packed::build(keys, &short)?;
+        Some(Filter {
+            keys: Vec::new(),
+            grams: (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram)),
+            short: (!two.is_empty()).then(|| ShortFilter::build(keys, &two)),
+            few: Vec::new(),
+            packed: vec![packed],
+        })
+    }
+
+    /// The scalar filters: `memchr` per key for few keys, else sampled grams
+    /// (stride set by the shortest key of 4 bytes or more) and a short-key
+    /// filter.
+    fn build_scalar(keys: Vec<Vec<u8>>, all: Vec<u32>) -> Filter {
         if keys.len() <= FEW {
             let few = all
                 .iter()
@@ -478,6 +686,7 @@ impl Filter {
                 grams: None,
                 short: None,
                 few,
+                packed: Vec::new(),
             };
         }
         let (long, short): (Vec<u32>, Vec<u32>) = all
@@ -502,11 +711,19 @@ impl Filter {
             grams,
             short,
             few: Vec::new(),
+            packed: Vec::new(),
         }
     }
 
     /// Calls `report` once for each key present in `hay`.
+    #[cfg(test)]
     fn scan(&self, hay: &[u8], report: &mut dyn FnMut(u32)) {
+        self.scan_unless(hay, report, &|_| false);
+    }
+
+    /// Like [`Filter::scan`]; keys searched one by one (a group of few keys)
+    /// are not searched when `skip` says so (their rules cannot match).
+    fn scan_unless(&self, hay: &[u8], report: &mut dyn FnMut(u32), skip: &dyn Fn(u32) -> bool) {
         let mut found = Found {
             seen: Vec::new(),
             n: self.keys.len(),
@@ -514,10 +731,14 @@ impl Filter {
         };
         for &(id, anchor) in &self.few {
             if let Some(k) = self.keys.get(id as usize)
+                && !skip(id)
                 && find_folded(hay, k, anchor)
             {
                 found.report(id);
             }
+        }
+        for p in &self.packed {
+            p.scan(&self.keys, hay, &mut found);
         }
         if let Some(g) = &self.grams {
             g.scan(&self.keys, hay, &mut found);
@@ -598,8 +819,9 @@ impl Part {
         })
     }
 
-    /// Scans `hay`, which starts at buffer position `at`.
-    fn scan(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
+    /// Scans `hay`, which starts at buffer position `at`. Keys searched one
+    /// by one are skipped when none of their rules passes `gate`.
+    fn scan(&self, hay: &[u8], at: u64, out: &mut Vec<u32>, gate: Option<Gate<'_>>) {
         let room = u64::try_from(self.limit)
             .unwrap_or(u64::MAX)
             .saturating_sub(at);
@@ -608,11 +830,23 @@ impl Part {
         if hay.len() < MIN_KEY {
             return;
         }
-        self.filter.scan(hay, &mut |id| {
-            if let Some(rules) = self.key_rules.get(id as usize) {
-                out.extend_from_slice(rules);
-            }
-        });
+        let skip = |id: u32| {
+            gate.is_some_and(|g| {
+                !self
+                    .key_rules
+                    .get(id as usize)
+                    .is_some_and(|rules| rules.iter().any(|&r| g(r)))
+            })
+        };
+        self.filter.scan_unless(
+            hay,
+            &mut |id| {
+                if let Some(rules) = self.key_rules.get(id as usize) {
+                    out.extend_from_slice(rules);
+                }
+            },
+            &skip,
+        );
     }
 }
 
@@ -650,6 +884,9 @@ fn key_window(b: &[u8]) -> &[u8] {
         .unwrap_or(0);
     &b[start..start + MAX_KEY]
 }
+
+/// For a rule index: false when the rule cannot match the input at hand.
+pub(crate) type Gate<'a> = &'a dyn Fn(u32) -> bool;
 
 /// For a rule index, the TCP flag bytes (256-bit set) its flags check accepts.
 pub(crate) type FlagsOf<'a> = &'a dyn Fn(u32) -> [u64; 4];
@@ -754,10 +991,25 @@ impl Group {
     /// Like [`Group::scan`] for a part of a buffer starting at position `at`.
     pub(crate) fn scan_at(&self, hay: &[u8], at: u64, out: &mut Vec<u32>) {
         if let Some(p) = &self.head {
-            p.scan(hay, at, out);
+            p.scan(hay, at, out, None);
         }
         if let Some(p) = &self.body {
-            p.scan(hay, at, out);
+            p.scan(hay, at, out, None);
+        }
+    }
+
+    /// Like [`Group::scan`], but a key searched on its own (groups of few
+    /// keys) is not searched when none of its rules passes `gate` — a cheap
+    /// header test (protocol, ports) that full evaluation would fail anyway.
+    /// A rule `-> $SMTP_SERVERS 25` without a flow direction sits in every
+    /// server-port group of the to-client direction (its port is the
+    /// client's there), so its key was searched in every HTTP response.
+    pub(crate) fn scan_gated(&self, hay: &[u8], out: &mut Vec<u32>, gate: Gate<'_>) {
+        if let Some(p) = &self.head {
+            p.scan(hay, 0, out, Some(gate));
+        }
+        if let Some(p) = &self.body {
+            p.scan(hay, 0, out, Some(gate));
         }
     }
 }
@@ -944,6 +1196,82 @@ mod tests {
         }
     }
 
+    /// Big groups: the shortest keys of 3 bytes or more in the SIMD searcher,
+    /// longer ones in the gram pass, 2-byte ones in the short filter; buffers
+    /// longer than a fold block, keys planted across block boundaries.
+    #[test]
+    fn big_groups_find_exactly_the_present_keys() {
+        let mut rnd = rng(0x0bad_cafe_f00d_1234);
+        let alphabet = b"aAbBcC\x00\x01\xffxyz@`[{<>=\"";
+        let mut packed_rounds = 0;
+        for round in 0..100 {
+            // Sometimes more than one searcher holds: a shorter cut.
+            let n_short = (rnd() % 130) as usize;
+            let n_long = 65 + (rnd() % 200) as usize;
+            let n_two = (rnd() % 3) as usize;
+            let word = |l: usize, rnd: &mut dyn FnMut() -> u64| -> Vec<u8> {
+                (0..l)
+                    .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
+                    .collect::<Vec<u8>>()
+                    .to_ascii_lowercase()
+            };
+            let mut keys: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..n_short {
+                let l = 3 + (rnd() % 5) as usize;
+                keys.push(word(l, &mut rnd));
+            }
+            for _ in 0..n_long {
+                let l = 8 + (rnd() % 20) as usize;
+                keys.push(word(l, &mut rnd));
+            }
+            for _ in 0..n_two {
+                keys.push(word(2, &mut rnd));
+            }
+            keys.sort();
+            keys.dedup();
+            let hay_len = (rnd() % 3000) as usize;
+            let mut hay: Vec<u8> = (0..hay_len)
+                .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
+                .collect();
+            for _ in 0..(rnd() % 12) {
+                let k = &keys[(rnd() % keys.len() as u64) as usize];
+                // Near a fold block boundary, or anywhere.
+                let at = if rnd().is_multiple_of(2) && hay.len() > FOLD_BLOCK {
+                    let b = FOLD_BLOCK * (1 + (rnd() % (hay.len() / FOLD_BLOCK) as u64) as usize);
+                    b.saturating_sub((rnd() % 8) as usize).min(hay.len())
+                } else {
+                    (rnd() % (hay.len() as u64 + 1)) as usize
+                };
+                let k: Vec<u8> = k
+                    .iter()
+                    .map(|b| {
+                        if rnd().is_multiple_of(2) {
+                            b.to_ascii_uppercase()
+                        } else {
+                            *b
+                        }
+                    })
+                    .collect();
+                hay.splice(at..at, k);
+            }
+            let want = naive(&keys, &hay);
+            let f = Filter::build(keys.clone());
+            packed_rounds += usize::from(!f.packed.is_empty());
+            let scalar =
+                Filter::build_scalar(keys.clone(), (0..keys.len()).map(|i| i as u32).collect());
+            for (name, f) in [("chosen", &f), ("scalar", &scalar)] {
+                let mut got = Vec::new();
+                f.scan(&hay, &mut |i| got.push(i));
+                got.sort_unstable();
+                assert_eq!(got, want, "round {round} {name} keys {keys:?}");
+            }
+        }
+        // Where SIMD exists (x86_64, aarch64), most rounds used it.
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            assert!(packed_rounds > 50, "{packed_rounds}");
+        }
+    }
+
     #[test]
     fn stride_follows_the_shortest_key() {
         let long: Vec<Vec<u8>> = (0..20)
@@ -1004,6 +1332,32 @@ mod tests {
         let mut out = Vec::new();
         g.scan(&hay, &mut out);
         assert_eq!(out, [7]);
+    }
+
+    /// A key searched on its own is skipped only when none of the rules
+    /// holding it passes the gate; a shared key stays while one rule passes.
+    #[test]
+    fn gated_scan_skips_keys_of_rules_that_cannot_match() {
+        let k = |b: &[u8]| Key {
+            bytes: b.to_vec(),
+            reach: None,
+        };
+        let (smtp, shared) = (k(b"from:\x90\x90\x90"), k(b"shared"));
+        let g = Group::build(
+            &[(1, Some(&smtp)), (2, Some(&shared)), (3, Some(&shared))],
+            None,
+        );
+        let hay = b"xx FROM:\x90\x90\x90 and SHARED";
+        let run = |gate: &dyn Fn(u32) -> bool| {
+            let mut out = Vec::new();
+            g.scan_gated(hay, &mut out, gate);
+            out.sort_unstable();
+            out
+        };
+        assert_eq!(run(&|_| true), [1, 2, 3]);
+        assert_eq!(run(&|r| r != 1), [2, 3]);
+        assert_eq!(run(&|r| r == 3), [2, 3], "rule 3 keeps the shared key");
+        assert_eq!(run(&|_| false), Vec::<u32>::new());
     }
 
     #[test]

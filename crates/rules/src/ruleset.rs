@@ -851,6 +851,14 @@ impl RuleSet {
             .iter()
             .position(|&(lo, hi)| (lo..=hi).contains(&len));
         let ds = class.and_then(|c| self.pkt_dsize.get(c));
+        // Protocol and ports: what a rule's header needs before anything else.
+        let gate = |ri: u32| {
+            self.rules.get(ri as usize).is_some_and(|r| {
+                r.proto.allows(proto)
+                    && ((ports_match(&r.sp, sp) && ports_match(&r.dp, dp))
+                        || (r.bidir && ports_match(&r.sp, dp) && ports_match(&r.dp, sp)))
+            })
+        };
         for e in std::iter::once(engines).chain(ds) {
             let e = e.get(proto);
             if e.is_empty() {
@@ -859,7 +867,7 @@ impl RuleSet {
             if let Some(g) = e.lookup(&sel) {
                 cands.extend_from_slice(g.always_for(tcp_flags));
                 if scan && g.has_keys() {
-                    g.scan(payload, &mut cands);
+                    g.scan_gated(payload, &mut cands, &gate);
                 }
             }
             e.indexed_candidates(src, dst, &mut cands);
