@@ -657,8 +657,8 @@ impl Proto {
                     // where it lies, and buffer it only when it does not name the
                     // protocol at once (the parser then reads it directly).
                     let first = det.bufs[0].is_empty() && det.bufs[1].is_empty();
-                    // (A midstream pickup whose first data may be the server's is
-                    // left to the general path below, which can turn the flow round.)
+                    // A midstream pickup whose first data may be the server's: left
+                    // to the general path below, which can turn the flow round.
                     let may_turn = app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
                         && ctx.dir == Direction::ToServer
                         && det.chunks[1] == 0
@@ -695,13 +695,7 @@ impl Proto {
                             Probe::Found(p) => !server_side(p, &det.bufs[d]),
                             _ => false,
                         };
-                        if !named_client
-                            && app.side & (S_MIDSTREAM | S_REVERSED) == S_MIDSTREAM
-                            && ctx.dir == Direction::ToServer
-                            && det.chunks[1] == 0
-                            && !app.proto.is_known()
-                            && st.stream.is_none()
-                        {
+                        if !named_client && may_turn {
                             let mut flipped = *ctx;
                             flipped.dir = Direction::ToClient;
                             flipped.key = ctx.key.reversed();
