@@ -264,6 +264,15 @@ impl Rest {
         }
     }
 
+    /// An application event no stage reads, left unbuilt: the correlator
+    /// counts it as if it had seen it. Always `false` (the event is not wanted).
+    fn unbuilt_event(&mut self, ctx: &AppContext) -> bool {
+        if let Some(c) = &mut self.correlate {
+            c.on_unbuilt_app_event(ctx.ts);
+        }
+        false
+    }
+
     #[inline(never)]
     fn app_event(&mut self, ctx: &AppContext, ev: &AppEvent) {
         if let Some(d) = &mut self.detect {
@@ -402,16 +411,12 @@ impl ProtoSink for ProtoOut<'_> {
     ) -> bool {
         // Only the behaviour stages read IRC events; the correlator reads none
         // of them but counts them.
-        let rest = &mut *self.rest;
-        if let Some(d) = &mut rest.detect
-            && d.wants_irc_message(ctx, command, nick, channels)
-        {
-            return true;
-        }
-        if let Some(c) = &mut rest.correlate {
-            c.on_unbuilt_app_event(ctx.ts);
-        }
-        false
+        let wanted = self
+            .rest
+            .detect
+            .as_mut()
+            .is_some_and(|d| d.wants_irc_message(ctx, command, nick, channels));
+        wanted || self.rest.unbuilt_event(ctx)
     }
 
     fn wants_http_request(&mut self, ctx: &AppContext, uri: &[u8], user_agent: &[u8]) -> bool {
@@ -420,16 +425,12 @@ impl ProtoSink for ProtoOut<'_> {
         if self.rest.rules.is_some() {
             return true;
         }
-        let rest = &mut *self.rest;
-        if let Some(d) = &mut rest.detect
-            && d.wants_http_request(ctx, uri, user_agent)
-        {
-            return true;
-        }
-        if let Some(c) = &mut rest.correlate {
-            c.on_unbuilt_app_event(ctx.ts);
-        }
-        false
+        let wanted = self
+            .rest
+            .detect
+            .as_mut()
+            .is_some_and(|d| d.wants_http_request(ctx, uri, user_agent));
+        wanted || self.rest.unbuilt_event(ctx)
     }
 
     fn wants_txs(&self) -> bool {
