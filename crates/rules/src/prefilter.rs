@@ -1136,6 +1136,19 @@ mod tests {
             .collect()
     }
 
+    /// `k` with each letter upper-cased at random.
+    fn random_case(k: &[u8], rnd: &mut impl FnMut() -> u64) -> Vec<u8> {
+        k.iter()
+            .map(|b| {
+                if rnd().is_multiple_of(2) {
+                    b.to_ascii_uppercase()
+                } else {
+                    *b
+                }
+            })
+            .collect()
+    }
+
     fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed;
         move || {
@@ -1171,16 +1184,7 @@ mod tests {
             for _ in 0..(rnd() % 4) {
                 let k = &keys[(rnd() % keys.len() as u64) as usize];
                 let at = (rnd() % (hay.len() as u64 + 1)) as usize;
-                let k: Vec<u8> = k
-                    .iter()
-                    .map(|b| {
-                        if rnd().is_multiple_of(2) {
-                            b.to_ascii_uppercase()
-                        } else {
-                            *b
-                        }
-                    })
-                    .collect();
+                let k = random_case(k, &mut rnd);
                 hay.splice(at..at, k);
             }
             let f = Filter::build(keys.clone());
@@ -1242,16 +1246,7 @@ mod tests {
                 } else {
                     (rnd() % (hay.len() as u64 + 1)) as usize
                 };
-                let k: Vec<u8> = k
-                    .iter()
-                    .map(|b| {
-                        if rnd().is_multiple_of(2) {
-                            b.to_ascii_uppercase()
-                        } else {
-                            *b
-                        }
-                    })
-                    .collect();
+                let k = random_case(k, &mut rnd);
                 hay.splice(at..at, k);
             }
             let want = naive(&keys, &hay);
