@@ -239,6 +239,11 @@ impl Engine {
         self.members == 0
     }
 
+    /// True when some keyless rule is indexed by address.
+    pub(crate) fn is_indexed(&self) -> bool {
+        !self.indexed.is_empty()
+    }
+
     /// Appends the keyless rules naming `src` or `dst` (see [`AddrIndex`]).
     pub(crate) fn indexed_candidates(&self, src: IpAddr, dst: IpAddr, out: &mut Vec<u32>) {
         self.indexed.candidates(src, dst, out);

@@ -213,6 +213,9 @@ struct FlowInner {
     tx_alerted: Vec<(u64, u32, u8)>,
     /// Per-flow threshold state by rule.
     flow_th: Vec<(u32, crate::threshold::State)>,
+    /// Per direction: the packet engines' address indexes hold nothing for
+    /// this direction's addresses (None until the first packet asked).
+    addr_quiet: [Option<bool>; 2],
 }
 
 impl FlowState {
@@ -353,6 +356,10 @@ pub struct RuleSet {
     /// Packet rules with `dsize`, by payload-length class ([`DSIZE_CLASSES`]):
     /// a packet scans only the rules that accept its length class.
     pkt_dsize: Vec<ProtoEngines>,
+    /// Some packet engine indexes keyless rules by address.
+    pkt_indexed: bool,
+    /// Per rule: the packet facts it needs, packed ([`PktPre`]).
+    pre: Vec<PktPre>,
     stream: Engine,
     tx_by_buf: BTreeMap<BufferId, Engine>,
     tx_always: BTreeMap<AppProto, Vec<u32>>,
@@ -406,6 +413,47 @@ struct Ctx<'a> {
 
 fn ports_match(set: &PortSet, p: u16) -> bool {
     set.is_full() || set.contains(p)
+}
+
+/// What a packet needs for a rule to match, packed in 12 bytes so keyless
+/// packet rules (evaluated for every packet of their group) are rejected
+/// without reading the rule: the hull of each port set, and whether the rule
+/// needs IPv4 options (`ipopts`; ET's source-route rules sat in every
+/// packet's candidates). A necessary condition only: [`RuleSet::eval_rule`]
+/// still checks everything.
+#[derive(Clone, Copy, Debug)]
+struct PktPre {
+    sp: (u16, u16),
+    dp: (u16, u16),
+    bidir: bool,
+    ipopts: bool,
+}
+
+impl PktPre {
+    fn of(r: &Rule) -> PktPre {
+        let hull = |p: &PortSet| match (p.ranges.first(), p.ranges.last()) {
+            (Some(a), Some(b)) => (a.0, b.1),
+            _ => (0, u16::MAX),
+        };
+        PktPre {
+            sp: hull(&r.sp),
+            dp: hull(&r.dp),
+            bidir: r.bidir,
+            ipopts: r.pkt.iter().any(|c| matches!(c, PktCheck::Ipopts(_))),
+        }
+    }
+
+    /// False when a packet between ports `sp` and `dp`, with IPv4 options
+    /// or not, cannot match the rule.
+    #[inline]
+    fn admits(&self, sp: u16, dp: u16, has_opts: bool) -> bool {
+        if self.ipopts && !has_opts {
+            return false;
+        }
+        let within = |(a, b): (u16, u16), p: u16| a <= p && p <= b;
+        (within(self.sp, sp) && within(self.dp, dp))
+            || (self.bidir && within(self.sp, dp) && within(self.dp, sp))
+    }
 }
 
 impl RuleSet {
@@ -559,6 +607,8 @@ impl RuleSet {
             pkt_only: ProtoEngines::default(),
             pkt_fallback: ProtoEngines::default(),
             pkt_dsize: Vec::new(),
+            pkt_indexed: false,
+            pre: Vec::new(),
             stream: Engine::default(),
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
@@ -680,6 +730,11 @@ impl RuleSet {
         self.pkt_only = pkt_only_e;
         self.pkt_fallback = pkt_fallback_e;
         self.pkt_dsize = pkt_dsize_e;
+        self.pkt_indexed = std::iter::once(&self.pkt_only)
+            .chain(std::iter::once(&self.pkt_fallback))
+            .chain(&self.pkt_dsize)
+            .any(|pe| pe.all().iter().any(|(_, e)| e.is_indexed()));
+        self.pre = self.rules.iter().map(PktPre::of).collect();
         self.stream = stream_e;
         self.tx_by_buf = tx_by_buf;
         self.tx_always = tx_always;
@@ -851,6 +906,31 @@ impl RuleSet {
             .iter()
             .position(|&(lo, hi)| (lo..=hi).contains(&len));
         let ds = class.and_then(|c| self.pkt_dsize.get(c));
+        let has_opts = matches!(p.pkt.l3, L3::Ipv4(i) if !i.options.is_empty());
+        // What a keyless rule needs of the packet, read from the packed
+        // table instead of the rule (most are rejected by a port).
+        let pre_ok = |ri: &u32| {
+            self.pre
+                .get(*ri as usize)
+                .is_none_or(|x| x.admits(sp, dp, has_opts))
+        };
+        // The address index answers the same for every packet of a flow
+        // direction: remember when it holds nothing for its addresses.
+        let index_quiet = match (&mut fs, &p.flow) {
+            (Some(f), Some(fi)) if self.pkt_indexed => {
+                let d = fi.dir.index();
+                let known = f.inner.as_ref().and_then(|i| i.addr_quiet[d]);
+                match known {
+                    Some(q) => q,
+                    None => {
+                        let q = !self.pkt_index_hits(proto, src, dst);
+                        f.inner().addr_quiet[d] = Some(q);
+                        q
+                    }
+                }
+            }
+            _ => false,
+        };
         // Protocol and ports: what a rule's header needs before anything else.
         let gate = |ri: u32| {
             self.rules.get(ri as usize).is_some_and(|r| {
@@ -865,12 +945,14 @@ impl RuleSet {
                 continue;
             }
             if let Some(g) = e.lookup(&sel) {
-                cands.extend_from_slice(g.always_for(tcp_flags));
+                cands.extend(g.always_for(tcp_flags).iter().filter(|r| pre_ok(r)));
                 if scan && g.has_keys() {
                     g.scan_gated(payload, &mut cands, &gate);
                 }
             }
-            e.indexed_candidates(src, dst, &mut cands);
+            if !index_quiet {
+                e.indexed_candidates(src, dst, &mut cands);
+            }
         }
         // IP-only rules: first packet of each direction of a flow.
         let do_iponly = match (&mut fs, &p.flow) {
@@ -933,6 +1015,20 @@ impl RuleSet {
             pd_packet,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
+    }
+
+    /// True when some packet engine's address index (any of them: which
+    /// one a packet uses depends on its length and stream tracking) names
+    /// a rule for a packet from `src` to `dst` of transport `proto`.
+    fn pkt_index_hits(&self, proto: u8, src: IpAddr, dst: IpAddr) -> bool {
+        let mut found = Vec::new();
+        for pe in std::iter::once(&self.pkt_only)
+            .chain(std::iter::once(&self.pkt_fallback))
+            .chain(&self.pkt_dsize)
+        {
+            pe.get(proto).indexed_candidates(src, dst, &mut found);
+        }
+        !found.is_empty()
     }
 
     /// Follows where a TLS / SSH flow turns encrypted (see [`crate::enc`]).

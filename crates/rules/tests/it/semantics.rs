@@ -194,6 +194,87 @@ alert ip any any -> any any (ip_proto:17; sid:13;)
 }
 
 #[test]
+fn keyless_packet_rules_need_their_ports_and_ip_options() {
+    // Keyless packet rules are pre-checked from a packed table (port hulls,
+    // IPv4 options) before evaluation; the answers must not change.
+    let rs = rules(
+        r#"alert ip any any -> any any (ipopts:lsrr; sid:1;)
+alert tcp any 80 -> any 1054 (flags:A,12; sid:2;)
+alert tcp any 1054 <> any 80 (flags:A,12; sid:3;)
+alert tcp any [1000,2000] -> any any (flags:A,12; sid:4;)
+alert tcp any !1500 -> any any (flags:A,12; sid:5;)
+"#,
+    );
+    let sorted = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        v
+    };
+    // 1054 lies inside the hull of [1000,2000] but is not in the list.
+    let mut f = Flow::new(6, 1054, 80);
+    assert_eq!(sorted(f.packet(&rs, TS, ACK, b"")), [3, 5]);
+    assert_eq!(sorted(f.packet(&rs, TC, ACK, b"")), [2, 3, 5]);
+    let mut f = Flow::new(6, 2000, 80);
+    assert_eq!(sorted(f.packet(&rs, TS, ACK, b"")), [4, 5]);
+    let mut f = Flow::new(6, 1500, 80);
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    let mut f = Flow::new(6, 2001, 80);
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [5]);
+    // An IPv4 header with a loose source route option (IHL 7).
+    let l4 = udp(CLIENT, 5000, SERVER, 53, b"x");
+    let plain = ipv4(CLIENT, SERVER, 17, 64, &l4[20..]);
+    let mut opt = plain.clone();
+    opt[0] = 0x47;
+    opt.splice(20..20, [0x83, 7, 4, 10, 0, 0, 1, 0]);
+    let total = u16::try_from(opt.len()).unwrap().to_be_bytes();
+    opt[2..4].copy_from_slice(&total);
+    opt[10..12].copy_from_slice(&[0, 0]);
+    let ck = stormwatch_wire::checksum(&opt[..28]).to_be_bytes();
+    opt[10..12].copy_from_slice(&ck);
+    let hits = |frame: &[u8]| {
+        let d = decode_frame(LinkType::RAW, frame);
+        let mut out = Vec::new();
+        rs.match_packet(
+            &PacketInput {
+                ts: stormwatch_model::Timestamp::from_secs_nanos(1, 0),
+                pkt: &d,
+                frame,
+                flow: None,
+            },
+            None,
+            &mut out,
+        );
+        sids(&out)
+    };
+    assert!(hits(&plain).is_empty());
+    assert_eq!(hits(&opt), [1]);
+}
+
+#[test]
+fn host_rules_of_every_length_class_after_a_quiet_first_packet() {
+    // Keyless rules naming hosts are found through an address index; a flow
+    // direction whose addresses it does not hold skips the lookups, so the
+    // first packet's answer must cover the rules of every payload length.
+    let rs = rules(
+        r#"alert tcp 203.0.113.7 any -> any any (flags:A+; dsize:>100; sid:1;)
+alert tcp 198.51.100.1 any -> any any (flags:A+; sid:2;)
+alert tcp any any -> 203.0.113.7 any (flags:A+; sid:3;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    f.info.stream_tracked = false;
+    let big = [b'x'; 200];
+    assert_eq!(f.packet(&rs, TC, ACK, b""), Vec::<u32>::new());
+    assert_eq!(f.packet(&rs, TC, PA, &big), [1]);
+    assert_eq!(f.packet(&rs, TC, PA, &big), [1]);
+    assert_eq!(f.packet(&rs, TS, ACK, b""), [3]);
+    assert_eq!(f.packet(&rs, TS, PA, &big), [3]);
+    let mut g = Flow::between([192, 168, 1, 11], [198, 51, 100, 9], 6, 4000, 80);
+    assert!(g.packet(&rs, TC, ACK, b"").is_empty());
+    assert!(g.packet(&rs, TC, PA, &big).is_empty());
+    assert!(g.packet(&rs, TS, PA, &big).is_empty());
+}
+
+#[test]
 fn icmp_keywords() {
     let rs = rules(
         r#"alert icmp any any -> any any (itype:8; icode:0; sid:1;)
