@@ -2,9 +2,10 @@
 //! was expected; nothing is silently misread.
 
 use crate::config::RulesConfig;
-use crate::header::{parse_addrs, parse_ports};
+use crate::header::{AddrSet, parse_addrs, parse_ports};
 use crate::lexer::{LogicalLine, RawOption, split_options, unescape, unquote};
 use crate::rule::*;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use stormwatch_model::{
@@ -26,14 +27,35 @@ pub(crate) struct Reject {
     pub(crate) detail: String,
 }
 
-/// Flowbit name → id, shared by all rules of a set (ids in first-seen order).
+/// Flowbit name → id, shared by all rules of a set (ids in first-seen order),
+/// and the address lists parsed so far.
 #[derive(Default, Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) flowbits: BTreeMap<String, u32>,
     pub(crate) order: Vec<String>,
+    /// Header address text → parsed list (at most [`ADDR_MEMO_MAX`]): most
+    /// headers repeat a few lists (`$HOME_NET`, `$EXTERNAL_NET`, …) whose
+    /// expansion cost ≈ 10,000 instructions each time.
+    addrs: FxHashMap<String, AddrSet>,
 }
 
+/// Distinct address lists remembered while loading (more are parsed each time).
+const ADDR_MEMO_MAX: usize = 4096;
+
 impl Names {
+    /// [`parse_addrs`] of `s`, remembered (the variables do not change
+    /// while one rule set loads).
+    fn addrs(&mut self, s: &str, vars: &crate::config::Vars) -> Result<AddrSet, String> {
+        if let Some(a) = self.addrs.get(s) {
+            return Ok(a.clone());
+        }
+        let a = parse_addrs(s, vars)?;
+        if self.addrs.len() < ADDR_MEMO_MAX {
+            self.addrs.insert(s.to_string(), a.clone());
+        }
+        Ok(a)
+    }
+
     fn id(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.flowbits.get(name) {
             return i;
@@ -236,7 +258,8 @@ fn parse_inner(
         }
     };
     let hoff = |t: &str| header.find(t).unwrap_or(0);
-    let src = parse_addrs(toks[2], &cfg.vars)
+    let src = names
+        .addrs(toks[2], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[2]), "source address", e))?;
     let sp =
         parse_ports(toks[3], &cfg.vars).map_err(|e| addr_err(hoff(toks[3]), "source port", e))?;
@@ -251,7 +274,8 @@ fn parse_inner(
             ));
         }
     };
-    let dst = parse_addrs(toks[5], &cfg.vars)
+    let dst = names
+        .addrs(toks[5], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[5]), "destination address", e))?;
     let dp = parse_ports(toks[6], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[6]), "destination port", e))?;
@@ -2742,6 +2766,33 @@ mod tests {
             b"Content-Length: 0\r\n"
         );
         assert_eq!(parse_content(r#""|3 a20|""#).unwrap(), b": ");
+    }
+
+    #[test]
+    fn address_lists_are_remembered_per_text() {
+        let vars = crate::config::Vars::default();
+        let mut names = Names::default();
+        let home = parse_addrs("$HOME_NET", &vars).unwrap();
+        assert_eq!(names.addrs("$HOME_NET", &vars).unwrap(), home);
+        assert_eq!(names.addrs("$HOME_NET", &vars).unwrap(), home);
+        assert_eq!(names.addrs.len(), 1);
+        // Errors are not remembered: each rule reports its own.
+        for _ in 0..2 {
+            assert!(names.addrs("[1.2.3.4,", &vars).is_err());
+        }
+        assert_eq!(names.addrs.len(), 1);
+        // Past the limit, lists are still parsed (just not remembered).
+        for i in 0..ADDR_MEMO_MAX + 10 {
+            let a = format!("10.{}.{}.1", i / 256, i % 256);
+            assert!(
+                names
+                    .addrs(&a, &vars)
+                    .unwrap()
+                    .contains("10.0.0.1".parse().unwrap())
+                    == (i == 0)
+            );
+        }
+        assert_eq!(names.addrs.len(), ADDR_MEMO_MAX);
     }
 
     #[test]
