@@ -1768,7 +1768,11 @@ fn read_text(p: &Path) -> Result<String, RulesError> {
         path: p.to_path_buf(),
         source,
     })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // Valid UTF-8 (the usual case) is taken as is, without a lossy copy.
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn flag_test(m: FlagMod, have: u8, want: u8) -> bool {
