@@ -754,16 +754,43 @@ impl Filter {
     }
 }
 
+/// Below this many possible start positions a key searched on its own is
+/// compared at each of them rather than searched with `memchr`.
+const FEW_DIRECT: usize = 16;
+
 /// True when folded `pat` occurs in `hay` (case-insensitively), searching
 /// for its anchor byte.
 fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
     let Some(&a) = pat.get(anchor) else {
         return false;
     };
+    // Last position where the key fits.
+    let Some(last) = hay.len().checked_sub(pat.len()) else {
+        return false;
+    };
     let up = a.to_ascii_uppercase();
+    // The anchor byte can only lie where the whole key fits around it.
+    let Some(region) = hay.get(..last + anchor + 1) else {
+        return false;
+    };
+    if last < FEW_DIRECT {
+        // Few places to try (head keys searched in a buffer's first bytes):
+        // test the anchor byte there instead of setting up a `memchr` search.
+        return region
+            .get(anchor..)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .any(|(s, &b)| {
+                (b == a || b == up)
+                    && hay
+                        .get(s..s + pat.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(pat))
+            });
+    }
     let mut from = anchor;
-    while from < hay.len() {
-        let Some(rel) = memchr::memchr2(a, up, &hay[from..]) else {
+    while let Some(rest) = region.get(from..) {
+        let Some(rel) = memchr::memchr2(a, up, rest) else {
             return false;
         };
         let at = from + rel;
@@ -1156,6 +1183,26 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             x
+        }
+    }
+
+    #[test]
+    fn single_key_search_at_every_length_and_anchor() {
+        // Short buffers (compared in place) and long ones (memchr on the
+        // anchor byte, limited to where the key fits) around the cut.
+        let mut rnd = rng(0x0bad_cafe_f00d_d00d);
+        for _ in 0..20_000 {
+            let n = (rnd() % 48) as usize;
+            let hay: Vec<u8> = (0..n).map(|_| b"abAB:"[(rnd() % 5) as usize]).collect();
+            let klen = 1 + (rnd() % 5) as usize;
+            let key: Vec<u8> = (0..klen).map(|_| b"ab:"[(rnd() % 3) as usize]).collect();
+            let anchor = (rnd() % klen as u64) as usize;
+            let want = hay.windows(klen).any(|w| w.eq_ignore_ascii_case(&key));
+            assert_eq!(
+                find_folded(&hay, &key, anchor),
+                want,
+                "{hay:?} {key:?} {anchor}"
+            );
         }
     }
 
