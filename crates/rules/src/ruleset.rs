@@ -909,11 +909,7 @@ impl RuleSet {
         let has_opts = matches!(p.pkt.l3, L3::Ipv4(i) if !i.options.is_empty());
         // What a keyless rule needs of the packet, read from the packed
         // table instead of the rule (most are rejected by a port).
-        let pre_ok = |ri: &u32| {
-            self.pre
-                .get(*ri as usize)
-                .is_none_or(|x| x.admits(sp, dp, has_opts))
-        };
+        let pre_ok = |ri: &u32| self.pre_ok(*ri, sp, dp, has_opts);
         // The address index answers the same for every packet of a flow
         // direction: remember when it holds nothing for its addresses.
         let index_quiet = match (&mut fs, &p.flow) {
@@ -1015,6 +1011,15 @@ impl RuleSet {
             pd_packet,
         };
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
+    }
+
+    /// False when rule `ri` cannot match data between ports `sp` and `dp`
+    /// (with IPv4 options or not), from [`PktPre`] alone.
+    #[inline]
+    fn pre_ok(&self, ri: u32, sp: u16, dp: u16, has_opts: bool) -> bool {
+        self.pre
+            .get(ri as usize)
+            .is_none_or(|x| x.admits(sp, dp, has_opts))
     }
 
     /// True when some packet engine's address index (any of them: which
@@ -1156,7 +1161,10 @@ impl RuleSet {
         cands.extend_from_slice(&hits);
         cands.sort_unstable();
         cands.dedup();
-        cands.retain(|r| !sd.alerted.contains(r));
+        // Rules whose ports refuse this flow direction (a rule `-> any 42`
+        // without a flow direction sits in every to-client group) fail
+        // evaluation at once: drop them here, reading only the packed table.
+        cands.retain(|r| !sd.alerted.contains(r) && self.pre_ok(*r, sp, dp, false));
         if cands.is_empty() {
             return;
         }
@@ -1267,6 +1275,8 @@ impl RuleSet {
         }
         cands.sort_unstable();
         cands.dedup();
+        // As for stream chunks: rules whose ports refuse the flow fail at once.
+        cands.retain(|r| self.pre_ok(*r, sp, dp, false));
         let tx_id = tx.tx_id();
         let dir_key = |r: u32| {
             let per_dir = self.rules.get(r as usize).is_some_and(tx_per_direction);

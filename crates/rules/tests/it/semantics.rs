@@ -637,6 +637,36 @@ fn mixed_tx_rule_reads_stream_turn() {
 }
 
 #[test]
+fn stream_and_tx_rules_need_their_ports() {
+    // Candidates of streams and transactions are pre-checked by port (a
+    // rule without a flow direction sits in the other direction's groups).
+    let rs = rules(
+        r#"alert tcp any any -> any 42 (flow:established; content:"q"; sid:1;)
+alert tcp any 42 <> any any (flow:established; content:"q"; sid:2;)
+alert tcp any [1000,2000] -> any any (flow:established; content:"q"; sid:3;)
+alert http any any -> any 42 (flow:established; http.uri; content:"q"; sid:4;)
+alert http any any -> any any (flow:established; http.uri; content:"q"; sid:5;)
+"#,
+    );
+    let uri = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpUri, b"/q");
+    // Client 2000 -> server 42: to the server 1, 2 (reverse) and 3.
+    let mut f = Flow::new(6, 2000, 42);
+    f.info.stream_tracked = true;
+    let mut got = f.chunk(&rs, TS, StreamData::Bytes(b"q"));
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 3]);
+    // Back to the client: 2 only (3's source is the server's port 42).
+    assert_eq!(f.chunk(&rs, TC, StreamData::Bytes(b"q")), [2]);
+    let mut got = f.tx(&rs, TS, &uri);
+    got.sort_unstable();
+    assert_eq!(got, [4, 5]);
+    // 1054 lies inside [1000,2000]'s hull, 80 is not 42.
+    let mut f = Flow::new(6, 1054, 80);
+    assert!(f.chunk(&rs, TS, StreamData::Bytes(b"q")).is_empty());
+    assert_eq!(f.tx(&rs, TS, &uri), [5]);
+}
+
+#[test]
 fn dns_tls_ssh_keywords() {
     let rs = rules(
         r#"alert dns any any -> any any (dns.query; content:"google"; nocase; sid:1;)
