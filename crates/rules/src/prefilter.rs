@@ -636,9 +636,9 @@ impl Filter {
     /// In a group of more than [`PACKED_MAX`] keys, the keys of 3 to
     /// `cut − 1` bytes go to one SIMD searcher, `cut` being the largest
     /// length (5 to [`LONG_KEY`]) that leaves at most [`PACKED_MAX`] of them;
-    /// the gram pass over the longer keys then probes every `cut − 2`-th byte
-    /// (every 5th with 4-grams when `cut` is [`LONG_KEY`]) instead of every
-    /// 2nd for a single 4-byte key. Keys of 2 bytes keep their scalar filter.
+    /// the gram pass over the longer keys then probes 4-byte grams every
+    /// `cut − 3`-th byte (3-byte grams every 3rd when `cut` is 5) instead of
+    /// every 2nd for a single 4-byte key. Keys of 2 bytes keep their scalar filter.
     /// None when no such cut exists, or without SIMD. Smaller groups, and a
     /// second searcher for more short keys (common short keys then stop the
     /// SIMD search at most positions), measured slower.
