@@ -1,11 +1,11 @@
 //! Rule text → validated [`Rule`]. Every rejection names the keyword and what
 //! was expected; nothing is silently misread.
 
-use crate::config::{RulesConfig, Vars};
-use crate::header::{AddrSet, parse_addrs, parse_ports};
+use crate::config::RulesConfig;
+use crate::header::{parse_addrs, parse_ports};
 use crate::lexer::{LogicalLine, RawOption, split_options, unescape, unquote};
 use crate::rule::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use stormwatch_model::{
     AppProto, BufferId, Direction, SSL_STATE_CLIENT_HELLO, SSL_STATE_CLIENT_KEYX,
@@ -26,27 +26,14 @@ pub(crate) struct Reject {
     pub(crate) detail: String,
 }
 
-/// What the rules of one load share: flowbit name → id (ids in first-seen
-/// order), and the address lists already compiled.
+/// Flowbit name → id, shared by all rules of a set (ids in first-seen order).
 #[derive(Default, Debug, Clone)]
 pub(crate) struct Names {
     pub(crate) flowbits: BTreeMap<String, u32>,
     pub(crate) order: Vec<String>,
-    /// Address list text → its set: nearly every rule names `$HOME_NET` and
-    /// `$EXTERNAL_NET`, and ET's IP-list rules repeat their lists rule after rule.
-    addrs: HashMap<String, AddrSet>,
 }
 
 impl Names {
-    /// [`parse_addrs`], compiled once per distinct text of a load.
-    fn addrs(&mut self, s: &str, vars: &Vars) -> Result<AddrSet, String> {
-        if let Some(set) = self.addrs.get(s) {
-            return Ok(set.clone());
-        }
-        let set = parse_addrs(s, vars)?;
-        self.addrs.insert(s.to_string(), set.clone());
-        Ok(set)
-    }
     fn id(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.flowbits.get(name) {
             return i;
@@ -249,8 +236,7 @@ fn parse_inner(
         }
     };
     let hoff = |t: &str| header.find(t).unwrap_or(0);
-    let src = names
-        .addrs(toks[2], &cfg.vars)
+    let src = parse_addrs(toks[2], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[2]), "source address", e))?;
     let sp =
         parse_ports(toks[3], &cfg.vars).map_err(|e| addr_err(hoff(toks[3]), "source port", e))?;
@@ -265,8 +251,7 @@ fn parse_inner(
             ));
         }
     };
-    let dst = names
-        .addrs(toks[5], &cfg.vars)
+    let dst = parse_addrs(toks[5], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[5]), "destination address", e))?;
     let dp = parse_ports(toks[6], &cfg.vars)
         .map_err(|e| addr_err(hoff(toks[6]), "destination port", e))?;
