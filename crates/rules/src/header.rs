@@ -117,23 +117,11 @@ impl AddrSet {
             v6: RangeSet::full(),
         }
     }
-    fn none() -> Self {
-        AddrSet {
-            v4: RangeSet::empty(),
-            v6: RangeSet::empty(),
-        }
-    }
     pub(crate) fn is_any(&self) -> bool {
         self.v4.is_full() && self.v6.is_full()
     }
     fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
-    }
-    fn union(&self, o: &Self) -> Self {
-        AddrSet {
-            v4: self.v4.union(&o.v4),
-            v6: self.v6.union(&o.v6),
-        }
     }
     fn intersect(&self, o: &Self) -> Self {
         AddrSet {
@@ -158,6 +146,29 @@ impl AddrSet {
                 self.v6.contains(u128::from(a))
             }
         }
+    }
+}
+
+/// The elements of a bracketed address list, gathered before one merge.
+#[derive(Default)]
+struct AddrParts {
+    seen: bool,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl AddrParts {
+    fn add(&mut self, set: AddrSet) {
+        self.seen = true;
+        self.v4.extend(set.v4.ranges);
+        self.v6.extend(set.v6.ranges);
+    }
+    /// The union of everything added, or `None` when nothing was.
+    fn into_set(self) -> Option<AddrSet> {
+        self.seen.then(|| AddrSet {
+            v4: RangeSet::normalize(self.v4),
+            v6: RangeSet::normalize(self.v6),
+        })
     }
 }
 
@@ -225,24 +236,25 @@ fn addrs_rec(s: &str, vars: &Vars, depth: usize) -> Result<AddrSet, String> {
         let body = body
             .strip_suffix(']')
             .ok_or_else(|| format!("expected `]` to close address list {s:?}"))?;
-        let mut pos: Option<AddrSet> = None;
-        let mut neg = AddrSet::none();
+        // The elements' ranges are gathered and merged once: ET's IP-list rules
+        // name hundreds of addresses, and merging after each one was quadratic.
+        let mut pos = AddrParts::default();
+        let mut neg = AddrParts::default();
         for part in split_top(body)? {
             if part.is_empty() {
                 return Err(format!("empty element in address list {s:?}"));
             }
             if let Some(r) = part.strip_prefix('!') {
-                neg = neg.union(&addrs_rec(r, vars, depth + 1)?);
+                neg.add(addrs_rec(r, vars, depth + 1)?);
             } else {
-                let p = addrs_rec(part, vars, depth + 1)?;
-                pos = Some(match pos {
-                    Some(x) => x.union(&p),
-                    None => p,
-                });
+                pos.add(addrs_rec(part, vars, depth + 1)?);
             }
         }
-        let base = pos.unwrap_or_else(AddrSet::any);
-        return Ok(base.intersect(&neg.complement()));
+        let base = pos.into_set().unwrap_or_else(AddrSet::any);
+        return Ok(match neg.into_set() {
+            Some(neg) => base.intersect(&neg.complement()),
+            None => base,
+        });
     }
     if let Some(name) = s.strip_prefix('$') {
         let def = vars
@@ -371,24 +383,24 @@ fn ports_rec(s: &str, vars: &Vars, depth: usize) -> Result<PortSet, String> {
         let body = body
             .strip_suffix(']')
             .ok_or_else(|| format!("expected `]` to close port list {s:?}"))?;
-        let mut pos: Option<PortSet> = None;
-        let mut neg = PortSet::empty();
+        let mut pos: Option<Vec<(u16, u16)>> = None;
+        let mut neg: Vec<(u16, u16)> = Vec::new();
         for part in split_top(body)? {
             if part.is_empty() {
                 return Err(format!("empty element in port list {s:?}"));
             }
             if let Some(r) = part.strip_prefix('!') {
-                neg = neg.union(&ports_rec(r, vars, depth + 1)?);
+                neg.extend(ports_rec(r, vars, depth + 1)?.ranges);
             } else {
                 let p = ports_rec(part, vars, depth + 1)?;
-                pos = Some(match pos {
-                    Some(x) => x.union(&p),
-                    None => p,
-                });
+                pos.get_or_insert_with(Vec::new).extend(p.ranges);
             }
         }
-        let base = pos.unwrap_or_else(PortSet::full);
-        return Ok(base.intersect(&neg.complement()));
+        let base = pos.map_or_else(PortSet::full, RangeSet::normalize);
+        if neg.is_empty() {
+            return Ok(base);
+        }
+        return Ok(base.intersect(&RangeSet::normalize(neg).complement()));
     }
     if let Some(name) = s.strip_prefix('$') {
         let def = vars
@@ -497,6 +509,45 @@ mod tests {
         assert!(parse_ports("70000", &v).unwrap_err().contains("0-65535"));
         assert!(parse_ports("90:80", &v).unwrap_err().contains("backwards"));
         assert!(parse_ports("[!80,!81]", &v).unwrap().contains(82));
+    }
+
+    #[test]
+    fn long_lists_merge_to_the_union_of_their_elements() {
+        // ET's IP-list rules: hundreds of unsorted, overlapping and adjacent
+        // elements, IPv4 and IPv6 mixed, with exceptions.
+        let v = Vars::default();
+        let mut parts = Vec::new();
+        for i in 0..300u32 {
+            let x = i.wrapping_mul(2_654_435_761);
+            parts.push(format!(
+                "{}.{}.{}.0/{}",
+                x >> 24,
+                (x >> 16) & 255,
+                i % 7,
+                24 + i % 9
+            ));
+            if i % 11 == 0 {
+                parts.push(format!("2001:db8:{i:x}::/48"));
+            }
+        }
+        parts.push("5.5.5.5".to_string());
+        parts.push("5.5.5.6".to_string());
+        let list = format!("[{},!5.5.5.6]", parts.join(","));
+        let got = parse_addrs(&list, &v).unwrap();
+        let mut want = AddrSet {
+            v4: RangeSet::empty(),
+            v6: RangeSet::empty(),
+        };
+        for p in &parts {
+            let one = parse_addrs(p, &v).unwrap();
+            want.v4 = want.v4.union(&one.v4);
+            want.v6 = want.v6.union(&one.v6);
+        }
+        want = want.intersect(&parse_addrs("5.5.5.6", &v).unwrap().complement());
+        assert_eq!(got, want);
+        assert!(got.contains(ip("5.5.5.5")) && !got.contains(ip("5.5.5.6")));
+        assert!(got.contains(ip("2001:db8:21::1")));
+        assert!(got.v4.ranges.windows(2).all(|w| w[0].1 < w[1].0));
     }
 
     #[test]
