@@ -1218,6 +1218,31 @@ mod tests {
     }
 
     #[test]
+    fn simd_keys_sharing_a_start_are_all_found() {
+        // The SIMD searcher reports one pattern per position: a key whose
+        // window is a prefix of another's (or the reverse) must still be
+        // found where both start.
+        let mut keys: Vec<Vec<u8>> = vec![b"abcd".to_vec(), b"abc".to_vec(), b"abcdef".to_vec()];
+        keys.extend((0..58).map(|i| format!("k{i:02}qq").into_bytes()));
+        keys.extend((0..10).map(|i| format!("longkey{i:02}xyz").into_bytes()));
+        let f = Filter::build(keys.clone());
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            assert!(!f.packed.is_empty(), "the short keys go to SIMD");
+        }
+        for hay in [
+            &b"xxABCdxx"[..],
+            b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabcdefzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabcdzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+            b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabczzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+        ] {
+            let mut got = Vec::new();
+            f.scan(hay, &mut |i| got.push(i));
+            got.sort_unstable();
+            assert_eq!(got, naive(&keys, hay), "{}", String::from_utf8_lossy(hay));
+        }
+    }
+
+    #[test]
     fn filter_finds_exactly_the_present_keys() {
         let mut rnd = rng(0x1234_5678_9abc_def1);
         let alphabet = b"aAbB\x00\x01xyz@`[{";
