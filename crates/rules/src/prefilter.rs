@@ -140,7 +140,8 @@ struct GramFilter {
     gram: usize,
     /// Keeps the gram's bytes of a little-endian 4-byte load.
     mask: u32,
-    shift: u32,
+    /// Keeps the table's `bits` low bits of the hash (see [`GramFilter::hash`]).
+    hmask: usize,
     /// Bit per hash of a loosely folded gram.
     bits: Box<[u64; TABLE_WORDS]>,
     /// Exactly folded gram → the keys holding it there.
@@ -208,7 +209,7 @@ impl GramFilter {
             stride,
             gram,
             mask: if gram == 4 { u32::MAX } else { 0x00ff_ffff },
-            shift: 32 - tbits,
+            hmask: (1usize << tbits) - 1,
             bits: Box::new([0u64; TABLE_WORDS]),
             grams: FxHashMap::default(),
         };
@@ -242,9 +243,13 @@ impl GramFilter {
         f
     }
 
+    /// Table bit of a gram: the top [`MAX_TABLE_BITS`] bits of the
+    /// product, of which a smaller table keeps the low `bits` (a fixed shift
+    /// and a mask: no shift by a loaded count per probe).
     #[inline(always)]
     fn hash(&self, x: u32) -> usize {
-        ((loose(x) & self.mask).wrapping_mul(HASH_MUL) >> self.shift) as usize
+        ((loose(x) & self.mask).wrapping_mul(HASH_MUL) >> (32 - MAX_TABLE_BITS)) as usize
+            & self.hmask
     }
 
     #[inline(always)]
@@ -253,13 +258,30 @@ impl GramFilter {
         (self.bits[(h >> 6) & (TABLE_WORDS - 1)] >> (h & 63)) & 1
     }
 
+    /// [`GramFilter::test`] for a gram of `G` bytes (the mask folded in).
+    #[inline(always)]
+    fn test_g<const G: usize>(&self, x: u32) -> u64 {
+        let x = if G == 4 {
+            loose(x)
+        } else {
+            loose(x) & 0x00ff_ffff
+        };
+        let h = (x.wrapping_mul(HASH_MUL) >> (32 - MAX_TABLE_BITS)) as usize & self.hmask;
+        (self.bits[(h >> 6) & (TABLE_WORDS - 1)] >> (h & 63)) & 1
+    }
+
     fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
-        let mut i = match self.stride {
-            1 => self.scan_blocks::<1>(keys, hay, found),
-            2 => self.scan_blocks::<2>(keys, hay, found),
-            3 => self.scan_blocks::<3>(keys, hay, found),
-            4 => self.scan_blocks::<4>(keys, hay, found),
-            _ => self.scan_blocks::<5>(keys, hay, found),
+        let mut i = match (self.stride, self.gram) {
+            (1, 4) => self.scan_blocks::<1, 4>(keys, hay, found),
+            (2, 4) => self.scan_blocks::<2, 4>(keys, hay, found),
+            (3, 4) => self.scan_blocks::<3, 4>(keys, hay, found),
+            (4, 4) => self.scan_blocks::<4, 4>(keys, hay, found),
+            (_, 4) => self.scan_blocks::<5, 4>(keys, hay, found),
+            (1, _) => self.scan_blocks::<1, 3>(keys, hay, found),
+            (2, _) => self.scan_blocks::<2, 3>(keys, hay, found),
+            (3, _) => self.scan_blocks::<3, 3>(keys, hay, found),
+            (4, _) => self.scan_blocks::<4, 3>(keys, hay, found),
+            (_, _) => self.scan_blocks::<5, 3>(keys, hay, found),
         };
         let g = self.gram;
         let s = self.stride.max(1);
@@ -272,11 +294,13 @@ impl GramFilter {
         }
     }
 
-    /// Probes positions 0, S, 2S, … in blocks of four (one 24-byte window per
-    /// block, so the loads need no bounds checks); returns the first position
-    /// not probed.
+    /// Probes positions 0, S, 2S, … (grams of `G` bytes) in blocks of four
+    /// (one 24-byte window per block, so the loads need no bounds checks);
+    /// returns the first position not probed. A block with a set bit is
+    /// re-tested apart ([`GramFilter::block_hit`]), so the loop keeps no
+    /// gram or word alive past its test.
     #[inline(always)]
-    fn scan_blocks<const S: usize>(
+    fn scan_blocks<const S: usize, const G: usize>(
         &self,
         keys: &[Vec<u8>],
         hay: &[u8],
@@ -289,17 +313,38 @@ impl GramFilter {
             .and_then(|w| <&[u8; BLOCK]>::try_from(w).ok())
         {
             let at = |o: usize| u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
-            let xs = [at(0), at(S), at(2 * S), at(3 * S)];
-            if self.test(xs[0]) | self.test(xs[1]) | self.test(xs[2]) | self.test(xs[3]) != 0 {
-                for (j, x) in xs.into_iter().enumerate() {
-                    if self.test(x) != 0 {
-                        self.confirm(keys, hay, i + j * S, x, found);
-                    }
-                }
+            if self.test_g::<G>(at(0))
+                | self.test_g::<G>(at(S))
+                | self.test_g::<G>(at(2 * S))
+                | self.test_g::<G>(at(3 * S))
+                != 0
+            {
+                self.block_hit::<S, G>(keys, hay, i, w, found);
             }
             i += 4 * S;
         }
         i
+    }
+
+    /// The four probes of the block `w` at `i` one by one, confirming
+    /// those whose bit is set.
+    #[cold]
+    #[inline(never)]
+    fn block_hit<const S: usize, const G: usize>(
+        &self,
+        keys: &[Vec<u8>],
+        hay: &[u8],
+        i: usize,
+        w: &[u8; BLOCK],
+        found: &mut Found<'_>,
+    ) {
+        for j in 0..4 {
+            let o = j * S;
+            let x = u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
+            if self.test_g::<G>(x) != 0 {
+                self.confirm(keys, hay, i + o, x, found);
+            }
+        }
     }
 
     #[cold]
@@ -1347,6 +1392,36 @@ mod tests {
         // Where SIMD exists (x86_64, aarch64), most rounds used it.
         if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             assert!(packed_rounds > 50, "{packed_rounds}");
+        }
+    }
+
+    /// The block loop's probe (gram length a constant) tests the same bit
+    /// as the general one, for 3- and 4-byte grams and every table size.
+    #[test]
+    fn block_probe_tests_the_same_bit_as_the_general_probe() {
+        let mut rnd = rng(0x5eed_0f9a);
+        for (n, len) in [(3usize, 4usize), (40, 5), (600, 9), (5000, 12)] {
+            let keys: Vec<Vec<u8>> = (0..n)
+                .map(|_| (0..len).map(|_| (rnd() & 0xff) as u8).collect())
+                .collect();
+            let ids: Vec<u32> = (0..n as u32).collect();
+            for gram in [3, 4] {
+                let f = GramFilter::build(&keys, &ids, 2, gram);
+                let mut set = 0;
+                for _ in 0..20_000 {
+                    let x = rnd() as u32;
+                    let want = f.test(x & f.mask);
+                    let got = if gram == 4 {
+                        f.test_g::<4>(x)
+                    } else {
+                        f.test_g::<3>(x)
+                    };
+                    assert_eq!(got, want, "gram {gram} keys {n} x {x:#x}");
+                    set += got;
+                }
+                // The big tables answer "maybe" for some random grams.
+                assert!(n < 600 || set > 0, "gram {gram} keys {n}");
+            }
         }
     }
 
