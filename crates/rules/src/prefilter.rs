@@ -503,8 +503,13 @@ struct Packed {
     /// key). Every window starting at a reported position is checked, so
     /// windows sharing a start are not lost to leftmost-first reporting.
     by_first: Vec<Vec<Window>>,
-    /// Keys of this searcher (stop early once all were found).
+    /// Keys of this searcher, `pairs` included (stop early once all were
+    /// found).
     n: usize,
+    /// Keys of 2 bytes searched with `memchr::memmem` in the same
+    /// lower-cased blocks (one SIMD pass for both bytes, instead of
+    /// `memchr` on one byte that is common in bodies, e.g. `q"`).
+    pairs: Vec<(u32, memchr::memmem::Finder<'static>)>,
 }
 
 /// A key's window in a [`Packed`] searcher: (window bytes, key id, offset
@@ -543,6 +548,7 @@ impl Packed {
             searcher,
             by_first,
             n: ids.len(),
+            pairs: Vec::new(),
         })
     }
 
@@ -561,6 +567,12 @@ impl Packed {
             fold_into(src, dst);
             let folded = &*dst;
             let starts = FOLD_BLOCK.min(folded.len());
+            for (id, finder) in &self.pairs {
+                if !found.seen(*id) && finder.find(folded).is_some_and(|p| p < starts) {
+                    found.report(*id);
+                    got += 1;
+                }
+            }
             let mut at = 0;
             while at < starts {
                 let Some(m) = self
@@ -602,6 +614,10 @@ impl Packed {
 
 /// Bytes lower-cased per block of the SIMD search.
 const FOLD_BLOCK: usize = 512;
+
+/// Up to this many 2-byte keys of a group with a SIMD searcher are searched
+/// with `memchr::memmem` in its lower-cased blocks.
+const FEW_PAIRS: usize = 8;
 
 /// Exact ASCII lower-casing of eight bytes (SWAR, as [`fold4`]).
 #[inline(always)]
@@ -692,7 +708,7 @@ impl Filter {
             return None;
         }
         let len = |id: u32| keys.get(id as usize).map_or(0, Vec::len);
-        let two: Vec<u32> = all.iter().copied().filter(|&id| len(id) < 3).collect();
+        let mut two: Vec<u32> = all.iter().copied().filter(|&id| len(id) < 3).collect();
         // Keys of 3 to `cut − 1` bytes go to SIMD; `cut` is the largest (at
         // most LONG_KEY) that leaves at most PACKED_MAX of them. At least 5,
         // so the gram pass probes every 3rd byte or fewer.
@@ -718,7 +734,20 @@ impl Filter {
         } else {
             (cut - 2, 3)
         };
-        let packed = Packed::build(keys, &short)?;
+        let mut packed = Packed::build(keys, &short)?;
+        // Up to FEW_PAIRS keys of 2 bytes are searched in the SIMD pass's
+        // lower-cased blocks.
+        if two.len() <= FEW_PAIRS {
+            packed.pairs = two
+                .iter()
+                .filter_map(|&id| {
+                    let k = keys.get(id as usize)?;
+                    (k.len() == 2).then(|| (id, memchr::memmem::Finder::new(k).into_owned()))
+                })
+                .collect();
+            two.retain(|id| !packed.pairs.iter().any(|(p, _)| p == id));
+            packed.n += packed.pairs.len();
+        }
         Some(Filter {
             keys: Vec::new(),
             grams: (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram)),
@@ -1284,6 +1313,42 @@ mod tests {
             f.scan(hay, &mut |i| got.push(i));
             got.sort_unstable();
             assert_eq!(got, naive(&keys, hay), "{}", String::from_utf8_lossy(hay));
+        }
+    }
+
+    /// Two-byte keys of a group with a SIMD searcher are searched in its
+    /// lower-cased blocks: found in any case, across a block boundary, and
+    /// after every SIMD key was found (the search must not stop early).
+    #[test]
+    fn simd_group_two_byte_keys_are_found_in_every_block() {
+        let mut keys: Vec<Vec<u8>> = vec![b"q\"".to_vec(), b"mz".to_vec()];
+        keys.extend((0..60).map(|i| format!("k{i:02}qq").into_bytes()));
+        keys.extend((0..10).map(|i| format!("longkey{i:02}xyz").into_bytes()));
+        let f = Filter::build(keys.clone());
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            assert!(!f.packed.is_empty(), "the short keys go to SIMD");
+            assert_eq!(f.packed[0].pairs.len(), 2, "2-byte keys in the SIMD pass");
+        }
+        // Every SIMD key first, then the 2-byte keys in later blocks.
+        let mut all_short = Vec::new();
+        for i in 0..60 {
+            all_short.extend(format!("K{i:02}QQ ").bytes());
+        }
+        for (at, tail) in [
+            (FOLD_BLOCK * 2 + 100, &b"Q\"...Mz"[..]),
+            (FOLD_BLOCK * 2 - 1, b"q\""),
+            (FOLD_BLOCK - 1, b"mZ"),
+            (FOLD_BLOCK * 3 + 7, b"zz"),
+        ] {
+            let mut hay = all_short.clone();
+            hay.resize(at.max(hay.len()), b'.');
+            hay.extend_from_slice(tail);
+            hay.extend_from_slice(&[b'.'; 30]);
+            let mut got = Vec::new();
+            f.scan(&hay, &mut |i| got.push(i));
+            got.sort_unstable();
+            let want = naive(&keys, &hay);
+            assert_eq!(got, want, "at {at} {}", String::from_utf8_lossy(tail));
         }
     }
 
