@@ -32,7 +32,9 @@
 //! probes every 5th (or 3rd, 4th) byte instead of every 2nd. When the keys
 //! left to that pass have 6 bytes or more, it probes 4-byte grams (every
 //! `shortest − 3` bytes): 3-byte grams of HTML text hit `file_data`'s keys
-//! at one probe in six.
+//! at one probe in six. Up to [`FEW_PAIRS`] keys of 2 bytes of such a group
+//! are searched with `memchr::memmem` in the same lower-cased blocks (both
+//! bytes at once, instead of `memchr` on one of them).
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
