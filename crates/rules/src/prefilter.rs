@@ -315,35 +315,35 @@ impl GramFilter {
             .and_then(|w| <&[u8; BLOCK]>::try_from(w).ok())
         {
             let at = |o: usize| u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
-            if self.test_g::<G>(at(0))
-                | self.test_g::<G>(at(S))
-                | self.test_g::<G>(at(2 * S))
-                | self.test_g::<G>(at(3 * S))
-                != 0
-            {
-                self.block_hit::<S, G>(keys, hay, i, w, found);
+            let hits = self.test_g::<G>(at(0))
+                | self.test_g::<G>(at(S)) << 1
+                | self.test_g::<G>(at(2 * S)) << 2
+                | self.test_g::<G>(at(3 * S)) << 3;
+            if hits != 0 {
+                self.block_hit::<S>(keys, hay, i, w, hits, found);
             }
             i += 4 * S;
         }
         i
     }
 
-    /// The four probes of the block `w` at `i` one by one, confirming
-    /// those whose bit is set.
+    /// Confirms the probes of the block `w` at `i` whose bit is set in
+    /// `hits` (bit `j`: the probe at `j × S`).
     #[cold]
     #[inline(never)]
-    fn block_hit<const S: usize, const G: usize>(
+    fn block_hit<const S: usize>(
         &self,
         keys: &[Vec<u8>],
         hay: &[u8],
         i: usize,
         w: &[u8; BLOCK],
+        hits: u64,
         found: &mut Found<'_>,
     ) {
         for j in 0..4 {
             let o = j * S;
-            let x = u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
-            if self.test_g::<G>(x) != 0 {
+            if (hits >> j) & 1 != 0 {
+                let x = u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
                 self.confirm(keys, hay, i + o, x, found);
             }
         }
