@@ -13,6 +13,7 @@
 use crate::Ctx;
 use crate::config::Trw;
 use crate::fingerprint::{Class, FpAcc};
+use crate::hosts::HostIndex;
 use crate::sketch::{Budget, Distinct, Seen};
 use crate::util::{RESERVE_MAX, hash64, ip_key, is_group_address, thousands};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -676,39 +677,18 @@ fn scan_summary(info: &ScanInfo) -> String {
 /// a random place and its record at the slab's end (where the records of the
 /// other recent sources, which most lookups want, also are), instead of a
 /// whole record at a random place of a large table.
-struct SourceTable {
-    /// IPv4 sources by address and class packed in one word ([`v4_key`]):
-    /// 16-byte entries, looked up for most packets the detector sees.
-    index_v4: FxHashMap<u64, u32>,
+pub(crate) struct SourceTable {
+    /// IPv4 sources, in the host table shared with the listener detector
+    /// (one entry per address: a packet's lookups for both detectors find
+    /// one cache line).
+    hosts: HostIndex,
+    /// IPv4 sources in `hosts`.
+    v4_len: usize,
     /// IPv6 sources.
     index_v6: FxHashMap<SrcKey, u32>,
     slab: Vec<Source>,
     /// Slab slots of removed sources, reused first.
     free: Vec<u32>,
-}
-
-/// An IPv4 source's address and class in one word (`None` for IPv6).
-fn v4_key(k: &SrcKey) -> Option<u64> {
-    let IpAddr::V4(a) = k.0 else {
-        return None;
-    };
-    let class = match k.1 {
-        Class::Tcp => 0,
-        Class::Udp => 1,
-        Class::Icmp => 2,
-    };
-    Some((u64::from(u32::from(a)) << 2) | class)
-}
-
-/// The source key a [`v4_key`] word stands for.
-fn from_v4_key(x: u64) -> SrcKey {
-    let ip = std::net::Ipv4Addr::from(u32::try_from(x >> 2).unwrap_or(0));
-    let class = match x & 3 {
-        0 => Class::Tcp,
-        1 => Class::Udp,
-        _ => Class::Icmp,
-    };
-    (IpAddr::V4(ip), class)
 }
 
 impl SourceTable {
@@ -718,7 +698,8 @@ impl SourceTable {
     /// (zeroed) again for the larger block.
     fn with_capacity(n: usize) -> SourceTable {
         SourceTable {
-            index_v4: FxHashMap::default(),
+            hosts: HostIndex::default(),
+            v4_len: 0,
             index_v6: FxHashMap::default(),
             slab: Vec::with_capacity(n),
             free: Vec::new(),
@@ -726,13 +707,13 @@ impl SourceTable {
     }
 
     fn len(&self) -> usize {
-        self.index_v4.len() + self.index_v6.len()
+        self.v4_len + self.index_v6.len()
     }
 
     fn slot(&self, k: &SrcKey) -> Option<u32> {
-        match v4_key(k) {
-            Some(x) => self.index_v4.get(&x).copied(),
-            None => self.index_v6.get(k).copied(),
+        match k.0 {
+            IpAddr::V4(a) => self.hosts.get(u32::from(a))?.source(k.1),
+            IpAddr::V6(_) => self.index_v6.get(k).copied(),
         }
     }
 
@@ -773,12 +754,23 @@ impl SourceTable {
         make: impl FnOnce() -> Source,
     ) -> Option<(&mut Source, bool)> {
         let (slab, free) = (&mut self.slab, &mut self.free);
-        let (i, new) = match v4_key(&k) {
-            Some(x) => match self.index_v4.entry(x) {
-                Entry::Occupied(o) => (*o.get(), false),
-                Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
-            },
-            None => match self.index_v6.entry(k) {
+        let (i, new) = match k.0 {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                match self.hosts.get(a).and_then(|e| e.source(k.1)) {
+                    Some(i) => (i, false),
+                    None => {
+                        let i = Self::place(slab, free, make())?;
+                        if !self.hosts.set_source(a, k.1, Some(i)) {
+                            free.push(i);
+                            return None;
+                        }
+                        self.v4_len += 1;
+                        (i, true)
+                    }
+                }
+            }
+            IpAddr::V6(_) => match self.index_v6.entry(k) {
                 Entry::Occupied(o) => (*o.get(), false),
                 Entry::Vacant(v) => (*v.insert(Self::place(slab, free, make())?), true),
             },
@@ -789,9 +781,15 @@ impl SourceTable {
     }
 
     fn remove(&mut self, k: &SrcKey) -> Option<Source> {
-        let i = match v4_key(k) {
-            Some(x) => self.index_v4.remove(&x)?,
-            None => self.index_v6.remove(k)?,
+        let i = match k.0 {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                let i = self.hosts.get(a)?.source(k.1)?;
+                self.hosts.set_source(a, k.1, None);
+                self.v4_len -= 1;
+                i
+            }
+            IpAddr::V6(_) => self.index_v6.remove(k)?,
         };
         let slot = self.slab.get_mut(usize::try_from(i).ok()?)?;
         let s = std::mem::replace(slot, Source::new(Timestamp::ZERO, 0));
@@ -800,14 +798,17 @@ impl SourceTable {
     }
 
     fn iter(&self) -> impl Iterator<Item = (SrcKey, &Source)> {
-        let v4 = self.index_v4.iter().map(|(&x, &i)| (from_v4_key(x), i));
+        let v4 = self.hosts.iter().flat_map(|(a, e)| {
+            e.sources()
+                .map(move |(c, i)| ((IpAddr::V4(std::net::Ipv4Addr::from(a)), c), i))
+        });
         let v6 = self.index_v6.iter().map(|(&k, &i)| (k, i));
         v4.chain(v6)
             .filter_map(|(k, i)| self.slab.get(usize::try_from(i).ok()?).map(|s| (k, s)))
     }
 
     fn heap_bytes(&self) -> usize {
-        self.index_v4.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+        self.hosts.heap_bytes()
             + self.index_v6.capacity() * (std::mem::size_of::<(SrcKey, u32)>() + 1)
             + self.slab.len() * std::mem::size_of::<Source>()
             + self.free.capacity() * 4
@@ -923,6 +924,11 @@ impl Scans {
         self.sources.len()
     }
 
+    /// The IPv4 host table, shared with the listener detector.
+    pub(crate) fn hosts_mut(&mut self) -> &mut HostIndex {
+        &mut self.sources.hosts
+    }
+
     pub(crate) fn pending(&self) -> usize {
         self.pending.len()
     }
@@ -931,6 +937,16 @@ impl Scans {
     pub(crate) fn is_scanner(&self, ip: IpAddr) -> bool {
         if self.decided_now == 0 {
             return false;
+        }
+        if let IpAddr::V4(a) = ip {
+            return self.sources.hosts.get(u32::from(a)).is_some_and(|e| {
+                e.sources().any(|(_, i)| {
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| self.sources.slab.get(i))
+                        .is_some_and(|s| s.decided.is_some())
+                })
+            });
         }
         [Class::Tcp, Class::Udp, Class::Icmp].iter().any(|c| {
             self.sources
@@ -1879,9 +1895,6 @@ mod tests {
             .collect();
         let mut t = SourceTable::with_capacity(4);
         for (n, k) in keys.iter().enumerate() {
-            if let Some(x) = v4_key(k) {
-                assert_eq!(from_v4_key(x), *k);
-            }
             let (s, new) = t
                 .get_or_insert_with(*k, || Source::new(Timestamp::ZERO, n as u64))
                 .unwrap();
