@@ -119,12 +119,9 @@ impl HostIndex {
         self.slots.get(self.find(key)?)
     }
 
-    /// The entry of `key`, made (empty) if absent. The caller stores
-    /// something in it or calls [`HostIndex::prune`].
+    /// The entry of `key`, made (empty) if absent: one probe run. The caller
+    /// stores something in it or calls [`HostIndex::prune`].
     fn entry(&mut self, key: u32) -> Option<usize> {
-        if let Some(i) = self.find(key) {
-            return Some(i);
-        }
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
@@ -141,7 +138,37 @@ impl HostIndex {
                 self.len += 1;
                 return Some(i);
             }
+            if e.key == key {
+                return Some(i);
+            }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// The scan source slot of `(key, c)`, or the one `make` places (and
+    /// `true`) when there is none; `None` when `make` fails.
+    pub(crate) fn source_or_insert_with(
+        &mut self,
+        key: u32,
+        c: Class,
+        make: impl FnOnce() -> Option<u32>,
+    ) -> Option<(u32, bool)> {
+        let i = self.entry(key)?;
+        let e = self.slots.get_mut(i)?;
+        if let Some(s) = e.source(c) {
+            return Some((s, false));
+        }
+        match make() {
+            Some(s) => {
+                if let Some(x) = e.src.get_mut(class_index(c)) {
+                    *x = s.saturating_add(1);
+                }
+                Some((s, true))
+            }
+            None => {
+                self.prune(i);
+                None
+            }
         }
     }
 
@@ -325,6 +352,29 @@ mod tests {
             }
         }
         assert!(t.get(0xdead_beef).is_none());
+    }
+
+    #[test]
+    fn source_or_insert_places_once_and_leaves_nothing_when_placing_fails() {
+        let mut t = HostIndex::default();
+        assert_eq!(t.source_or_insert_with(9, Class::Udp, || None), None);
+        assert_eq!(t.len(), 0, "no empty entry left behind");
+        assert_eq!(
+            t.source_or_insert_with(9, Class::Udp, || Some(4)),
+            Some((4, true))
+        );
+        assert_eq!(
+            t.source_or_insert_with(9, Class::Udp, || Some(5)),
+            Some((4, false))
+        );
+        t.set_first_seen(9, Some(Timestamp(1)));
+        assert_eq!(t.source_or_insert_with(9, Class::Tcp, || None), None);
+        let e = t.get(9).expect("kept");
+        assert_eq!(
+            (e.source(Class::Udp), e.source(Class::Tcp)),
+            (Some(4), None)
+        );
+        assert_eq!(e.first_seen(), Some(Timestamp(1)));
     }
 
     #[test]

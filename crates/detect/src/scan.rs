@@ -756,19 +756,13 @@ impl SourceTable {
         let (slab, free) = (&mut self.slab, &mut self.free);
         let (i, new) = match k.0 {
             IpAddr::V4(a) => {
-                let a = u32::from(a);
-                match self.hosts.get(a).and_then(|e| e.source(k.1)) {
-                    Some(i) => (i, false),
-                    None => {
-                        let i = Self::place(slab, free, make())?;
-                        if !self.hosts.set_source(a, k.1, Some(i)) {
-                            free.push(i);
-                            return None;
-                        }
-                        self.v4_len += 1;
-                        (i, true)
-                    }
+                let (i, new) = self
+                    .hosts
+                    .source_or_insert_with(u32::from(a), k.1, || Self::place(slab, free, make()))?;
+                if new {
+                    self.v4_len += 1;
                 }
+                (i, new)
             }
             IpAddr::V6(_) => match self.index_v6.entry(k) {
                 Entry::Occupied(o) => (*o.get(), false),
