@@ -70,19 +70,31 @@ impl HostEntry {
 }
 
 /// IPv4 hosts: see the module documentation.
-#[derive(Default)]
 pub(crate) struct HostIndex {
     /// A power of two long (or empty).
     slots: Vec<HostEntry>,
+    /// 64 - log2(slots.len()): see [`home`].
+    shift: u32,
     len: usize,
 }
 
-/// Slot of `key` in a table of `mask + 1` slots (Fibonacci hashing: the
-/// high bits of a multiplication, so neighbouring addresses spread).
+/// Slot of `key` in a table of 2^(64 - `shift`) slots: Fibonacci hashing,
+/// the top bits of a multiplication by 2^64/φ, so neighbouring addresses
+/// spread.
 #[inline]
-fn home(key: u32, mask: usize) -> usize {
+fn home(key: u32, shift: u32) -> usize {
     let h = u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((h >> 32) as usize) & mask
+    h.checked_shr(shift).map_or(0, |x| x as usize)
+}
+
+impl Default for HostIndex {
+    fn default() -> HostIndex {
+        HostIndex {
+            slots: Vec::new(),
+            shift: 64,
+            len: 0,
+        }
+    }
 }
 
 impl HostIndex {
@@ -100,7 +112,7 @@ impl HostIndex {
     #[inline]
     fn find(&self, key: u32) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = home(key, mask);
+        let mut i = home(key, self.shift) & mask;
         loop {
             let e = self.slots.get(i)?;
             if !e.live() {
@@ -126,7 +138,7 @@ impl HostIndex {
             self.grow();
         }
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = home(key, mask);
+        let mut i = home(key, self.shift) & mask;
         loop {
             let e = self.slots.get_mut(i)?;
             if !e.live() {
@@ -176,8 +188,9 @@ impl HostIndex {
         let cap = (self.slots.len() * 2).max(16);
         let old = std::mem::replace(&mut self.slots, vec![HostEntry::default(); cap]);
         let mask = cap - 1;
+        self.shift = 64 - cap.trailing_zeros();
         for e in old.into_iter().filter(HostEntry::live) {
-            let mut i = home(e.key, mask);
+            let mut i = home(e.key, self.shift) & mask;
             while let Some(s) = self.slots.get_mut(i) {
                 if !s.live() {
                     *s = e;
@@ -213,7 +226,7 @@ impl HostIndex {
                 }
                 // `e` may stay where it is when its home lies cyclically in
                 // (i, j]; otherwise it moves into the gap at `i`.
-                let h = home(e.key, mask);
+                let h = home(e.key, self.shift) & mask;
                 let stays = if i <= j {
                     i < h && h <= j
                 } else {
