@@ -67,10 +67,12 @@ impl AnsweredSet {
         self.next = u8::try_from((i + 1) % ANSWERED_FLOWS).unwrap_or(0);
     }
 
-    fn find_mut(&mut self, flow: FlowId) -> Option<&mut Answered> {
+    /// The state (`A_*` bits) of the watched contact on `flow`.
+    fn find_mut(&mut self, flow: FlowId) -> Option<&mut u8> {
         self.slots
             .iter_mut()
             .find(|a| a.state & A_LIVE != 0 && a.flow == flow.0)
+            .map(|a| &mut a.state)
     }
 }
 
@@ -141,7 +143,8 @@ struct Source {
     last_answered: Option<FlowId>,
     last_activity: Timestamp,
     stamp: u64,
-    decided: Option<Decided>,
+    /// Boxed: only scanners have it (keeps every record small).
+    decided: Option<Box<Decided>>,
     /// When this episode began (the start of the ping-sweep window).
     born: Timestamp,
     /// The only first contact so far (when `full` is `None`).
@@ -174,9 +177,10 @@ struct First {
     queued: bool,
     /// Its target waits in the undecided backlog.
     backlogged: bool,
-    /// Answered (TCP): watched for a dataless close in `answer`.
+    /// Answered (TCP): watched for a dataless close, in the `A_*` bits of
+    /// `answer` (the answered flow is `flow`).
     watched: bool,
-    answer: Answered,
+    answer: u8,
 }
 
 impl First {
@@ -195,7 +199,7 @@ impl First {
             queued: false,
             backlogged: false,
             watched: false,
-            answer: Answered::default(),
+            answer: 0,
         }
     }
 
@@ -321,8 +325,8 @@ impl Full {
             full.queue.push_back((f.flow, 0));
         }
         if f.watched {
-            full.answered_flows.push(FlowId(f.answer.flow));
-            if let Some(a) = full.answered_flows.find_mut(FlowId(f.answer.flow)) {
+            full.answered_flows.push(f.flow);
+            if let Some(a) = full.answered_flows.find_mut(f.flow) {
                 *a = f.answer;
             }
         }
@@ -521,12 +525,13 @@ impl Source {
     }
 
     /// The watched answered TCP first contact on `flow`, if any.
-    fn answered_mut(&mut self, flow: FlowId) -> Option<&mut Answered> {
+    /// The state (`A_*` bits) of the watched answered TCP first contact on
+    /// `flow`, if any.
+    fn answered_mut(&mut self, flow: FlowId) -> Option<&mut u8> {
         match (&mut self.full, &mut self.one) {
             (Some(f), _) => f.answered_flows.find_mut(flow),
             (None, Some(f)) => {
-                (f.watched && f.answer.state & A_LIVE != 0 && f.answer.flow == flow.0)
-                    .then_some(&mut f.answer)
+                (f.watched && f.answer & A_LIVE != 0 && f.flow == flow).then_some(&mut f.answer)
             }
             (None, None) => None,
         }
@@ -1169,7 +1174,7 @@ impl Scans {
         if s.decided.is_some() {
             self.decided_now = self.decided_now.saturating_sub(1);
         }
-        if let Some(d) = s.decided {
+        if let Some(d) = s.decided.as_deref().copied() {
             let info = s.info(key, d.failures, &mut self.budget, ctx);
             let msg = format!("scan ended: {}", scan_summary(&info));
             ctx.out.push(Notice {
@@ -1303,14 +1308,14 @@ impl Scans {
         }
         f.fp.add(p);
 
-        if let Some(d) = s.decided {
+        if let Some(d) = s.decided.as_deref().copied() {
             if home_target && tnew != Seen::Again {
                 if d.target_notices >= ctx.cfg.scan_target_notices_max {
                     self.target_notices_capped += 1;
                 } else {
                     let info = f.info(key, d.failures, s.probes, s.answered, ctx);
                     if target_notice(&info, class, p.dst, port, p.ts, p.flow_id, ctx) {
-                        if let Some(d) = s.decided.as_mut() {
+                        if let Some(d) = s.decided.as_deref_mut() {
                             d.target_notices += 1;
                         }
                         ctx.attacks
@@ -1400,10 +1405,7 @@ impl Scans {
             // The one first contact: one step of the walk.
             if success && tcp {
                 f.watched = true;
-                f.answer = Answered {
-                    flow: flow.0,
-                    state: A_LIVE,
-                };
+                f.answer = A_LIVE;
             }
             let queued = std::mem::replace(&mut f.queued, false);
             if queued
@@ -1534,7 +1536,7 @@ impl Scans {
             flow,
         );
         let deadline = scan_deadline(s.last_probe().max(ts), ctx);
-        s.decided = Some(d);
+        s.decided = Some(Box::new(d));
         self.decided_now += 1;
         self.scanning.push(Reverse((deadline, key)));
     }
@@ -1562,24 +1564,24 @@ impl Scans {
         let Some(a) = s.answered_mut(p.flow_id) else {
             return;
         };
-        if a.state & A_CLOSED_DATALESS != 0 {
+        if *a & A_CLOSED_DATALESS != 0 {
             return;
         }
         if p.payload_len > 0 {
             // It carried data: a connection, not a probe.
-            a.state = 0;
+            *a = 0;
             self.watched.remove(&p.flow_id);
             return;
         }
         let f = p.tcp_flags;
         if f & tcp_flags::FIN != 0 {
-            a.state |= if from_client { A_FIN_C } else { A_FIN_S };
+            *a |= if from_client { A_FIN_C } else { A_FIN_S };
         }
-        let closed = f & tcp_flags::RST != 0 || a.state & (A_FIN_C | A_FIN_S) == A_FIN_C | A_FIN_S;
+        let closed = f & tcp_flags::RST != 0 || *a & (A_FIN_C | A_FIN_S) == A_FIN_C | A_FIN_S;
         if !closed {
             return;
         }
-        a.state |= A_CLOSED_DATALESS;
+        *a |= A_CLOSED_DATALESS;
         self.apply_dataless(key, Dataless::Fail, p.ts, p.flow_id, ctx);
     }
 
@@ -1603,8 +1605,8 @@ impl Scans {
         let Some(a) = s.answered_mut(flow) else {
             return;
         };
-        let was = a.state;
-        a.state = 0;
+        let was = *a;
+        *a = 0;
         if was & A_CLOSED_DATALESS != 0 {
             self.apply_dataless(key, Dataless::Revert, ts, flow, ctx);
         }
@@ -1664,8 +1666,8 @@ impl Scans {
         let Some(a) = s.answered_mut(rec.flow_id) else {
             return;
         };
-        let was = a.state;
-        a.state = 0;
+        let was = *a;
+        *a = 0;
         // Zeek history: `D`/`d` = data from the originator/responder. A probe
         // carries none either way (an FTP data connection the client opened
         // carries the server's). Unknown history: no call.
@@ -1864,6 +1866,15 @@ fn target_notice(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every source of ordinary traffic has a record in the slab: keep it
+    /// small (the decision and everything past one first contact are out of
+    /// line).
+    #[test]
+    fn source_records_stay_small() {
+        let n = std::mem::size_of::<Source>();
+        assert!(n <= 152, "Source is {n} bytes");
+    }
 
     #[test]
     fn classification_table() {
