@@ -4,11 +4,19 @@
 //! source that probes or is answered, the listener the host that sends), and
 //! in ordinary traffic both look up the same host: a client opening a flow.
 //! One entry per address holds what each keeps, so the second lookup finds
-//! the cache line the first one loaded. The table is open-addressed with
-//! linear probing and its entries hold their keys (a hit reads one line, not
-//! a control byte and then a bucket elsewhere), removals shift later entries
-//! back (no tombstones, so churn does not lengthen probes), and it doubles
-//! past three quarters full.
+//! the cache line the first one loaded. Tables are open-addressed with
+//! linear probing and their entries hold their keys (a hit reads one line,
+//! not a control byte and then a bucket elsewhere); removals shift later
+//! entries back (no tombstones, so churn does not lengthen probes).
+//!
+//! A new host is the costly case: its absence from a table of tens of
+//! thousands of hosts is a cache miss (hundreds of nanoseconds while a
+//! capture streams through the cache), and a capture whose flows keep
+//! bringing new clients pays it on almost every flow. So hosts go first to a
+//! small table of recent ones (which the detectors' lookups keep in cache)
+//! and move to the main table in batches, in the order of their slots there;
+//! a small filter of the main table's addresses (two bits of one word per
+//! address) says when a host cannot be there, without reading it.
 
 use crate::fingerprint::Class;
 use stormwatch_model::Timestamp;
@@ -69,8 +77,8 @@ impl HostEntry {
     }
 }
 
-/// IPv4 hosts: see the module documentation.
-pub(crate) struct HostIndex {
+/// One open-addressed table of entries.
+struct Table {
     /// A power of two long (or empty).
     slots: Vec<HostEntry>,
     /// 64 - log2(slots.len()): see [`home`].
@@ -87,9 +95,9 @@ fn home(key: u32, shift: u32) -> usize {
     h.checked_shr(shift).map_or(0, |x| x as usize)
 }
 
-impl Default for HostIndex {
-    fn default() -> HostIndex {
-        HostIndex {
+impl Default for Table {
+    fn default() -> Table {
+        Table {
             slots: Vec::new(),
             shift: 64,
             len: 0,
@@ -97,15 +105,9 @@ impl Default for HostIndex {
     }
 }
 
-impl HostIndex {
-    /// Entries in use.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
+impl Table {
     /// Bytes of the table.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<HostEntry>()
     }
 
@@ -125,14 +127,8 @@ impl HostIndex {
         }
     }
 
-    /// The entry of `key`, if any.
-    #[inline]
-    pub(crate) fn get(&self, key: u32) -> Option<&HostEntry> {
-        self.slots.get(self.find(key)?)
-    }
-
     /// The entry of `key`, made (empty) if absent: one probe run. The caller
-    /// stores something in it or calls [`HostIndex::prune`].
+    /// stores something in it or calls [`Table::prune`].
     fn entry(&mut self, key: u32) -> Option<usize> {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
@@ -157,30 +153,20 @@ impl HostIndex {
         }
     }
 
-    /// The scan source slot of `(key, c)`, or the one `make` places (and
-    /// `true`) when there is none; `None` when `make` fails.
-    pub(crate) fn source_or_insert_with(
-        &mut self,
-        key: u32,
-        c: Class,
-        make: impl FnOnce() -> Option<u32>,
-    ) -> Option<(u32, bool)> {
-        let i = self.entry(key)?;
-        let e = self.slots.get_mut(i)?;
-        if let Some(s) = e.source(c) {
-            return Some((s, false));
-        }
-        match make() {
-            Some(s) => {
-                if let Some(x) = e.src.get_mut(class_index(c)) {
-                    *x = s.saturating_add(1);
-                }
-                Some((s, true))
+    /// Puts `e` (whose key is not in the table, with room left) in the first
+    /// free slot from its home.
+    fn insert_new(&mut self, e: HostEntry) {
+        let Some(mask) = self.slots.len().checked_sub(1) else {
+            return;
+        };
+        let mut i = home(e.key, self.shift) & mask;
+        while let Some(s) = self.slots.get_mut(i) {
+            if !s.live() {
+                *s = e;
+                self.len += 1;
+                return;
             }
-            None => {
-                self.prune(i);
-                None
-            }
+            i = (i + 1) & mask;
         }
     }
 
@@ -243,38 +229,242 @@ impl HostIndex {
         }
     }
 
+    /// Every entry in use, with its address (table order).
+    fn iter(&self) -> impl Iterator<Item = (u32, &HostEntry)> {
+        self.slots.iter().filter(|e| e.live()).map(|e| (e.key, e))
+    }
+}
+
+/// Entries the recent-hosts table holds before they move to the main one
+/// (its 4,096 slots, 128 KiB, three quarters full).
+const RECENT_MAX: usize = 3_072;
+
+/// IPv4 hosts: see the module documentation. Hosts inserted lately sit in a
+/// small table (looked up for most packets, so it stays in cache); they move
+/// to the main table in batches, in the order of their slots there (one
+/// pass over it, not a cache miss per host). A small filter of the main
+/// table's addresses answers "not there" for a new host without reading it.
+#[derive(Default)]
+pub(crate) struct HostIndex {
+    recent: Table,
+    main: Table,
+    /// Two bits per address of `main` in one word (a blocked Bloom filter):
+    /// a clear bit means the address is not in `main`.
+    filter: Vec<u64>,
+    /// log2(filter.len()).
+    filter_bits: u32,
+    /// Entries removed from `main` since the filter was built (their bits
+    /// stay set until it is rebuilt).
+    removed: usize,
+    /// Batch buffer, reused.
+    batch: Vec<HostEntry>,
+}
+
+/// The filter word and bits of `key`.
+#[inline]
+fn filter_pos(key: u32, bits: u32) -> (usize, u64) {
+    let h = u64::from(key).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let w = h.checked_shr(64 - bits).map_or(0, |x| x as usize);
+    (w, (1u64 << ((h >> 8) & 63)) | (1u64 << ((h >> 14) & 63)))
+}
+
+impl HostIndex {
+    /// Entries in use.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.recent.len + self.main.len
+    }
+
+    /// Bytes of the tables and the filter.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.recent.heap_bytes()
+            + self.main.heap_bytes()
+            + self.filter.capacity() * 8
+            + self.batch.capacity() * std::mem::size_of::<HostEntry>()
+    }
+
+    fn maybe_in_main(&self, key: u32) -> bool {
+        if self.main.len == 0 {
+            return false;
+        }
+        let (w, m) = filter_pos(key, self.filter_bits);
+        self.filter.get(w).is_none_or(|x| x & m == m)
+    }
+
+    /// Where `key` is: in `recent` (`true`) or `main`, and its slot.
+    #[inline]
+    fn locate(&self, key: u32) -> Option<(bool, usize)> {
+        if let Some(i) = self.recent.find(key) {
+            return Some((true, i));
+        }
+        if self.maybe_in_main(key) {
+            return self.main.find(key).map(|i| (false, i));
+        }
+        None
+    }
+
+    fn table(&mut self, recent: bool) -> &mut Table {
+        if recent {
+            &mut self.recent
+        } else {
+            &mut self.main
+        }
+    }
+
+    /// The entry of `key`, if any.
+    #[inline]
+    pub(crate) fn get(&self, key: u32) -> Option<&HostEntry> {
+        let (r, i) = self.locate(key)?;
+        if r {
+            self.recent.slots.get(i)
+        } else {
+            self.main.slots.get(i)
+        }
+    }
+
+    /// The entry of `key`, made (empty, in `recent`) if absent.
+    fn entry(&mut self, key: u32) -> Option<(bool, usize)> {
+        if let Some(at) = self.locate(key) {
+            return Some(at);
+        }
+        if self.recent.len + 1 > RECENT_MAX {
+            self.flush_recent();
+        }
+        self.recent.entry(key).map(|i| (true, i))
+    }
+
+    /// Moves every recent entry to `main`, in the order of their slots there.
+    fn flush_recent(&mut self) {
+        let n = self.recent.len;
+        let mut grew = self.filter.is_empty();
+        // Seven eighths full at most: `main` is looked up only for hosts
+        // not seen lately, so its longer probe runs cost little, and it is
+        // half the memory (page faults) of a table kept three quarters full.
+        while (self.main.len + n) * 8 > self.main.slots.len() * 7 {
+            self.main.grow();
+            grew = true;
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        batch.extend(self.recent.slots.iter().filter(|e| e.live()).copied());
+        let shift = self.main.shift;
+        batch.sort_unstable_by_key(|e| home(e.key, shift));
+        for e in &batch {
+            self.main.insert_new(*e);
+            if !grew {
+                self.filter_add(e.key);
+            }
+        }
+        self.batch = batch;
+        self.recent
+            .slots
+            .iter_mut()
+            .for_each(|e| *e = HostEntry::default());
+        self.recent.len = 0;
+        if grew {
+            self.rebuild_filter();
+        }
+    }
+
+    fn filter_add(&mut self, key: u32) {
+        let (w, m) = filter_pos(key, self.filter_bits);
+        if let Some(x) = self.filter.get_mut(w) {
+            *x |= m;
+        }
+    }
+
+    /// The filter again from `main`'s entries: one word per 16 slots of it
+    /// (at least 4,096 words, 32 KiB).
+    fn rebuild_filter(&mut self) {
+        let words = (self.main.slots.len() / 16).max(4_096).next_power_of_two();
+        self.filter_bits = words.trailing_zeros();
+        self.filter.clear();
+        self.filter.resize(words, 0);
+        let bits = self.filter_bits;
+        for (key, _) in self.main.iter() {
+            let (w, m) = filter_pos(key, bits);
+            if let Some(x) = self.filter.get_mut(w) {
+                *x |= m;
+            }
+        }
+        self.removed = 0;
+    }
+
+    /// Removes the entry at `(recent, i)` if it holds nothing.
+    fn prune(&mut self, recent: bool, i: usize) {
+        let t = self.table(recent);
+        let before = t.len;
+        t.prune(i);
+        if !recent && t.len < before {
+            self.removed += 1;
+            if self.removed > self.main.len + 4_096 {
+                self.rebuild_filter();
+            }
+        }
+    }
+
+    fn slot_mut(&mut self, at: (bool, usize)) -> Option<&mut HostEntry> {
+        self.table(at.0).slots.get_mut(at.1)
+    }
+
+    /// The scan source slot of `(key, c)`, or the one `make` places (and
+    /// `true`) when there is none; `None` when `make` fails.
+    pub(crate) fn source_or_insert_with(
+        &mut self,
+        key: u32,
+        c: Class,
+        make: impl FnOnce() -> Option<u32>,
+    ) -> Option<(u32, bool)> {
+        let at = self.entry(key)?;
+        let e = self.slot_mut(at)?;
+        if let Some(s) = e.source(c) {
+            return Some((s, false));
+        }
+        match make() {
+            Some(s) => {
+                if let Some(x) = e.src.get_mut(class_index(c)) {
+                    *x = s.saturating_add(1);
+                }
+                Some((s, true))
+            }
+            None => {
+                self.prune(at.0, at.1);
+                None
+            }
+        }
+    }
+
     /// Sets (or clears) the scan source slot of `(key, c)`. `false` when the
     /// table could not take the entry.
     pub(crate) fn set_source(&mut self, key: u32, c: Class, slot: Option<u32>) -> bool {
-        let i = match slot {
+        let at = match slot {
             Some(_) => self.entry(key),
-            None => self.find(key),
+            None => self.locate(key),
         };
-        let Some(i) = i else {
+        let Some(at) = at else {
             return slot.is_none();
         };
         let v = slot.map_or(0, |s| s.saturating_add(1));
         if let Some(x) = self
-            .slots
-            .get_mut(i)
+            .slot_mut(at)
             .and_then(|e| e.src.get_mut(class_index(c)))
         {
             *x = v;
         }
-        self.prune(i);
+        self.prune(at.0, at.1);
         true
     }
 
     /// Sets (or clears) when the listener detector first saw `key`.
     pub(crate) fn set_first_seen(&mut self, key: u32, t: Option<Timestamp>) {
-        let i = match t {
+        let at = match t {
             Some(_) => self.entry(key),
-            None => self.find(key),
+            None => self.locate(key),
         };
-        let Some(i) = i else {
+        let Some(at) = at else {
             return;
         };
-        if let Some(e) = self.slots.get_mut(i) {
+        if let Some(e) = self.slot_mut(at) {
             match t {
                 Some(t) => {
                     e.first_seen = t.0;
@@ -286,12 +476,12 @@ impl HostIndex {
                 }
             }
         }
-        self.prune(i);
+        self.prune(at.0, at.1);
     }
 
     /// Every entry in use, with its address (table order).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &HostEntry)> {
-        self.slots.iter().filter(|e| e.live()).map(|e| (e.key, e))
+        self.recent.iter().chain(self.main.iter())
     }
 }
 
@@ -323,15 +513,27 @@ mod tests {
     /// few home slots (long probe runs, shifts across the table's end).
     #[test]
     fn matches_a_plain_map_through_inserts_and_removals() {
-        let mut rng = Rng(7);
+        model_check(4_000, 200_000, 997);
+    }
+
+    /// As above over more addresses than the recent table holds many times
+    /// over: batches move to the main table, which grows, and removals from
+    /// it rebuild the filter.
+    #[test]
+    fn matches_a_plain_map_across_batches_and_filter_rebuilds() {
+        model_check(60_000, 400_000, 49_999);
+    }
+
+    fn model_check(spread: u32, steps: u32, every: u32) {
+        let mut rng = Rng(u64::from(spread));
         let mut t = HostIndex::default();
         let mut model: BTreeMap<u32, ([u32; 3], Option<i64>)> = BTreeMap::new();
         let classes = [Class::Tcp, Class::Udp, Class::Icmp];
-        for step in 0..200_000u32 {
+        for step in 0..steps {
             let key = if step % 3 == 0 {
                 rng.below(64)
             } else {
-                rng.below(4_000).wrapping_mul(0x0101_0101)
+                rng.below(spread).wrapping_mul(0x0101_0101)
             };
             let m = model.entry(key).or_insert(([0; 3], None));
             if rng.chance(30) {
@@ -347,7 +549,7 @@ mod tests {
             if m.0 == [0; 3] && m.1.is_none() {
                 model.remove(&key);
             }
-            if step % 997 == 0 || step > 199_000 {
+            if step % every == 0 || step + 1 == steps {
                 assert_eq!(t.len(), model.len(), "step {step}");
                 for (k, (src, seen)) in &model {
                     let e = t.get(*k).expect("present");
