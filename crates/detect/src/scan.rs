@@ -100,7 +100,13 @@ enum Outcome {
 struct Pending {
     key: SrcKey,
     dst: IpAddr,
+    /// Its timeout's place in the queue: `Scans::q_popped` counts the
+    /// entries that left the queue's front.
+    seq: u64,
 }
+
+/// The deadline of a queued timeout whose contact was answered first.
+const ANSWERED: Timestamp = Timestamp(i64::MIN);
 
 /// A home target probed while its scanner was still undecided.
 struct Backlog {
@@ -828,6 +834,8 @@ pub(crate) struct Scans {
     seq: u64,
     pending: FxHashMap<FlowId, Pending>,
     pending_q: VecDeque<(Timestamp, FlowId)>,
+    /// Entries that left `pending_q`'s front so far.
+    q_popped: u64,
     /// Answered TCP first contacts that may still be watched for a dataless
     /// close (a superset: an entry leaves when its watch ends or its flow
     /// does, so live TCP flows bound it). Closes, data and flow ends on any
@@ -866,16 +874,26 @@ pub(crate) struct Scans {
 /// probe timeout `timeout_ns` after it). ICMP answers (echo replies,
 /// unreachables) may come on another flow: those contacts are also filed by
 /// address pair.
+#[allow(clippy::too_many_arguments)]
 fn await_outcome(
     pending: &mut FxHashMap<FlowId, Pending>,
     pending_q: &mut VecDeque<(Timestamp, FlowId)>,
+    q_popped: u64,
     pair_index: &mut FxHashMap<(IpAddr, IpAddr), FlowId>,
     timeout_ns: i64,
     p: &PacketSummary,
     key: SrcKey,
     class: Class,
 ) {
-    pending.insert(p.flow_id, Pending { key, dst: p.dst });
+    let seq = q_popped.saturating_add(pending_q.len() as u64);
+    pending.insert(
+        p.flow_id,
+        Pending {
+            key,
+            dst: p.dst,
+            seq,
+        },
+    );
     if class != Class::Tcp {
         pair_index.insert((p.src, p.dst), p.flow_id);
     }
@@ -894,6 +912,7 @@ impl Scans {
             seq: 0,
             pending: FxHashMap::default(),
             pending_q: VecDeque::new(),
+            q_popped: 0,
             watched: FxHashSet::default(),
             pair_index: FxHashMap::default(),
             scanning: BinaryHeap::new(),
@@ -1261,6 +1280,7 @@ impl Scans {
                     await_outcome(
                         &mut self.pending,
                         &mut self.pending_q,
+                        self.q_popped,
                         &mut self.pair_index,
                         self.timeout_ns,
                         p,
@@ -1363,6 +1383,7 @@ impl Scans {
             await_outcome(
                 &mut self.pending,
                 &mut self.pending_q,
+                self.q_popped,
                 &mut self.pair_index,
                 self.timeout_ns,
                 p,
@@ -1374,11 +1395,34 @@ impl Scans {
         }
     }
 
+    /// A first contact's outcome is known before its timeout: the timeout is
+    /// marked answered, and answered ones at the queue's front leave it. The
+    /// earliest deadline is then one still awaited: an answered contact does
+    /// not wake the time-driven work when its timeout would have come due.
+    fn unqueue(&mut self, seq: u64, flow: FlowId) {
+        let Some(i) = seq
+            .checked_sub(self.q_popped)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        if let Some(e) = self.pending_q.get_mut(i)
+            && e.1 == flow
+        {
+            e.0 = ANSWERED;
+        }
+        while self.pending_q.front().is_some_and(|e| e.0 == ANSWERED) {
+            self.pending_q.pop_front();
+            self.q_popped += 1;
+        }
+    }
+
     /// Applies a first contact's outcome to its source's walk.
     fn resolve(&mut self, flow: FlowId, o: Outcome, ts: Timestamp, ctx: &mut Ctx<'_>) {
         let Some(pe) = self.pending.remove(&flow) else {
             return;
         };
+        self.unqueue(pe.seq, flow);
         let pk = (pe.key.0, pe.dst);
         if self.pair_index.get(&pk) == Some(&flow) {
             self.pair_index.remove(&pk);
@@ -1734,7 +1778,8 @@ impl Scans {
                 break;
             }
             self.pending_q.pop_front();
-            if self.pending.contains_key(&flow) {
+            self.q_popped += 1;
+            if deadline != ANSWERED && self.pending.contains_key(&flow) {
                 self.timeouts += 1;
                 self.resolve(flow, Outcome::Failure, deadline, ctx);
             }
@@ -1792,8 +1837,9 @@ impl Scans {
     /// every decided scan ends with its final counts.
     pub(crate) fn finish(&mut self, now: Timestamp, ctx: &mut Ctx<'_>) {
         self.advance(now, ctx);
-        while let Some((_, flow)) = self.pending_q.pop_front() {
-            if self.pending.contains_key(&flow) {
+        while let Some((deadline, flow)) = self.pending_q.pop_front() {
+            self.q_popped += 1;
+            if deadline != ANSWERED && self.pending.contains_key(&flow) {
                 self.timeouts += 1;
                 self.resolve(flow, Outcome::Failure, now, ctx);
             }
