@@ -70,6 +70,7 @@ mod beacon;
 mod brute;
 mod config;
 mod fingerprint;
+mod hosts;
 mod irc;
 mod listener;
 mod scan;
@@ -303,9 +304,7 @@ impl Detectors {
         let mut ctx = ctx!(self, out);
         let expected = p.first_in_flow && self.listeners.is_expected(p.dst, p.dst_port, p.ts);
         self.scans.on_packet(p, expected, &mut ctx);
-        let scans = &self.scans;
-        self.listeners
-            .on_packet(p, |ip| scans.is_scanner(ip), &mut ctx);
+        self.listeners.on_packet(p, &mut self.scans, &mut ctx);
         self.notices += (out.len() - before) as u64;
     }
 

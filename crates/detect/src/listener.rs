@@ -25,21 +25,24 @@
 //! watched.
 
 use crate::Ctx;
+use crate::hosts::HostIndex;
+use crate::scan::Scans;
 use crate::util::{FifoMap, RESERVE_MAX, ep};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use stormwatch_model::{
-    C2Info, FlowId, FlowRecord, IpProto, ListenerInfo, Notice, NoticeKind, PacketSummary, Stage,
-    Timestamp, human_duration, tcp_flags,
+    C2Info, Direction, FlowId, FlowRecord, IpProto, ListenerInfo, Notice, NoticeKind,
+    PacketSummary, Stage, Timestamp, human_duration, tcp_flags,
 };
 
-/// Watched hosts: when each was first seen sending, in compact tables (an
-/// IPv4 host is a 16-byte entry: the tables are looked up for most packets
-/// the detectors see, and stay cache-friendly), with the ports learned kept
-/// apart for the few hosts that serve. Oldest first out at `max`.
+/// Watched hosts: when each was first seen sending (IPv4 hosts in the host
+/// table shared with the scan detector, which is looked up for most packets
+/// the detectors see; IPv6 hosts apart), with the ports learned kept apart
+/// for the few hosts that serve. Oldest first out at `max`.
 struct Hosts {
-    v4: FxHashMap<u32, Timestamp>,
+    /// Watched IPv4 hosts (entries of the shared table with a first sight).
+    v4_len: usize,
     v6: FxHashMap<u128, Timestamp>,
     ports: FxHashMap<IpAddr, Vec<u16>>,
     order: VecDeque<IpAddr>,
@@ -50,7 +53,7 @@ struct Hosts {
 impl Hosts {
     fn new(max: usize) -> Hosts {
         Hosts {
-            v4: FxHashMap::default(),
+            v4_len: 0,
             v6: FxHashMap::default(),
             ports: FxHashMap::default(),
             order: VecDeque::with_capacity(max.clamp(1, RESERVE_MAX)),
@@ -60,49 +63,63 @@ impl Hosts {
     }
 
     fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4_len + self.v6.len()
     }
 
-    fn first_seen(&self, ip: IpAddr) -> Option<Timestamp> {
+    fn first_seen(&self, v4: &HostIndex, ip: IpAddr) -> Option<Timestamp> {
         match ip {
-            IpAddr::V4(a) => self.v4.get(&u32::from(a)).copied(),
+            IpAddr::V4(a) => v4.get(u32::from(a))?.first_seen(),
             IpAddr::V6(a) => self.v6.get(&u128::from(a)).copied(),
         }
     }
 
-    fn remove(&mut self, ip: IpAddr) -> bool {
+    fn remove(&mut self, v4: &mut HostIndex, ip: IpAddr) -> bool {
         self.ports.remove(&ip);
         match ip {
-            IpAddr::V4(a) => self.v4.remove(&u32::from(a)).is_some(),
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                if v4.get(a).and_then(|e| e.first_seen()).is_none() {
+                    return false;
+                }
+                v4.set_first_seen(a, None);
+                self.v4_len -= 1;
+                true
+            }
             IpAddr::V6(a) => self.v6.remove(&u128::from(a)).is_some(),
         }
     }
 
     /// Watches `ip` from `ts` unless it is watched already; returns when it
     /// was first seen.
-    fn watch(&mut self, ip: IpAddr, ts: Timestamp) -> Timestamp {
-        if let Some(t) = self.first_seen(ip) {
+    fn watch(&mut self, v4: &mut HostIndex, ip: IpAddr, ts: Timestamp) -> Timestamp {
+        if let Some(t) = self.first_seen(v4, ip) {
             return t;
         }
         while self.len() >= self.max {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if self.remove(old) {
+            if self.remove(v4, old) {
                 self.evicted += 1;
             }
         }
         self.order.push_back(ip);
         match ip {
-            IpAddr::V4(a) => self.v4.insert(u32::from(a), ts),
-            IpAddr::V6(a) => self.v6.insert(u128::from(a), ts),
-        };
+            IpAddr::V4(a) => {
+                v4.set_first_seen(u32::from(a), Some(ts));
+                self.v4_len += 1;
+            }
+            IpAddr::V6(a) => {
+                self.v6.insert(u128::from(a), ts);
+            }
+        }
         ts
     }
 
+    /// Bytes held apart from the shared host table (counted by the scan
+    /// detector).
     fn heap_bytes(&self) -> usize {
-        self.v4.capacity() * (std::mem::size_of::<(u32, Timestamp)>() + 1)
-            + self.v6.capacity() * (std::mem::size_of::<(u128, Timestamp)>() + 1)
+        self.v6.capacity() * (std::mem::size_of::<(u128, Timestamp)>() + 1)
             + self.ports.capacity() * (std::mem::size_of::<(IpAddr, Vec<u16>)>() + 1)
             + self.ports.values().map(|p| p.capacity() * 2).sum::<usize>()
             + self.order.len() * std::mem::size_of::<IpAddr>()
@@ -128,9 +145,20 @@ struct Backdoor {
     listener_ts: Timestamp,
 }
 
+/// Flows opened by their server's side (midstream pickups: rare) whose
+/// client has not sent yet, tracked at once; past it the shortcut of
+/// [`Listeners::sender_watched`] is off for the rest of the input.
+const FLIPPED_MAX: usize = 4_096;
+
 /// Listener learning state.
 pub(crate) struct Listeners {
     hosts: Hosts,
+    /// Flows whose first packet came from the server and whose client has
+    /// not sent yet: that client's first packet in the flow is not the
+    /// flow's first packet.
+    flipped: FxHashSet<FlowId>,
+    /// `flipped` reached [`FLIPPED_MAX`].
+    flipped_full: bool,
     expect: FifoMap<(IpAddr, u16), Timestamp>,
     cand: FifoMap<FlowId, Candidate>,
     cand_q: VecDeque<(Timestamp, FlowId)>,
@@ -160,6 +188,8 @@ impl Listeners {
             backdoors: FifoMap::new(backdoor_max),
             backdoor_sessions: 0,
             hosts: Hosts::new(hosts_max),
+            flipped: FxHashSet::default(),
+            flipped_full: false,
             expect: FifoMap::new(expect_max),
             cand: FifoMap::new(expect_max),
             cand_q: VecDeque::new(),
@@ -191,6 +221,7 @@ impl Listeners {
             + self
                 .backdoors
                 .capacity_bytes(std::mem::size_of::<((IpAddr, u16), Backdoor)>())
+            + self.flipped.capacity() * (std::mem::size_of::<FlowId>() + 1)
     }
 
     /// An FTP data connection or DCC offer announced `addr:port`.
@@ -212,26 +243,36 @@ impl Listeners {
 
     /// Watches `ip` (when it may get records) and returns when it was first
     /// seen.
-    fn watch(&mut self, ip: IpAddr, ts: Timestamp, ctx: &Ctx<'_>) -> Option<Timestamp> {
+    fn watch(
+        &mut self,
+        v4: &mut HostIndex,
+        ip: IpAddr,
+        ts: Timestamp,
+        ctx: &Ctx<'_>,
+    ) -> Option<Timestamp> {
         if ctx.cfg.listener_home_only && !ctx.is_home(ip) {
             return None;
         }
-        Some(self.hosts.watch(ip, ts))
+        Some(self.hosts.watch(v4, ip, ts))
     }
 
-    /// Packet entry point. `scanner(ip)` tells whether `ip` is a decided scanner.
-    pub(crate) fn on_packet(
-        &mut self,
-        p: &PacketSummary,
-        scanner: impl Fn(IpAddr) -> bool,
-        ctx: &mut Ctx<'_>,
-    ) {
-        // A host is watched from the first packet it sends.
-        let src_first_seen = self.watch(p.src, p.ts, ctx);
+    /// Packet entry point. `scans` holds the shared IPv4 host table and
+    /// tells whether a client is a decided scanner.
+    pub(crate) fn on_packet(&mut self, p: &PacketSummary, scans: &mut Scans, ctx: &mut Ctx<'_>) {
+        let f = p.tcp_flags;
+        let synack = p.proto == IpProto::TCP
+            && f & (tcp_flags::SYN | tcp_flags::ACK | tcp_flags::RST)
+                == tcp_flags::SYN | tcp_flags::ACK;
+        // A host is watched from the first packet it sends (its first
+        // packet in some flow). Only a SYN/ACK needs to know since when.
+        let src_first_seen = if !synack && self.sender_watched(p) {
+            None
+        } else {
+            self.watch(scans.hosts_mut(), p.src, p.ts, ctx)
+        };
         if p.proto != IpProto::TCP {
             return;
         }
-        let f = p.tcp_flags;
         if f & tcp_flags::RST != 0 {
             if let Some(c) = self.cand.get_mut(&p.flow_id) {
                 c.reset = true;
@@ -275,7 +316,7 @@ impl Listeners {
             ts: p.ts,
             watched_secs: watched,
             reset: false,
-            needs_data: scanner(client),
+            needs_data: scans.is_scanner(client),
         };
         if ctx.attacks.exploit_before(server, p.ts).is_some() {
             self.report(&c, p.flow_id, ctx);
@@ -286,6 +327,35 @@ impl Listeners {
                 i64::try_from(ctx.cfg.listener_confirm_secs).unwrap_or(i64::MAX / 2_000_000_000);
             self.cand_q.push_back((p.ts.add_secs(secs), p.flow_id));
             self.cand.entry_or_insert_with(p.flow_id, || c);
+        }
+    }
+
+    /// The sender of `p` is watched already (if it may be) because it sent
+    /// an earlier packet of the flow that the detectors saw — they see the
+    /// first packet of each flow in each direction — and no watched host was
+    /// evicted since: a client's later packets (FIN, RST, ICMP) need no
+    /// lookup. A client whose flow was opened by the server's side (a
+    /// midstream pickup) sends its first packet in the flow after the
+    /// flow's first packet; such flows are noted until it does.
+    #[inline]
+    fn sender_watched(&mut self, p: &PacketSummary) -> bool {
+        match p.dir {
+            Direction::ToClient => {
+                if p.first_in_flow {
+                    if self.flipped.len() < FLIPPED_MAX {
+                        self.flipped.insert(p.flow_id);
+                    } else {
+                        self.flipped_full = true;
+                    }
+                }
+                false
+            }
+            Direction::ToServer => {
+                !p.first_in_flow
+                    && self.hosts.evicted == 0
+                    && !self.flipped_full
+                    && (self.flipped.is_empty() || !self.flipped.remove(&p.flow_id))
+            }
         }
     }
 
@@ -307,6 +377,9 @@ impl Listeners {
     /// The flow ended: data in both directions confirms, otherwise the accept
     /// was a probe.
     pub(crate) fn on_flow_end(&mut self, rec: &FlowRecord, ctx: &mut Ctx<'_>) {
+        if !self.flipped.is_empty() {
+            self.flipped.remove(&rec.flow_id);
+        }
         if !self.backdoors.is_empty() && rec.key.proto == IpProto::TCP {
             self.backdoor_session(rec, ctx);
         }
@@ -477,22 +550,32 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "2001:db8::2".parse().unwrap();
         let c: IpAddr = "10.0.0.3".parse().unwrap();
+        let mut v4 = HostIndex::default();
         let mut h = Hosts::new(2);
-        h.watch(a, t(1));
-        h.watch(b, t(2));
-        h.watch(a, t(3));
-        assert_eq!(h.first_seen(a), Some(t(1)), "watched from its first packet");
-        assert_eq!(h.first_seen(b), Some(t(2)));
+        h.watch(&mut v4, a, t(1));
+        h.watch(&mut v4, b, t(2));
+        h.watch(&mut v4, a, t(3));
+        assert_eq!(
+            h.first_seen(&v4, a),
+            Some(t(1)),
+            "watched from its first packet"
+        );
+        assert_eq!(h.first_seen(&v4, b), Some(t(2)));
         h.ports.entry(a).or_default().push(80);
-        h.watch(c, t(4));
+        h.watch(&mut v4, c, t(4));
         assert_eq!(h.evicted, 1);
         assert_eq!(h.len(), 2);
-        assert_eq!(h.first_seen(a), None, "oldest out");
+        assert_eq!(h.first_seen(&v4, a), None, "oldest out");
+        assert_eq!(v4.len(), 1, "its entry in the shared table freed");
         assert!(!h.ports.contains_key(&a), "with its ports");
-        assert_eq!(h.first_seen(c), Some(t(4)));
-        h.watch(a, t(5));
-        assert_eq!(h.first_seen(a), Some(t(5)), "a new host after eviction");
-        assert_eq!(h.first_seen(b), None);
+        assert_eq!(h.first_seen(&v4, c), Some(t(4)));
+        h.watch(&mut v4, a, t(5));
+        assert_eq!(
+            h.first_seen(&v4, a),
+            Some(t(5)),
+            "a new host after eviction"
+        );
+        assert_eq!(h.first_seen(&v4, b), None);
         assert_eq!(h.evicted, 2);
     }
 }

@@ -127,33 +127,45 @@ pub(crate) fn split_options(body: &str) -> Result<Vec<RawOption<'_>>, (usize, St
                 _ => i = at + 1,
             }
         }
-        let Some(end) = end else {
-            let frag = body[start..].trim();
-            return Err((
-                start,
-                if in_q {
-                    format!("expected a closing `\"` in option `{frag}`")
-                } else {
-                    format!("expected `;` after option `{frag}`")
-                },
-            ));
-        };
-        let opt = &body[start..end];
-        let (name, value) = match opt.find(':') {
-            Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
-            None => (opt.trim(), None),
-        };
-        if name.is_empty() {
-            return Err((start, "expected a keyword before `:`".to_string()));
-        }
-        out.push(RawOption {
-            name,
-            value,
-            offset: start,
-        });
-        i = end + 1;
+        i = push_option(body, start, end, in_q, &mut out)?;
     }
     Ok(out)
+}
+
+/// Adds the option that starts at `start` and ends at the `;` at `end` (none:
+/// the body ended inside it) and returns where the next one may start.
+fn push_option<'a>(
+    body: &'a str,
+    start: usize,
+    end: Option<usize>,
+    in_q: bool,
+    out: &mut Vec<RawOption<'a>>,
+) -> Result<usize, (usize, String)> {
+    let Some(end) = end else {
+        let frag = body[start..].trim();
+        return Err((
+            start,
+            if in_q {
+                format!("expected a closing `\"` in option `{frag}`")
+            } else {
+                format!("expected `;` after option `{frag}`")
+            },
+        ));
+    };
+    let opt = &body[start..end];
+    let (name, value) = match opt.find(':') {
+        Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
+        None => (opt.trim(), None),
+    };
+    if name.is_empty() {
+        return Err((start, "expected a keyword before `:`".to_string()));
+    }
+    out.push(RawOption {
+        name,
+        value,
+        offset: start,
+    });
+    Ok(end + 1)
 }
 
 /// Removes surrounding double quotes, when present.
@@ -243,31 +255,7 @@ mod tests {
                 }
                 i += 1;
             }
-            let Some(end) = end else {
-                let frag = body[start..].trim();
-                return Err((
-                    start,
-                    if in_q {
-                        format!("expected a closing `\"` in option `{frag}`")
-                    } else {
-                        format!("expected `;` after option `{frag}`")
-                    },
-                ));
-            };
-            let opt = &body[start..end];
-            let (name, value) = match opt.find(':') {
-                Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
-                None => (opt.trim(), None),
-            };
-            if name.is_empty() {
-                return Err((start, "expected a keyword before `:`".to_string()));
-            }
-            out.push(RawOption {
-                name,
-                value,
-                offset: start,
-            });
-            i = end + 1;
+            i = push_option(body, start, end, in_q, &mut out)?;
         }
         Ok(out)
     }
