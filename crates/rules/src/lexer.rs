@@ -96,15 +96,8 @@ pub(crate) fn split_options(body: &str) -> Result<Vec<RawOption<'_>>, (usize, St
     let bytes = body.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        // Skip blanks between options.
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            break;
-        }
-        let start = i;
+    while let Some(start) = option_start(bytes, i) {
+        i = start;
         let mut in_q = false;
         let mut end = None;
         // Jump from one byte that matters to the next (rule bodies are long).
@@ -130,6 +123,15 @@ pub(crate) fn split_options(body: &str) -> Result<Vec<RawOption<'_>>, (usize, St
         i = push_option(body, start, end, in_q, &mut out)?;
     }
     Ok(out)
+}
+
+/// Where the next option starts at or after `i` (blanks between options
+/// skipped); `None` when only blanks are left.
+fn option_start(bytes: &[u8], i: usize) -> Option<usize> {
+    let rest = bytes.get(i..)?;
+    rest.iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|k| i + k)
 }
 
 /// Adds the option that starts at `start` and ends at the `;` at `end` (none:
@@ -232,14 +234,8 @@ mod tests {
         let bytes = body.as_bytes();
         let mut out = Vec::new();
         let mut i = 0;
-        while i < bytes.len() {
-            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i >= bytes.len() {
-                break;
-            }
-            let start = i;
+        while let Some(start) = option_start(bytes, i) {
+            i = start;
             let (mut in_q, mut esc, mut end) = (false, false, None);
             while i < bytes.len() {
                 let c = bytes[i];
