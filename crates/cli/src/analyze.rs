@@ -368,6 +368,11 @@ pub fn run(a: AnalyzeArgs) -> Result<ExitCode> {
             eprintln!("stormwatch: warning: {w}");
         }
     }
+    // Everything is written: the process ends after this, and the operating system
+    // takes the rule set's memory back at once, where freeing its compiled rules one
+    // allocation at a time took ≈ 20 ms with all ET rules (longer than analysing a
+    // small capture).
+    std::mem::forget(settings.engine.rules.take());
     Ok(if outcome.warnings.is_empty() {
         ExitCode::SUCCESS
     } else {
