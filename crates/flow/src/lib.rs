@@ -430,6 +430,11 @@ pub struct FlowTable<U> {
     reasm_frame: Vec<u8>,
     /// Captures frames come from (see [`FlowTable::add_backing`]).
     backings: Vec<Backing>,
+    /// Common TCP segments take [`TcpSession::on_segment_fast`] (tests compare it
+    /// with the general path by turning it off).
+    fast_path: bool,
+    /// Segments that took it.
+    fast_hits: u64,
 }
 
 impl<U: Default> FlowTable<U> {
@@ -473,7 +478,25 @@ impl<U: Default> FlowTable<U> {
             held_pool: Vec::new(),
             reasm_frame: Vec::new(),
             backings: Vec::new(),
+            fast_path: true,
+            fast_hits: 0,
         }
+    }
+
+    /// Turns the shortcut for common TCP segments (in-order data and pure ACKs on
+    /// established connections) off or on; on by default. Every callback, byte,
+    /// counter and record is the same either way — the tests that check it turn it
+    /// off to compare.
+    #[doc(hidden)]
+    pub fn set_tcp_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
+    }
+
+    /// TCP segments that took the shortcut so far (see
+    /// [`FlowTable::set_tcp_fast_path`]).
+    #[doc(hidden)]
+    pub fn tcp_fast_path_segments(&self) -> u64 {
+        self.fast_hits
     }
 
     /// Declares that the frames handed in from now on are slices of `bytes` (the
@@ -1002,8 +1025,11 @@ impl<U: Default> FlowTable<U> {
                 reasm_mem,
                 held_pool,
                 backings,
+                fast_path,
+                fast_hits,
                 ..
             } = self;
+            let fast_path = *fast_path;
             let Some(f) = slots
                 .get_mut(usize::try_from(i).unwrap_or(usize::MAX))
                 .and_then(Option::as_mut)
@@ -1029,6 +1055,12 @@ impl<U: Default> FlowTable<U> {
             if let Some(s) = &seg {
                 if csum.segment_invalid(cfg, pkt, counters) {
                     f.tcp.bad_checksum(dir);
+                } else if let Some(p) = fast_path
+                    .then(|| f.tcp.on_segment_fast(dir, s, cfg))
+                    .flatten()
+                {
+                    *fast_hits += 1;
+                    plan = Some(p);
                 } else {
                     let mut env = Env {
                         cfg,

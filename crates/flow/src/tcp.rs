@@ -197,6 +197,8 @@ pub(crate) struct Plan {
     pub peer_ack: Option<u32>,
     /// The payload is stream data starting at this sequence number.
     pub data_seq: Option<u32>,
+    /// Made by [`TcpSession::on_segment_fast`]: the stream phase is the fast one.
+    pub fast: bool,
 }
 
 /// The TCP facts of one segment.
@@ -925,6 +927,123 @@ impl TcpSession {
         };
     }
 
+    /// The state phase of the common segment, decided and applied at once: on an
+    /// established connection, an ACK without SYN, FIN or RST, with a non-zero
+    /// window, that acknowledges nothing beyond what the peer's stream delivered and
+    /// (when it carries data) starts exactly at the next sequence number, where
+    /// nothing is held out of order and the depth stays ahead. `None` (and nothing
+    /// changed) for every other segment, which takes [`TcpSession::on_segment`].
+    /// Such a segment raises no event and changes no counter there either; this
+    /// does what that would do, and its plan makes [`TcpSession::on_stream`] take
+    /// the matching shortcut (`docs/flow.md`, "The fast path").
+    #[inline]
+    pub fn on_segment_fast(
+        &mut self,
+        d: Direction,
+        seg: &Segment<'_>,
+        cfg: &FlowConfig,
+    ) -> Option<Plan> {
+        let f = seg.flags;
+        if self.state != TcpState::Established
+            || self.bits & S_TRACKED == 0
+            || f & (tf::SYN | tf::FIN | tf::RST | tf::ACK) != tf::ACK
+            || seg.ack == 0
+            || seg.window == 0
+            || cfg.delivery != Delivery::Immediate
+        {
+            return None;
+        }
+        let di = d.index();
+        let [a, b] = &self.dir;
+        let (me, peer) = if di == 0 { (a, b) } else { (b, a) };
+        const ME_NEED: u16 = SEQ_KNOWN | BASE_KNOWN;
+        const ME_BAR: u16 = RST_SENT | FIN_SEEN | DEPTH_REACHED;
+        if me.bits & (ME_NEED | ME_BAR) != ME_NEED
+            || peer.bits & (BASE_KNOWN | FIN_SEEN) != BASE_KNOWN
+            || peer.bits & (SYN_SEEN | SYN_ACKED) == SYN_SEEN
+        {
+            return None;
+        }
+        if peer.has(SEQ_KNOWN) && SeqNumber(seg.ack).distance(SeqNumber(peer.next_seq)) > (1 << 30)
+        {
+            return None;
+        }
+        if peer.offset_of(seg.ack) > i64_of(peer.delivered) {
+            return None;
+        }
+        let mut new_ts = None;
+        if let Some(ts) = seg.tsval
+            && self.bits & S_TIMESTAMPS != 0
+        {
+            if !me.has(TS_KNOWN) || ts == 0 || SeqNumber(ts).distance(SeqNumber(me.last_ts)) < 0 {
+                return None;
+            }
+            if seg.seq == me.next_seq {
+                new_ts = Some(ts);
+            }
+        }
+        let plen = u32::try_from(seg.payload.len()).ok()?;
+        let data = plen > 0;
+        if data
+            && (plen >= 1 << 30
+                || seg.seq != me.next_seq
+                || (plen == 1 && peer.has(WIN_ZERO))
+                || me.offset_of(seg.seq) != i64_of(me.delivered)
+                || me.held.as_ref().is_some_and(|h| !h.ooo.is_empty())
+                || me.delivered.saturating_add(u64::from(plen)) >= TcpDir::depth_limit(cfg))
+        {
+            return None;
+        }
+        let peer_acks = peer.has(ACK_SEEN);
+        let me = &mut self.dir[di];
+        me.flags |= f;
+        me.bits = (me.bits & !WIN_ZERO) | ACK_SEEN;
+        if let Some(ts) = new_ts {
+            me.last_ts = ts;
+        }
+        if data {
+            if peer_acks {
+                me.set(KEEP_OK);
+            }
+            me.next_seq = seg.seq.wrapping_add(plen);
+        }
+        self.letter(d, if data { L_D } else { L_A });
+        Some(Plan {
+            peer_ack: Some(seg.ack),
+            data_seq: data.then_some(seg.seq),
+            fast: true,
+        })
+    }
+
+    /// The stream phase of a plan from [`TcpSession::on_segment_fast`]: what
+    /// [`TcpDir::on_peer_ack`] and [`TcpDir::on_data`] do when the acknowledgement
+    /// reaches no further than the delivered stream and the data lies at the delivery
+    /// point with nothing held after it.
+    fn on_stream_fast(
+        &mut self,
+        d: Direction,
+        plan: Plan,
+        payload: &[u8],
+        env: &mut Env<'_>,
+        sink: &mut ChunkSink<'_>,
+    ) {
+        if let Some(ack) = plan.peer_ack {
+            let peer = &mut self.dir[d.flip().index()];
+            let a = peer.offset_of(ack);
+            if a > 0 && peer.held.is_some() {
+                peer.trim_kept(a.unsigned_abs());
+                peer.account(env);
+            }
+        }
+        if plan.data_seq.is_some() {
+            let me = &mut self.dir[d.index()];
+            me.emit_bytes(Release::Both, d, payload, env, sink);
+            if me.held.is_some() {
+                me.account(env);
+            }
+        }
+    }
+
     /// State phase of one segment sent in direction `d` (checksum already judged
     /// good): flags, handshake, RST/FIN and the closing states, history. Returns the
     /// stream events raised (bits of [`StreamEvent`]) and what the stream phase
@@ -1242,6 +1361,10 @@ impl TcpSession {
         env: &mut Env<'_>,
         sink: &mut ChunkSink<'_>,
     ) -> u32 {
+        if plan.fast {
+            self.on_stream_fast(d, plan, payload, env, sink);
+            return 0;
+        }
         let mut ev = 0;
         if let Some(ack) = plan.peer_ack {
             ev |= self.dir[d.flip().index()].on_peer_ack(d.flip(), ack, env, sink);

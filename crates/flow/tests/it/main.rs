@@ -4,6 +4,7 @@
 
 mod defrag;
 mod delivery;
+mod fastpath;
 mod prop;
 mod reassembly;
 mod table;
