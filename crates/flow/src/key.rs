@@ -1,9 +1,9 @@
 //! The flow lookup key: the bidirectional 5-tuple (+ VLAN ids), normalised so both
 //! directions of a flow hash and compare equal.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use stormwatch_model::{FlowKey, IpProto};
-use stormwatch_wire::{Decoded, L4};
+use stormwatch_wire::{Decoded, L3, L4};
 
 /// Kind of protocol handling a flow gets.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -21,30 +21,46 @@ pub(crate) enum Class {
 /// and its reply share a flow; every other ICMP message is keyed by `(type, code)`
 /// (`icmp_kind` 255), so e.g. all port-unreachables from one host to another form one
 /// flow. Protocols other than TCP, UDP and ICMP are keyed by addresses and protocol.
+///
+/// Addresses are kept as two words each ([`addr_words`]), not as `IpAddr`: every
+/// packet builds, hashes and compares a key, and words cost a fraction of the enum's
+/// matching there.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LookupKey {
-    pub a: IpAddr,
-    pub b: IpAddr,
+    pub a: [u64; 2],
+    pub b: [u64; 2],
     pub pa: u16,
     pub pb: u16,
     pub proto: u8,
     pub icmp_kind: u8,
+    /// The addresses are IPv6.
+    pub v6: bool,
     pub vlan: [u16; 2],
 }
 
-/// The 16 address bytes as two words (IPv4 in the low word, tagged).
-fn addr_words(a: IpAddr) -> (u64, u64) {
-    match a {
-        IpAddr::V4(v) => (
-            u64::from(u32::from_be_bytes(v.octets())),
-            0x0004_0000_0000_0000,
-        ),
-        IpAddr::V6(v) => {
-            let o = v.octets();
-            let hi = u64::from_be_bytes([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]);
-            let lo = u64::from_be_bytes([o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15]]);
-            (lo, hi)
-        }
+/// Tag in the high word of an IPv4 address.
+const V4_TAG: u64 = 0x0004_0000_0000_0000;
+
+/// The 16 address bytes as two words: IPv4 in the low word with [`V4_TAG`] in the
+/// high one, IPv6 as (low, high) — the words the key hash has always mixed.
+fn addr_words(a: u128, v6: bool) -> [u64; 2] {
+    let b = a.to_le_bytes();
+    let lo = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    if v6 {
+        let hi = u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+        [lo, hi]
+    } else {
+        [lo, V4_TAG]
+    }
+}
+
+/// The address [`addr_words`] made `w` from.
+fn addr_of(w: [u64; 2], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from((u128::from(w[1]) << 64) | u128::from(w[0])))
+    } else {
+        let b = w[0].to_le_bytes();
+        IpAddr::V4(Ipv4Addr::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
     }
 }
 
@@ -103,8 +119,17 @@ impl PacketKey {
     /// header, or no IP).
     #[inline]
     pub fn of(pkt: &Decoded<'_>) -> Option<PacketKey> {
-        let (src, dst) = pkt.l3.addrs()?;
-        let proto = pkt.l3.proto()?;
+        // An address as a number: ordered as `IpAddr` orders addresses of one family.
+        let (src, dst, v6, proto) = match &pkt.l3 {
+            L3::Ipv4(v) => (
+                u128::from(u32::from(v.src)),
+                u128::from(u32::from(v.dst)),
+                false,
+                v.proto,
+            ),
+            L3::Ipv6(v) => (u128::from(v.src), u128::from(v.dst), true, v.proto),
+            _ => return None,
+        };
         let (sp, dp, class, kind, icmp) = match (&pkt.l4, proto) {
             (L4::Tcp(t), _) => (t.src_port, t.dst_port, Class::Tcp, 0, None),
             (L4::Udp(u), _) => (u.src_port, u.dst_port, Class::Udp, 0, None),
@@ -145,12 +170,13 @@ impl PacketKey {
         };
         Some(PacketKey {
             key: LookupKey {
-                a,
-                b,
+                a: addr_words(a, v6),
+                b: addr_words(b, v6),
                 pa,
                 pb,
                 proto,
                 icmp_kind: kind,
+                v6,
                 vlan: pkt.vlan,
             },
             src_is_a,
@@ -164,8 +190,8 @@ impl LookupKey {
     /// 32-bit hash: fixed constants (no random seed), a few 64×64→128-bit multiply
     /// folds over the key's words (addresses, ports, protocol, VLANs).
     pub fn hash32(&self) -> u32 {
-        let (a0, a1) = addr_words(self.a);
-        let (b0, b1) = addr_words(self.b);
+        let [a0, a1] = self.a;
+        let [b0, b1] = self.b;
         let tail = (u64::from(self.pa) << 48)
             | (u64::from(self.pb) << 32)
             | (u64::from(self.proto) << 24)
@@ -186,6 +212,7 @@ impl LookupKey {
         } else {
             (self.b, self.pb, self.a, self.pa)
         };
+        let (src, dst) = (addr_of(src, self.v6), addr_of(dst, self.v6));
         let (src_port, dst_port) = match icmp {
             Some((t, c)) => (u16::from(t), u16::from(c)),
             None => (sp, dp),
@@ -287,12 +314,13 @@ mod tests {
         let mut max = 0u8;
         for i in 0..1_000_000u32 {
             let k = LookupKey {
-                a: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i >> 8))),
-                b: IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | (i & 0xff))),
+                a: addr_words(u128::from(0x0a00_0000 | (i >> 8)), false),
+                b: addr_words(u128::from(0xc0a8_0000 | (i & 0xff)), false),
                 pa: 1024 + (i % 50_000) as u16,
                 pb: 80,
                 proto: 6,
                 icmp_kind: 0,
+                v6: false,
                 vlan: [0, 0],
             };
             let slot = &mut seen[(k.hash32() & ((1 << 21) - 1)) as usize];
@@ -303,6 +331,45 @@ mod tests {
         // Random: 2^21 * (1 - e^(-1e6 / 2^21)) ≈ 791k buckets used, max load ≈ 8.
         assert!(used > 770_000, "{used} buckets used");
         assert!(max <= 12, "max bucket load {max}");
+    }
+
+    #[test]
+    fn addresses_come_back_as_they_went_in() {
+        let v6: Ipv6Addr = "4::1:2".parse().unwrap();
+        let mut p = Decoded {
+            l3: v4([10, 0, 0, 1], [0, 1, 0, 2], 17),
+            l4: L4::Udp(UdpInfo {
+                src_port: 1000,
+                dst_port: 53,
+                len: 8,
+                checksum: 0,
+            }),
+            ..Default::default()
+        };
+        let k4 = PacketKey::of(&p).unwrap();
+        let fk = k4.key.flow_key(k4.src_is_a, None);
+        assert_eq!(fk.src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(fk.dst, IpAddr::V4(Ipv4Addr::new(0, 1, 0, 2)));
+        // The IPv6 address whose words equal those of 0.1.0.2 is another endpoint.
+        p.l3 = L3::Ipv6(stormwatch_wire::Ipv6Info {
+            src: "::a00:1".parse().unwrap(),
+            dst: v6,
+            proto: 17,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len: 8,
+            header_len: 40,
+            frag: None,
+            ext_count: 0,
+        });
+        let k6 = PacketKey::of(&p).unwrap();
+        assert_ne!(k6.key, k4.key);
+        let fk = k6.key.flow_key(k6.src_is_a, None);
+        assert_eq!(fk.dst, IpAddr::V6(v6));
+        assert_eq!(fk.src, "::a00:1".parse::<IpAddr>().unwrap());
+        // Orientation follows the addresses' order, as `IpAddr` orders them.
+        assert!(k4.src_is_a == (Ipv4Addr::new(10, 0, 0, 1) <= Ipv4Addr::new(0, 1, 0, 2)));
     }
 
     #[test]
