@@ -235,6 +235,7 @@ impl<U> Flow<U> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn ctx(
         &self,
         ts: Timestamp,
@@ -558,6 +559,7 @@ impl<U: Default> FlowTable<U> {
     /// reassembled from fragments then keeps the first fragment's link-layer bytes in
     /// [`FlowTable::reassembled_frame`] (without the frame, that holds the IP datagram
     /// alone).
+    #[inline]
     pub fn process_frame<V: FlowVisitor<U>>(
         &mut self,
         ts: Timestamp,
@@ -575,30 +577,46 @@ impl<U: Default> FlowTable<U> {
             self.next_sweep = self.clock.0.saturating_add(NANOS_PER_SEC);
         }
         if defrag::is_fragment(pkt) {
-            let link = link_prefix(frame, pkt.ip_header);
-            let done = self
-                .defrag
-                .add(ts, pkt, link, &self.cfg, &mut self.counters, &mut |a| {
-                    v.on_anomaly(a)
-                });
-            if let Some((buf, at)) = done {
-                {
-                    let mut d = decode_ip(buf.get(at..).unwrap_or(&[]));
-                    d.eth = pkt.eth;
-                    d.vlan = pkt.vlan;
-                    d.vlan_count = pkt.vlan_count;
-                    d.tunnel_depth = pkt.tunnel_depth;
-                    if defrag::is_fragment(&d) {
-                        self.counters.defrag_invalid += 1;
-                        return;
-                    }
-                    self.process_ip(ts, wire_len, &d, true, v);
-                }
-                self.reasm_frame = buf;
-            }
+            self.process_fragment(ts, wire_len, frame, pkt, v);
             return;
         }
         self.process_ip(ts, wire_len, pkt, false, v);
+    }
+
+    /// An IP fragment: held until its datagram completes, which then continues as
+    /// one packet. Apart from [`FlowTable::process_frame`], so that the common path
+    /// stays small.
+    #[cold]
+    #[inline(never)]
+    fn process_fragment<V: FlowVisitor<U>>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        frame: &[u8],
+        pkt: &Decoded<'_>,
+        v: &mut V,
+    ) {
+        let link = link_prefix(frame, pkt.ip_header);
+        let done = self
+            .defrag
+            .add(ts, pkt, link, &self.cfg, &mut self.counters, &mut |a| {
+                v.on_anomaly(a)
+            });
+        if let Some((buf, at)) = done {
+            {
+                let mut d = decode_ip(buf.get(at..).unwrap_or(&[]));
+                d.eth = pkt.eth;
+                d.vlan = pkt.vlan;
+                d.vlan_count = pkt.vlan_count;
+                d.tunnel_depth = pkt.tunnel_depth;
+                if defrag::is_fragment(&d) {
+                    self.counters.defrag_invalid += 1;
+                    return;
+                }
+                self.process_ip(ts, wire_len, &d, true, v);
+            }
+            self.reasm_frame = buf;
+        }
     }
 
     /// The frame of the IP datagram the last [`FlowTable::process_frame`] call
@@ -728,6 +746,7 @@ impl<U: Default> FlowTable<U> {
     /// Ends the flows idle past their timeout. A list is ordered by `linked`; a head
     /// seen again since it was linked gets a second chance at the tail, so each flow
     /// is looked at about once per timeout period, not once per packet.
+    #[inline(never)]
     fn sweep<V: FlowVisitor<U>>(&mut self, v: &mut V) {
         let now = self.clock.0;
         for l in 0..N_LISTS {
@@ -1097,7 +1116,31 @@ impl<U: Default> FlowTable<U> {
         let tracked = plan.is_some() && f.tcp.stream_tracked(dir);
         let ctx = f.ctx(ts, dir, first, tracked, wire_len, false, reassembled);
         v.on_packet(&ctx, pkt, &mut f.user);
-        if let Some(p) = plan {
+        if let Some(p) = plan.filter(|p| p.fast) {
+            // The common segment: its acknowledgement only forgets kept bytes, and its
+            // data (if any) is handed on where it lies, without the chunk sink.
+            let mut env = Env {
+                cfg,
+                counters,
+                mem: reasm_mem,
+                memcap_hit: &mut hit,
+                pool: held_pool,
+                backings,
+            };
+            f.tcp.fast_ack(dir, p, &mut env);
+            if p.data_seq.is_some() {
+                let chunk = StreamChunk {
+                    flow: ctx.flow_id,
+                    dir,
+                    offset: f.tcp.delivered(dir),
+                    data: StreamData::Bytes(pkt.payload),
+                    ts,
+                };
+                v.on_stream(&ctx, chunk, &mut f.user);
+                v.on_raw_stream(&ctx, chunk, &mut f.user);
+                f.tcp.fast_data_delivered(dir, pkt.payload, &mut env);
+            }
+        } else if let Some(p) = plan {
             let mut env = Env {
                 cfg,
                 counters,

@@ -197,7 +197,8 @@ pub(crate) struct Plan {
     pub peer_ack: Option<u32>,
     /// The payload is stream data starting at this sequence number.
     pub data_seq: Option<u32>,
-    /// Made by [`TcpSession::on_segment_fast`]: the stream phase is the fast one.
+    /// Made by [`TcpSession::on_segment_fast`]: the stream phase may take
+    /// [`TcpSession::fast_ack`] and [`TcpSession::fast_data_delivered`].
     pub fast: bool,
 }
 
@@ -248,9 +249,14 @@ impl TcpDir {
         self.bits |= b;
     }
 
+    /// Sequence number of the next byte to deliver.
+    fn delivery_seq(&self) -> u32 {
+        self.base.wrapping_add(low32(self.delivered))
+    }
+
     /// Stream offset of sequence number `seq` (negative: before offset 0).
     fn offset_of(&self, seq: u32) -> i64 {
-        let expected = self.base.wrapping_add(low32(self.delivered));
+        let expected = self.delivery_seq();
         i64_of(self.delivered) + i64::from(SeqNumber(seq).distance(SeqNumber(expected)))
     }
 
@@ -278,12 +284,17 @@ impl TcpDir {
 
     /// Re-accounts the held buffers against the global memory figure and returns
     /// them to the pool when empty.
+    #[inline]
     fn account(&mut self, env: &mut Env<'_>) {
         let Some(h) = self.held.as_mut() else {
             return;
         };
         let empty = h.is_empty();
         let now = if empty { 0 } else { h.footprint() };
+        if !empty && now == h.accounted {
+            // Nothing changed (the counter already shows the global figure).
+            return;
+        }
         *env.mem = env.mem.saturating_sub(h.accounted).saturating_add(now);
         h.accounted = now;
         if empty
@@ -310,6 +321,12 @@ impl TcpDir {
             return;
         }
         sink(rel, d, self.delivered, StreamData::Bytes(data));
+        self.advance(rel, data, env);
+    }
+
+    /// The delivery point moves past `data`, just handed on (with `rel`).
+    #[inline]
+    fn advance(&mut self, rel: Release, data: &[u8], env: &mut Env<'_>) {
         if rel == Release::Both {
             self.keep(data, env);
         }
@@ -934,8 +951,8 @@ impl TcpSession {
     /// nothing is held out of order and the depth stays ahead. `None` (and nothing
     /// changed) for every other segment, which takes [`TcpSession::on_segment`].
     /// Such a segment raises no event and changes no counter there either; this
-    /// does what that would do, and its plan makes [`TcpSession::on_stream`] take
-    /// the matching shortcut (`docs/flow.md`, "The fast path").
+    /// does what that would do, and its plan lets the stream phase take the matching
+    /// shortcut ([`TcpSession::fast_ack`]; `docs/flow.md`, "The fast path").
     #[inline]
     pub fn on_segment_fast(
         &mut self,
@@ -968,7 +985,8 @@ impl TcpSession {
         {
             return None;
         }
-        if peer.offset_of(seg.ack) > i64_of(peer.delivered) {
+        // Acknowledges nothing past the delivery point (`offset_of(ack) <= delivered`).
+        if SeqNumber(seg.ack).distance(SeqNumber(peer.delivery_seq())) > 0 {
             return None;
         }
         let mut new_ts = None;
@@ -988,7 +1006,7 @@ impl TcpSession {
             && (plen >= 1 << 30
                 || seg.seq != me.next_seq
                 || (plen == 1 && peer.has(WIN_ZERO))
-                || me.offset_of(seg.seq) != i64_of(me.delivered)
+                || seg.seq != me.delivery_seq()
                 || me.held.as_ref().is_some_and(|h| !h.ooo.is_empty())
                 || me.delivered.saturating_add(u64::from(plen)) >= TcpDir::depth_limit(cfg))
         {
@@ -1007,7 +1025,10 @@ impl TcpSession {
             }
             me.next_seq = seg.seq.wrapping_add(plen);
         }
-        self.letter(d, if data { L_D } else { L_A });
+        let letter = if data { L_D } else { L_A };
+        if me.hist_seen & (1 << letter) == 0 {
+            self.letter(d, letter);
+        }
         Some(Plan {
             peer_ack: Some(seg.ack),
             data_seq: data.then_some(seg.seq),
@@ -1015,32 +1036,40 @@ impl TcpSession {
         })
     }
 
-    /// The stream phase of a plan from [`TcpSession::on_segment_fast`]: what
-    /// [`TcpDir::on_peer_ack`] and [`TcpDir::on_data`] do when the acknowledgement
-    /// reaches no further than the delivered stream and the data lies at the delivery
-    /// point with nothing held after it.
-    fn on_stream_fast(
-        &mut self,
-        d: Direction,
-        plan: Plan,
-        payload: &[u8],
-        env: &mut Env<'_>,
-        sink: &mut ChunkSink<'_>,
-    ) {
+    /// The stream phase of a plan from [`TcpSession::on_segment_fast`], first part:
+    /// what [`TcpDir::on_peer_ack`] does for an acknowledgement that reaches no
+    /// further than the delivered stream (forget the kept bytes it covers). The
+    /// caller then hands the payload on at [`TcpSession::delivered`] and calls
+    /// [`TcpSession::fast_data_delivered`] — what [`TcpDir::on_data`] does for data
+    /// at the delivery point with nothing held after it, without the chunk sink.
+    /// (The general [`TcpSession::on_stream`] gives the same result for such a plan.)
+    #[inline]
+    pub fn fast_ack(&mut self, d: Direction, plan: Plan, env: &mut Env<'_>) {
         if let Some(ack) = plan.peer_ack {
             let peer = &mut self.dir[d.flip().index()];
-            let a = peer.offset_of(ack);
-            if a > 0 && peer.held.is_some() {
-                peer.trim_kept(a.unsigned_abs());
-                peer.account(env);
+            if peer.held.is_some() {
+                let a = peer.offset_of(ack);
+                if a > 0 {
+                    peer.trim_kept(a.unsigned_abs());
+                    peer.account(env);
+                }
             }
         }
-        if plan.data_seq.is_some() {
-            let me = &mut self.dir[d.index()];
-            me.emit_bytes(Release::Both, d, payload, env, sink);
-            if me.held.is_some() {
-                me.account(env);
-            }
+    }
+
+    /// Stream offset of the next byte to deliver in direction `d`.
+    pub fn delivered(&self, d: Direction) -> u64 {
+        self.dir[d.index()].delivered
+    }
+
+    /// See [`TcpSession::fast_ack`]: `data` was handed on at the delivery point of
+    /// direction `d`.
+    #[inline]
+    pub fn fast_data_delivered(&mut self, d: Direction, data: &[u8], env: &mut Env<'_>) {
+        let me = &mut self.dir[d.index()];
+        me.advance(Release::Both, data, env);
+        if me.held.is_some() {
+            me.account(env);
         }
     }
 
@@ -1361,10 +1390,6 @@ impl TcpSession {
         env: &mut Env<'_>,
         sink: &mut ChunkSink<'_>,
     ) -> u32 {
-        if plan.fast {
-            self.on_stream_fast(d, plan, payload, env, sink);
-            return 0;
-        }
         let mut ev = 0;
         if let Some(ack) = plan.peer_ack {
             ev |= self.dir[d.flip().index()].on_peer_ack(d.flip(), ack, env, sink);
