@@ -100,6 +100,7 @@ impl Kept {
 
     /// Appends `data`, delivered at stream offset `at`, keeping at most `cap`
     /// bytes (the oldest go first).
+    #[inline]
     pub(crate) fn push(&mut self, at: u64, data: &[u8], cap: usize, backings: &[Backing]) {
         let (at, data) = if data.len() > cap {
             let cut = data.len() - cap;

@@ -1095,7 +1095,10 @@ impl<U: Default> FlowTable<U> {
                 }
             }
         }
-        self.relist(i);
+        if !plan.is_some_and(|p| p.fast) {
+            // (The fast path changes no TCP state, hence no timeout list.)
+            self.relist(i);
+        }
 
         let max = self.cfg.max_anomalies_per_flow;
         let Self {
