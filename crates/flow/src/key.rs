@@ -206,7 +206,7 @@ impl LookupKey {
 
     /// The model's key, oriented client → server. ICMP flows carry the first
     /// packet's type and code as ports (Suricata style).
-    #[inline]
+    #[inline(always)]
     pub fn flow_key(&self, client_is_a: bool, icmp: Option<(u8, u8)>) -> FlowKey {
         let (src, sp, dst, dp) = if client_is_a {
             (self.a, self.pa, self.b, self.pb)

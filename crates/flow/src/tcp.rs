@@ -953,7 +953,7 @@ impl TcpSession {
     /// Such a segment raises no event and changes no counter there either; this
     /// does what that would do, and its plan lets the stream phase take the matching
     /// shortcut ([`TcpSession::fast_ack`]; `docs/flow.md`, "The fast path").
-    #[inline]
+    #[inline(always)]
     pub fn on_segment_fast(
         &mut self,
         d: Direction,
@@ -1043,7 +1043,7 @@ impl TcpSession {
     /// [`TcpSession::fast_data_delivered`] — what [`TcpDir::on_data`] does for data
     /// at the delivery point with nothing held after it, without the chunk sink.
     /// (The general [`TcpSession::on_stream`] gives the same result for such a plan.)
-    #[inline]
+    #[inline(always)]
     pub fn fast_ack(&mut self, d: Direction, plan: Plan, env: &mut Env<'_>) {
         if let Some(ack) = plan.peer_ack {
             let peer = &mut self.dir[d.flip().index()];
@@ -1064,7 +1064,7 @@ impl TcpSession {
 
     /// See [`TcpSession::fast_ack`]: `data` was handed on at the delivery point of
     /// direction `d`.
-    #[inline]
+    #[inline(always)]
     pub fn fast_data_delivered(&mut self, d: Direction, data: &[u8], env: &mut Env<'_>) {
         let me = &mut self.dir[d.index()];
         me.advance(Release::Both, data, env);
