@@ -226,6 +226,20 @@ fn new_flows_churn(c: &mut Criterion) {
 }
 
 fn bulk_in_order(c: &mut Criterion) {
+    bulk(c, true, "tcp_bulk_in_order_1460B_segments_ack_every_2");
+}
+
+/// The same with the TCP fast path off: what the general state machine and
+/// reassembly cost for the same segments.
+fn bulk_in_order_general_path(c: &mut Criterion) {
+    bulk(
+        c,
+        false,
+        "tcp_bulk_in_order_1460B_segments_ack_every_2_general_path",
+    );
+}
+
+fn bulk(c: &mut Criterion, fast: bool, name: &str) {
     const SEG: usize = 1460;
     const SEGS: usize = 4096; // ~6 MB per pass
     let data: Vec<u8> = (0..SEG * SEGS).map(|i| (i % 251) as u8).collect();
@@ -235,6 +249,7 @@ fn bulk_in_order(c: &mut Criterion) {
         reassembly_depth_bytes: 0,
         ..cfg()
     });
+    table.set_tcp_fast_path(fast);
     let mut sink = Sink::default();
     let mut ns: i64 = 1_600_000_000_000_000_000;
     let (cisn, sisn) = (1000u32, 5000u32);
@@ -283,17 +298,11 @@ fn bulk_in_order(c: &mut Criterion) {
         base = base.wrapping_add((SEG * SEGS) as u32);
     };
     let packets = (SEGS + SEGS / 2) as u64;
-    on_cpu(
-        "TCP bulk in order (1460-byte segments, ACK every 2)",
-        packets,
-        &mut pass,
-    );
+    on_cpu(name, packets, &mut pass);
     let mut g = c.benchmark_group("flow");
     g.throughput(Throughput::Bytes((SEG * SEGS) as u64));
     g.sample_size(20);
-    g.bench_function("tcp_bulk_in_order_1460B_segments_ack_every_2", |b| {
-        b.iter(&mut pass)
-    });
+    g.bench_function(name, |b| b.iter(&mut pass));
     g.finish();
     assert!(sink.stream_bytes > 0);
 }
@@ -303,6 +312,7 @@ criterion_group!(
     small_packets_over_a_million_flows,
     small_packets_over_10k_flows,
     new_flows_churn,
-    bulk_in_order
+    bulk_in_order,
+    bulk_in_order_general_path
 );
 criterion_main!(benches);
