@@ -155,7 +155,7 @@ fn push_option<'a>(
         ));
     };
     let opt = &body[start..end];
-    let (name, value) = match opt.find(':') {
+    let (name, value) = match memchr::memchr(b':', opt.as_bytes()) {
         Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
         None => (opt.trim(), None),
     };
