@@ -80,20 +80,20 @@ pub(crate) const MIN_KEY: usize = 2;
 const FEW: usize = 8;
 /// Up to this many 2–3 byte keys are searched one by one with `memchr`.
 const FEW_SHORT: usize = 16;
-/// Largest gram table (bits): 32 KiB (the SIMD probe's table size).
-const MAX_TABLE_BITS: u32 = stormwatch_simd::TABLE_BITS;
+/// Largest gram table (bits): 32 KiB.
+const MAX_TABLE_BITS: u32 = 18;
 
 /// Words of a gram bit table. Every table has the largest size (its
 /// hashes use only the first `2^bits` bits), so a probe's masked index is
 /// in range by type and needs no bounds check (≈ 2 of a probe's ~10
 /// instructions); the unused words are never touched.
-const TABLE_WORDS: usize = stormwatch_simd::TABLE_WORDS;
+const TABLE_WORDS: usize = (1 << MAX_TABLE_BITS) / 64;
 
 /// Bytes read per block of four probes (covers `3 × MAX_STRIDE + 4`).
 const BLOCK: usize = 24;
 
-/// Multiplier of the gram hash (Fibonacci hashing; the SIMD probe's).
-const HASH_MUL: u32 = stormwatch_simd::HASH_MUL;
+/// Multiplier of the gram hash (Fibonacci hashing).
+const HASH_MUL: u32 = 0x9E37_79B1;
 
 /// Loose case fold of four bytes: sets bit 5 of every byte. Letters fold
 /// exactly; a few other bytes collide (a superset filter, confirmed exactly).
@@ -250,8 +250,8 @@ impl GramFilter {
     /// and a mask: no shift by a loaded count per probe).
     #[inline(always)]
     fn hash(&self, x: u32) -> usize {
-        let hmask = u32::try_from(self.hmask).unwrap_or(u32::MAX);
-        stormwatch_simd::gram_hash(x, self.mask, hmask) as usize
+        ((loose(x) & self.mask).wrapping_mul(HASH_MUL) >> (32 - MAX_TABLE_BITS)) as usize
+            & self.hmask
     }
 
     #[inline(always)]
@@ -282,41 +282,7 @@ impl GramFilter {
     }
 
     fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
-        self.scan_with(keys, hay, found, stormwatch_simd::simd_available());
-    }
-
-    /// [`GramFilter::scan`] with the SIMD probe (when `simd`, which the CPU
-    /// must have) or the scalar one.
-    fn scan_with(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>, simd: bool) {
-        let mut i = if simd {
-            // Eight probes per step (AVX2 gathers), same hash and bits
-            // (2.317 → 2.129 G instructions on mixed100m with all ET rules).
-            let t = stormwatch_simd::GramTable {
-                bits: &self.bits,
-                gram_mask: self.mask,
-                hash_mask: u32::try_from(self.hmask).unwrap_or(u32::MAX),
-            };
-            stormwatch_simd::probe_grams(hay, self.stride, &t, &mut |p| {
-                self.confirm(keys, hay, p, load4(hay, p), found);
-            })
-        } else {
-            self.scan_scalar(keys, hay, found)
-        };
-        let g = self.gram;
-        let s = self.stride.max(1);
-        while i + g <= hay.len() {
-            let x = load_gram(hay, i, g);
-            if self.test(x) != 0 {
-                self.confirm(keys, hay, i, x, found);
-            }
-            i += s;
-        }
-    }
-
-    /// The scalar probe loop (blocks of four probes); returns the first
-    /// position not probed.
-    fn scan_scalar(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) -> usize {
-        match (self.stride, self.gram, self.full()) {
+        let mut i = match (self.stride, self.gram, self.full()) {
             (1, 4, _) => self.scan_blocks::<1, 4, false>(keys, hay, found),
             (2, 4, _) => self.scan_blocks::<2, 4, false>(keys, hay, found),
             (3, 4, true) => self.scan_blocks::<3, 4, true>(keys, hay, found),
@@ -331,6 +297,15 @@ impl GramFilter {
             (3, _, false) => self.scan_blocks::<3, 3, false>(keys, hay, found),
             (4, _, _) => self.scan_blocks::<4, 3, false>(keys, hay, found),
             (_, _, _) => self.scan_blocks::<5, 3, false>(keys, hay, found),
+        };
+        let g = self.gram;
+        let s = self.stride.max(1);
+        while i + g <= hay.len() {
+            let x = load_gram(hay, i, g);
+            if self.test(x) != 0 {
+                self.confirm(keys, hay, i, x, found);
+            }
+            i += s;
         }
     }
 
@@ -1527,63 +1502,6 @@ mod tests {
                 }
                 // The big tables answer "maybe" for some random grams.
                 assert!(n < 600 || set > 0, "gram {gram} keys {n}");
-            }
-        }
-    }
-
-    #[test]
-    fn simd_and_scalar_gram_probes_find_the_same_keys() {
-        // The gram pass alone (keys of 8+ bytes, or 4+ with 3-byte grams),
-        // SIMD probes against the scalar blocks, on text with planted keys
-        // at every alignment, for every stride and gram length.
-        if !stormwatch_simd::simd_available() {
-            println!("skipped: no SIMD on this CPU");
-            return;
-        }
-        let mut rnd = rng(0x0123_4567_89ab_cdef);
-        for round in 0..60 {
-            let n = 1 + (rnd() % 300) as usize;
-            let keys: Vec<Vec<u8>> = (0..n)
-                .map(|_| {
-                    let len = 4 + (rnd() % 12) as usize;
-                    (0..len)
-                        .map(|_| b"abcdefghij<>=\"/ \x00\xff"[(rnd() % 16) as usize])
-                        .collect()
-                })
-                .collect();
-            let ids: Vec<u32> = (0..n as u32).collect();
-            let mut hay: Vec<u8> = (0..(rnd() % 3000) as usize)
-                .map(|_| b"abcdefghij<>=\"/ \x00\xff"[(rnd() % 16) as usize])
-                .collect();
-            for _ in 0..10 {
-                let k = random_case(&keys[(rnd() as usize) % n], &mut rnd);
-                let at = (rnd() as usize) % (hay.len() + 1);
-                hay.splice(at..at, k);
-            }
-            for (stride, gram) in [(1, 3), (2, 3), (3, 3), (2, 4), (3, 4), (4, 4), (5, 4)] {
-                let f = GramFilter::build(&keys, &ids, stride, gram);
-                let skip = round % 8;
-                let h = hay.get(skip..).unwrap_or(&[]);
-                let mut both = [Vec::new(), Vec::new()];
-                for (simd, out) in [false, true].into_iter().zip(both.iter_mut()) {
-                    let mut found = Found {
-                        seen: Vec::new(),
-                        n,
-                        report: &mut |id| out.push(id),
-                    };
-                    f.scan_with(&keys, h, &mut found, simd);
-                    out.sort_unstable();
-                }
-                assert_eq!(
-                    both[0], both[1],
-                    "round {round} stride {stride} gram {gram}"
-                );
-                // And no key of the gram pass is missed.
-                let want: Vec<u32> = naive(&keys, h)
-                    .into_iter()
-                    .filter(|&id| keys[id as usize].len() >= stride + gram - 1)
-                    .collect();
-                assert_eq!(both[1], want, "round {round} stride {stride} gram {gram}");
             }
         }
     }
