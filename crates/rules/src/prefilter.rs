@@ -1507,6 +1507,36 @@ mod tests {
     }
 
     #[test]
+    fn groups_of_thousands_of_keys_report_each_present_key_once() {
+        // Groups of more keys than ET's largest (~1,400; the found-set
+        // spans many words): keys with high ids are reported too, each once.
+        let mut rnd = rng(0x7777_1234_5678_9abc);
+        let mut keys: Vec<Vec<u8>> = (0..3000)
+            .map(|_| {
+                (0..10)
+                    .map(|_| b"abcdefgh<>"[(rnd() % 10) as usize])
+                    .collect()
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut hay = b"0123456789".repeat(50);
+        for id in [0usize, 1, 2047, 2048, 2049, keys.len() - 1] {
+            for _ in 0..2 {
+                let at = (rnd() as usize) % (hay.len() + 1);
+                hay.splice(at..at, keys[id].clone());
+            }
+        }
+        let want = naive(&keys, &hay);
+        assert!(want.iter().any(|&id| id >= 2048));
+        let f = Filter::build(keys.clone());
+        let mut got = Vec::new();
+        f.scan(&hay, &mut |i| got.push(i));
+        got.sort_unstable();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn stride_follows_the_shortest_key() {
         let long: Vec<Vec<u8>> = (0..20)
             .map(|i| format!("key-{i:04}-long").into_bytes())
