@@ -623,8 +623,14 @@ impl<'a> Builder<'a> {
 
     fn option(&mut self, o: &RawOption<'_>) -> Result<(), Err1> {
         self.off = self.base + o.offset;
-        let kw_owned = o.name.to_ascii_lowercase();
-        let kw = kw_owned.as_str();
+        // Keywords are nearly always lower case already: no copy then.
+        let kw_owned: std::borrow::Cow<'_, str> = if o.name.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            o.name.to_ascii_lowercase().into()
+        } else {
+            o.name.into()
+        };
+        let kw = &*kw_owned;
         let v = o.value;
         match kw {
             "msg" => self.msg = unescape(unquote(self.value(kw, v)?)),

@@ -569,6 +569,18 @@ alert tcp any any -> any 80 (content:"ab"; depth:2; content:"yz"; distance:0; si
 }
 
 #[test]
+fn keywords_are_read_in_any_case() {
+    let rs = rules(
+        r#"alert tcp any any -> any 80 (MSG:"upper"; Content:"abc"; NoCase; SID:7; Rev:2;)
+alert tcp any any -> any 80 (msg:"lower"; content:"xyz"; sid:8;)"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    assert_eq!(f.send(&rs, TS, b"..ABC..xyz"), [7, 8]);
+    assert_eq!(f.alerts[0].sig.msg, "upper");
+    assert_eq!(f.alerts[0].sig.rev, 2);
+}
+
+#[test]
 fn long_turn_keeps_exactly_the_last_window() {
     // Stream rules see the last `stream_window_bytes` (16 KiB) of a turn,
     // however long the turn grew before (the buffer is cut back in batches).
