@@ -29,8 +29,8 @@ fn find_content(c: &Content, buf: &[u8], from: usize, end: usize) -> Option<usiz
     if hay.len() < plen {
         return None;
     }
-    if let Some(f) = &c.finder {
-        return f.find(hay).map(|p| p + from);
+    if !c.nocase {
+        return c.finder().find(hay).map(|p| p + from);
     }
     // Case-insensitive: scan for either case of the first byte.
     let first = c.lower[0];

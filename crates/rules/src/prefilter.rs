@@ -261,29 +261,42 @@ impl GramFilter {
     }
 
     /// [`GramFilter::test`] for a gram of `G` bytes (the mask folded in).
+    /// `FULL`: the table uses all [`MAX_TABLE_BITS`] bits (the big groups),
+    /// so the hash needs no mask and the word index no bound (the shift
+    /// alone keeps it in range): two instructions of a probe's ~10.
     #[inline(always)]
-    fn test_g<const G: usize>(&self, x: u32) -> u64 {
+    fn test_g<const G: usize, const FULL: bool>(&self, x: u32) -> u64 {
         let x = if G == 4 {
             loose(x)
         } else {
             loose(x) & 0x00ff_ffff
         };
-        let h = (x.wrapping_mul(HASH_MUL) >> (32 - MAX_TABLE_BITS)) as usize & self.hmask;
+        let h = (x.wrapping_mul(HASH_MUL) >> (32 - MAX_TABLE_BITS)) as usize;
+        let h = if FULL { h } else { h & self.hmask };
         (self.bits[(h >> 6) & (TABLE_WORDS - 1)] >> (h & 63)) & 1
     }
 
+    /// True when the table uses all its bits (see [`GramFilter::test_g`]).
+    fn full(&self) -> bool {
+        self.hmask == (1usize << MAX_TABLE_BITS) - 1
+    }
+
     fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
-        let mut i = match (self.stride, self.gram) {
-            (1, 4) => self.scan_blocks::<1, 4>(keys, hay, found),
-            (2, 4) => self.scan_blocks::<2, 4>(keys, hay, found),
-            (3, 4) => self.scan_blocks::<3, 4>(keys, hay, found),
-            (4, 4) => self.scan_blocks::<4, 4>(keys, hay, found),
-            (_, 4) => self.scan_blocks::<5, 4>(keys, hay, found),
-            (1, _) => self.scan_blocks::<1, 3>(keys, hay, found),
-            (2, _) => self.scan_blocks::<2, 3>(keys, hay, found),
-            (3, _) => self.scan_blocks::<3, 3>(keys, hay, found),
-            (4, _) => self.scan_blocks::<4, 3>(keys, hay, found),
-            (_, _) => self.scan_blocks::<5, 3>(keys, hay, found),
+        let mut i = match (self.stride, self.gram, self.full()) {
+            (1, 4, _) => self.scan_blocks::<1, 4, false>(keys, hay, found),
+            (2, 4, _) => self.scan_blocks::<2, 4, false>(keys, hay, found),
+            (3, 4, true) => self.scan_blocks::<3, 4, true>(keys, hay, found),
+            (3, 4, false) => self.scan_blocks::<3, 4, false>(keys, hay, found),
+            (4, 4, true) => self.scan_blocks::<4, 4, true>(keys, hay, found),
+            (4, 4, false) => self.scan_blocks::<4, 4, false>(keys, hay, found),
+            (_, 4, true) => self.scan_blocks::<5, 4, true>(keys, hay, found),
+            (_, 4, false) => self.scan_blocks::<5, 4, false>(keys, hay, found),
+            (1, _, _) => self.scan_blocks::<1, 3, false>(keys, hay, found),
+            (2, _, _) => self.scan_blocks::<2, 3, false>(keys, hay, found),
+            (3, _, true) => self.scan_blocks::<3, 3, true>(keys, hay, found),
+            (3, _, false) => self.scan_blocks::<3, 3, false>(keys, hay, found),
+            (4, _, _) => self.scan_blocks::<4, 3, false>(keys, hay, found),
+            (_, _, _) => self.scan_blocks::<5, 3, false>(keys, hay, found),
         };
         let g = self.gram;
         let s = self.stride.max(1);
@@ -302,7 +315,7 @@ impl GramFilter {
     /// re-tested apart ([`GramFilter::block_hit`]), so the loop keeps no
     /// gram or word alive past its test.
     #[inline(always)]
-    fn scan_blocks<const S: usize, const G: usize>(
+    fn scan_blocks<const S: usize, const G: usize, const FULL: bool>(
         &self,
         keys: &[Vec<u8>],
         hay: &[u8],
@@ -315,10 +328,10 @@ impl GramFilter {
             .and_then(|w| <&[u8; BLOCK]>::try_from(w).ok())
         {
             let at = |o: usize| u32::from_le_bytes([w[o], w[o + 1], w[o + 2], w[o + 3]]);
-            let hits = self.test_g::<G>(at(0))
-                | self.test_g::<G>(at(S)) << 1
-                | self.test_g::<G>(at(2 * S)) << 2
-                | self.test_g::<G>(at(3 * S)) << 3;
+            let hits = self.test_g::<G, FULL>(at(0))
+                | self.test_g::<G, FULL>(at(S)) << 1
+                | self.test_g::<G, FULL>(at(2 * S)) << 2
+                | self.test_g::<G, FULL>(at(3 * S)) << 3;
             if hits != 0 {
                 self.block_hit::<S>(keys, hay, i, w, hits, found);
             }
@@ -1478,10 +1491,11 @@ mod tests {
                 for _ in 0..20_000 {
                     let x = rnd() as u32;
                     let want = f.test(x & f.mask);
-                    let got = if gram == 4 {
-                        f.test_g::<4>(x)
-                    } else {
-                        f.test_g::<3>(x)
+                    let got = match (gram, f.full()) {
+                        (4, true) => f.test_g::<4, true>(x),
+                        (4, false) => f.test_g::<4, false>(x),
+                        (_, true) => f.test_g::<3, true>(x),
+                        (_, false) => f.test_g::<3, false>(x),
                     };
                     assert_eq!(got, want, "gram {gram} keys {n} x {x:#x}");
                     set += got;
@@ -1490,6 +1504,36 @@ mod tests {
                 assert!(n < 600 || set > 0, "gram {gram} keys {n}");
             }
         }
+    }
+
+    #[test]
+    fn groups_of_thousands_of_keys_report_each_present_key_once() {
+        // Groups of more keys than ET's largest (~1,400; the found-set
+        // spans many words): keys with high ids are reported too, each once.
+        let mut rnd = rng(0x7777_1234_5678_9abc);
+        let mut keys: Vec<Vec<u8>> = (0..3000)
+            .map(|_| {
+                (0..10)
+                    .map(|_| b"abcdefgh<>"[(rnd() % 10) as usize])
+                    .collect()
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut hay = b"0123456789".repeat(50);
+        for id in [0usize, 1, 2047, 2048, 2049, keys.len() - 1] {
+            for _ in 0..2 {
+                let at = (rnd() as usize) % (hay.len() + 1);
+                hay.splice(at..at, keys[id].clone());
+            }
+        }
+        let want = naive(&keys, &hay);
+        assert!(want.iter().any(|&id| id >= 2048));
+        let f = Filter::build(keys.clone());
+        let mut got = Vec::new();
+        f.scan(&hay, &mut |i| got.push(i));
+        got.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -569,6 +569,45 @@ alert tcp any any -> any 80 (content:"ab"; depth:2; content:"yz"; distance:0; si
 }
 
 #[test]
+fn keywords_are_read_in_any_case() {
+    let rs = rules(
+        r#"alert tcp any any -> any 80 (MSG:"upper"; Content:"abc"; NoCase; SID:7; Rev:2;)
+alert tcp any any -> any 80 (msg:"lower"; content:"xyz"; sid:8;)"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    assert_eq!(f.send(&rs, TS, b"..ABC..xyz"), [7, 8]);
+    assert_eq!(f.alerts[0].sig.msg, "upper");
+    assert_eq!(f.alerts[0].sig.rev, 2);
+}
+
+#[test]
+fn long_turn_keeps_exactly_the_last_window() {
+    // Stream rules see the last `stream_window_bytes` (16 KiB) of a turn,
+    // however long the turn grew before (the buffer is cut back in batches).
+    let rs = rules(
+        r#"alert tcp any 80 -> any any (content:"HEAD"; content:"TAIL"; fast_pattern; distance:0; sid:1;)"#,
+    );
+    const W: usize = 16 * 1024;
+    for prefix in [0usize, 3 * W + 100, 7 * W + 5] {
+        for gap in [W - 8 - 1, W - 8, W - 8 + 1, W + 700] {
+            let mut f = Flow::new(6, 4000, 80);
+            f.send(&rs, TS, b"GET / HTTP/1.0\r\n\r\n");
+            // One response: `prefix` filler bytes, HEAD, `gap` bytes, TAIL.
+            let mut got = Vec::new();
+            for part in [vec![b'.'; prefix], b"HEAD".to_vec(), vec![b'.'; gap]] {
+                for c in part.chunks(1000) {
+                    got.extend(f.chunk(&rs, TC, StreamData::Bytes(c)));
+                }
+            }
+            got.extend(f.chunk(&rs, TC, StreamData::Bytes(b"TAIL")));
+            let want: &[u32] = if 4 + gap + 4 <= W { &[1] } else { &[] };
+            assert_eq!(got, want, "prefix {prefix}, gap {gap}");
+        }
+    }
+    assert!(rs.counters().stream_window_slides > 0);
+}
+
+#[test]
 fn app_header_payload_rule_needs_the_protocol() {
     let rs = rules(r#"alert dns any any -> any 53 (content:"|04|ddns|03|net|00|"; sid:1;)"#);
     let mut f = Flow::new(17, 5000, 53);
