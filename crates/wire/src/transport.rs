@@ -39,7 +39,7 @@ const fn kinds_sig(kinds: &[u8]) -> u32 {
 
 /// Digest of NOP, NOP, timestamp: the options of most segments on
 /// established Linux/BSD connections.
-const SIG_NOP_NOP_TS: u32 = kinds_sig(&[kind::NOP, kind::NOP, kind::TIMESTAMP]);
+pub(crate) const SIG_NOP_NOP_TS: u32 = kinds_sig(&[kind::NOP, kind::NOP, kind::TIMESTAMP]);
 
 /// [`parse_tcp_options`], recording problems through `dec` when given.
 #[inline]
