@@ -113,11 +113,18 @@ const COUNTER_NAMES: [&str; ctr::COUNT] = [
 /// Flows ended between two writes of pending records at the end of the run.
 const FINISH_BATCH: usize = 4096;
 
-/// Writes and empties `pending`, in order.
+/// Writes and empties `pending`, in order. Most packets leave nothing to
+/// write: that test is inlined, the writing is not.
+#[inline(always)]
 fn flush_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
+    write_pending(pending, sink)
+}
+
+#[inline(never)]
+fn write_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
     for (rec, meta, extra) in pending.drain(..) {
         match extra {
             Some(x) => sink.write_extra(&rec, &meta, &x)?,
@@ -562,6 +569,58 @@ impl EndRelease {
 }
 
 impl Stages {
+    /// The first packet of a flow: the protocol stage sets up its state.
+    /// Out of line, as the other parts of `on_packet` most packets skip: the
+    /// per-packet path stays small.
+    #[inline(never)]
+    fn flow_start(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        self.proto
+            .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
+        if let L4::Tcp(t) = &pkt.l4
+            && t.flags & tcp_flags::SYN == 0
+        {
+            user.app.set_midstream();
+        }
+    }
+
+    /// A packet the detectors want: its summary is built here, out of the
+    /// per-packet path.
+    #[inline(never)]
+    fn summary_for_detectors(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>) {
+        if let Some(s) = summary_of(ctx, pkt) {
+            self.rest.detect_packet(&s);
+        }
+    }
+
+    /// A UDP datagram for the protocol stage.
+    #[inline(never)]
+    fn datagram(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        let info = self.rule_flow(ctx, user, ctx.dir);
+        let mut out = ProtoOut::new(
+            &mut self.rest,
+            &mut user.rules,
+            &mut user.alerted,
+            &mut user.app_json,
+            info,
+        );
+        self.proto
+            .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
+    }
+
+    /// The packet that closed the TCP session by the FIN exchange: the
+    /// application layer is told the stream ended (see `on_packet_end`).
+    #[inline(never)]
+    fn stream_eof(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
+        user.app_closed = true;
+        let dir = if user.app.reversed() {
+            Direction::ToClient
+        } else {
+            Direction::ToServer
+        };
+        let info = self.rule_flow(ctx, user, dir);
+        self.close_app(&app_ctx(ctx, dir), info, user);
+    }
+
     /// Raises the held transaction alerts of `ctx`'s direction (all of them at
     /// the end of the flow, `ctx` `None`) as alerts of this packet.
     fn release_held(&mut self, ctx: Option<&PacketCtx>, user: &mut PerFlow) {
@@ -783,33 +842,14 @@ fn detector_wants(ctx: &PacketCtx, pkt: &Decoded<'_>) -> bool {
 impl FlowVisitor<PerFlow> for Stages {
     fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
         self.rst = matches!(&pkt.l4, L4::Tcp(t) if t.flags & tcp_flags::RST != 0);
-        let rest = &mut self.rest;
         if ctx.first_in_flow {
-            self.proto
-                .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
-            if let L4::Tcp(t) = &pkt.l4
-                && t.flags & tcp_flags::SYN == 0
-            {
-                user.app.set_midstream();
-            }
+            self.flow_start(ctx, pkt, user);
         }
-        if rest.detect.is_some()
-            && detector_wants(ctx, pkt)
-            && let Some(s) = summary_of(ctx, pkt)
-        {
-            rest.detect_packet(&s);
+        if self.rest.detect.is_some() && detector_wants(ctx, pkt) {
+            self.summary_for_detectors(ctx, pkt);
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = self.rule_flow(ctx, user, ctx.dir);
-            let mut out = ProtoOut::new(
-                &mut self.rest,
-                &mut user.rules,
-                &mut user.alerted,
-                &mut user.app_json,
-                info,
-            );
-            self.proto
-                .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
+            self.datagram(ctx, pkt, user);
         }
         let rest = &mut self.rest;
         if let Some(rs) = rest.rules.clone() {
@@ -829,7 +869,8 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let saved = self.enter_release(ctx);
+        // Only a release by the end of the flow changes the record facts.
+        let saved = ctx.flow_end.then(|| self.enter_release(ctx));
         let info = self.rule_flow(ctx, user, chunk.dir);
         {
             let mut out = ProtoOut::new(
@@ -848,7 +889,9 @@ impl FlowVisitor<PerFlow> for Stages {
                 &mut out,
             );
         }
-        self.rest.meta = saved;
+        if let Some(m) = saved {
+            self.rest.meta = m;
+        }
     }
 
     fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
@@ -906,14 +949,7 @@ impl FlowVisitor<PerFlow> for Stages {
             && !user.app_closed
             && ctx.tcp_state == stormwatch_model::TcpState::Closed
         {
-            user.app_closed = true;
-            let dir = if user.app.reversed() {
-                Direction::ToClient
-            } else {
-                Direction::ToServer
-            };
-            let info = self.rule_flow(ctx, user, dir);
-            self.close_app(&app_ctx(ctx, dir), info, user);
+            self.stream_eof(ctx, user);
         }
         user.established_before = ctx.established;
     }
@@ -1226,6 +1262,11 @@ impl Engine {
     /// the correlator conclude, writes verdicts, incidents and the `stats` record.
     pub fn finish(mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
         self.stages.rest.meta = RecordMeta::default();
+        // Room for a batch of flow records at once (growing the queue up to it
+        // copied every record several times).
+        let batch = self.flows.active_flows().min(FINISH_BATCH);
+        let pending = &mut self.stages.rest.pending;
+        pending.reserve(batch.saturating_add(64).saturating_sub(pending.len()));
         // Records of the flows ended so far are written every `FINISH_BATCH` flows,
         // so a million flows ending here never hold a million records at once.
         self.flows
