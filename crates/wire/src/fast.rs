@@ -34,109 +34,126 @@ pub(crate) fn ethernet_ipv4<'a>(out: &mut Decoded<'a>, data: &'a [u8]) -> bool {
     else {
         return false;
     };
-    let (l4, payload) = match h[9] {
-        6 => match tcp(ip_payload) {
-            Some(t) => t,
-            None => return false,
-        },
-        17 => match udp(ip_payload) {
-            Some(u) => u,
-            None => return false,
-        },
-        _ => return false,
-    };
     let fo = h[6];
-    *out = Decoded {
-        eth: Some(EthernetInfo {
-            dst: [e[0], e[1], e[2], e[3], e[4], e[5]],
-            src: [e[6], e[7], e[8], e[9], e[10], e[11]],
-            ethertype: 0x0800,
-        }),
-        vlan: [0, 0],
-        vlan_count: 0,
-        l3: L3::Ipv4(Ipv4Info {
-            src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
-            dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
-            proto: h[9],
-            ttl: h[8],
-            id: u16::from_be_bytes([h[4], h[5]]),
-            tos: h[1],
-            dont_frag: fo & 0x40 != 0,
-            more_frags: false,
-            reserved_flag: fo & 0x80 != 0,
-            frag_offset: 0,
-            header_len: 20,
-            total_len: total,
-            checksum: u16::from_be_bytes([h[10], h[11]]),
-            // The empty slice just past the fixed header, as the general decoder's.
-            options: after.get(..0).unwrap_or_default(),
-        }),
-        l4,
-        ip_header: h.as_slice(),
-        ip_payload,
-        payload,
-        tunnel_depth: 0,
-        is_arp: false,
-        anomalies: AnomalyList::default(),
-        payload_partial: false,
-    };
+    // Every check is made before anything is written: `out` is then written
+    // once, field by field, straight from the header bytes (values built
+    // apart first were spilled and copied again).
+    macro_rules! write {
+        ($l4:expr, $payload:expr) => {
+            *out = Decoded {
+                eth: Some(EthernetInfo {
+                    dst: [e[0], e[1], e[2], e[3], e[4], e[5]],
+                    src: [e[6], e[7], e[8], e[9], e[10], e[11]],
+                    ethertype: 0x0800,
+                }),
+                vlan: [0, 0],
+                vlan_count: 0,
+                l3: L3::Ipv4(Ipv4Info {
+                    src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+                    dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+                    proto: h[9],
+                    ttl: h[8],
+                    id: u16::from_be_bytes([h[4], h[5]]),
+                    tos: h[1],
+                    dont_frag: fo & 0x40 != 0,
+                    more_frags: false,
+                    reserved_flag: fo & 0x80 != 0,
+                    frag_offset: 0,
+                    header_len: 20,
+                    total_len: total,
+                    checksum: u16::from_be_bytes([h[10], h[11]]),
+                    // The empty slice just past the fixed header, as the
+                    // general decoder's.
+                    options: after.get(..0).unwrap_or_default(),
+                }),
+                l4: $l4,
+                ip_header: h.as_slice(),
+                ip_payload,
+                payload: $payload,
+                tunnel_depth: 0,
+                is_arp: false,
+                anomalies: AnomalyList::default(),
+                payload_partial: false,
+            }
+        };
+    }
+    match h[9] {
+        6 => {
+            let Some((t, options, timestamp, payload)) = tcp(ip_payload) else {
+                return false;
+            };
+            write!(
+                L4::Tcp(TcpInfo {
+                    src_port: u16::from_be_bytes([t[0], t[1]]),
+                    dst_port: u16::from_be_bytes([t[2], t[3]]),
+                    seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+                    ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
+                    flags: t[13],
+                    window: u16::from_be_bytes([t[14], t[15]]),
+                    urgent: u16::from_be_bytes([t[18], t[19]]),
+                    header_len: (t[12] >> 4) * 4,
+                    checksum: u16::from_be_bytes([t[16], t[17]]),
+                    options,
+                    opts: TcpOptions {
+                        timestamp,
+                        layout_sig: if timestamp.is_some() {
+                            SIG_NOP_NOP_TS
+                        } else {
+                            0
+                        },
+                        ..TcpOptions::default()
+                    },
+                }),
+                payload
+            );
+        }
+        17 => {
+            let Some((u, payload)) = ip_payload.split_first_chunk::<8>() else {
+                return false;
+            };
+            // The UDP length must be the IP payload's.
+            if usize::from(u16::from_be_bytes([u[4], u[5]])) != ip_payload.len() {
+                return false;
+            }
+            write!(
+                L4::Udp(UdpInfo {
+                    src_port: u16::from_be_bytes([u[0], u[1]]),
+                    dst_port: u16::from_be_bytes([u[2], u[3]]),
+                    len: u16::from_be_bytes([u[4], u[5]]),
+                    checksum: u16::from_be_bytes([u[6], u[7]]),
+                }),
+                payload
+            );
+        }
+        _ => return false,
+    }
     true
 }
 
-/// A TCP segment with no options or NOP, NOP, timestamp, whose header fits.
-#[inline(always)]
-fn tcp(data: &[u8]) -> Option<(L4<'_>, &[u8])> {
-    let (h, rest) = data.split_first_chunk::<20>()?;
-    let (options, opts, payload) = match h[12] >> 4 {
-        5 => (rest.get(..0)?, TcpOptions::default(), rest),
-        8 => match rest.split_first_chunk::<12>()? {
-            (o @ [1, 1, 8, 10, a, b, c, d, e, f, g, h], payload) => (
-                o.as_slice(),
-                TcpOptions {
-                    timestamp: Some((
-                        u32::from_be_bytes([*a, *b, *c, *d]),
-                        u32::from_be_bytes([*e, *f, *g, *h]),
-                    )),
-                    layout_sig: SIG_NOP_NOP_TS,
-                    ..TcpOptions::default()
-                },
-                payload,
-            ),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    let t = TcpInfo {
-        src_port: u16::from_be_bytes([h[0], h[1]]),
-        dst_port: u16::from_be_bytes([h[2], h[3]]),
-        seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
-        ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
-        flags: h[13],
-        window: u16::from_be_bytes([h[14], h[15]]),
-        urgent: u16::from_be_bytes([h[18], h[19]]),
-        header_len: (h[12] >> 4) * 4,
-        checksum: u16::from_be_bytes([h[16], h[17]]),
-        options,
-        opts,
-    };
-    Some((L4::Tcp(t), payload))
-}
+/// The parts of a TCP segment with no options or NOP, NOP, timestamp whose
+/// header fits: the fixed header, the options, the timestamps, the payload.
+type TcpParts<'a> = (&'a [u8; 20], &'a [u8], Option<(u32, u32)>, &'a [u8]);
 
-/// A UDP datagram whose length field equals the IP payload's length.
+/// Checks a TCP segment for the common shape; see [`TcpParts`].
 #[inline(always)]
-fn udp(data: &[u8]) -> Option<(L4<'_>, &[u8])> {
-    let (h, payload) = data.split_first_chunk::<8>()?;
-    let len = u16::from_be_bytes([h[4], h[5]]);
-    if usize::from(len) != data.len() {
-        return None;
+fn tcp(data: &[u8]) -> Option<TcpParts<'_>> {
+    let (h, rest) = data.split_first_chunk::<20>()?;
+    match h[12] >> 4 {
+        5 => Some((h, rest.get(..0)?, None, rest)),
+        8 => match rest.split_first_chunk::<12>()? {
+            (o @ [1, 1, 8, 10, a, b, c, d, e, f, g, h2], payload) => Some((
+                h,
+                o.as_slice(),
+                Some((
+                    u32::from_be_bytes([*a, *b, *c, *d]),
+                    u32::from_be_bytes([*e, *f, *g, *h2]),
+                )),
+                payload,
+            )),
+            _ => None,
+        },
+        _ => None,
     }
-    let u = UdpInfo {
-        src_port: u16::from_be_bytes([h[0], h[1]]),
-        dst_port: u16::from_be_bytes([h[2], h[3]]),
-        len,
-        checksum: u16::from_be_bytes([h[6], h[7]]),
-    };
-    Some((L4::Udp(u), payload))
 }
 
 #[cfg(test)]
