@@ -595,6 +595,9 @@ impl Stages {
     /// A UDP datagram for the protocol stage.
     #[inline(never)]
     fn datagram(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        if !user.app.is_active() {
+            return;
+        }
         let info = self.rule_flow(ctx, user, ctx.dir);
         let mut out = ProtoOut::new(
             &mut self.rest,
@@ -869,6 +872,11 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
+        // A flow whose application layer is done (unknown protocol, a parser
+        // that gave up) takes no more data.
+        if !user.app.is_active() {
+            return;
+        }
         // Only a release by the end of the flow changes the record facts.
         let saved = ctx.flow_end.then(|| self.enter_release(ctx));
         let info = self.rule_flow(ctx, user, chunk.dir);
