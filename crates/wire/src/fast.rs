@@ -1,7 +1,8 @@
 //! Straight-line decoding of the common frame shape: Ethernet II, IPv4
 //! without options and not a fragment, whose total length fits the captured
-//! bytes, carrying TCP (no options, or NOP, NOP, timestamp) or UDP (length
-//! equal to the IP payload). Such a frame has no anomaly and its [`Decoded`]
+//! bytes, carrying TCP (options that raise no anomaly; no options and NOP,
+//! NOP, timestamp read inline), UDP (length equal to the IP payload) or an
+//! ICMP echo request or reply. Such a frame has no anomaly and its [`Decoded`]
 //! is written in one go; anything else (VLAN tags, IPv6, options, fragments,
 //! short or lying lengths, other option layouts) is left to the general
 //! decoder, which handles every case and reports every anomaly. Both yield
@@ -9,7 +10,7 @@
 //! `decode_frame` fuzz target).
 
 use crate::decoded::*;
-use crate::transport::SIG_NOP_NOP_TS;
+use crate::transport::{SIG_NOP_NOP_TS, tcp_options_clean};
 use std::net::Ipv4Addr;
 
 /// Decodes `data` (an Ethernet frame) into `out` when it has the common
@@ -79,7 +80,7 @@ pub(crate) fn ethernet_ipv4<'a>(out: &mut Decoded<'a>, data: &'a [u8]) -> bool {
     }
     match h[9] {
         6 => {
-            let Some((t, options, timestamp, payload)) = tcp(ip_payload) else {
+            let Some((t, options, opts, payload)) = tcp(ip_payload) else {
                 return false;
             };
             write!(
@@ -94,17 +95,29 @@ pub(crate) fn ethernet_ipv4<'a>(out: &mut Decoded<'a>, data: &'a [u8]) -> bool {
                     header_len: (t[12] >> 4) * 4,
                     checksum: u16::from_be_bytes([t[16], t[17]]),
                     options,
-                    opts: TcpOptions {
-                        timestamp,
-                        layout_sig: if timestamp.is_some() {
-                            SIG_NOP_NOP_TS
-                        } else {
-                            0
-                        },
-                        ..TcpOptions::default()
-                    },
+                    opts,
                 }),
                 payload
+            );
+        }
+        // ICMP echo request or reply.
+        1 => {
+            let Some((c, body)) = ip_payload.split_first_chunk::<8>() else {
+                return false;
+            };
+            if !matches!(c[0], 0 | 8) || c[1] != 0 {
+                return false;
+            }
+            write!(
+                L4::Icmp(IcmpInfo {
+                    icmp_type: c[0],
+                    code: 0,
+                    id: Some(u16::from_be_bytes([c[4], c[5]])),
+                    seq: Some(u16::from_be_bytes([c[6], c[7]])),
+                    v6: false,
+                    quoted: None,
+                }),
+                body
             );
         }
         17 => {
@@ -130,30 +143,31 @@ pub(crate) fn ethernet_ipv4<'a>(out: &mut Decoded<'a>, data: &'a [u8]) -> bool {
     true
 }
 
-/// The parts of a TCP segment with no options or NOP, NOP, timestamp whose
-/// header fits: the fixed header, the options, the timestamps, the payload.
-type TcpParts<'a> = (&'a [u8; 20], &'a [u8], Option<(u32, u32)>, &'a [u8]);
+/// The parts of a TCP segment whose header fits and whose options raise no
+/// anomaly: the fixed header, the options' bytes and values, the payload.
+type TcpParts<'a> = (&'a [u8; 20], &'a [u8], TcpOptions, &'a [u8]);
 
-/// Checks a TCP segment for the common shape; see [`TcpParts`].
+/// Checks a TCP segment for the common shape; see [`TcpParts`]. No options
+/// and NOP, NOP, timestamp are read here; other layouts by the general
+/// option walk (out of line), which must find nothing wrong.
 #[inline(always)]
 fn tcp(data: &[u8]) -> Option<TcpParts<'_>> {
     let (h, rest) = data.split_first_chunk::<20>()?;
-    match h[12] >> 4 {
-        5 => Some((h, rest.get(..0)?, None, rest)),
-        8 => match rest.split_first_chunk::<12>()? {
-            (o @ [1, 1, 8, 10, a, b, c, d, e, f, g, h2], payload) => Some((
-                h,
-                o.as_slice(),
-                Some((
-                    u32::from_be_bytes([*a, *b, *c, *d]),
-                    u32::from_be_bytes([*e, *f, *g, *h2]),
-                )),
-                payload,
+    let n = usize::from(h[12] >> 4).checked_mul(4)?.checked_sub(20)?;
+    let (options, payload) = rest.split_at_checked(n)?;
+    let opts = match *options {
+        [] => TcpOptions::default(),
+        [1, 1, 8, 10, a, b, c, d, e, f, g, h2] => TcpOptions {
+            timestamp: Some((
+                u32::from_be_bytes([a, b, c, d]),
+                u32::from_be_bytes([e, f, g, h2]),
             )),
-            _ => None,
+            layout_sig: SIG_NOP_NOP_TS,
+            ..TcpOptions::default()
         },
-        _ => None,
-    }
+        _ => tcp_options_clean(options)?,
+    };
+    Some((h, options, opts, payload))
 }
 
 #[cfg(test)]
@@ -244,6 +258,17 @@ mod tests {
         let mut padded = eth(0x0800, &ipv4(17, &udp(1, 2, b"", P4)));
         padded.resize(60, 0);
         v.push(padded);
+        for opts in [vec![2, 3, 5, 180], vec![2, 4, 5, 180, 2, 4, 5, 180]] {
+            v.push(eth(0x0800, &ipv4(6, &tcp(1, 2, 2, &opts, b"", P4))));
+        }
+        v.push(eth(
+            0x0800,
+            &ipv4(
+                1,
+                &icmp4(3, 1, [0; 4], &ipv4(6, &tcp(9, 10, 2, &[], b"", P4))[..28]),
+            ),
+        ));
+        v.push(eth(0x0800, &ipv4(1, &icmp4(8, 1, [0, 1, 0, 2], b"ping"))));
         v
     }
 
@@ -257,9 +282,13 @@ mod tests {
             taken,
             [
                 vec![true; 6],
-                vec![false; 6],
+                // SYN options and timestamps then EOL (the option walk finds
+                // nothing wrong), an echo request; not IPv6, VLAN, IP options.
+                vec![true, true, true, false, false, false],
                 vec![false, false, true, true, false],
-                vec![true, true]
+                vec![true, true],
+                // Options with anomalies, an ICMP error, an echo with a code.
+                vec![false; 4]
             ]
             .concat()
         );
