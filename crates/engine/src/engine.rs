@@ -1176,6 +1176,7 @@ impl Engine {
     /// Alerts raised by this frame carry it (EVE `packet`) — the datagram it
     /// completed, with the first fragment's link header, when it completed
     /// one; copied only for alerts.
+    #[inline(never)]
     fn label_alerts(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>, first_new: usize) {
         let reassembled = self.flows.reassembled_frame();
         let shown = if reassembled.is_empty() {
@@ -1204,6 +1205,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn match_flowless(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
         let rest = &mut self.stages.rest;
         if let Some(rs) = rest.rules.clone() {
@@ -1242,9 +1244,17 @@ impl Engine {
         if pkt.tunnel_depth > 0 {
             rest.count(ctr::TUNNELLED, 1);
         }
-        if pkt.anomalies.is_empty() {
-            return;
+        if !pkt.anomalies.is_empty() {
+            self.decode_anomalies(frame, pkt);
         }
+    }
+
+    /// The frame's decode anomalies as records (out of the per-packet path:
+    /// most frames have none).
+    #[cold]
+    #[inline(never)]
+    fn decode_anomalies(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
+        let rest = &mut self.stages.rest;
         let endpoints = pkt.l3.addrs().map(|(src, dst)| {
             let (sp, dp) = pkt.l4.ports().unwrap_or((0, 0));
             Endpoints {

@@ -15,7 +15,11 @@ use std::net::Ipv4Addr;
 
 /// Decodes `data` (an Ethernet frame) into `out` when it has the common
 /// shape; returns false, leaving `out` untouched, otherwise.
-#[inline(always)]
+///
+/// Not inlined: inside the caller's large per-packet function its many
+/// stores competed for registers with the caller's values (spills); as a
+/// function of its own it writes `out` straight from the header bytes.
+#[inline(never)]
 pub(crate) fn ethernet_ipv4<'a>(out: &mut Decoded<'a>, data: &'a [u8]) -> bool {
     let Some((e, rest)) = data.split_first_chunk::<14>() else {
         return false;
