@@ -9,8 +9,8 @@ use stormwatch_detect::Detectors;
 use stormwatch_flow::{Delivery, FlowTable, FlowVisitor, PacketCtx};
 use stormwatch_model::{
     Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppProto, AppRecord, Direction, Endpoints,
-    FlowId, FlowRecord, IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink,
-    Stats, StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
+    FlowId, FlowRecord, IpProto, NANOS_PER_SEC, Notice, OutputRecord, PacketSummary, RawFrame,
+    RecordMeta, Sink, Stats, StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
@@ -499,6 +499,10 @@ pub struct Engine {
     flows: FlowTable<PerFlow>,
     stages: Stages,
     last_tick_secs: i64,
+    /// The capture-time nanoseconds of second `last_tick_secs`:
+    /// `[tick_from, tick_until)` (empty before the first frame).
+    tick_from: i64,
+    tick_until: i64,
 }
 
 /// The flow table's visitor: every stage behind the flow table.
@@ -1102,6 +1106,8 @@ impl Engine {
                 flowbits_now: (FlowId(0), Vec::new()),
             },
             last_tick_secs: i64::MIN,
+            tick_from: i64::MAX,
+            tick_until: i64::MIN,
         }
     }
 
@@ -1124,11 +1130,18 @@ impl Engine {
         if frame.is_truncated() {
             rest.count(ctr::TRUNCATED_FRAMES, 1);
         }
-        let secs = frame.ts.secs();
-        if secs != self.last_tick_secs {
-            self.last_tick_secs = secs;
-            if rest.detect.is_some() {
-                rest.detect_tick(frame.ts);
+        // A new second of capture time: packet time left the second of the
+        // last tick (a range test instead of a division per packet).
+        let ns = frame.ts.0;
+        if ns < self.tick_from || ns >= self.tick_until {
+            let secs = frame.ts.secs();
+            self.tick_from = secs.saturating_mul(NANOS_PER_SEC);
+            self.tick_until = self.tick_from.saturating_add(NANOS_PER_SEC);
+            if secs != self.last_tick_secs {
+                self.last_tick_secs = secs;
+                if rest.detect.is_some() {
+                    rest.detect_tick(frame.ts);
+                }
             }
         }
 
