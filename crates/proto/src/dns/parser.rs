@@ -452,7 +452,7 @@ pub fn parse_message(msg: &[u8]) -> IResult<&[u8], Message> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use crate::files::util::unhex;
