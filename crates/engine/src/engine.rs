@@ -1176,18 +1176,27 @@ impl Engine {
             frame.orig_len,
         );
         self.note_decode(frame, &pkt);
-        if pkt.l3.addrs().is_some() {
-            let fragment = match &pkt.l3 {
-                L3::Ipv4(v) => v.is_fragment(),
-                L3::Ipv6(v) => v.frag.is_some(),
-                _ => false,
-            };
-            let flowless = !fragment
-                && match pkt.l4 {
-                    L4::None => true,
-                    L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+        let ip = match (&pkt.l3, &pkt.l4) {
+            // The common frame: for the flow table.
+            (L3::Ipv4(_), L4::Tcp(_) | L4::Udp(_)) => Some(false),
+            (L3::Ipv4(_) | L3::Ipv6(_), _) => {
+                let fragment = match &pkt.l3 {
+                    L3::Ipv4(v) => v.is_fragment(),
+                    L3::Ipv6(v) => v.frag.is_some(),
                     _ => false,
                 };
+                Some(
+                    !fragment
+                        && match pkt.l4 {
+                            L4::None => true,
+                            L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+                            _ => false,
+                        },
+                )
+            }
+            _ => None,
+        };
+        if let Some(flowless) = ip {
             if flowless {
                 // A transport header too broken to key a flow: header-only rules
                 // still see the packet (Suricata alerts on such packets too).
@@ -1257,21 +1266,27 @@ impl Engine {
 
     fn note_decode(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
         let rest = &mut self.stages.rest;
-        match &pkt.l3 {
-            L3::Ipv4(_) => rest.count(ctr::IPV4, 1),
-            L3::Ipv6(_) => rest.count(ctr::IPV6, 1),
-            L3::Arp => rest.count(ctr::ARP, 1),
-            L3::Other(_) => rest.count(ctr::OTHER_ETHERTYPE, 1),
-            L3::None => rest.count(ctr::UNDECODED, 1),
-        }
-        match &pkt.l4 {
-            L4::Tcp(_) => rest.count(ctr::TCP, 1),
-            L4::Udp(_) => rest.count(ctr::UDP, 1),
-            L4::Icmp(i) if i.v6 => rest.count(ctr::ICMPV6, 1),
-            L4::Icmp(_) => rest.count(ctr::ICMPV4, 1),
-            L4::Fragment => rest.count(ctr::IP_FRAGMENTS, 1),
-            L4::Other(_) => rest.count(ctr::OTHER_IP_PROTO, 1),
-            L4::None => {}
+        // The common frame first: two counters.
+        if let (L3::Ipv4(_), L4::Tcp(_)) = (&pkt.l3, &pkt.l4) {
+            rest.count(ctr::IPV4, 1);
+            rest.count(ctr::TCP, 1);
+        } else {
+            match &pkt.l3 {
+                L3::Ipv4(_) => rest.count(ctr::IPV4, 1),
+                L3::Ipv6(_) => rest.count(ctr::IPV6, 1),
+                L3::Arp => rest.count(ctr::ARP, 1),
+                L3::Other(_) => rest.count(ctr::OTHER_ETHERTYPE, 1),
+                L3::None => rest.count(ctr::UNDECODED, 1),
+            }
+            match &pkt.l4 {
+                L4::Tcp(_) => rest.count(ctr::TCP, 1),
+                L4::Udp(_) => rest.count(ctr::UDP, 1),
+                L4::Icmp(i) if i.v6 => rest.count(ctr::ICMPV6, 1),
+                L4::Icmp(_) => rest.count(ctr::ICMPV4, 1),
+                L4::Fragment => rest.count(ctr::IP_FRAGMENTS, 1),
+                L4::Other(_) => rest.count(ctr::OTHER_IP_PROTO, 1),
+                L4::None => {}
+            }
         }
         if pkt.vlan_count > 0 {
             rest.count(ctr::VLAN, 1);
