@@ -1,7 +1,8 @@
 //! The frame decoder on arbitrary bytes: the first byte picks the link type,
 //! the second whether the frame was cut by a snaplen. Checks the decoder's
 //! promises: no panic, the payload is a slice of the frame, the checksum
-//! helpers answer.
+//! helpers answer, and the shortcut for the common frame shape gives what
+//! the general decoder gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -43,6 +44,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert!(d.tunnel_depth <= MAX_TUNNEL_DEPTH);
+    let mut g = Decoded::default();
+    decode_frame_general_into(&mut g, link, frame, orig);
+    assert_eq!(format!("{d:?}"), format!("{g:?}"));
+    let at = |s: &[u8]| (s.as_ptr(), s.len());
+    assert_eq!(at(d.ip_header), at(g.ip_header));
+    assert_eq!(at(d.ip_payload), at(g.ip_payload));
+    assert_eq!(at(d.payload), at(g.payload));
     let _ = (
         ipv4_header_checksum_ok(&d),
         tcp_checksum_ok(&d),

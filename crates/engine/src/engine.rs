@@ -9,8 +9,8 @@ use stormwatch_detect::Detectors;
 use stormwatch_flow::{Delivery, FlowTable, FlowVisitor, PacketCtx};
 use stormwatch_model::{
     Alert, Anomaly, AnomalyType, AppContext, AppEvent, AppProto, AppRecord, Direction, Endpoints,
-    FlowId, FlowRecord, IpProto, Notice, OutputRecord, PacketSummary, RawFrame, RecordMeta, Sink,
-    Stats, StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
+    FlowId, FlowRecord, IpProto, NANOS_PER_SEC, Notice, OutputRecord, PacketSummary, RawFrame,
+    RecordMeta, Sink, Stats, StreamChunk, Timestamp, TxView, Verdict, tcp_flags,
 };
 use stormwatch_proto::{FlowApp, Proto, api::ProtoSink};
 use stormwatch_rules::{FlowInfo, PacketInput, RuleSet, StreamInput, TxInput};
@@ -113,11 +113,18 @@ const COUNTER_NAMES: [&str; ctr::COUNT] = [
 /// Flows ended between two writes of pending records at the end of the run.
 const FINISH_BATCH: usize = 4096;
 
-/// Writes and empties `pending`, in order.
+/// Writes and empties `pending`, in order. Most packets leave nothing to
+/// write: that test is inlined, the writing is not.
+#[inline(always)]
 fn flush_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
+    write_pending(pending, sink)
+}
+
+#[inline(never)]
+fn write_pending(pending: &mut Vec<Pending>, sink: &mut dyn Sink) -> io::Result<()> {
     for (rec, meta, extra) in pending.drain(..) {
         match extra {
             Some(x) => sink.write_extra(&rec, &meta, &x)?,
@@ -492,6 +499,10 @@ pub struct Engine {
     flows: FlowTable<PerFlow>,
     stages: Stages,
     last_tick_secs: i64,
+    /// The capture-time nanoseconds of second `last_tick_secs`:
+    /// `[tick_from, tick_until)` (empty before the first frame).
+    tick_from: i64,
+    tick_until: i64,
 }
 
 /// The flow table's visitor: every stage behind the flow table.
@@ -562,6 +573,92 @@ impl EndRelease {
 }
 
 impl Stages {
+    /// The first packet of a flow: the protocol stage sets up its state.
+    /// Out of line, as the other parts of `on_packet` most packets skip: the
+    /// per-packet path stays small.
+    #[inline(never)]
+    fn flow_start(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        self.proto
+            .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
+        if let L4::Tcp(t) = &pkt.l4
+            && t.flags & tcp_flags::SYN == 0
+        {
+            user.app.set_midstream();
+        }
+    }
+
+    /// A packet the detectors want: its summary is built here, out of the
+    /// per-packet path.
+    #[inline(never)]
+    fn summary_for_detectors(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>) {
+        if let Some(s) = summary_of(ctx, pkt) {
+            self.rest.detect_packet(&s);
+        }
+    }
+
+    /// A UDP datagram for the protocol stage.
+    #[inline(never)]
+    fn datagram(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        if !user.app.is_active() {
+            return;
+        }
+        // As in `on_stream`: a constant `None` without rules.
+        let info = match self.rest.rules {
+            None => None,
+            Some(_) => self.rule_flow(ctx, user, ctx.dir),
+        };
+        let mut out = ProtoOut::new(
+            &mut self.rest,
+            &mut user.rules,
+            &mut user.alerted,
+            &mut user.app_json,
+            info,
+        );
+        self.proto
+            .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
+    }
+
+    /// A chunk of stream data for the protocol stage, with the flow facts
+    /// rules see (`None` without rules); inlined into each call site.
+    #[inline(always)]
+    fn stream_to_proto(
+        &mut self,
+        ctx: &PacketCtx,
+        chunk: StreamChunk<'_>,
+        user: &mut PerFlow,
+        info: Option<FlowInfo>,
+    ) {
+        let mut out = ProtoOut::new(
+            &mut self.rest,
+            &mut user.rules,
+            &mut user.alerted,
+            &mut user.app_json,
+            info,
+        );
+        out.hold = (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
+            .then_some((chunk.dir, &mut user.held));
+        self.proto.on_stream(
+            &app_ctx(ctx, chunk.dir),
+            &mut user.app,
+            chunk.data,
+            &mut out,
+        );
+    }
+
+    /// The packet that closed the TCP session by the FIN exchange: the
+    /// application layer is told the stream ended (see `on_packet_end`).
+    #[inline(never)]
+    fn stream_eof(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
+        user.app_closed = true;
+        let dir = if user.app.reversed() {
+            Direction::ToClient
+        } else {
+            Direction::ToServer
+        };
+        let info = self.rule_flow(ctx, user, dir);
+        self.close_app(&app_ctx(ctx, dir), info, user);
+    }
+
     /// Raises the held transaction alerts of `ctx`'s direction (all of them at
     /// the end of the flow, `ctx` `None`) as alerts of this packet.
     fn release_held(&mut self, ctx: Option<&PacketCtx>, user: &mut PerFlow) {
@@ -783,33 +880,14 @@ fn detector_wants(ctx: &PacketCtx, pkt: &Decoded<'_>) -> bool {
 impl FlowVisitor<PerFlow> for Stages {
     fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
         self.rst = matches!(&pkt.l4, L4::Tcp(t) if t.flags & tcp_flags::RST != 0);
-        let rest = &mut self.rest;
         if ctx.first_in_flow {
-            self.proto
-                .on_flow_start(&app_ctx(ctx, ctx.dir), &mut user.app);
-            if let L4::Tcp(t) = &pkt.l4
-                && t.flags & tcp_flags::SYN == 0
-            {
-                user.app.set_midstream();
-            }
+            self.flow_start(ctx, pkt, user);
         }
-        if rest.detect.is_some()
-            && detector_wants(ctx, pkt)
-            && let Some(s) = summary_of(ctx, pkt)
-        {
-            rest.detect_packet(&s);
+        if self.rest.detect.is_some() && detector_wants(ctx, pkt) {
+            self.summary_for_detectors(ctx, pkt);
         }
         if matches!(pkt.l4, L4::Udp(_)) {
-            let info = self.rule_flow(ctx, user, ctx.dir);
-            let mut out = ProtoOut::new(
-                &mut self.rest,
-                &mut user.rules,
-                &mut user.alerted,
-                &mut user.app_json,
-                info,
-            );
-            self.proto
-                .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
+            self.datagram(ctx, pkt, user);
         }
         let rest = &mut self.rest;
         if let Some(rs) = rest.rules.clone() {
@@ -829,26 +907,25 @@ impl FlowVisitor<PerFlow> for Stages {
     }
 
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let saved = self.enter_release(ctx);
-        let info = self.rule_flow(ctx, user, chunk.dir);
-        {
-            let mut out = ProtoOut::new(
-                &mut self.rest,
-                &mut user.rules,
-                &mut user.alerted,
-                &mut user.app_json,
-                info,
-            );
-            out.hold = (self.on_ack && !ctx.flow_end && ctx.dir != chunk.dir)
-                .then_some((chunk.dir, &mut user.held));
-            self.proto.on_stream(
-                &app_ctx(ctx, chunk.dir),
-                &mut user.app,
-                chunk.data,
-                &mut out,
-            );
+        // A flow whose application layer is done (unknown protocol, a parser
+        // that gave up) takes no more data.
+        if !user.app.is_active() {
+            return;
         }
-        self.rest.meta = saved;
+        // Only a release by the end of the flow changes the record facts.
+        let saved = ctx.flow_end.then(|| self.enter_release(ctx));
+        // Two call sites: without rules the sink is built with a constant
+        // `None` (a flow facts value merged in from the other branch was
+        // copied into every sink, about 30 instructions per chunk).
+        if self.rest.rules.is_none() {
+            self.stream_to_proto(ctx, chunk, user, None);
+        } else {
+            let info = self.rule_flow(ctx, user, chunk.dir);
+            self.stream_to_proto(ctx, chunk, user, info);
+        }
+        if let Some(m) = saved {
+            self.rest.meta = m;
+        }
     }
 
     fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
@@ -906,14 +983,7 @@ impl FlowVisitor<PerFlow> for Stages {
             && !user.app_closed
             && ctx.tcp_state == stormwatch_model::TcpState::Closed
         {
-            user.app_closed = true;
-            let dir = if user.app.reversed() {
-                Direction::ToClient
-            } else {
-                Direction::ToServer
-            };
-            let info = self.rule_flow(ctx, user, dir);
-            self.close_app(&app_ctx(ctx, dir), info, user);
+            self.stream_eof(ctx, user);
         }
         user.established_before = ctx.established;
     }
@@ -1058,6 +1128,8 @@ impl Engine {
                 flowbits_now: (FlowId(0), Vec::new()),
             },
             last_tick_secs: i64::MIN,
+            tick_from: i64::MAX,
+            tick_until: i64::MIN,
         }
     }
 
@@ -1080,11 +1152,18 @@ impl Engine {
         if frame.is_truncated() {
             rest.count(ctr::TRUNCATED_FRAMES, 1);
         }
-        let secs = frame.ts.secs();
-        if secs != self.last_tick_secs {
-            self.last_tick_secs = secs;
-            if rest.detect.is_some() {
-                rest.detect_tick(frame.ts);
+        // A new second of capture time: packet time left the second of the
+        // last tick (a range test instead of a division per packet).
+        let ns = frame.ts.0;
+        if ns < self.tick_from || ns >= self.tick_until {
+            let secs = frame.ts.secs();
+            self.tick_from = secs.saturating_mul(NANOS_PER_SEC);
+            self.tick_until = self.tick_from.saturating_add(NANOS_PER_SEC);
+            if secs != self.last_tick_secs {
+                self.last_tick_secs = secs;
+                if rest.detect.is_some() {
+                    rest.detect_tick(frame.ts);
+                }
             }
         }
 
@@ -1097,18 +1176,27 @@ impl Engine {
             frame.orig_len,
         );
         self.note_decode(frame, &pkt);
-        if pkt.l3.addrs().is_some() {
-            let fragment = match &pkt.l3 {
-                L3::Ipv4(v) => v.is_fragment(),
-                L3::Ipv6(v) => v.frag.is_some(),
-                _ => false,
-            };
-            let flowless = !fragment
-                && match pkt.l4 {
-                    L4::None => true,
-                    L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+        let ip = match (&pkt.l3, &pkt.l4) {
+            // The common frame: for the flow table.
+            (L3::Ipv4(_), L4::Tcp(_) | L4::Udp(_)) => Some(false),
+            (L3::Ipv4(_) | L3::Ipv6(_), _) => {
+                let fragment = match &pkt.l3 {
+                    L3::Ipv4(v) => v.is_fragment(),
+                    L3::Ipv6(v) => v.frag.is_some(),
                     _ => false,
                 };
+                Some(
+                    !fragment
+                        && match pkt.l4 {
+                            L4::None => true,
+                            L4::Other(p) => matches!(p, 1 | 6 | 17 | 58),
+                            _ => false,
+                        },
+                )
+            }
+            _ => None,
+        };
+        if let Some(flowless) = ip {
             if flowless {
                 // A transport header too broken to key a flow: header-only rules
                 // still see the packet (Suricata alerts on such packets too).
@@ -1132,6 +1220,7 @@ impl Engine {
     /// Alerts raised by this frame carry it (EVE `packet`) — the datagram it
     /// completed, with the first fragment's link header, when it completed
     /// one; copied only for alerts.
+    #[inline(never)]
     fn label_alerts(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>, first_new: usize) {
         let reassembled = self.flows.reassembled_frame();
         let shown = if reassembled.is_empty() {
@@ -1160,6 +1249,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn match_flowless(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
         let rest = &mut self.stages.rest;
         if let Some(rs) = rest.rules.clone() {
@@ -1176,21 +1266,27 @@ impl Engine {
 
     fn note_decode(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
         let rest = &mut self.stages.rest;
-        match &pkt.l3 {
-            L3::Ipv4(_) => rest.count(ctr::IPV4, 1),
-            L3::Ipv6(_) => rest.count(ctr::IPV6, 1),
-            L3::Arp => rest.count(ctr::ARP, 1),
-            L3::Other(_) => rest.count(ctr::OTHER_ETHERTYPE, 1),
-            L3::None => rest.count(ctr::UNDECODED, 1),
-        }
-        match &pkt.l4 {
-            L4::Tcp(_) => rest.count(ctr::TCP, 1),
-            L4::Udp(_) => rest.count(ctr::UDP, 1),
-            L4::Icmp(i) if i.v6 => rest.count(ctr::ICMPV6, 1),
-            L4::Icmp(_) => rest.count(ctr::ICMPV4, 1),
-            L4::Fragment => rest.count(ctr::IP_FRAGMENTS, 1),
-            L4::Other(_) => rest.count(ctr::OTHER_IP_PROTO, 1),
-            L4::None => {}
+        // The common frame first: two counters.
+        if let (L3::Ipv4(_), L4::Tcp(_)) = (&pkt.l3, &pkt.l4) {
+            rest.count(ctr::IPV4, 1);
+            rest.count(ctr::TCP, 1);
+        } else {
+            match &pkt.l3 {
+                L3::Ipv4(_) => rest.count(ctr::IPV4, 1),
+                L3::Ipv6(_) => rest.count(ctr::IPV6, 1),
+                L3::Arp => rest.count(ctr::ARP, 1),
+                L3::Other(_) => rest.count(ctr::OTHER_ETHERTYPE, 1),
+                L3::None => rest.count(ctr::UNDECODED, 1),
+            }
+            match &pkt.l4 {
+                L4::Tcp(_) => rest.count(ctr::TCP, 1),
+                L4::Udp(_) => rest.count(ctr::UDP, 1),
+                L4::Icmp(i) if i.v6 => rest.count(ctr::ICMPV6, 1),
+                L4::Icmp(_) => rest.count(ctr::ICMPV4, 1),
+                L4::Fragment => rest.count(ctr::IP_FRAGMENTS, 1),
+                L4::Other(_) => rest.count(ctr::OTHER_IP_PROTO, 1),
+                L4::None => {}
+            }
         }
         if pkt.vlan_count > 0 {
             rest.count(ctr::VLAN, 1);
@@ -1198,9 +1294,17 @@ impl Engine {
         if pkt.tunnel_depth > 0 {
             rest.count(ctr::TUNNELLED, 1);
         }
-        if pkt.anomalies.is_empty() {
-            return;
+        if !pkt.anomalies.is_empty() {
+            self.decode_anomalies(frame, pkt);
         }
+    }
+
+    /// The frame's decode anomalies as records (out of the per-packet path:
+    /// most frames have none).
+    #[cold]
+    #[inline(never)]
+    fn decode_anomalies(&mut self, frame: &RawFrame<'_>, pkt: &Decoded<'_>) {
+        let rest = &mut self.stages.rest;
         let endpoints = pkt.l3.addrs().map(|(src, dst)| {
             let (sp, dp) = pkt.l4.ports().unwrap_or((0, 0));
             Endpoints {
@@ -1226,6 +1330,11 @@ impl Engine {
     /// the correlator conclude, writes verdicts, incidents and the `stats` record.
     pub fn finish(mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
         self.stages.rest.meta = RecordMeta::default();
+        // Room for a batch of flow records at once (growing the queue up to it
+        // copied every record several times).
+        let batch = self.flows.active_flows().min(FINISH_BATCH);
+        let pending = &mut self.stages.rest.pending;
+        pending.reserve(batch.saturating_add(64).saturating_sub(pending.len()));
         // Records of the flows ended so far are written every `FINISH_BATCH` flows,
         // so a million flows ending here never hold a million records at once.
         self.flows

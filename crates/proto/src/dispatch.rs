@@ -835,7 +835,9 @@ impl Proto {
                 Some(parser) => parser.parse(ctx, data, sink),
                 None => return,
             };
-            self.after_parse(ctx, app, status, data, sink);
+            if !matches!(status, ParseStatus::Ok) {
+                self.after_parse(ctx, app, status, data, sink);
+            }
         }
         // 3. Free the probe buffers once both directions are decided.
         if let Some(st) = app.state.as_mut()

@@ -49,6 +49,7 @@
 mod checksum;
 mod decode;
 mod decoded;
+mod fast;
 mod gre;
 mod icmp;
 mod ip;
@@ -63,8 +64,8 @@ pub use checksum::{
     ipv6_pseudo_checksum, tcp_checksum_ok, udp_checksum_ok,
 };
 pub use decode::{
-    MAX_IPV6_EXT_HEADERS, MAX_TUNNEL_DEPTH, MAX_VLAN_TAGS, decode_frame, decode_frame_into,
-    decode_frame_with_orig_len, decode_ip,
+    MAX_IPV6_EXT_HEADERS, MAX_TUNNEL_DEPTH, MAX_VLAN_TAGS, decode_frame, decode_frame_general_into,
+    decode_frame_into, decode_frame_with_orig_len, decode_ip,
 };
 pub use decoded::*;
 pub use ip::ipv6_unfragmentable;

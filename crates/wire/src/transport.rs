@@ -39,7 +39,7 @@ const fn kinds_sig(kinds: &[u8]) -> u32 {
 
 /// Digest of NOP, NOP, timestamp: the options of most segments on
 /// established Linux/BSD connections.
-const SIG_NOP_NOP_TS: u32 = kinds_sig(&[kind::NOP, kind::NOP, kind::TIMESTAMP]);
+pub(crate) const SIG_NOP_NOP_TS: u32 = kinds_sig(&[kind::NOP, kind::NOP, kind::TIMESTAMP]);
 
 /// [`parse_tcp_options`], recording problems through `dec` when given.
 #[inline]
@@ -55,18 +55,29 @@ pub(crate) fn tcp_options(opts: &[u8], dec: Option<&mut Dec<'_, '_>>) -> TcpOpti
             layout_sig: SIG_NOP_NOP_TS,
             ..TcpOptions::default()
         },
-        _ => tcp_options_walk(opts, dec),
+        _ => {
+            let mut dec = dec;
+            tcp_options_walk(opts, |a| {
+                if let Some(d) = dec.as_deref_mut() {
+                    d.anomaly(a);
+                }
+            })
+        }
     }
 }
 
-/// The general option walk.
-fn tcp_options_walk(opts: &[u8], mut dec: Option<&mut Dec<'_, '_>>) -> TcpOptions {
+/// The options of an option list that raises no anomaly; `None` when the
+/// walk would record one.
+#[inline(never)]
+pub(crate) fn tcp_options_clean(opts: &[u8]) -> Option<TcpOptions> {
+    let mut clean = true;
+    let o = tcp_options_walk(opts, |_| clean = false);
+    clean.then_some(o)
+}
+
+/// The general option walk; `note` hears of every problem.
+fn tcp_options_walk(opts: &[u8], mut note: impl FnMut(DecodeAnomaly)) -> TcpOptions {
     let mut o = TcpOptions::default();
-    let mut note = |a: DecodeAnomaly| {
-        if let Some(d) = dec.as_deref_mut() {
-            d.anomaly(a);
-        }
-    };
     let mut sig = FNV_OFFSET;
     let mut seen = 0u8;
     let mut i = 0usize;
@@ -276,7 +287,7 @@ mod tests {
         let opts = [1, 1, 8, 10, 0, 0, 1, 0, 0xff, 0, 0, 1];
         assert_eq!(
             parse_tcp_options(&opts),
-            super::tcp_options_walk(&opts, None)
+            super::tcp_options_walk(&opts, |_| {})
         );
         assert_eq!(parse_tcp_options(&opts).timestamp, Some((256, 0xff00_0001)));
     }

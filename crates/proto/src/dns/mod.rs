@@ -164,6 +164,13 @@ fn plausible(m: &parser::Message) -> bool {
 /// Direction is not required to match the QR bit (one-sided and reversed flows
 /// exist); the parser follows the QR bit.
 pub fn probe(_dir: Direction, data: &[u8]) -> ProbeResult {
+    // What `plausible` rejects is decided by the header alone (queries are
+    // present exactly when the header counts some): most datagrams of other
+    // protocols end here, without a parse of the whole message.
+    match parser::parse_header(data) {
+        Ok((_, h)) if h.opcode() <= 6 && (h.qdcount > 0 || h.is_response()) => {}
+        _ => return ProbeResult::NoMatch,
+    }
     match parser::parse_message(data) {
         Ok((_, m)) if plausible(&m) => ProbeResult::Match,
         _ => ProbeResult::NoMatch,
@@ -210,6 +217,43 @@ mod tests {
         assert_eq!(rrtype_from_name("nope"), None);
         assert_eq!(rcode_name(3), "NXDOMAIN");
         assert_eq!(rcode_name(12), "12");
+    }
+
+    /// The UDP probe's header test changes no verdict: on mutations of a
+    /// query, a response and an NTP datagram (every byte of the first 16 set
+    /// to every value, and cuts), it answers as a full parse judged by
+    /// `plausible` does.
+    #[test]
+    fn udp_probe_header_test_agrees_with_full_parse() {
+        let full = |d: &[u8]| match parser::parse_message(d) {
+            Ok((_, m)) if plausible(&m) => ProbeResult::Match,
+            _ => ProbeResult::NoMatch,
+        };
+        let query = vec![
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        let response = crate::files::util::unhex(parser::tests::DIG_RESPONSE);
+        let mut ntp = vec![0x23, 0, 6, 0x20];
+        ntp.resize(48, 0);
+        assert_eq!(probe(Direction::ToServer, &query), ProbeResult::Match);
+        assert_eq!(probe(Direction::ToClient, &response), ProbeResult::Match);
+        assert_eq!(probe(Direction::ToServer, &ntp), ProbeResult::NoMatch);
+        let mut matched = 0;
+        for base in [query, response, ntp] {
+            for n in 0..=base.len() {
+                assert_eq!(probe(Direction::ToServer, &base[..n]), full(&base[..n]));
+            }
+            for pos in 0..16.min(base.len()) {
+                let mut m = base.clone();
+                for v in 0..=255u8 {
+                    m[pos] = v;
+                    let p = probe(Direction::ToServer, &m);
+                    assert_eq!(p, full(&m), "{m:02x?}");
+                    matched += usize::from(p == ProbeResult::Match);
+                }
+            }
+        }
+        assert!(matched > 1000, "{matched}");
     }
 
     #[test]

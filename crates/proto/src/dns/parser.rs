@@ -251,6 +251,10 @@ pub fn parse_name<'a>(input: &'a [u8], msg: &'a [u8]) -> IResult<&'a [u8], Name>
                     } else {
                         if extra == 1 {
                             out.value.push(b'.');
+                        } else {
+                            // Room for most names at once (growing label by
+                            // label reallocated two or three times per name).
+                            out.value.reserve(n.max(32));
                         }
                         out.value.extend_from_slice(label);
                     }
@@ -448,7 +452,7 @@ pub fn parse_message(msg: &[u8]) -> IResult<&[u8], Message> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use crate::files::util::unhex;

@@ -359,11 +359,19 @@ impl HttpParser {
     /// pipelining the answer is for that one, and the partial line is the start
     /// of the next request (`GE` + `T /x HTTP/1.1`), to be completed by the
     /// client's next segment.
+    ///
+    /// Called for every chunk of response data: the test for a partial line
+    /// is inlined, the rest is not.
+    #[inline(always)]
     fn flush_partial_request_line(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
-        if self.req_state == ReqState::Line
-            && !self.req_acc.buf.is_empty()
-            && !self.txs.iter().any(|t| t.has_request && !t.res_done)
-        {
+        if self.req_state == ReqState::Line && !self.req_acc.buf.is_empty() {
+            self.flush_partial_request_line_now(ctx, sink);
+        }
+    }
+
+    #[inline(never)]
+    fn flush_partial_request_line_now(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
+        if !self.txs.iter().any(|t| t.has_request && !t.res_done) {
             let mut acc = std::mem::take(&mut self.req_acc);
             self.anomaly(ctx, sink, "REQUEST_LINE_INCOMPLETE");
             self.request_line_event(ctx, &acc.buf, acc.overflow, sink);

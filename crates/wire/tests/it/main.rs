@@ -2,4 +2,5 @@
 //! by frame, over the shared corpus and suricata-verify captures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fastpath;
 mod tshark;
