@@ -44,17 +44,39 @@ pub(crate) struct Kept {
     len: usize,
 }
 
-/// Where `data` lies in the newest backing: its number and offset.
-fn locate(backings: &[Backing], data: &[u8]) -> Option<(u32, usize)> {
-    let i = backings.len().checked_sub(1)?;
-    let base: &[u8] = backings[i].as_ref().as_ref();
-    let b = base.as_ptr().addr();
-    let p = data.as_ptr().addr();
-    let off = p.checked_sub(b)?;
-    if off.checked_add(data.len())? > base.len() {
-        return None;
+/// The backings a table was given, with the newest one's place in memory noted
+/// when it is added (no call through the `dyn AsRef` per delivered segment).
+#[derive(Default)]
+pub(crate) struct Backings {
+    list: Vec<Backing>,
+    /// The newest backing: its number, start address and length.
+    newest: Option<(u32, usize, usize)>,
+}
+
+impl Backings {
+    /// Adds `b`; slices of it are referred to from now on.
+    pub(crate) fn add(&mut self, b: Backing) {
+        let base: &[u8] = b.as_ref().as_ref();
+        let (addr, len) = (base.as_ptr().addr(), base.len());
+        self.newest = u32::try_from(self.list.len()).ok().map(|i| (i, addr, len));
+        self.list.push(b);
     }
-    Some((u32::try_from(i).ok()?, off))
+
+    fn get(&self, i: u32) -> Option<&[u8]> {
+        let b = self.list.get(usize::try_from(i).ok()?)?;
+        Some(b.as_ref().as_ref())
+    }
+
+    /// Where `data` lies in the newest backing: its number and offset.
+    #[inline]
+    fn locate(&self, data: &[u8]) -> Option<(u32, usize)> {
+        let (i, b, len) = self.newest?;
+        let off = data.as_ptr().addr().checked_sub(b)?;
+        if off.checked_add(data.len())? > len {
+            return None;
+        }
+        Some((i, off))
+    }
 }
 
 impl Kept {
@@ -101,7 +123,7 @@ impl Kept {
     /// Appends `data`, delivered at stream offset `at`, keeping at most `cap`
     /// bytes (the oldest go first).
     #[inline]
-    pub(crate) fn push(&mut self, at: u64, data: &[u8], cap: usize, backings: &[Backing]) {
+    pub(crate) fn push(&mut self, at: u64, data: &[u8], cap: usize, backings: &Backings) {
         let (at, data) = if data.len() > cap {
             let cut = data.len() - cap;
             (at + cut as u64, &data[cut..])
@@ -115,7 +137,7 @@ impl Kept {
             return;
         }
         let mapped = if data.len() >= MIN_REF {
-            locate(backings, data)
+            backings.locate(data)
         } else {
             None
         };
@@ -188,7 +210,7 @@ impl Kept {
         data_start: u64,
         data: &[u8],
         end: u64,
-        backings: &[Backing],
+        backings: &Backings,
     ) -> bool {
         let s = data_start.max(self.start);
         let e = end.min(self.end());
@@ -207,11 +229,8 @@ impl Kept {
                 };
                 let differs = match p.src {
                     Src::Mapped { backing, off } => backings
-                        .get(usize::try_from(backing).unwrap_or(usize::MAX))
-                        .and_then(|bk| {
-                            let base: &[u8] = bk.as_ref().as_ref();
-                            base.get(off + in_piece.start..off + in_piece.end)
-                        })
+                        .get(backing)
+                        .and_then(|base| base.get(off + in_piece.start..off + in_piece.end))
                         .is_some_and(|old| old != new),
                     Src::Ring => ring_differs(&self.ring, ring_pos + in_piece.start, new),
                 };
@@ -260,8 +279,10 @@ mod tests {
     #[test]
     fn mapped_and_copied_pieces_compare_byte_for_byte() {
         let file: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
-        let b = vec![backing(file)];
-        let base: &[u8] = b[0].as_ref().as_ref();
+        let bk = backing(file);
+        let base: &[u8] = bk.as_ref().as_ref();
+        let mut b = Backings::default();
+        b.add(bk.clone());
         let mut k = Kept::default();
         // 100 bytes referred to, 10 copied (short), 200 referred to.
         k.push(0, &base[1000..1100], 1 << 16, &b);
@@ -295,8 +316,10 @@ mod tests {
     #[test]
     fn trimming_and_the_cap_drop_the_oldest_bytes() {
         let file: Vec<u8> = (0..=255u8).cycle().take(8192).collect();
-        let b = vec![backing(file)];
-        let base: &[u8] = b[0].as_ref().as_ref();
+        let bk = backing(file);
+        let base: &[u8] = bk.as_ref().as_ref();
+        let mut b = Backings::default();
+        b.add(bk.clone());
         let mut k = Kept::default();
         k.push(0, &base[0..1000], 1500, &b);
         k.push(1000, &[1u8; 20], 1500, &b);
@@ -324,7 +347,8 @@ mod tests {
 
     #[test]
     fn bytes_outside_the_backing_are_copied() {
-        let b = vec![backing(vec![0u8; 4096])];
+        let mut b = Backings::default();
+        b.add(backing(vec![0u8; 4096]));
         let elsewhere = vec![3u8; 500];
         let mut k = Kept::default();
         k.push(0, &elsewhere, 1 << 16, &b);
@@ -333,7 +357,7 @@ mod tests {
         assert!(k.differs(0, &[4u8; 500], 500, &b));
         // No backing at all: copied too.
         let mut k = Kept::default();
-        k.push(0, &elsewhere, 1 << 16, &[]);
+        k.push(0, &elsewhere, 1 << 16, &Backings::default());
         assert_eq!(k.ring.len(), 500);
     }
 
@@ -346,7 +370,7 @@ mod tests {
         // Short pieces (copied), trimmed as acknowledged, so the ring wraps.
         for i in 0..200u32 {
             let piece: Vec<u8> = (0..40u32).map(|j| (i * 7 + j) as u8).collect();
-            k.push(at, &piece, 1 << 16, &[]);
+            k.push(at, &piece, 1 << 16, &Backings::default());
             stream.extend_from_slice(&piece);
             at += 40;
             k.trim_to(at.saturating_sub(100));
@@ -356,11 +380,11 @@ mod tests {
             wrapped += 1;
             let s = k.start;
             let tail = &stream[usize::try_from(s).unwrap()..];
-            assert!(!k.differs(s, tail, at, &[]));
+            assert!(!k.differs(s, tail, at, &Backings::default()));
             for x in 0..tail.len() {
                 let mut d = tail.to_vec();
                 d[x] ^= 0x80;
-                assert!(k.differs(s, &d, at, &[]), "changed at {x}");
+                assert!(k.differs(s, &d, at, &Backings::default()), "changed at {x}");
             }
         }
         assert!(wrapped > 0, "the ring never wrapped");

@@ -430,7 +430,7 @@ pub struct FlowTable<U> {
     /// The frame of the last reassembled IP datagram, valid until the next `process`.
     reasm_frame: Vec<u8>,
     /// Captures frames come from (see [`FlowTable::add_backing`]).
-    backings: Vec<Backing>,
+    backings: kept::Backings,
     /// Common TCP segments take [`TcpSession::on_segment_fast`] (tests compare it
     /// with the general path by turning it off).
     fast_path: bool,
@@ -478,7 +478,7 @@ impl<U: Default> FlowTable<U> {
             once: 0,
             held_pool: Vec::new(),
             reasm_frame: Vec::new(),
-            backings: Vec::new(),
+            backings: kept::Backings::default(),
             fast_path: true,
             fast_hits: 0,
         }
@@ -505,7 +505,7 @@ impl<U: Default> FlowTable<U> {
     /// kept for retransmission checks are then referred to by offset instead of
     /// copied. Without it (or for bytes outside it) they are copied.
     pub fn add_backing(&mut self, bytes: Backing) {
-        self.backings.push(bytes);
+        self.backings.add(bytes);
     }
 
     /// The configuration in force.

@@ -17,7 +17,7 @@
 
 use crate::config::{Delivery, FlowConfig};
 use crate::events::{Counters, StreamEvent};
-use crate::kept::{Backing, Kept};
+use crate::kept::{Backings, Kept};
 use crate::segments::{Piece, PieceStore, len64};
 use crate::seq::SeqNumber;
 use std::collections::VecDeque;
@@ -92,7 +92,7 @@ pub(crate) struct Env<'e> {
     /// Empty buffers for reuse (at most [`POOL_MAX`]).
     pub pool: &'e mut HeldPool,
     /// Where delivered bytes may be referred to instead of copied.
-    pub backings: &'e [Backing],
+    pub backings: &'e Backings,
 }
 
 /// Who a released chunk is for.
@@ -445,7 +445,7 @@ impl TcpDir {
         data_start: u64,
         data: &[u8],
         end: u64,
-        backings: &[Backing],
+        backings: &Backings,
     ) -> bool {
         self.held
             .as_ref()
@@ -1487,7 +1487,7 @@ mod tests {
                 mem: &mut self.mem,
                 memcap_hit: &mut self.hit,
                 pool: &mut self.pool,
-                backings: &[],
+                backings: &crate::kept::Backings::default(),
             };
             let out = &mut self.out;
             let gaps = &mut self.gaps;
