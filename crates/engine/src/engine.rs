@@ -573,6 +573,65 @@ impl EndRelease {
 }
 
 impl Stages {
+    /// `on_packet` with rules: the packet's rules.
+    #[inline(never)]
+    fn packet_rules(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
+        let rest = &mut self.rest;
+        let Some(rs) = rest.rules.clone() else {
+            return;
+        };
+        let input = PacketInput {
+            ts: ctx.ts,
+            pkt,
+            frame: &[],
+            flow: Some(flow_info(ctx, user, ctx.dir)),
+        };
+        let before = rest.alerts.len();
+        rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
+        if rest.alerts.len() > before {
+            user.alerted = true;
+        }
+        rest.drain_findings();
+    }
+
+    /// `on_raw_stream` with rules: the stream rules over `chunk`.
+    #[inline(never)]
+    fn raw_stream_rules(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
+        let Some(rs) = self.rest.rules.clone() else {
+            return;
+        };
+        let saved = self.enter_release(ctx);
+        if ctx.flow_end {
+            self.end_release.push(chunk.dir, chunk.data);
+        }
+        let rest = &mut self.rest;
+        // Identification may have named (or turned round) the flow by now.
+        let input = StreamInput {
+            ts: ctx.ts,
+            flow: flow_info(ctx, user, chunk.dir),
+            data: chunk.data,
+            offset: chunk.offset,
+            frame: &[],
+        };
+        let before = rest.alerts.len();
+        rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
+        if rest.alerts.len() > before {
+            user.alerted = true;
+        }
+        let first = rest.pending.len();
+        rest.drain_findings();
+        if ctx.flow_end {
+            for i in first..rest.pending.len() {
+                if let Some((OutputRecord::Alert(a), _, _)) = rest.pending.get(i)
+                    && a.stream
+                {
+                    self.end_release.alerts.push((i, chunk.dir));
+                }
+            }
+        }
+        self.rest.meta = saved;
+    }
+
     /// The first packet of a flow: the protocol stage sets up its state.
     /// Out of line, as the other parts of `on_packet` most packets skip: the
     /// per-packet path stays small.
@@ -878,6 +937,10 @@ fn detector_wants(ctx: &PacketCtx, pkt: &Decoded<'_>) -> bool {
 }
 
 impl FlowVisitor<PerFlow> for Stages {
+    // `on_packet`, `on_raw_stream` and `on_packet_end` run for every packet (or
+    // every chunk): inlined into the flow table's packet function, with the parts
+    // most packets skip (rules, held alerts, the end of the stream) out of line.
+    #[inline(always)]
     fn on_packet(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
         self.rst = matches!(&pkt.l4, L4::Tcp(t) if t.flags & tcp_flags::RST != 0);
         if ctx.first_in_flow {
@@ -889,20 +952,8 @@ impl FlowVisitor<PerFlow> for Stages {
         if matches!(pkt.l4, L4::Udp(_)) {
             self.datagram(ctx, pkt, user);
         }
-        let rest = &mut self.rest;
-        if let Some(rs) = rest.rules.clone() {
-            let input = PacketInput {
-                ts: ctx.ts,
-                pkt,
-                frame: &[],
-                flow: Some(flow_info(ctx, user, ctx.dir)),
-            };
-            let before = rest.alerts.len();
-            rs.match_packet(&input, Some(&mut user.rules), &mut rest.alerts);
-            if rest.alerts.len() > before {
-                user.alerted = true;
-            }
-            rest.drain_findings();
+        if self.rest.rules.is_some() {
+            self.packet_rules(ctx, pkt, user);
         }
     }
 
@@ -928,42 +979,14 @@ impl FlowVisitor<PerFlow> for Stages {
         }
     }
 
+    #[inline]
     fn on_raw_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let Some(rs) = self.rest.rules.clone() else {
-            return;
-        };
-        let saved = self.enter_release(ctx);
-        if ctx.flow_end {
-            self.end_release.push(chunk.dir, chunk.data);
+        if self.rest.rules.is_some() {
+            self.raw_stream_rules(ctx, chunk, user);
         }
-        let rest = &mut self.rest;
-        // Identification may have named (or turned round) the flow by now.
-        let input = StreamInput {
-            ts: ctx.ts,
-            flow: flow_info(ctx, user, chunk.dir),
-            data: chunk.data,
-            offset: chunk.offset,
-            frame: &[],
-        };
-        let before = rest.alerts.len();
-        rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
-        if rest.alerts.len() > before {
-            user.alerted = true;
-        }
-        let first = rest.pending.len();
-        rest.drain_findings();
-        if ctx.flow_end {
-            for i in first..rest.pending.len() {
-                if let Some((OutputRecord::Alert(a), _, _)) = rest.pending.get(i)
-                    && a.stream
-                {
-                    self.end_release.alerts.push((i, chunk.dir));
-                }
-            }
-        }
-        self.rest.meta = saved;
     }
 
+    #[inline(always)]
     fn on_packet_end(&mut self, ctx: &PacketCtx, user: &mut PerFlow) {
         if user.held.is_some() {
             self.release_held(Some(ctx), user);
