@@ -325,7 +325,7 @@ impl TcpDir {
     }
 
     /// The delivery point moves past `data`, just handed on (with `rel`).
-    #[inline]
+    #[inline(always)]
     fn advance(&mut self, rel: Release, data: &[u8], env: &mut Env<'_>) {
         if rel == Release::Both {
             self.keep(data, env);
@@ -416,6 +416,7 @@ impl TcpDir {
     }
 
     /// Appends delivered bytes to the kept window (for retransmission checks).
+    #[inline(always)]
     fn keep(&mut self, data: &[u8], env: &mut Env<'_>) {
         let cap = usize_of(u64::from(env.cfg.retransmit_check_bytes));
         if cap == 0 || !self.has(KEEP_OK) {
