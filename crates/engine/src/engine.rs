@@ -594,6 +594,25 @@ impl Stages {
         rest.drain_findings();
     }
 
+    /// `on_stream` for a flow whose application layer still takes data.
+    #[inline(never)]
+    fn stream_chunk(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
+        // Only a release by the end of the flow changes the record facts.
+        let saved = ctx.flow_end.then(|| self.enter_release(ctx));
+        // Two call sites: without rules the sink is built with a constant
+        // `None` (a flow facts value merged in from the other branch was
+        // copied into every sink, about 30 instructions per chunk).
+        if self.rest.rules.is_none() {
+            self.stream_to_proto(ctx, chunk, user, None);
+        } else {
+            let info = self.rule_flow(ctx, user, chunk.dir);
+            self.stream_to_proto(ctx, chunk, user, info);
+        }
+        if let Some(m) = saved {
+            self.rest.meta = m;
+        }
+    }
+
     /// `on_raw_stream` with rules: the stream rules over `chunk`.
     #[inline(never)]
     fn raw_stream_rules(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
@@ -957,25 +976,12 @@ impl FlowVisitor<PerFlow> for Stages {
         }
     }
 
+    #[inline(always)]
     fn on_stream(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
         // A flow whose application layer is done (unknown protocol, a parser
         // that gave up) takes no more data.
-        if !user.app.is_active() {
-            return;
-        }
-        // Only a release by the end of the flow changes the record facts.
-        let saved = ctx.flow_end.then(|| self.enter_release(ctx));
-        // Two call sites: without rules the sink is built with a constant
-        // `None` (a flow facts value merged in from the other branch was
-        // copied into every sink, about 30 instructions per chunk).
-        if self.rest.rules.is_none() {
-            self.stream_to_proto(ctx, chunk, user, None);
-        } else {
-            let info = self.rule_flow(ctx, user, chunk.dir);
-            self.stream_to_proto(ctx, chunk, user, info);
-        }
-        if let Some(m) = saved {
-            self.rest.meta = m;
+        if user.app.is_active() {
+            self.stream_chunk(ctx, chunk, user);
         }
     }
 
