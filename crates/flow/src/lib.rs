@@ -613,7 +613,7 @@ impl<U: Default> FlowTable<U> {
                     self.counters.defrag_invalid += 1;
                     return;
                 }
-                self.process_ip(ts, wire_len, &d, true, v);
+                self.process_ip_outlined(ts, wire_len, &d, v);
             }
             self.reasm_frame = buf;
         }
@@ -970,6 +970,23 @@ impl<U: Default> FlowTable<U> {
         Some((i, ev))
     }
 
+    /// [`FlowTable::process_ip`] for a reassembled datagram: the inlined packet
+    /// function's one other copy, out of line.
+    #[inline(never)]
+    fn process_ip_outlined<V: FlowVisitor<U>>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Decoded<'_>,
+        v: &mut V,
+    ) {
+        self.process_ip(ts, wire_len, pkt, true, v);
+    }
+
+    /// One IP packet (not a fragment): flow lookup or creation, counters, TCP
+    /// state and stream, the visitor's calls. Inlined into
+    /// [`FlowTable::process_frame`] (saves the call and its register saves).
+    #[inline(always)]
     fn process_ip<V: FlowVisitor<U>>(
         &mut self,
         ts: Timestamp,
