@@ -979,6 +979,36 @@ impl HttpParser {
         }
     }
 
+    /// The common response chunk: all of it body, inside a Content-Length
+    /// body or chunk (not its last byte) or a body that runs to the close,
+    /// with nothing pending on the request side. Does what
+    /// [`HttpParser::parse_response`] does for it and returns true; false (and
+    /// nothing done) for anything else.
+    #[inline(always)]
+    fn response_body_chunk(&mut self, b: &[u8]) -> bool {
+        if b.is_empty()
+            || self.req_state == ReqState::Peek09
+            || (self.req_state == ReqState::Line && !self.req_acc.buf.is_empty())
+        {
+            return false;
+        }
+        let len = b.len() as u64;
+        match self.res_state {
+            ResState::Body(Body::Length(n)) if len < n => {
+                self.reserve_response_body(n);
+                self.response_body_data(b);
+                self.res_state = ResState::Body(Body::Length(n - len));
+            }
+            ResState::Body(Body::ChunkData(n)) if len < n => {
+                self.response_body_data(b);
+                self.res_state = ResState::Body(Body::ChunkData(n - len));
+            }
+            ResState::Body(Body::UntilClose) => self.response_body_data(b),
+            _ => return false,
+        }
+        true
+    }
+
     fn response_body<'a>(
         &mut self,
         ctx: &AppContext,
@@ -1299,7 +1329,13 @@ impl StreamParser for HttpParser {
             }
             StreamData::Bytes(b) => match ctx.dir {
                 Direction::ToServer => self.parse_request(ctx, b, sink),
-                Direction::ToClient => self.parse_response(ctx, b, sink),
+                Direction::ToClient => {
+                    if self.response_body_chunk(b) {
+                        ParseStatus::Ok
+                    } else {
+                        self.parse_response(ctx, b, sink)
+                    }
+                }
             },
         }
     }

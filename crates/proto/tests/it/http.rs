@@ -454,6 +454,56 @@ fn split_at_every_offset_gives_the_same_records() {
     assert_eq!(run(&cfg, &pieces).record_strings(), want);
 }
 
+/// Response bodies fed in pieces take the parser's short path for body-only
+/// chunks (Content-Length, chunk data, until close): records, events,
+/// anomalies and the transactions the rules read (bodies included) are the
+/// same as for the body in one piece, for every piece size.
+#[test]
+fn body_chunks_on_the_short_path_match_the_whole() {
+    let body: Vec<u8> = (0..700u32)
+        .map(|i| b"MZ0123456789abcdef\r\n"[i as usize % 20])
+        .collect();
+    let req = b"GET /f.exe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let length = [
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+        body.clone(),
+    ]
+    .concat();
+    let chunked = [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+        format!("{:x}\r\n", 300).as_bytes(),
+        &body[..300],
+        b"\r\n",
+        format!("{:x}\r\n", body.len() - 300).as_bytes(),
+        &body[300..],
+        b"\r\n0\r\n\r\n",
+    ]
+    .concat();
+    let close = [&b"HTTP/1.1 200 OK\r\n\r\n"[..], &body].concat();
+    let cfg = HttpConfig::default();
+    let summary = |r: &Recorded| {
+        (
+            r.record_strings(),
+            format!("{:?}", r.events.iter().map(|e| &e.2).collect::<Vec<_>>()),
+            format!("{:?}", r.anomalies.iter().map(|a| &a.1).collect::<Vec<_>>()),
+            format!("{:?}", r.txs.iter().map(|t| &t.1).collect::<Vec<_>>()),
+        )
+    };
+    for res in [&length, &chunked, &close] {
+        let whole = run(
+            &cfg,
+            &[(Direction::ToServer, &req), (Direction::ToClient, res)],
+        );
+        let want = summary(&whole);
+        assert_eq!(http_records(&whole).len(), 1);
+        for size in [1, 2, 3, 7, 64, 299, 300, 301, 512] {
+            let mut pieces: Vec<(Direction, &[u8])> = vec![(Direction::ToServer, &req)];
+            pieces.extend(res.chunks(size).map(|c| (Direction::ToClient, c)));
+            assert_eq!(summary(&run(&cfg, &pieces)), want, "pieces of {size}");
+        }
+    }
+}
+
 #[test]
 fn truncation_at_every_offset_never_panics() {
     let (req, res) = exchange();
