@@ -47,7 +47,6 @@ pub struct HttpTx {
     pub(crate) status_number: Option<u16>,
     pub(crate) status_msg: Vec<u8>,
     pub(crate) res_headers: Vec<Header>,
-    pub(crate) res_headers_raw: Vec<u8>,
     pub(crate) res_headers_cut: bool,
     pub(crate) res_body: Vec<u8>,
     pub(crate) res_body_len: u64,

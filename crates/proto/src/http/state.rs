@@ -19,6 +19,10 @@ use stormwatch_model::{
     AppContext, AppEvent, AppProto, AppRecord, Direction, HttpEvent, StreamData,
 };
 
+/// Room reserved for a request's raw header block at its first line (most
+/// blocks fit; growing from nothing took three or four copies).
+const RAW_HEADERS_RESERVE: usize = 512;
+
 /// Body framing of a message, and where in it the parser is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Body {
@@ -147,8 +151,8 @@ pub struct HttpParser {
     file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
-    /// Bodies are kept (up to the body limits) for rule buffers only: not when
-    /// the sink takes no transactions.
+    /// Bodies (up to the body limits) and the raw request header block are
+    /// kept for rule buffers only: not when the sink takes no transactions.
     keep_bodies: bool,
 }
 
@@ -482,9 +486,16 @@ impl HttpParser {
         let Some(id) = self.cur_req else { return };
         let text = chomp(line.bytes);
         let max_headers = self.cfg.max_headers;
+        let keep_raw = self.keep_bodies;
         let mut events: Vec<&'static str> = Vec::new();
         if let Some(tx) = self.tx_mut(id) {
-            tx.req_headers_raw.extend_from_slice(line.bytes);
+            // The raw header block is a rule buffer only (`http.header.raw`).
+            if keep_raw {
+                if tx.req_headers_raw.capacity() == 0 {
+                    tx.req_headers_raw.reserve(RAW_HEADERS_RESERVE);
+                }
+                tx.req_headers_raw.extend_from_slice(line.bytes);
+            }
             add_header(
                 &mut tx.req_headers,
                 text,
@@ -843,7 +854,6 @@ impl HttpParser {
             tx.status_number = s.status_number;
             tx.status_msg = s.message.to_vec();
             tx.res_headers.clear();
-            tx.res_headers_raw.clear();
         }
         if invalid_status {
             self.anomaly(ctx, sink, "RESPONSE_INVALID_STATUS");
@@ -861,7 +871,6 @@ impl HttpParser {
         let max_headers = self.cfg.max_headers;
         let mut events = Vec::new();
         if let Some(tx) = self.tx_mut(id) {
-            tx.res_headers_raw.extend_from_slice(line.bytes);
             add_header(
                 &mut tx.res_headers,
                 text,
