@@ -42,7 +42,6 @@ pub struct HttpTx {
     // ---- response ----
     pub(crate) has_response: bool,
     pub(crate) response_line: Vec<u8>,
-    pub(crate) res_protocol: Vec<u8>,
     pub(crate) status: Vec<u8>,
     pub(crate) status_number: Option<u16>,
     pub(crate) status_msg: Vec<u8>,

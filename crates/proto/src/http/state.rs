@@ -151,7 +151,8 @@ pub struct HttpParser {
     file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
-    /// Bodies (up to the body limits) and the raw request header block are
+    /// Bodies (up to the body limits), the raw request header block, the
+    /// request and status lines, the normalised URI and the status message are
     /// kept for rule buffers only: not when the sink takes no transactions.
     keep_bodies: bool,
 }
@@ -447,13 +448,17 @@ impl HttpParser {
         }
         let id = self.new_tx(ctx, sink);
         let missing_protocol = r.protocol.is_none();
+        let keep = self.keep_bodies;
         if let Some(tx) = self.tx_mut(id) {
             tx.has_request = true;
-            tx.request_line = text.to_vec();
+            // The request line and the normalised URI are rule buffers only.
+            if keep {
+                tx.request_line = text.to_vec();
+                tx.uri_norm = normalize_uri(r.uri);
+            }
             tx.method = r.method.to_vec();
             tx.uri = r.uri.to_vec();
             tx.protocol = r.protocol.map(<[u8]>::to_vec).unwrap_or_default();
-            tx.uri_norm = normalize_uri(r.uri);
             if let Some(auth) = uri_authority(r.uri) {
                 let (h, p) = split_host_port(auth);
                 tx.hostname = h;
@@ -846,13 +851,16 @@ impl HttpParser {
         }
         let s = parse_status_line(text);
         let invalid_status = s.status_number.is_none();
+        let keep = self.keep_bodies;
         if let Some(tx) = self.tx_mut(id) {
             tx.has_response = true;
-            tx.response_line = text.to_vec();
-            tx.res_protocol = s.protocol.to_vec();
+            // The status line and message are rule buffers only.
+            if keep {
+                tx.response_line = text.to_vec();
+                tx.status_msg = s.message.to_vec();
+            }
             tx.status = s.status.to_vec();
             tx.status_number = s.status_number;
-            tx.status_msg = s.message.to_vec();
             tx.res_headers.clear();
         }
         if invalid_status {

@@ -504,6 +504,68 @@ fn body_chunks_on_the_short_path_match_the_whole() {
     }
 }
 
+/// A sink that takes no transactions (no rules): the parser then keeps only
+/// what records and events read.
+#[derive(Default)]
+struct NoTxs(Recorded);
+
+impl stormwatch_proto::api::ProtoSink for NoTxs {
+    fn event(&mut self, ctx: &stormwatch_model::AppContext, ev: AppEvent) {
+        self.0.event(ctx, ev);
+    }
+    fn record(&mut self, rec: stormwatch_model::AppRecord) {
+        self.0.record(rec);
+    }
+    fn anomaly(&mut self, a: stormwatch_model::Anomaly) {
+        self.0.anomaly(a);
+    }
+    fn tx(&mut self, _: &stormwatch_model::AppContext, _: &dyn stormwatch_model::TxView) {}
+    fn wants_txs(&self) -> bool {
+        false
+    }
+}
+
+/// Without rules the request/status lines, normalised URI, status message,
+/// raw headers and bodies are not kept: records, events and anomalies are
+/// the same as when they are.
+#[test]
+fn records_and_events_do_not_depend_on_rule_buffers() {
+    let (req, res) = exchange();
+    let odd_req =
+        b"GET http://h:81/a/../b%41?q=1 HTTP/1.0\r\nUser-Agent: u\r\nX: 1\r\nX: 2\r\n\r\n".to_vec();
+    let odd_res = b"HTTP/1.0 2XX Weird\r\nContent-Length: 3\r\n\r\nabc".to_vec();
+    let cfg = HttpConfig::default();
+    for (q, r) in [(&req, &res), (&odd_req, &odd_res)] {
+        let mut with = Recorded::default();
+        let mut without = NoTxs::default();
+        let mut p1 = HttpParser::with_config(cfg.clone());
+        let mut p2 = HttpParser::with_config(cfg.clone());
+        for (dir, b) in [(Direction::ToServer, q), (Direction::ToClient, r)] {
+            let ctx = ctx_for(1, key(), Timestamp::from_secs_micros(1000, 0), dir);
+            p1.parse(&ctx, StreamData::Bytes(b), &mut with);
+            p2.parse(&ctx, StreamData::Bytes(b), &mut without);
+        }
+        let ctx = ctx_for(
+            1,
+            key(),
+            Timestamp::from_secs_micros(2000, 0),
+            Direction::ToServer,
+        );
+        p1.close(&ctx, &mut with);
+        p2.close(&ctx, &mut without);
+        assert!(!http_records(&with).is_empty());
+        assert_eq!(without.0.record_strings(), with.record_strings());
+        assert_eq!(
+            format!("{:?}", without.0.events),
+            format!("{:?}", with.events)
+        );
+        assert_eq!(
+            format!("{:?}", without.0.anomalies),
+            format!("{:?}", with.anomalies)
+        );
+    }
+}
+
 #[test]
 fn truncation_at_every_offset_never_panics() {
     let (req, res) = exchange();
