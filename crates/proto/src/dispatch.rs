@@ -590,7 +590,14 @@ impl Proto {
         if app.flags & F_DONE != 0 {
             return;
         }
-        let ctx = &app.oriented(ctx);
+        // Copied only when the flow was turned round (most chunks: not).
+        let turned;
+        let ctx = if app.reversed() {
+            turned = app.oriented(ctx);
+            &turned
+        } else {
+            ctx
+        };
         if app.flags & F_ANNOUNCE != 0 {
             app.flags &= !F_ANNOUNCE;
             sink.event(
