@@ -155,6 +155,9 @@ pub struct HttpParser {
     /// request and status lines, the normalised URI and the status message are
     /// kept for rule buffers only: not when the sink takes no transactions.
     keep_bodies: bool,
+    /// `keep_bodies` was asked of the sink (once per connection: whether a
+    /// sink takes transactions does not change while a flow lasts).
+    keep_asked: bool,
 }
 
 impl HttpParser {
@@ -179,6 +182,7 @@ impl HttpParser {
             file_partial: false,
             upgraded: false,
             keep_bodies: true,
+            keep_asked: false,
             counters: HttpCounters::default(),
         }
     }
@@ -1338,7 +1342,10 @@ impl StreamParser for HttpParser {
         if self.upgraded {
             return ParseStatus::Upgrade(AppProto::Unknown);
         }
-        self.keep_bodies = sink.wants_txs();
+        if !self.keep_asked {
+            self.keep_bodies = sink.wants_txs();
+            self.keep_asked = true;
+        }
         match data {
             StreamData::Gap(n) => {
                 self.gap(ctx, n, sink);
