@@ -1251,10 +1251,10 @@ fn add_header(
             if let Some(last) = headers.last_mut()
                 && !v.is_empty()
             {
-                if !last.value.is_empty() {
-                    last.value.push(b' ');
+                if !last.value().is_empty() {
+                    last.extend_value(b" ");
                 }
-                last.value.extend_from_slice(v);
+                last.extend_value(v);
             }
             return;
         }
@@ -1266,17 +1266,17 @@ fn add_header(
     };
     if let Some(h) = headers
         .iter_mut()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .find(|h| h.name().eq_ignore_ascii_case(name))
     {
         if name.eq_ignore_ascii_case(b"content-length") {
-            if h.value != value {
+            if h.value() != value {
                 events.push(dup_cl);
             }
             return;
         }
         events.push(repetition);
-        h.value.extend_from_slice(b", ");
-        h.value.extend_from_slice(value);
+        h.extend_value(b", ");
+        h.extend_value(value);
         return;
     }
     if headers.len() >= max_headers {
@@ -1286,10 +1286,7 @@ fn add_header(
         }
         return;
     }
-    headers.push(Header {
-        name: name.to_vec(),
-        value: value.to_vec(),
-    });
+    headers.push(Header::new(name, value));
 }
 
 /// True when a `206` response's `Content-Range` covers the whole file
