@@ -64,7 +64,9 @@ pub trait ProtoSink {
     fn wants_records(&self) -> bool {
         true
     }
-    /// Whether [`ProtoSink::tx`] calls are consumed (default: yes).
+    /// Whether [`ProtoSink::tx`] calls are consumed (default: yes). A parser
+    /// may ask once per connection: the answer must not change while a flow
+    /// lasts.
     fn wants_txs(&self) -> bool {
         true
     }

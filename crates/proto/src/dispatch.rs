@@ -590,7 +590,14 @@ impl Proto {
         if app.flags & F_DONE != 0 {
             return;
         }
-        let ctx = &app.oriented(ctx);
+        // Copied only when the flow was turned round (most chunks: not).
+        let turned;
+        let ctx = if app.reversed() {
+            turned = app.oriented(ctx);
+            &turned
+        } else {
+            ctx
+        };
         if app.flags & F_ANNOUNCE != 0 {
             app.flags &= !F_ANNOUNCE;
             sink.event(
@@ -605,13 +612,30 @@ impl Proto {
             inner: sink,
             expects: Vec::new(),
         };
-        self.stream_inner(ctx, app, data, &mut tap);
+        // The common chunk: both directions identified (probe buffers freed),
+        // the parser built, this direction parsed. What `stream_inner` would do
+        // for it, without its identification steps.
+        let d = ctx.dir.index();
+        if app.flags & (F_SKIP << d) == 0
+            && let Some(st) = app.state.as_mut()
+            && st.detect.is_none()
+            && let Some(parser) = st.stream.as_mut()
+        {
+            let status = parser.parse(ctx, data, &mut tap);
+            if !matches!(status, ParseStatus::Ok) {
+                self.after_parse(ctx, app, status, data, &mut tap);
+            }
+        } else {
+            self.stream_inner(ctx, app, data, &mut tap);
+        }
         if !tap.expects.is_empty() {
             let list = std::mem::take(&mut tap.expects);
             self.add_expectations(ctx.ts, list);
         }
     }
 
+    /// Identification, then parsing: every chunk but the common one (see
+    /// [`Proto::on_stream`]).
     fn stream_inner(
         &mut self,
         ctx: &AppContext,

@@ -6,12 +6,38 @@ use stormwatch_model::{AppProto, BufferId, Direction, TxField, TxView};
 
 /// A header field as kept by the parser (repeated fields are merged with `, `,
 /// as libhtp does).
+///
+/// Name and value share one allocation (the name first), as most fields are
+/// never changed after they are read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
+    buf: Vec<u8>,
+    name_len: usize,
+}
+
+impl Header {
+    /// A field `name: value`.
+    pub fn new(name: &[u8], value: &[u8]) -> Header {
+        let mut buf = Vec::with_capacity(name.len() + value.len());
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(value);
+        Header {
+            buf,
+            name_len: name.len(),
+        }
+    }
     /// Name as sent.
-    pub name: Vec<u8>,
+    pub fn name(&self) -> &[u8] {
+        self.buf.get(..self.name_len).unwrap_or_default()
+    }
     /// Value, trimmed, folded lines joined with a space.
-    pub value: Vec<u8>,
+    pub fn value(&self) -> &[u8] {
+        self.buf.get(self.name_len..).unwrap_or_default()
+    }
+    /// Appends to the value.
+    pub(crate) fn extend_value(&mut self, more: &[u8]) {
+        self.buf.extend_from_slice(more);
+    }
 }
 
 /// One request/response exchange.
@@ -42,12 +68,10 @@ pub struct HttpTx {
     // ---- response ----
     pub(crate) has_response: bool,
     pub(crate) response_line: Vec<u8>,
-    pub(crate) res_protocol: Vec<u8>,
     pub(crate) status: Vec<u8>,
     pub(crate) status_number: Option<u16>,
     pub(crate) status_msg: Vec<u8>,
     pub(crate) res_headers: Vec<Header>,
-    pub(crate) res_headers_raw: Vec<u8>,
     pub(crate) res_headers_cut: bool,
     pub(crate) res_body: Vec<u8>,
     pub(crate) res_body_len: u64,
@@ -60,8 +84,8 @@ pub struct HttpTx {
 
 fn find_header<'a>(hs: &'a [Header], name: &[u8]) -> Option<&'a [u8]> {
     hs.iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_slice())
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .map(Header::value)
 }
 
 impl HttpTx {
@@ -157,12 +181,12 @@ impl HttpTx {
         self.req_header_buf.get_or_init(|| {
             let mut hb = Vec::new();
             for h in &self.req_headers {
-                if h.name.eq_ignore_ascii_case(b"cookie") {
+                if h.name().eq_ignore_ascii_case(b"cookie") {
                     continue;
                 }
-                hb.extend_from_slice(&h.name);
+                hb.extend_from_slice(h.name());
                 hb.extend_from_slice(b": ");
-                hb.extend_from_slice(&h.value);
+                hb.extend_from_slice(h.value());
                 hb.extend_from_slice(b"\r\n");
             }
             hb
@@ -174,7 +198,7 @@ impl HttpTx {
         self.req_header_names.get_or_init(|| {
             let mut names = b"\r\n".to_vec();
             for h in &self.req_headers {
-                names.extend_from_slice(&h.name);
+                names.extend_from_slice(h.name());
                 names.extend_from_slice(b"\r\n");
             }
             names.extend_from_slice(b"\r\n");
@@ -188,9 +212,9 @@ impl HttpTx {
             let mut start = self.request_line.clone();
             start.extend_from_slice(b"\r\n");
             for h in &self.req_headers {
-                start.extend_from_slice(&h.name);
+                start.extend_from_slice(h.name());
                 start.extend_from_slice(b": ");
-                start.extend_from_slice(&h.value);
+                start.extend_from_slice(h.value());
                 start.extend_from_slice(b"\r\n");
             }
             start.extend_from_slice(b"\r\n");
@@ -293,18 +317,9 @@ mod tests {
             request_line: b"GET / HTTP/1.1".to_vec(),
             method: b"GET".to_vec(),
             req_headers: vec![
-                Header {
-                    name: b"Host".to_vec(),
-                    value: b"a".to_vec(),
-                },
-                Header {
-                    name: b"Cookie".to_vec(),
-                    value: b"c=1".to_vec(),
-                },
-                Header {
-                    name: b"User-Agent".to_vec(),
-                    value: b"".to_vec(),
-                },
+                Header::new(b"Host", b"a"),
+                Header::new(b"Cookie", b"c=1"),
+                Header::new(b"User-Agent", b""),
             ],
             ..HttpTx::default()
         };

@@ -93,8 +93,9 @@ fn headers(hs: &[Header]) -> Option<Value> {
         hs.iter()
             .map(|h| {
                 let mut o = Map::new();
-                let name = &h.name[..h.name.len().min(MAX_HEADER_NAME)];
-                let value = &h.value[..h.value.len().min(MAX_HEADER_VALUE)];
+                let (name, value) = (h.name(), h.value());
+                let name = &name[..name.len().min(MAX_HEADER_NAME)];
+                let value = &value[..value.len().min(MAX_HEADER_VALUE)];
                 o.insert("name".into(), s(name));
                 o.insert("value".into(), s(value));
                 Value::Object(o)

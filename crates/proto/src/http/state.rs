@@ -19,6 +19,10 @@ use stormwatch_model::{
     AppContext, AppEvent, AppProto, AppRecord, Direction, HttpEvent, StreamData,
 };
 
+/// Room reserved for a request's raw header block at its first line (most
+/// blocks fit; growing from nothing took three or four copies).
+const RAW_HEADERS_RESERVE: usize = 512;
+
 /// Body framing of a message, and where in it the parser is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Body {
@@ -147,9 +151,13 @@ pub struct HttpParser {
     file_partial: bool,
     upgraded: bool,
     counters: HttpCounters,
-    /// Bodies are kept (up to the body limits) for rule buffers only: not when
-    /// the sink takes no transactions.
+    /// Bodies (up to the body limits), the raw request header block, the
+    /// request and status lines, the normalised URI and the status message are
+    /// kept for rule buffers only: not when the sink takes no transactions.
     keep_bodies: bool,
+    /// `keep_bodies` was asked of the sink (once per connection: whether a
+    /// sink takes transactions does not change while a flow lasts).
+    keep_asked: bool,
 }
 
 impl HttpParser {
@@ -174,6 +182,7 @@ impl HttpParser {
             file_partial: false,
             upgraded: false,
             keep_bodies: true,
+            keep_asked: false,
             counters: HttpCounters::default(),
         }
     }
@@ -443,13 +452,17 @@ impl HttpParser {
         }
         let id = self.new_tx(ctx, sink);
         let missing_protocol = r.protocol.is_none();
+        let keep = self.keep_bodies;
         if let Some(tx) = self.tx_mut(id) {
             tx.has_request = true;
-            tx.request_line = text.to_vec();
+            // The request line and the normalised URI are rule buffers only.
+            if keep {
+                tx.request_line = text.to_vec();
+                tx.uri_norm = normalize_uri(r.uri);
+            }
             tx.method = r.method.to_vec();
             tx.uri = r.uri.to_vec();
             tx.protocol = r.protocol.map(<[u8]>::to_vec).unwrap_or_default();
-            tx.uri_norm = normalize_uri(r.uri);
             if let Some(auth) = uri_authority(r.uri) {
                 let (h, p) = split_host_port(auth);
                 tx.hostname = h;
@@ -482,9 +495,16 @@ impl HttpParser {
         let Some(id) = self.cur_req else { return };
         let text = chomp(line.bytes);
         let max_headers = self.cfg.max_headers;
+        let keep_raw = self.keep_bodies;
         let mut events: Vec<&'static str> = Vec::new();
         if let Some(tx) = self.tx_mut(id) {
-            tx.req_headers_raw.extend_from_slice(line.bytes);
+            // The raw header block is a rule buffer only (`http.header.raw`).
+            if keep_raw {
+                if tx.req_headers_raw.capacity() == 0 {
+                    tx.req_headers_raw.reserve(RAW_HEADERS_RESERVE);
+                }
+                tx.req_headers_raw.extend_from_slice(line.bytes);
+            }
             add_header(
                 &mut tx.req_headers,
                 text,
@@ -835,15 +855,17 @@ impl HttpParser {
         }
         let s = parse_status_line(text);
         let invalid_status = s.status_number.is_none();
+        let keep = self.keep_bodies;
         if let Some(tx) = self.tx_mut(id) {
             tx.has_response = true;
-            tx.response_line = text.to_vec();
-            tx.res_protocol = s.protocol.to_vec();
+            // The status line and message are rule buffers only.
+            if keep {
+                tx.response_line = text.to_vec();
+                tx.status_msg = s.message.to_vec();
+            }
             tx.status = s.status.to_vec();
             tx.status_number = s.status_number;
-            tx.status_msg = s.message.to_vec();
             tx.res_headers.clear();
-            tx.res_headers_raw.clear();
         }
         if invalid_status {
             self.anomaly(ctx, sink, "RESPONSE_INVALID_STATUS");
@@ -861,7 +883,6 @@ impl HttpParser {
         let max_headers = self.cfg.max_headers;
         let mut events = Vec::new();
         if let Some(tx) = self.tx_mut(id) {
-            tx.res_headers_raw.extend_from_slice(line.bytes);
             add_header(
                 &mut tx.res_headers,
                 text,
@@ -977,6 +998,36 @@ impl HttpParser {
                 self.res_state = ResState::Body(b);
             }
         }
+    }
+
+    /// The common response chunk: all of it body, inside a Content-Length
+    /// body or chunk (not its last byte) or a body that runs to the close,
+    /// with nothing pending on the request side. Does what
+    /// [`HttpParser::parse_response`] does for it and returns true; false (and
+    /// nothing done) for anything else.
+    #[inline(always)]
+    fn response_body_chunk(&mut self, b: &[u8]) -> bool {
+        if b.is_empty()
+            || self.req_state == ReqState::Peek09
+            || (self.req_state == ReqState::Line && !self.req_acc.buf.is_empty())
+        {
+            return false;
+        }
+        let len = b.len() as u64;
+        match self.res_state {
+            ResState::Body(Body::Length(n)) if len < n => {
+                self.reserve_response_body(n);
+                self.response_body_data(b);
+                self.res_state = ResState::Body(Body::Length(n - len));
+            }
+            ResState::Body(Body::ChunkData(n)) if len < n => {
+                self.response_body_data(b);
+                self.res_state = ResState::Body(Body::ChunkData(n - len));
+            }
+            ResState::Body(Body::UntilClose) => self.response_body_data(b),
+            _ => return false,
+        }
+        true
     }
 
     fn response_body<'a>(
@@ -1200,10 +1251,10 @@ fn add_header(
             if let Some(last) = headers.last_mut()
                 && !v.is_empty()
             {
-                if !last.value.is_empty() {
-                    last.value.push(b' ');
+                if !last.value().is_empty() {
+                    last.extend_value(b" ");
                 }
-                last.value.extend_from_slice(v);
+                last.extend_value(v);
             }
             return;
         }
@@ -1215,17 +1266,17 @@ fn add_header(
     };
     if let Some(h) = headers
         .iter_mut()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .find(|h| h.name().eq_ignore_ascii_case(name))
     {
         if name.eq_ignore_ascii_case(b"content-length") {
-            if h.value != value {
+            if h.value() != value {
                 events.push(dup_cl);
             }
             return;
         }
         events.push(repetition);
-        h.value.extend_from_slice(b", ");
-        h.value.extend_from_slice(value);
+        h.extend_value(b", ");
+        h.extend_value(value);
         return;
     }
     if headers.len() >= max_headers {
@@ -1235,10 +1286,7 @@ fn add_header(
         }
         return;
     }
-    headers.push(Header {
-        name: name.to_vec(),
-        value: value.to_vec(),
-    });
+    headers.push(Header::new(name, value));
 }
 
 /// True when a `206` response's `Content-Range` covers the whole file
@@ -1291,7 +1339,10 @@ impl StreamParser for HttpParser {
         if self.upgraded {
             return ParseStatus::Upgrade(AppProto::Unknown);
         }
-        self.keep_bodies = sink.wants_txs();
+        if !self.keep_asked {
+            self.keep_bodies = sink.wants_txs();
+            self.keep_asked = true;
+        }
         match data {
             StreamData::Gap(n) => {
                 self.gap(ctx, n, sink);
@@ -1299,7 +1350,13 @@ impl StreamParser for HttpParser {
             }
             StreamData::Bytes(b) => match ctx.dir {
                 Direction::ToServer => self.parse_request(ctx, b, sink),
-                Direction::ToClient => self.parse_response(ctx, b, sink),
+                Direction::ToClient => {
+                    if self.response_body_chunk(b) {
+                        ParseStatus::Ok
+                    } else {
+                        self.parse_response(ctx, b, sink)
+                    }
+                }
             },
         }
     }

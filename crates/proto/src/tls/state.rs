@@ -638,10 +638,16 @@ impl TlsParser {
             if ds.hdr.len() < hlen {
                 break;
             }
-            let hdr = std::mem::take(&mut ds.hdr);
+            // The header (at most 5 bytes) is copied out and the buffer kept for
+            // the next record: no allocation per record.
+            let mut hdr_bytes = [0u8; 5];
+            let hdr_len = ds.hdr.len().min(hdr_bytes.len());
+            hdr_bytes[..hdr_len].copy_from_slice(&ds.hdr[..hdr_len]);
+            ds.hdr.clear();
+            let hdr = &hdr_bytes[..hdr_len];
             ds.records += 1;
             if v2 {
-                let Some((_, len)) = parser::parse_sslv2_record_header(&hdr) else {
+                let Some((_, len)) = parser::parse_sslv2_record_header(hdr) else {
                     break;
                 };
                 // A 3-byte header only makes sense inside an SSLv2 session.
@@ -667,7 +673,7 @@ impl TlsParser {
                 }
                 continue;
             }
-            let Some(h) = parser::parse_tls_record_header(&hdr) else {
+            let Some(h) = parser::parse_tls_record_header(hdr) else {
                 break;
             };
             if h.version >> 8 != 3 || h.version & 0xff > 4 {

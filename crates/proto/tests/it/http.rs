@@ -454,6 +454,118 @@ fn split_at_every_offset_gives_the_same_records() {
     assert_eq!(run(&cfg, &pieces).record_strings(), want);
 }
 
+/// Response bodies fed in pieces take the parser's short path for body-only
+/// chunks (Content-Length, chunk data, until close): records, events,
+/// anomalies and the transactions the rules read (bodies included) are the
+/// same as for the body in one piece, for every piece size.
+#[test]
+fn body_chunks_on_the_short_path_match_the_whole() {
+    let body: Vec<u8> = (0..700u32)
+        .map(|i| b"MZ0123456789abcdef\r\n"[i as usize % 20])
+        .collect();
+    let req = b"GET /f.exe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let length = [
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+        body.clone(),
+    ]
+    .concat();
+    let chunked = [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+        format!("{:x}\r\n", 300).as_bytes(),
+        &body[..300],
+        b"\r\n",
+        format!("{:x}\r\n", body.len() - 300).as_bytes(),
+        &body[300..],
+        b"\r\n0\r\n\r\n",
+    ]
+    .concat();
+    let close = [&b"HTTP/1.1 200 OK\r\n\r\n"[..], &body].concat();
+    let cfg = HttpConfig::default();
+    let summary = |r: &Recorded| {
+        (
+            r.record_strings(),
+            format!("{:?}", r.events.iter().map(|e| &e.2).collect::<Vec<_>>()),
+            format!("{:?}", r.anomalies.iter().map(|a| &a.1).collect::<Vec<_>>()),
+            format!("{:?}", r.txs.iter().map(|t| &t.1).collect::<Vec<_>>()),
+        )
+    };
+    for res in [&length, &chunked, &close] {
+        let whole = run(
+            &cfg,
+            &[(Direction::ToServer, &req), (Direction::ToClient, res)],
+        );
+        let want = summary(&whole);
+        assert_eq!(http_records(&whole).len(), 1);
+        for size in [1, 2, 3, 7, 64, 299, 300, 301, 512] {
+            let mut pieces: Vec<(Direction, &[u8])> = vec![(Direction::ToServer, &req)];
+            pieces.extend(res.chunks(size).map(|c| (Direction::ToClient, c)));
+            assert_eq!(summary(&run(&cfg, &pieces)), want, "pieces of {size}");
+        }
+    }
+}
+
+/// A sink that takes no transactions (no rules): the parser then keeps only
+/// what records and events read.
+#[derive(Default)]
+struct NoTxs(Recorded);
+
+impl stormwatch_proto::api::ProtoSink for NoTxs {
+    fn event(&mut self, ctx: &stormwatch_model::AppContext, ev: AppEvent) {
+        self.0.event(ctx, ev);
+    }
+    fn record(&mut self, rec: stormwatch_model::AppRecord) {
+        self.0.record(rec);
+    }
+    fn anomaly(&mut self, a: stormwatch_model::Anomaly) {
+        self.0.anomaly(a);
+    }
+    fn tx(&mut self, _: &stormwatch_model::AppContext, _: &dyn stormwatch_model::TxView) {}
+    fn wants_txs(&self) -> bool {
+        false
+    }
+}
+
+/// Without rules the request/status lines, normalised URI, status message,
+/// raw headers and bodies are not kept: records, events and anomalies are
+/// the same as when they are.
+#[test]
+fn records_and_events_do_not_depend_on_rule_buffers() {
+    let (req, res) = exchange();
+    let odd_req =
+        b"GET http://h:81/a/../b%41?q=1 HTTP/1.0\r\nUser-Agent: u\r\nX: 1\r\nX: 2\r\n\r\n".to_vec();
+    let odd_res = b"HTTP/1.0 2XX Weird\r\nContent-Length: 3\r\n\r\nabc".to_vec();
+    let cfg = HttpConfig::default();
+    for (q, r) in [(&req, &res), (&odd_req, &odd_res)] {
+        let mut with = Recorded::default();
+        let mut without = NoTxs::default();
+        let mut p1 = HttpParser::with_config(cfg.clone());
+        let mut p2 = HttpParser::with_config(cfg.clone());
+        for (dir, b) in [(Direction::ToServer, q), (Direction::ToClient, r)] {
+            let ctx = ctx_for(1, key(), Timestamp::from_secs_micros(1000, 0), dir);
+            p1.parse(&ctx, StreamData::Bytes(b), &mut with);
+            p2.parse(&ctx, StreamData::Bytes(b), &mut without);
+        }
+        let ctx = ctx_for(
+            1,
+            key(),
+            Timestamp::from_secs_micros(2000, 0),
+            Direction::ToServer,
+        );
+        p1.close(&ctx, &mut with);
+        p2.close(&ctx, &mut without);
+        assert!(!http_records(&with).is_empty());
+        assert_eq!(without.0.record_strings(), with.record_strings());
+        assert_eq!(
+            format!("{:?}", without.0.events),
+            format!("{:?}", with.events)
+        );
+        assert_eq!(
+            format!("{:?}", without.0.anomalies),
+            format!("{:?}", with.anomalies)
+        );
+    }
+}
+
 #[test]
 fn truncation_at_every_offset_never_panics() {
     let (req, res) = exchange();
