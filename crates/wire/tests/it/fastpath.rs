@@ -5,19 +5,11 @@
 //! field, every anomaly and the position of every slice must agree. Skips
 //! without shared data.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use stormwatch_capture::{CaptureFile, expand_inputs};
 use stormwatch_wire::*;
 
-fn shared_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("STORMWATCH_SHARED") {
-        return Some(PathBuf::from(p)).filter(|p| p.is_dir());
-    }
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [ws.join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.is_dir())
-}
+use crate::shared_dir;
 
 /// Every field of two decodings; slices by position and length.
 fn same(a: &Decoded<'_>, b: &Decoded<'_>) -> bool {

@@ -8,15 +8,7 @@ use std::process::Command;
 use stormwatch_capture::{CaptureFile, Format, expand_inputs};
 use stormwatch_wire::*;
 
-fn shared_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("STORMWATCH_SHARED") {
-        return Some(PathBuf::from(p)).filter(|p| p.is_dir());
-    }
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [ws.join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.is_dir())
-}
+use crate::shared_dir;
 
 const FIELDS: &[&str] = &[
     "ip.src",
