@@ -9,16 +9,8 @@ use crate::util::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
-use stormwatch_flow::{Delivery, FlowConfig, OverlapPolicy};
+use stormwatch_flow::{Delivery, FlowConfig};
 use stormwatch_model::Direction;
-
-const POLICIES: [OverlapPolicy; 5] = [
-    OverlapPolicy::First,
-    OverlapPolicy::Last,
-    OverlapPolicy::Bsd,
-    OverlapPolicy::Linux,
-    OverlapPolicy::Windows,
-];
 
 /// One side of a generated connection.
 #[derive(Default)]

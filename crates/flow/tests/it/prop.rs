@@ -5,16 +5,8 @@ use crate::util::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stormwatch_flow::{ChecksumMode, FlowConfig, OverlapPolicy};
+use stormwatch_flow::{ChecksumMode, FlowConfig};
 use stormwatch_model::{Direction, Timestamp};
-
-const POLICIES: [OverlapPolicy; 5] = [
-    OverlapPolicy::First,
-    OverlapPolicy::Last,
-    OverlapPolicy::Bsd,
-    OverlapPolicy::Linux,
-    OverlapPolicy::Windows,
-];
 
 /// Cuts `len` bytes into random segments, adds random overlapping re-cuts and
 /// duplicates, and shuffles.

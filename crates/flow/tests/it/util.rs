@@ -3,11 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use stormwatch_flow::{FlowConfig, FlowTable, FlowVisitor, PacketCtx};
+use stormwatch_flow::{FlowConfig, FlowTable, FlowVisitor, OverlapPolicy, PacketCtx};
 use stormwatch_model::{
     Anomaly, Direction, FlowRecord, StreamChunk, StreamData, Timestamp, tcp_flags,
 };
 use stormwatch_wire::{Decoded, decode_ip};
+
+/// Every overlap policy, for tests that pick one at random.
+pub const POLICIES: [OverlapPolicy; 5] = [
+    OverlapPolicy::First,
+    OverlapPolicy::Last,
+    OverlapPolicy::Bsd,
+    OverlapPolicy::Linux,
+    OverlapPolicy::Windows,
+];
 
 pub const SYN: u8 = tcp_flags::SYN;
 pub const ACK: u8 = tcp_flags::ACK;
