@@ -254,26 +254,25 @@ mod tests {
         })
     }
 
+    fn udp(src_port: u16, dst_port: u16) -> L4<'static> {
+        L4::Udp(UdpInfo {
+            src_port,
+            dst_port,
+            len: 8,
+            checksum: 0,
+        })
+    }
+
     #[test]
     fn both_directions_share_a_key() {
         let mut p = Decoded {
             l3: v4([10, 0, 0, 1], [10, 0, 0, 2], 17),
-            l4: L4::Udp(UdpInfo {
-                src_port: 1000,
-                dst_port: 53,
-                len: 8,
-                checksum: 0,
-            }),
+            l4: udp(1000, 53),
             ..Default::default()
         };
         let k1 = PacketKey::of(&p).unwrap();
         p.l3 = v4([10, 0, 0, 2], [10, 0, 0, 1], 17);
-        p.l4 = L4::Udp(UdpInfo {
-            src_port: 53,
-            dst_port: 1000,
-            len: 8,
-            checksum: 0,
-        });
+        p.l4 = udp(53, 1000);
         let k2 = PacketKey::of(&p).unwrap();
         assert_eq!(k1.key, k2.key);
         assert_ne!(k1.src_is_a, k2.src_is_a);
@@ -339,12 +338,7 @@ mod tests {
         let v6: Ipv6Addr = "4::1:2".parse().unwrap();
         let mut p = Decoded {
             l3: v4([10, 0, 0, 1], [0, 1, 0, 2], 17),
-            l4: L4::Udp(UdpInfo {
-                src_port: 1000,
-                dst_port: 53,
-                len: 8,
-                checksum: 0,
-            }),
+            l4: udp(1000, 53),
             ..Default::default()
         };
         let k4 = PacketKey::of(&p).unwrap();
