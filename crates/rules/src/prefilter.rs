@@ -38,6 +38,7 @@
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use stormwatch_simd::{CaselessTeddy, MAX_WINDOWS};
 
 /// ASCII case folding table.
 const LOWER: [u8; 256] = {
@@ -627,6 +628,77 @@ impl Packed {
     }
 }
 
+/// Keys searched with the case-insensitive SIMD kernel of
+/// `stormwatch-simd` (no lower-cased copy of the buffer, 64 positions per
+/// step): one window per key (as [`Packed`] chooses it; 2-byte keys whole).
+/// Used where the CPU runs that kernel; [`Packed`] otherwise.
+#[derive(Debug)]
+struct Caseless {
+    teddy: CaselessTeddy,
+    /// Window index → (key id, offset of the window in the key).
+    owners: Vec<Vec<(u32, u16)>>,
+    /// Keys of this searcher (stop early once all were found).
+    n: usize,
+}
+
+impl Caseless {
+    /// None when the kernel does not run on this CPU (or the keys do not
+    /// fit one searcher).
+    fn build(keys: &[Vec<u8>], ids: &[u32]) -> Option<Caseless> {
+        let mut windows: Vec<&[u8]> = Vec::new();
+        let mut owners: Vec<Vec<(u32, u16)>> = Vec::new();
+        for &id in ids {
+            let k = keys.get(id as usize)?;
+            let (w, off) = if k.len() < 3 {
+                (&k[..], 0)
+            } else {
+                let a = (0..=k.len() - 3)
+                    .min_by_key(|&a| window_cost(&k[a..a + 3]))
+                    .unwrap_or(0);
+                (&k[a..k.len().min(a + PACKED_WINDOW)], a)
+            };
+            let off = u16::try_from(off).ok()?;
+            match windows.iter().position(|x| *x == w) {
+                Some(i) => owners.get_mut(i)?.push((id, off)),
+                None => {
+                    windows.push(w);
+                    owners.push(vec![(id, off)]);
+                }
+            }
+        }
+        let teddy = CaselessTeddy::new(&windows)?;
+        teddy.is_fast().then_some(Caseless {
+            teddy,
+            owners,
+            n: ids.len(),
+        })
+    }
+
+    /// Reports the keys occurring in `hay`.
+    fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
+        let mut got = 0;
+        self.teddy.find(hay, &mut |w, p| {
+            for &(id, off) in self.owners.get(w).map_or(&[][..], Vec::as_slice) {
+                if found.seen(id) {
+                    continue;
+                }
+                let Some(start) = p.checked_sub(usize::from(off)) else {
+                    continue;
+                };
+                if let Some(k) = keys.get(id as usize)
+                    && hay
+                        .get(start..start + k.len())
+                        .is_some_and(|h| h.eq_ignore_ascii_case(k))
+                {
+                    found.report(id);
+                    got += 1;
+                }
+            }
+            got < self.n
+        });
+    }
+}
+
 /// Bytes lower-cased per block of the SIMD search.
 const FOLD_BLOCK: usize = 512;
 
@@ -696,14 +768,22 @@ struct Filter {
     few: Vec<(u32, usize)>,
     /// Keys searched with SIMD over a lower-cased copy of the buffer.
     packed: Vec<Packed>,
+    /// Keys searched with the case-insensitive SIMD kernel (instead of
+    /// `packed`, where the CPU runs it).
+    caseless: Option<Caseless>,
 }
 
 impl Filter {
     fn build(keys: Vec<Vec<u8>>) -> Filter {
+        Self::build_with(keys, true)
+    }
+
+    /// [`Filter::build`]; `caseless` as in [`Filter::build_packed`].
+    fn build_with(keys: Vec<Vec<u8>>, caseless: bool) -> Filter {
         let all: Vec<u32> = (0..keys.len())
             .filter_map(|i| u32::try_from(i).ok())
             .collect();
-        if let Some(f) = Self::build_packed(&keys, &all) {
+        if let Some(f) = Self::build_packed(&keys, &all, caseless) {
             return Filter { keys, ..f };
         }
         Self::build_scalar(keys, all)
@@ -718,7 +798,12 @@ impl Filter {
     /// None when no such cut exists, or without SIMD. Smaller groups, and a
     /// second searcher for more short keys (common short keys then stop the
     /// SIMD search at most positions), measured slower.
-    fn build_packed(keys: &[Vec<u8>], all: &[u32]) -> Option<Filter> {
+    ///
+    /// `caseless`: the short keys go to the case-insensitive kernel where
+    /// the CPU runs it (2-byte keys too, up to [`MAX_WINDOWS`] keys in all),
+    /// else to aho-corasick's searcher over lower-cased blocks (false: tests
+    /// of that path on any CPU).
+    fn build_packed(keys: &[Vec<u8>], all: &[u32], caseless: bool) -> Option<Filter> {
         if all.len() <= PACKED_MAX {
             return None;
         }
@@ -749,6 +834,23 @@ impl Filter {
         } else {
             (cut - 2, 3)
         };
+        let grams = (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram));
+        if caseless {
+            let mut with_two = short.clone();
+            with_two.extend(&two);
+            if with_two.len() <= MAX_WINDOWS
+                && let Some(c) = Caseless::build(keys, &with_two)
+            {
+                return Some(Filter {
+                    keys: Vec::new(),
+                    grams,
+                    short: None,
+                    few: Vec::new(),
+                    packed: Vec::new(),
+                    caseless: Some(c),
+                });
+            }
+        }
         let mut packed = Packed::build(keys, &short)?;
         // Up to FEW_PAIRS keys of 2 bytes are searched in the SIMD pass's
         // lower-cased blocks.
@@ -765,10 +867,11 @@ impl Filter {
         }
         Some(Filter {
             keys: Vec::new(),
-            grams: (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram)),
+            grams,
             short: (!two.is_empty()).then(|| ShortFilter::build(keys, &two)),
             few: Vec::new(),
             packed: vec![packed],
+            caseless: None,
         })
     }
 
@@ -787,6 +890,7 @@ impl Filter {
                 short: None,
                 few,
                 packed: Vec::new(),
+                caseless: None,
             };
         }
         let (long, short): (Vec<u32>, Vec<u32>) = all
@@ -812,6 +916,7 @@ impl Filter {
             short,
             few: Vec::new(),
             packed: Vec::new(),
+            caseless: None,
         }
     }
 
@@ -837,6 +942,9 @@ impl Filter {
                 found.report(id);
             }
         }
+        if let Some(c) = &self.caseless {
+            c.scan(&self.keys, hay, &mut found);
+        }
         for p in &self.packed {
             p.scan(&self.keys, hay, &mut found);
         }
@@ -846,6 +954,12 @@ impl Filter {
         if let Some(s) = &self.short {
             s.scan(&self.keys, hay, &mut found);
         }
+    }
+
+    /// True when a SIMD searcher holds the group's short keys.
+    #[cfg(test)]
+    fn simd(&self) -> bool {
+        !self.packed.is_empty() || self.caseless.is_some()
     }
 
     /// Stride of the gram pass (0: none).
@@ -1314,11 +1428,12 @@ mod tests {
         let mut keys: Vec<Vec<u8>> = vec![b"abcd".to_vec(), b"abc".to_vec(), b"abcdef".to_vec()];
         keys.extend((0..58).map(|i| format!("k{i:02}qq").into_bytes()));
         keys.extend((0..10).map(|i| format!("longkey{i:02}xyz").into_bytes()));
-        let f = Filter::build(keys.clone());
-        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
-            assert!(!f.packed.is_empty(), "the short keys go to SIMD");
-        }
-        for hay in [
+        for caseless in [true, false] {
+            let f = Filter::build_with(keys.clone(), caseless);
+            if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+                assert!(f.simd(), "the short keys go to SIMD");
+            }
+            for hay in [
             &b"xxABCdxx"[..],
             b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabcdefzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
             b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzabcdzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
@@ -1327,7 +1442,8 @@ mod tests {
             let mut got = Vec::new();
             f.scan(hay, &mut |i| got.push(i));
             got.sort_unstable();
-            assert_eq!(got, naive(&keys, hay), "{}", String::from_utf8_lossy(hay));
+            assert_eq!(got, naive(&keys, hay), "{caseless} {}", String::from_utf8_lossy(hay));
+        }
         }
     }
 
@@ -1339,31 +1455,41 @@ mod tests {
         let mut keys: Vec<Vec<u8>> = vec![b"q\"".to_vec(), b"mz".to_vec()];
         keys.extend((0..60).map(|i| format!("k{i:02}qq").into_bytes()));
         keys.extend((0..10).map(|i| format!("longkey{i:02}xyz").into_bytes()));
-        let f = Filter::build(keys.clone());
-        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
-            assert!(!f.packed.is_empty(), "the short keys go to SIMD");
-            assert_eq!(f.packed[0].pairs.len(), 2, "2-byte keys in the SIMD pass");
-        }
-        // Every SIMD key first, then the 2-byte keys in later blocks.
-        let mut all_short = Vec::new();
-        for i in 0..60 {
-            all_short.extend(format!("K{i:02}QQ ").bytes());
-        }
-        for (at, tail) in [
-            (FOLD_BLOCK * 2 + 100, &b"Q\"...Mz"[..]),
-            (FOLD_BLOCK * 2 - 1, b"q\""),
-            (FOLD_BLOCK - 1, b"mZ"),
-            (FOLD_BLOCK * 3 + 7, b"zz"),
-        ] {
-            let mut hay = all_short.clone();
-            hay.resize(at.max(hay.len()), b'.');
-            hay.extend_from_slice(tail);
-            hay.extend_from_slice(&[b'.'; 30]);
-            let mut got = Vec::new();
-            f.scan(&hay, &mut |i| got.push(i));
-            got.sort_unstable();
-            let want = naive(&keys, &hay);
-            assert_eq!(got, want, "at {at} {}", String::from_utf8_lossy(tail));
+        for caseless in [true, false] {
+            let f = Filter::build_with(keys.clone(), caseless);
+            if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+                assert!(f.simd(), "the short keys go to SIMD");
+                assert!(f.short.is_none(), "2-byte keys in the SIMD pass");
+                if let Some(p) = f.packed.first() {
+                    assert_eq!(p.pairs.len(), 2);
+                }
+            }
+            // Every SIMD key first, then the 2-byte keys in later blocks.
+            let mut all_short = Vec::new();
+            for i in 0..60 {
+                all_short.extend(format!("K{i:02}QQ ").bytes());
+            }
+            for (at, tail) in [
+                (FOLD_BLOCK * 2 + 100, &b"Q\"...Mz"[..]),
+                (FOLD_BLOCK * 2 - 1, b"q\""),
+                (FOLD_BLOCK - 1, b"mZ"),
+                (FOLD_BLOCK * 3 + 7, b"zz"),
+            ] {
+                let mut hay = all_short.clone();
+                hay.resize(at.max(hay.len()), b'.');
+                hay.extend_from_slice(tail);
+                hay.extend_from_slice(&[b'.'; 30]);
+                let mut got = Vec::new();
+                f.scan(&hay, &mut |i| got.push(i));
+                got.sort_unstable();
+                let want = naive(&keys, &hay);
+                assert_eq!(
+                    got,
+                    want,
+                    "{caseless} at {at} {}",
+                    String::from_utf8_lossy(tail)
+                );
+            }
         }
     }
 
@@ -1459,10 +1585,11 @@ mod tests {
             }
             let want = naive(&keys, &hay);
             let f = Filter::build(keys.clone());
-            packed_rounds += usize::from(!f.packed.is_empty());
+            packed_rounds += usize::from(f.simd());
+            let aho = Filter::build_with(keys.clone(), false);
             let scalar =
                 Filter::build_scalar(keys.clone(), (0..keys.len()).map(|i| i as u32).collect());
-            for (name, f) in [("chosen", &f), ("scalar", &scalar)] {
+            for (name, f) in [("chosen", &f), ("aho-corasick", &aho), ("scalar", &scalar)] {
                 let mut got = Vec::new();
                 f.scan(&hay, &mut |i| got.push(i));
                 got.sort_unstable();
