@@ -251,11 +251,24 @@ impl Engine {
 
     /// The group for `sel` (None when no rule can match).
     pub(crate) fn lookup(&self, sel: &Sel) -> Option<&Group> {
+        self.group(self.lookup_id(sel)?)
+    }
+
+    /// The id of the group `sel` selects (its rules may be none); stable for
+    /// the rule set's life, so a flow direction can keep it (see
+    /// [`Engine::group`]).
+    pub(crate) fn lookup_id(&self, sel: &Sel) -> Option<u32> {
         if self.groups.is_empty() {
             return None;
         }
         let map = self.maps.get(sel.dir.index())?.get(sel.combo())?;
-        let gid = map.get(sel.port)? as usize;
+        map.get(sel.port)
+    }
+
+    /// Group `gid` (built on first use), None when it holds no rules.
+    #[inline]
+    pub(crate) fn group(&self, gid: u32) -> Option<&Group> {
+        let gid = gid as usize;
         let cell = self.groups.get(gid)?;
         let g = cell.get_or_init(|| self.build_group(gid));
         (!g.is_empty()).then_some(g)
