@@ -237,6 +237,10 @@ struct GroupMemo {
     pkt: [u32; 2],
     /// The `dsize` engines, by payload-length class.
     dsize: [u32; DSIZE_CLASSES.len()],
+    /// With `pkt` and `dsize`: the group's gate mask
+    /// ([`crate::prefilter::Group::gate_mask`]), or [`MEMO_UNKNOWN`].
+    pkt_gate: [u32; 2],
+    dsize_gate: [u32; DSIZE_CLASSES.len()],
 }
 
 /// A [`GroupMemo`] entry not looked up yet.
@@ -250,8 +254,20 @@ impl Default for GroupMemo {
             stream: MEMO_UNKNOWN,
             pkt: [MEMO_UNKNOWN; 2],
             dsize: [MEMO_UNKNOWN; DSIZE_CLASSES.len()],
+            pkt_gate: [MEMO_UNKNOWN; 2],
+            dsize_gate: [MEMO_UNKNOWN; DSIZE_CLASSES.len()],
         }
     }
+}
+
+/// `g`'s gate mask (see [`GroupMemo::pkt_gate`]), computed with `gate` the
+/// first time.
+#[inline]
+fn memo_mask(g: &Group, memo: &mut u32, gate: crate::prefilter::Gate<'_>) -> u16 {
+    if *memo == MEMO_UNKNOWN {
+        *memo = u32::from(g.gate_mask(gate));
+    }
+    *memo as u16
 }
 
 /// The group of `e` that `memo` names, looking it up with `sel()` (and
@@ -991,25 +1007,34 @@ impl RuleSet {
             .zip(ds)
             .map(|(c, d)| (c, d.get(proto)))
             .filter(|(_, e)| !e.is_empty());
-        let (g_base, g_size): (Option<&Group>, Option<&Group>) = match (&mut fs, &p.flow) {
+        // With each group, which of its keys searched one by one have a rule
+        // passing `gate` (see `Group::gate_mask`; fixed for a flow direction).
+        type Picked<'g> = Option<(&'g Group, u16)>;
+        let (g_base, g_size): (Picked<'_>, Picked<'_>) = match (&mut fs, &p.flow) {
             (Some(f), Some(fi)) => {
                 let m = &mut f.inner().groups[fi.dir.index()];
+                let t = usize::from(tracked);
+                let gb = base.and_then(|e| memo_group(e, &mut m.pkt[t], sel));
+                let gs = by_size.and_then(|(c, e)| Some((c, memo_group(e, &mut m.dsize[c], sel)?)));
                 (
-                    base.and_then(|e| memo_group(e, &mut m.pkt[usize::from(tracked)], sel)),
-                    by_size.and_then(|(c, e)| memo_group(e, &mut m.dsize[c], sel)),
+                    gb.map(|g| (g, memo_mask(g, &mut m.pkt_gate[t], &gate))),
+                    gs.map(|(c, g)| (g, memo_mask(g, &mut m.dsize_gate[c], &gate))),
                 )
             }
             _ => (
-                base.and_then(|e| e.lookup(&sel())),
-                by_size.and_then(|(_, e)| e.lookup(&sel())),
+                base.and_then(|e| e.lookup(&sel()))
+                    .map(|g| (g, g.gate_mask(&gate))),
+                by_size
+                    .and_then(|(_, e)| e.lookup(&sel()))
+                    .map(|g| (g, g.gate_mask(&gate))),
             ),
         };
         for (e, g) in [(base, g_base), (by_size.map(|(_, e)| e), g_size)] {
             let Some(e) = e else { continue };
-            if let Some(g) = g {
+            if let Some((g, mask)) = g {
                 cands.extend(g.always_for(tcp_flags).iter().filter(|r| pre_ok(r)));
                 if scan && g.has_keys() {
-                    g.scan_gated(payload, &mut cands, &gate);
+                    g.scan_masked(payload, &mut cands, mask);
                 }
             }
             if !index_quiet {
