@@ -148,13 +148,63 @@ struct GramFilter {
     hmask: usize,
     /// Bit per hash of a loosely folded gram.
     bits: Box<[u64; TABLE_WORDS]>,
-    /// Exactly folded gram → the keys holding it there.
-    grams: FxHashMap<u32, Vec<GramEntry>>,
+    /// Exactly folded gram → the keys holding it there (see [`GramIndex`]).
+    grams: GramIndex,
+}
+
+/// The entries of a [`GramFilter`] by gram: one flat array sorted by a hash
+/// bucket of the gram, and each bucket's start. A confirm reads two bucket
+/// starts and the bucket's entries, which hold their gram (a hash map of
+/// `Vec`s read its control bytes, then followed a pointer to the `Vec`'s
+/// own allocation).
+#[derive(Debug, Default)]
+struct GramIndex {
+    /// `2^bits + 1` starts into `entries`.
+    starts: Vec<u32>,
+    entries: Vec<GramEntry>,
+    bits: u32,
+}
+
+impl GramIndex {
+    fn build(mut entries: Vec<GramEntry>) -> GramIndex {
+        let bits = entries
+            .len()
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(4, 16);
+        let bucket = |g: u32| (g.wrapping_mul(HASH_MUL) >> (32 - bits)) as usize;
+        entries.sort_by_key(|e| (bucket(e.gram), e.gram));
+        let mut starts = vec![0u32; (1 << bits) + 1];
+        for e in &entries {
+            starts[bucket(e.gram) + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        GramIndex {
+            starts,
+            entries,
+            bits,
+        }
+    }
+
+    /// The entries of exactly folded gram `g` (with others of its bucket:
+    /// callers compare [`GramEntry::gram`]).
+    #[inline(always)]
+    fn bucket(&self, g: u32) -> &[GramEntry] {
+        let b = (g.wrapping_mul(HASH_MUL) >> (32 - self.bits)) as usize;
+        match (self.starts.get(b), self.starts.get(b + 1)) {
+            (Some(&a), Some(&z)) => self.entries.get(a as usize..z as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
 }
 
 /// A key holding a gram of the filter.
 #[derive(Debug)]
 struct GramEntry {
+    /// The exactly folded gram.
+    gram: u32,
     /// Key id.
     id: u32,
     /// Offset of the gram in the key.
@@ -170,7 +220,7 @@ struct GramEntry {
 const LOOSE8: u64 = 0x2020_2020_2020_2020;
 
 impl GramEntry {
-    fn new(id: u32, off: u16, key: &[u8]) -> GramEntry {
+    fn new(gram: u32, id: u32, off: u16, key: &[u8]) -> GramEntry {
         let mut b = [0u8; 8];
         let n = key.len().min(8);
         b[..n].copy_from_slice(&key[..n]);
@@ -180,6 +230,7 @@ impl GramEntry {
             (1u64 << (8 * n)) - 1
         };
         GramEntry {
+            gram,
             id,
             off,
             head: (u64::from_le_bytes(b) | LOOSE8) & head_mask,
@@ -215,8 +266,9 @@ impl GramFilter {
             mask: if gram == 4 { u32::MAX } else { 0x00ff_ffff },
             hmask: (1usize << tbits) - 1,
             bits: Box::new([0u64; TABLE_WORDS]),
-            grams: FxHashMap::default(),
+            grams: GramIndex::default(),
         };
+        let mut entries = Vec::new();
         let w = stride + gram - 1;
         for &id in ids {
             let Some(k) = keys.get(id as usize) else {
@@ -238,12 +290,10 @@ impl GramFilter {
                 let h = f.hash(g);
                 f.bits[(h >> 6) & (TABLE_WORDS - 1)] |= 1 << (h & 63);
                 let off = u16::try_from(o).unwrap_or(u16::MAX);
-                f.grams
-                    .entry(g)
-                    .or_default()
-                    .push(GramEntry::new(id, off, k));
+                entries.push(GramEntry::new(fold4(g) & f.mask, id, off, k));
             }
         }
+        f.grams = GramIndex::build(entries);
         f
     }
 
@@ -367,10 +417,11 @@ impl GramFilter {
     #[cold]
     #[inline(never)]
     fn confirm(&self, keys: &[Vec<u8>], hay: &[u8], i: usize, x: u32, found: &mut Found<'_>) {
-        let Some(entries) = self.grams.get(&(fold4(x) & self.mask)) else {
-            return;
-        };
-        for e in entries {
+        let g = fold4(x) & self.mask;
+        for e in self.grams.bucket(g) {
+            if e.gram != g {
+                continue;
+            }
             let id = e.id;
             let Some(start) = i.checked_sub(usize::from(e.off)) else {
                 continue;
