@@ -868,3 +868,66 @@ fn empty_rule_set_does_nothing() {
     assert!(f.send(&rs, TS, b"anything").is_empty());
     assert!(f.fs.is_empty(), "no per-flow state without rules");
 }
+
+/// Each flow direction keeps the groups its packets and chunks select (and
+/// which few-key searches pass the port gate): alternating directions, two
+/// payload-length classes and a second flow on another port must each see
+/// only their own rules — a memo shared between directions or flows, or kept
+/// across length classes, would alert for the other side's rules or miss
+/// its own.
+#[test]
+fn group_memo_is_per_flow_direction_and_length_class() {
+    let rs = rules(concat!(
+        "alert tcp any any -> any 25 (msg:\"pkt to 25\"; flow:to_server; dsize:>0; content:\"from:\"; sid:1;)\n",
+        "alert tcp any 25 -> any any (msg:\"pkt from 25\"; flow:to_client; dsize:>0; content:\"from:\"; sid:2;)\n",
+        "alert tcp any any -> any 25 (msg:\"big to 25\"; flow:to_server; dsize:>300; content:\"from:\"; sid:5;)\n",
+        "alert tcp any any -> any 25 (msg:\"small to 25\"; flow:to_server; dsize:<50; content:\"from:\"; sid:7;)\n",
+        "alert tcp any any -> any 25 (msg:\"stream to 25\"; flow:to_server; content:\"helo x\"; sid:3;)\n",
+        "alert tcp any 25 -> any any (msg:\"stream from 25\"; flow:to_client; content:\"helo x\"; sid:4;)\n",
+        "alert tcp any any -> any 80 (msg:\"pkt to 80\"; flow:to_server; dsize:>0; content:\"from:\"; sid:6;)\n",
+        // Only in the big classes' engines: their port intervals (so their
+        // group ids) differ from the small classes'.
+        "alert tcp any any -> any [20:24,26:30] (msg:\"big elsewhere\"; flow:to_server; dsize:>300; content:\"zzz\"; sid:8;)\n",
+    ));
+    let small = b"from: helo x".to_vec();
+    let mut big = b"from: helo x ".to_vec();
+    big.resize(400, b'.');
+    let mut smtp = Flow::new(6, 40000, 25);
+    let mut web = Flow::new(6, 40001, 80);
+    let sorted = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        v
+    };
+    for round in 0..3 {
+        assert_eq!(
+            sorted(smtp.send(&rs, Direction::ToServer, &small)),
+            [1, 3, 7],
+            "{round}"
+        );
+        assert_eq!(
+            sorted(web.send(&rs, Direction::ToServer, &small)),
+            [6],
+            "{round}"
+        );
+        assert_eq!(
+            sorted(smtp.send(&rs, Direction::ToClient, &small)),
+            [2, 4],
+            "{round}"
+        );
+        assert_eq!(
+            sorted(smtp.send(&rs, Direction::ToServer, &big)),
+            [1, 3, 5],
+            "{round}"
+        );
+        assert_eq!(
+            sorted(web.send(&rs, Direction::ToClient, &big)),
+            Vec::<u32>::new(),
+            "{round}"
+        );
+        assert_eq!(
+            sorted(smtp.send(&rs, Direction::ToClient, &big)),
+            [2, 4],
+            "{round}"
+        );
+    }
+}
