@@ -121,10 +121,18 @@ impl Nibbles {
     fn rate(&self, freq: &[f64; 256]) -> f64 {
         let mut r = 1.0;
         for pos in 0..FINGERPRINT {
+            // Only the accepted nibbles (a window's letter has one low and two
+            // high ones: a few terms, not 256).
             let mut mass = 0.0;
-            for (b, &p) in freq.iter().enumerate() {
-                if self.lo[pos] & (1 << (b & 15)) != 0 && self.hi[pos] & (1 << (b >> 4)) != 0 {
-                    mass += p;
+            let mut his = self.hi[pos];
+            while his != 0 {
+                let hi = his.trailing_zeros() as usize;
+                his &= his - 1;
+                let mut los = self.lo[pos];
+                while los != 0 {
+                    let lo = los.trailing_zeros() as usize;
+                    los &= los - 1;
+                    mass += freq[hi << 4 | lo];
                 }
             }
             r *= mass;
