@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     let mut want = Vec::new();
     for p in 0..hay.len() {
         for (k, w) in windows.iter().enumerate() {
-            if hay.get(p..p + w.len()).is_some_and(|h| h.eq_ignore_ascii_case(w)) {
+            if hay
+                .get(p..p + w.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(w))
+            {
                 want.push((k, p));
             }
         }
