@@ -444,6 +444,16 @@ pub enum BufferId {
     HttpResponseBody,
     /// `file.data` / `file_data`: the response body (HTTP) or file content.
     FileData,
+    /// `http.header` / `http_header` of the response: rules name
+    /// [`BufferId::HttpHeader`], which reads this for data to the client (as
+    /// Suricata's buffer does).
+    HttpResponseHeader,
+    /// `http.header.raw` / `http_raw_header` of the response (see
+    /// [`BufferId::HttpResponseHeader`]).
+    HttpResponseRawHeader,
+    /// `http.cookie` / `http_cookie` of the response (`Set-Cookie`; see
+    /// [`BufferId::HttpResponseHeader`]).
+    HttpResponseCookie,
     TlsSni,
     TlsCertSubject,
     TlsCertIssuer,
@@ -494,6 +504,9 @@ impl BufferId {
         BufferId::HttpRequestBody,
         BufferId::HttpResponseBody,
         BufferId::FileData,
+        BufferId::HttpResponseHeader,
+        BufferId::HttpResponseRawHeader,
+        BufferId::HttpResponseCookie,
         BufferId::TlsSni,
         BufferId::TlsCertSubject,
         BufferId::TlsCertIssuer,
@@ -517,8 +530,19 @@ impl BufferId {
     pub fn direction(self) -> Direction {
         use BufferId::*;
         match self {
-            HttpResponseLine | HttpLocation | HttpServer | HttpStatCode | HttpStatMsg
-            | HttpResponseBody | FileData | TlsCertSubject | TlsCertIssuer | TlsCertSerial
+            HttpResponseLine
+            | HttpLocation
+            | HttpServer
+            | HttpStatCode
+            | HttpStatMsg
+            | HttpResponseBody
+            | FileData
+            | HttpResponseHeader
+            | HttpResponseRawHeader
+            | HttpResponseCookie
+            | TlsCertSubject
+            | TlsCertIssuer
+            | TlsCertSerial
             | TlsCertFingerprint => Direction::ToClient,
             _ => Direction::ToServer,
         }

@@ -260,6 +260,20 @@ impl Default for GroupMemo {
     }
 }
 
+/// The transaction buffer a rule's buffer `b` reads for data travelling in
+/// `dir`: to the client, the HTTP header buffers (`http.header`,
+/// `http.header.raw`, `http.cookie`) are the response's, as in Suricata (ET's
+/// `flow:to_client; content:"…"; http_header;` rules look at response
+/// headers); otherwise `b` itself.
+fn tx_buffer(b: BufferId, dir: Option<Direction>) -> BufferId {
+    match (b, dir) {
+        (BufferId::HttpHeader, Some(Direction::ToClient)) => BufferId::HttpResponseHeader,
+        (BufferId::HttpRawHeader, Some(Direction::ToClient)) => BufferId::HttpResponseRawHeader,
+        (BufferId::HttpCookie, Some(Direction::ToClient)) => BufferId::HttpResponseCookie,
+        _ => b,
+    }
+}
+
 /// `g`'s gate mask (see [`GroupMemo::pkt_gate`]), computed with `gate` the
 /// first time.
 #[inline]
@@ -1349,7 +1363,8 @@ impl RuleSet {
             if crate::parse::buffer_proto(*b) != app && *b != BufferId::FileData {
                 continue;
             }
-            let n = tx.buffer_count(*b);
+            let read = tx_buffer(*b, Some(t.flow.dir));
+            let n = tx.buffer_count(read);
             if n == 0 {
                 continue;
             }
@@ -1358,7 +1373,7 @@ impl RuleSet {
             };
             let mut present = false;
             for i in 0..n {
-                if let Some(data) = tx.buffer(*b, i) {
+                if let Some(data) = tx.buffer(read, i) {
                     present = true;
                     g.scan(data, &mut cands);
                 }
@@ -1643,11 +1658,13 @@ impl RuleSet {
                     return false;
                 }
             }
+            let dir = ctx.flow.map(|f| f.dir);
             for (b, ops) in &r.bufs {
-                let n = tx.buffer_count(*b);
+                let read = tx_buffer(*b, dir);
+                let n = tx.buffer_count(read);
                 let mut any = false;
                 for i in 0..n {
-                    if let Some(data) = tx.buffer(*b, i) {
+                    if let Some(data) = tx.buffer(read, i) {
                         ev.budget = self.limits.inspection_recursion_limit;
                         if ev.run(ops, data) {
                             any = true;

@@ -203,3 +203,43 @@ fn the_ack_completing_the_handshake_is_not_yet_established() {
         assert_eq!(cnt, [Some(4)], "{delivery:?}");
     }
 }
+
+/// To the client, the HTTP header buffers are the response's (as in
+/// Suricata): ET's `flow:to_client; content:"…"; http_header;` rules look at
+/// response headers, never at the request's; `http_cookie` reads
+/// `Set-Cookie`, which `http_header` leaves out; `http_raw_header` the raw
+/// response header block.
+#[test]
+fn to_the_client_http_header_buffers_are_the_responses() {
+    let req = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Note: attachment; yes\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=a.exe\r\nSet-Cookie: sess=evil\r\nContent-Length: 2\r\n\r\nMZ";
+    let (n, m) = (
+        u32::try_from(req.len()).unwrap(),
+        u32::try_from(resp.len()).unwrap(),
+    );
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, req));
+    frames.push(frame(false, 1, 1 + n, ACK | PSH, resp));
+    frames.push(frame(true, 1 + n, 1 + m, ACK, b""));
+    let rules = [
+        r#"alert http any any -> any any (flow:to_client; content:"attachment|3b| filename"; http_header; sid:1;)"#,
+        r#"alert http any any -> any any (flow:to_client; content:"X-Note"; http_header; sid:2;)"#,
+        r#"alert http any any -> any any (flow:to_server; content:"X-Note"; http_header; sid:3;)"#,
+        r#"alert http any any -> any any (flow:to_client; content:"sess=evil"; http_cookie; sid:4;)"#,
+        r#"alert http any any -> any any (flow:to_client; content:"Content-Disposition|3a| attachment"; http_raw_header; sid:5;)"#,
+        r#"alert http any any -> any any (flow:to_client; content:"sess=evil"; http_header; sid:6;)"#,
+        r#"alert http any any -> any any (flow:to_server; content:"Content-Disposition"; http_raw_header; sid:7;)"#,
+    ]
+    .join("\n");
+    let out = run(Delivery::Immediate, &rules, &frames);
+    let mut sids: Vec<u32> = out
+        .0
+        .iter()
+        .filter_map(|(r, _, _)| match r {
+            OutputRecord::Alert(a) => Some(a.sig.sid),
+            _ => None,
+        })
+        .collect();
+    sids.sort_unstable();
+    assert_eq!(sids, [1, 3, 4, 5]);
+}

@@ -72,7 +72,12 @@ pub struct HttpTx {
     pub(crate) status_number: Option<u16>,
     pub(crate) status_msg: Vec<u8>,
     pub(crate) res_headers: Vec<Header>,
+    /// The response's raw header block, kept only for rules
+    /// (`http.header.raw` to the client).
+    pub(crate) res_headers_raw: Vec<u8>,
     pub(crate) res_headers_cut: bool,
+    /// `http.header` of the response, built on first use by a rule.
+    pub(crate) res_header_buf: OnceCell<Vec<u8>>,
     pub(crate) res_body: Vec<u8>,
     pub(crate) res_body_len: u64,
     pub(crate) res_headers_done: bool,
@@ -193,6 +198,24 @@ impl HttpTx {
         })
     }
 
+    /// `http.header` of the response: every field but `Set-Cookie` (that is
+    /// the response's `http.cookie`), as "Name: value\r\n".
+    fn res_header_buf(&self) -> &[u8] {
+        self.res_header_buf.get_or_init(|| {
+            let mut hb = Vec::new();
+            for h in &self.res_headers {
+                if h.name().eq_ignore_ascii_case(b"set-cookie") {
+                    continue;
+                }
+                hb.extend_from_slice(h.name());
+                hb.extend_from_slice(b": ");
+                hb.extend_from_slice(h.value());
+                hb.extend_from_slice(b"\r\n");
+            }
+            hb
+        })
+    }
+
     /// `http.header_names`: "\r\n" + "Name\r\n" per field + "\r\n".
     fn header_names(&self) -> &[u8] {
         self.req_header_names.get_or_init(|| {
@@ -236,6 +259,9 @@ impl HttpTx {
             HttpRawHost => self.request_header(b"host")?,
             HttpHeader if self.req_headers_done => self.header_buf(),
             HttpRawHeader => &self.req_headers_raw,
+            HttpResponseHeader if self.res_headers_done => self.res_header_buf(),
+            HttpResponseRawHeader => &self.res_headers_raw,
+            HttpResponseCookie => self.response_header(b"set-cookie")?,
             HttpHeaderNames if self.req_headers_done => self.header_names(),
             HttpUserAgent => self.request_header(b"user-agent")?,
             HttpCookie => self.request_header(b"cookie")?,
@@ -258,7 +284,7 @@ impl HttpTx {
             // Headers that exist but are empty are still buffers.
             HttpRawHost | HttpUserAgent | HttpCookie | HttpReferer | HttpContentType
             | HttpContentLen | HttpAccept | HttpAcceptEnc | HttpAcceptLang | HttpConnection
-            | HttpLocation | HttpServer => Some(v),
+            | HttpLocation | HttpServer | HttpResponseCookie => Some(v),
             HttpHeaderNames | HttpStart if self.req_headers_done => Some(v),
             _ if !v.is_empty() => Some(v),
             _ => None,

@@ -881,8 +881,16 @@ impl HttpParser {
         }
         let text = chomp(line.bytes);
         let max_headers = self.cfg.max_headers;
+        let keep_raw = self.keep_bodies;
         let mut events = Vec::new();
         if let Some(tx) = self.tx_mut(id) {
+            // The raw header block is a rule buffer only (`http.header.raw`).
+            if keep_raw {
+                if tx.res_headers_raw.capacity() == 0 {
+                    tx.res_headers_raw.reserve(RAW_HEADERS_RESERVE);
+                }
+                tx.res_headers_raw.extend_from_slice(line.bytes);
+            }
             add_header(
                 &mut tx.res_headers,
                 text,
