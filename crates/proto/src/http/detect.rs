@@ -183,37 +183,15 @@ impl HttpTx {
 
     /// `http.header`: "Name: value\r\n" per field, without Cookie.
     fn header_buf(&self) -> &[u8] {
-        self.req_header_buf.get_or_init(|| {
-            let mut hb = Vec::new();
-            for h in &self.req_headers {
-                if h.name().eq_ignore_ascii_case(b"cookie") {
-                    continue;
-                }
-                hb.extend_from_slice(h.name());
-                hb.extend_from_slice(b": ");
-                hb.extend_from_slice(h.value());
-                hb.extend_from_slice(b"\r\n");
-            }
-            hb
-        })
+        self.req_header_buf
+            .get_or_init(|| header_block(&self.req_headers, b"cookie"))
     }
 
     /// `http.header` of the response: every field but `Set-Cookie` (that is
-    /// the response's `http.cookie`), as "Name: value\r\n".
+    /// the response's `http.cookie`).
     fn res_header_buf(&self) -> &[u8] {
-        self.res_header_buf.get_or_init(|| {
-            let mut hb = Vec::new();
-            for h in &self.res_headers {
-                if h.name().eq_ignore_ascii_case(b"set-cookie") {
-                    continue;
-                }
-                hb.extend_from_slice(h.name());
-                hb.extend_from_slice(b": ");
-                hb.extend_from_slice(h.value());
-                hb.extend_from_slice(b"\r\n");
-            }
-            hb
-        })
+        self.res_header_buf
+            .get_or_init(|| header_block(&self.res_headers, b"set-cookie"))
     }
 
     /// `http.header_names`: "\r\n" + "Name\r\n" per field + "\r\n".
@@ -290,6 +268,22 @@ impl HttpTx {
             _ => None,
         }
     }
+}
+
+/// "Name: value\r\n" per field of `headers` but those named `skip` (ASCII
+/// case ignored): the `http.header` buffer of one direction.
+fn header_block(headers: &[Header], skip: &[u8]) -> Vec<u8> {
+    let mut hb = Vec::new();
+    for h in headers {
+        if h.name().eq_ignore_ascii_case(skip) {
+            continue;
+        }
+        hb.extend_from_slice(h.name());
+        hb.extend_from_slice(b": ");
+        hb.extend_from_slice(h.value());
+        hb.extend_from_slice(b"\r\n");
+    }
+    hb
 }
 
 impl TxView for HttpTx {
