@@ -454,6 +454,15 @@ pub enum BufferId {
     /// `http.cookie` / `http_cookie` of the response (`Set-Cookie`; see
     /// [`BufferId::HttpResponseHeader`]).
     HttpResponseCookie,
+    /// `http.content_type` of the response (see [`BufferId::HttpResponseHeader`]).
+    HttpResponseContentType,
+    /// `http.content_len` of the response (see [`BufferId::HttpResponseHeader`]).
+    HttpResponseContentLen,
+    /// `http.header_names` of the response (see [`BufferId::HttpResponseHeader`]).
+    HttpResponseHeaderNames,
+    /// `http.start` of the response: status line and header fields (see
+    /// [`BufferId::HttpResponseHeader`]).
+    HttpResponseStart,
     TlsSni,
     TlsCertSubject,
     TlsCertIssuer,
@@ -507,6 +516,10 @@ impl BufferId {
         BufferId::HttpResponseHeader,
         BufferId::HttpResponseRawHeader,
         BufferId::HttpResponseCookie,
+        BufferId::HttpResponseContentType,
+        BufferId::HttpResponseContentLen,
+        BufferId::HttpResponseHeaderNames,
+        BufferId::HttpResponseStart,
         BufferId::TlsSni,
         BufferId::TlsCertSubject,
         BufferId::TlsCertIssuer,

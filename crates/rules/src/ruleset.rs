@@ -262,7 +262,8 @@ impl Default for GroupMemo {
 
 /// The transaction buffer a rule's buffer `b` reads for data travelling in
 /// `dir`: to the client, the HTTP header buffers (`http.header`,
-/// `http.header.raw`, `http.cookie`) are the response's, as in Suricata (ET's
+/// `http.header.raw`, `http.cookie`, `http.content_type`, `http.content_len`,
+/// `http.header_names`, `http.start`) are the response's, as in Suricata (ET's
 /// `flow:to_client; content:"…"; http_header;` rules look at response
 /// headers); otherwise `b` itself.
 fn tx_buffer(b: BufferId, dir: Option<Direction>) -> BufferId {
@@ -270,6 +271,10 @@ fn tx_buffer(b: BufferId, dir: Option<Direction>) -> BufferId {
         (BufferId::HttpHeader, Some(Direction::ToClient)) => BufferId::HttpResponseHeader,
         (BufferId::HttpRawHeader, Some(Direction::ToClient)) => BufferId::HttpResponseRawHeader,
         (BufferId::HttpCookie, Some(Direction::ToClient)) => BufferId::HttpResponseCookie,
+        (BufferId::HttpContentType, Some(Direction::ToClient)) => BufferId::HttpResponseContentType,
+        (BufferId::HttpContentLen, Some(Direction::ToClient)) => BufferId::HttpResponseContentLen,
+        (BufferId::HttpHeaderNames, Some(Direction::ToClient)) => BufferId::HttpResponseHeaderNames,
+        (BufferId::HttpStart, Some(Direction::ToClient)) => BufferId::HttpResponseStart,
         _ => b,
     }
 }

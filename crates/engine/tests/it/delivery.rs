@@ -208,11 +208,12 @@ fn the_ack_completing_the_handshake_is_not_yet_established() {
 /// Suricata): ET's `flow:to_client; content:"…"; http_header;` rules look at
 /// response headers, never at the request's; `http_cookie` reads
 /// `Set-Cookie`, which `http_header` leaves out; `http_raw_header` the raw
-/// response header block.
+/// response header block; `http.content_type`, `http.content_len`,
+/// `http.header_names` and `http.start` the response's too.
 #[test]
 fn to_the_client_http_header_buffers_are_the_responses() {
-    let req = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Note: attachment; yes\r\n\r\n";
-    let resp = b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=a.exe\r\nSet-Cookie: sess=evil\r\nContent-Length: 2\r\n\r\nMZ";
+    let req = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Note: attachment; yes\r\nContent-Type: text/plain\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=a.exe\r\nSet-Cookie: sess=evil\r\nContent-Type: application/x-msdownload\r\nContent-Length: 2\r\n\r\nMZ";
     let (n, m) = (
         u32::try_from(req.len()).unwrap(),
         u32::try_from(resp.len()).unwrap(),
@@ -229,6 +230,13 @@ fn to_the_client_http_header_buffers_are_the_responses() {
         r#"alert http any any -> any any (flow:to_client; content:"Content-Disposition|3a| attachment"; http_raw_header; sid:5;)"#,
         r#"alert http any any -> any any (flow:to_client; content:"sess=evil"; http_header; sid:6;)"#,
         r#"alert http any any -> any any (flow:to_server; content:"Content-Disposition"; http_raw_header; sid:7;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.content_type; content:"application/x-msdownload"; sid:8;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.content_type; content:"text/plain"; sid:9;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.start; content:"HTTP/1.1 200 OK|0d 0a|"; startswith; sid:10;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.header_names; content:"|0d 0a|Set-Cookie|0d 0a|"; sid:11;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.header_names; content:"|0d 0a|X-Note|0d 0a|"; sid:12;)"#,
+        r#"alert http any any -> any any (flow:to_client; http.content_len; content:"2"; bsize:1; sid:13;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.start; content:"GET /x"; startswith; sid:14;)"#,
     ]
     .join("\n");
     let out = run(Delivery::Immediate, &rules, &frames);
@@ -241,5 +249,5 @@ fn to_the_client_http_header_buffers_are_the_responses() {
         })
         .collect();
     sids.sort_unstable();
-    assert_eq!(sids, [1, 3, 4, 5]);
+    assert_eq!(sids, [1, 3, 4, 5, 8, 10, 11, 12, 13, 14]);
 }

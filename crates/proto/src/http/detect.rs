@@ -76,8 +76,11 @@ pub struct HttpTx {
     /// (`http.header.raw` to the client).
     pub(crate) res_headers_raw: Vec<u8>,
     pub(crate) res_headers_cut: bool,
-    /// `http.header` of the response, built on first use by a rule.
+    /// `http.header`, `http.header_names` and `http.start` of the response,
+    /// built on first use by a rule.
     pub(crate) res_header_buf: OnceCell<Vec<u8>>,
+    pub(crate) res_header_names: OnceCell<Vec<u8>>,
+    pub(crate) res_start: OnceCell<Vec<u8>>,
     pub(crate) res_body: Vec<u8>,
     pub(crate) res_body_len: u64,
     pub(crate) res_headers_done: bool,
@@ -196,31 +199,14 @@ impl HttpTx {
 
     /// `http.header_names`: "\r\n" + "Name\r\n" per field + "\r\n".
     fn header_names(&self) -> &[u8] {
-        self.req_header_names.get_or_init(|| {
-            let mut names = b"\r\n".to_vec();
-            for h in &self.req_headers {
-                names.extend_from_slice(h.name());
-                names.extend_from_slice(b"\r\n");
-            }
-            names.extend_from_slice(b"\r\n");
-            names
-        })
+        self.req_header_names
+            .get_or_init(|| names_block(&self.req_headers))
     }
 
     /// `http.start`: request line and header fields.
     fn start(&self) -> &[u8] {
-        self.req_start.get_or_init(|| {
-            let mut start = self.request_line.clone();
-            start.extend_from_slice(b"\r\n");
-            for h in &self.req_headers {
-                start.extend_from_slice(h.name());
-                start.extend_from_slice(b": ");
-                start.extend_from_slice(h.value());
-                start.extend_from_slice(b"\r\n");
-            }
-            start.extend_from_slice(b"\r\n");
-            start
-        })
+        self.req_start
+            .get_or_init(|| start_block(&self.request_line, &self.req_headers))
     }
 
     fn one(&self, id: BufferId) -> Option<&[u8]> {
@@ -240,6 +226,14 @@ impl HttpTx {
             HttpResponseHeader if self.res_headers_done => self.res_header_buf(),
             HttpResponseRawHeader => &self.res_headers_raw,
             HttpResponseCookie => self.response_header(b"set-cookie")?,
+            HttpResponseContentType => self.response_header(b"content-type")?,
+            HttpResponseContentLen => self.response_header(b"content-length")?,
+            HttpResponseHeaderNames if self.res_headers_done => self
+                .res_header_names
+                .get_or_init(|| names_block(&self.res_headers)),
+            HttpResponseStart if self.res_headers_done => self
+                .res_start
+                .get_or_init(|| start_block(&self.response_line, &self.res_headers)),
             HttpHeaderNames if self.req_headers_done => self.header_names(),
             HttpUserAgent => self.request_header(b"user-agent")?,
             HttpCookie => self.request_header(b"cookie")?,
@@ -260,14 +254,54 @@ impl HttpTx {
         };
         match id {
             // Headers that exist but are empty are still buffers.
-            HttpRawHost | HttpUserAgent | HttpCookie | HttpReferer | HttpContentType
-            | HttpContentLen | HttpAccept | HttpAcceptEnc | HttpAcceptLang | HttpConnection
-            | HttpLocation | HttpServer | HttpResponseCookie => Some(v),
+            HttpRawHost
+            | HttpUserAgent
+            | HttpCookie
+            | HttpReferer
+            | HttpContentType
+            | HttpContentLen
+            | HttpAccept
+            | HttpAcceptEnc
+            | HttpAcceptLang
+            | HttpConnection
+            | HttpLocation
+            | HttpServer
+            | HttpResponseCookie
+            | HttpResponseContentType
+            | HttpResponseContentLen => Some(v),
             HttpHeaderNames | HttpStart if self.req_headers_done => Some(v),
+            HttpResponseHeaderNames | HttpResponseStart if self.res_headers_done => Some(v),
             _ if !v.is_empty() => Some(v),
             _ => None,
         }
     }
+}
+
+/// `http.header_names` of one direction: "\r\n" + "Name\r\n" per field +
+/// "\r\n".
+fn names_block(headers: &[Header]) -> Vec<u8> {
+    let mut names = b"\r\n".to_vec();
+    for h in headers {
+        names.extend_from_slice(h.name());
+        names.extend_from_slice(b"\r\n");
+    }
+    names.extend_from_slice(b"\r\n");
+    names
+}
+
+/// `http.start` of one direction: its first line and every field, as
+/// "Name: value\r\n", then "\r\n".
+fn start_block(line: &[u8], headers: &[Header]) -> Vec<u8> {
+    let mut start = line.to_vec();
+    start.extend_from_slice(b"\r\n");
+    for h in headers {
+        start.extend_from_slice(h.name());
+        start.extend_from_slice(b": ");
+        start.extend_from_slice(h.value());
+        start.extend_from_slice(b"\r\n");
+    }
+    start.extend_from_slice(b"\r\n");
+    start
 }
 
 /// "Name: value\r\n" per field of `headers` but those named `skip` (ASCII
