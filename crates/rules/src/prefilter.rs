@@ -560,6 +560,20 @@ const PACKED_MAX: usize = 64;
 /// Keys this long or longer are searched by a window of this many bytes.
 const PACKED_WINDOW: usize = 8;
 
+/// The window of a short key a SIMD searcher looks for, and its offset in
+/// the key: up to [`PACKED_WINDOW`] bytes from the key's rarest three (both
+/// searchers tell candidates by a window's first three bytes); a key of 2
+/// bytes whole.
+fn search_window(k: &[u8]) -> (&[u8], usize) {
+    if k.len() < 3 {
+        return (k, 0);
+    }
+    let a = (0..=k.len() - 3)
+        .min_by_key(|&a| window_cost(&k[a..a + 3]))
+        .unwrap_or(0);
+    (&k[a..k.len().min(a + PACKED_WINDOW)], a)
+}
+
 /// Keys searched with a SIMD multi-literal searcher (aho-corasick's packed
 /// Teddy) over a lower-cased copy of the buffer: each key is searched by a
 /// window of up to [`PACKED_WINDOW`] bytes starting at its rarest three
@@ -595,10 +609,7 @@ impl Packed {
             if k.len() < 3 {
                 return None;
             }
-            let a = (0..=k.len() - 3)
-                .min_by_key(|&a| window_cost(&k[a..a + 3]))
-                .unwrap_or(0);
-            let w = &k[a..k.len().min(a + PACKED_WINDOW)];
+            let (w, a) = search_window(k);
             let off = u16::try_from(a).ok()?;
             by_first
                 .get_mut(usize::from(w[0]))?
@@ -701,14 +712,7 @@ impl Caseless {
         let mut owners: Vec<Vec<(u32, u16)>> = Vec::new();
         for &id in ids {
             let k = keys.get(id as usize)?;
-            let (w, off) = if k.len() < 3 {
-                (&k[..], 0)
-            } else {
-                let a = (0..=k.len() - 3)
-                    .min_by_key(|&a| window_cost(&k[a..a + 3]))
-                    .unwrap_or(0);
-                (&k[a..k.len().min(a + PACKED_WINDOW)], a)
-            };
+            let (w, off) = search_window(k);
             let off = u16::try_from(off).ok()?;
             match windows.iter().position(|x| *x == w) {
                 Some(i) => owners.get_mut(i)?.push((id, off)),

@@ -1040,13 +1040,16 @@ impl RuleSet {
                     gs.map(|(c, g)| (g, memo_mask(g, &mut m.dsize_gate[c], &gate))),
                 )
             }
-            _ => (
-                base.and_then(|e| e.lookup(&sel()))
-                    .map(|g| (g, g.gate_mask(&gate))),
-                by_size
-                    .and_then(|(_, e)| e.lookup(&sel()))
-                    .map(|g| (g, g.gate_mask(&gate))),
-            ),
+            _ => {
+                let s = sel();
+                (
+                    base.and_then(|e| e.lookup(&s))
+                        .map(|g| (g, g.gate_mask(&gate))),
+                    by_size
+                        .and_then(|(_, e)| e.lookup(&s))
+                        .map(|g| (g, g.gate_mask(&gate))),
+                )
+            }
         };
         for (e, g) in [(base, g_base), (by_size.map(|(_, e)| e), g_size)] {
             let Some(e) = e else { continue };
