@@ -38,7 +38,7 @@
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use stormwatch_simd::{CaselessTeddy, MAX_WINDOWS};
+use stormwatch_simd::{CaselessTeddy, Kernel};
 
 /// ASCII case folding table.
 const LOWER: [u8; 256] = {
@@ -856,7 +856,7 @@ impl Filter {
     /// SIMD search at most positions), measured slower.
     ///
     /// `caseless`: the short keys go to the case-insensitive kernel where
-    /// the CPU runs it (2-byte keys too, up to [`MAX_WINDOWS`] keys in all),
+    /// the CPU runs it (2-byte keys too, up to `Kernel::fast_capacity()` keys in all),
     /// else to aho-corasick's searcher over lower-cased blocks (false: tests
     /// of that path on any CPU).
     fn build_packed(keys: &[Vec<u8>], all: &[u32], caseless: bool) -> Option<Filter> {
@@ -894,7 +894,7 @@ impl Filter {
         if caseless {
             let mut with_two = short.clone();
             with_two.extend(&two);
-            if with_two.len() <= MAX_WINDOWS
+            if with_two.len() <= Kernel::fast_capacity()
                 && let Some(c) = Caseless::build(keys, &with_two)
             {
                 return Some(Filter {
