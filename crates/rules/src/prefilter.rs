@@ -94,6 +94,13 @@ const TABLE_WORDS: usize = (1 << MAX_TABLE_BITS) / 64;
 /// Bytes read per block of four probes (covers `3 × MAX_STRIDE + 4`).
 const BLOCK: usize = 24;
 
+/// What another key holding one of a window's grams adds to the window's
+/// cost (about one common byte; see [`window_cost`]): keys that share text,
+/// such as ET's many `User-Agent` strings with the same start, then take
+/// grams from where they differ, so a probe in the shared text does not
+/// confirm each of them.
+const SHARED_GRAM_COST: u32 = 8;
+
 /// Multiplier of the gram hash (Fibonacci hashing).
 const HASH_MUL: u32 = 0x9E37_79B1;
 
@@ -209,15 +216,29 @@ struct GramEntry {
     id: u32,
     /// Offset of the gram in the key.
     off: u16,
+    /// Length of the key (0: longer than a `u16` says; no tail test).
+    len: u16,
     /// The key's first (up to) eight bytes, loosely folded (`| 0x20`), and
     /// the mask of those bytes: a cheap necessary test before comparing the
     /// whole key.
     head: u64,
     head_mask: u64,
+    /// A key of more than eight bytes: its last eight, loosely folded (keys
+    /// that share a long start, such as ET's many `User-Agent` strings, share
+    /// their grams and first bytes too, and differ at the end).
+    tail: u64,
 }
 
 /// Loose case fold of eight bytes (see [`loose`]).
 const LOOSE8: u64 = 0x2020_2020_2020_2020;
+
+/// Eight bytes of `hay` at `at`, loosely folded; None past the end.
+#[inline(always)]
+fn loose8(hay: &[u8], at: usize) -> Option<u64> {
+    hay.get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map(|w| u64::from_le_bytes(w) | LOOSE8)
+}
 
 impl GramEntry {
     fn new(gram: u32, id: u32, off: u16, key: &[u8]) -> GramEntry {
@@ -233,23 +254,30 @@ impl GramEntry {
             gram,
             id,
             off,
+            // 0 (no tail test) for a key too long to say.
+            len: u16::try_from(key.len()).unwrap_or(0),
             head: (u64::from_le_bytes(b) | LOOSE8) & head_mask,
             head_mask,
+            tail: key
+                .len()
+                .checked_sub(8)
+                .map_or(0, |t| loose8(key, t).unwrap_or(0)),
         }
     }
 
-    /// False when the key cannot start at `start` of `hay` (its first bytes
-    /// differ beyond case); true when it may (or `hay` ends too soon to
-    /// tell).
+    /// False when the key cannot start at `start` of `hay` (its first or,
+    /// for a key of more than eight bytes, last eight bytes differ beyond
+    /// case, or a long key does not fit); true when it may (or `hay` ends too
+    /// soon to tell for a short key).
     #[inline(always)]
     fn may_start_at(&self, hay: &[u8], start: usize) -> bool {
-        match hay
-            .get(start..start + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        if let Some(h) = loose8(hay, start)
+            && h & self.head_mask != self.head
         {
-            Some(w) => (u64::from_le_bytes(w) | LOOSE8) & self.head_mask == self.head,
-            None => true,
+            return false;
         }
+        let len = usize::from(self.len);
+        len <= 8 || loose8(hay, start + len - 8) == Some(self.tail)
     }
 }
 
@@ -270,6 +298,10 @@ impl GramFilter {
         };
         let mut entries = Vec::new();
         let w = stride + gram - 1;
+        // Keys already holding each gram: a window whose grams other keys
+        // hold costs more (see SHARED_GRAM_COST).
+        let mut held: FxHashMap<u32, u32> = FxHashMap::default();
+        let folded = |k: &[u8], o: usize| fold4(load_gram(k, o, gram)) & f.mask;
         for &id in ids {
             let Some(k) = keys.get(id as usize) else {
                 continue;
@@ -279,7 +311,11 @@ impl GramFilter {
             }
             let mut best = (u32::MAX, 0usize);
             for a in 0..=k.len() - w {
-                let c = window_cost(&k[a..a + w]);
+                let shared: u32 = (0..stride)
+                    .map(|j| held.get(&folded(k, a + j)).copied().unwrap_or(0))
+                    .sum();
+                let c = window_cost(&k[a..a + w])
+                    .saturating_add(shared.saturating_mul(SHARED_GRAM_COST));
                 if c < best.0 {
                     best = (c, a);
                 }
@@ -290,7 +326,9 @@ impl GramFilter {
                 let h = f.hash(g);
                 f.bits[(h >> 6) & (TABLE_WORDS - 1)] |= 1 << (h & 63);
                 let off = u16::try_from(o).unwrap_or(u16::MAX);
-                entries.push(GramEntry::new(fold4(g) & f.mask, id, off, k));
+                let e = GramEntry::new(fold4(g) & f.mask, id, off, k);
+                *held.entry(e.gram).or_default() += 1;
+                entries.push(e);
             }
         }
         f.grams = GramIndex::build(entries);
@@ -1612,6 +1650,46 @@ mod tests {
                 "round {round} stride {} keys {keys:?} hay {hay:?}",
                 f.stride()
             );
+        }
+    }
+
+    /// Keys that share a long start and differ at the end, as ET's many
+    /// `User-Agent` strings do: exactly the present ones are found (also
+    /// at the buffer's end, in any case), the shared text alone finds none,
+    /// and the keys take their grams from where they differ, so a probe in
+    /// the shared text confirms few of them.
+    #[test]
+    fn keys_sharing_a_long_start_are_told_apart() {
+        let keys: Vec<Vec<u8>> = (0..40)
+            .map(|i| format!("(compatible; msie 6.0; windows nt 5.1; tb{i:02}x)").into_bytes())
+            .collect();
+        let f = Filter::build(keys.clone());
+        let g = f.grams.as_ref().expect("a gram pass");
+        let mut per_gram: BTreeMap<u32, usize> = BTreeMap::new();
+        for e in &g.grams.entries {
+            *per_gram.entry(e.gram).or_default() += 1;
+        }
+        let most = per_gram.values().max().copied().unwrap_or(0);
+        assert!(most <= 16, "{most} of 40 entries share a gram");
+        let shared = b"GET / HTTP/1.1\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\n";
+        let mut cases: Vec<(Vec<u8>, Vec<u32>)> = vec![(shared.to_vec(), vec![])];
+        let mut end = shared.to_vec();
+        end.extend(b"Mozilla/4.0 (Compatible; MSIE 6.0; Windows NT 5.1; TB07X)");
+        cases.push((end, vec![7]));
+        let mut two = shared.to_vec();
+        two.extend(b"(compatible; msie 6.0; windows nt 5.1; tb30x) and ");
+        two.extend(b"(COMPATIBLE; MSIE 6.0; WINDOWS NT 5.1; TB03X)\r\n");
+        cases.push((two, vec![3, 30]));
+        // One byte short of a key at the very end.
+        let mut cut = shared.to_vec();
+        cut.extend(b"(compatible; msie 6.0; windows nt 5.1; tb11");
+        cases.push((cut, vec![]));
+        for (hay, want) in cases {
+            let mut got = Vec::new();
+            f.scan(&hay, &mut |i| got.push(i));
+            got.sort_unstable();
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(&hay));
+            assert_eq!(naive(&keys, &hay), want);
         }
     }
 
