@@ -538,28 +538,6 @@ impl BufferId {
         BufferId::SmtpMailFrom,
         BufferId::SmtpRcptTo,
     ];
-
-    /// The direction whose data fills this buffer.
-    pub fn direction(self) -> Direction {
-        use BufferId::*;
-        match self {
-            HttpResponseLine
-            | HttpLocation
-            | HttpServer
-            | HttpStatCode
-            | HttpStatMsg
-            | HttpResponseBody
-            | FileData
-            | HttpResponseHeader
-            | HttpResponseRawHeader
-            | HttpResponseCookie
-            | TlsCertSubject
-            | TlsCertIssuer
-            | TlsCertSerial
-            | TlsCertFingerprint => Direction::ToClient,
-            _ => Direction::ToServer,
-        }
-    }
 }
 
 /// Scalar facts of a transaction that rule keywords test (not byte buffers).
