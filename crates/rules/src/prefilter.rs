@@ -1220,16 +1220,47 @@ pub(crate) struct Group {
 /// stream chunk rescans before its start (`Group::max_key − 1`).
 const MAX_KEY: usize = 32;
 
-/// The part of `b` searched as its key: all of it, or its rarest window of
-/// [`MAX_KEY`] bytes.
-fn key_window(b: &[u8]) -> &[u8] {
+/// The part of `b` searched as its key: all of it, or its window of
+/// [`MAX_KEY`] bytes that is rarest and least shared with the group's other
+/// keys (`held`: how many keys hold each folded 4-byte gram; see
+/// [`grams_held`]). ET's User-Agent keys of 40–200 bytes share their first
+/// 32 (`User-Agent: Mozilla/4.0 (compatible; MSIE …`): searched by that
+/// start, every request with such a header made all of them candidates.
+fn key_window<'k>(b: &'k [u8], held: &FxHashMap<u32, u32>) -> &'k [u8] {
     if b.len() <= MAX_KEY {
         return b;
     }
+    // Other keys holding each gram of `b` (this key holds each once).
+    let shared: Vec<u32> = (0..=b.len() - 4)
+        .map(|i| {
+            let g = fold4(load4(b, i));
+            held.get(&g).copied().unwrap_or(1).saturating_sub(1)
+        })
+        .collect();
     let start = (0..=b.len() - MAX_KEY)
-        .min_by_key(|&a| window_cost(&b[a..a + MAX_KEY]))
+        .min_by_key(|&a| {
+            let others: u32 = shared[a..=a + MAX_KEY - 4].iter().sum();
+            window_cost(&b[a..a + MAX_KEY]).saturating_add(others.saturating_mul(SHARED_GRAM_COST))
+        })
         .unwrap_or(0);
     &b[start..start + MAX_KEY]
+}
+
+/// How many of `keys` hold each folded 4-byte gram (a key counted once per
+/// gram).
+fn grams_held<'k>(keys: impl Iterator<Item = &'k [u8]>) -> FxHashMap<u32, u32> {
+    let mut held: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut mine: Vec<u32> = Vec::new();
+    for k in keys {
+        mine.clear();
+        mine.extend((0..k.len().saturating_sub(3)).map(|i| fold4(load4(k, i))));
+        mine.sort_unstable();
+        mine.dedup();
+        for &g in &mine {
+            *held.entry(g).or_default() += 1;
+        }
+    }
+    held
 }
 
 /// For a rule index: false when the rule cannot match the input at hand.
@@ -1246,10 +1277,16 @@ impl Group {
         let mut head_limit = 0usize;
         let mut always = Vec::new();
         let mut max_key = 0;
+        let held = grams_held(
+            members
+                .iter()
+                .filter_map(|(_, k)| k.map(|k| k.bytes.as_slice()))
+                .filter(|b| b.len() > MAX_KEY),
+        );
         for &(r, k) in members {
             match k {
                 Some(k) if k.bytes.len() >= MIN_KEY => {
-                    let bytes = key_window(&k.bytes);
+                    let bytes = key_window(&k.bytes, &held);
                     max_key = max_key.max(bytes.len());
                     let folded = bytes.to_ascii_lowercase();
                     match k.reach {
@@ -1882,6 +1919,58 @@ mod tests {
         let mut out = Vec::new();
         g.scan(&hay, &mut out);
         assert_eq!(out, [7]);
+    }
+
+    /// Keys longer than a searched window that share a long start (ET's
+    /// User-Agent keys): each is searched by a window holding what tells it
+    /// apart, so a header with the shared start and another ending makes
+    /// none of their rules candidates, and the whole key still finds its
+    /// rule.
+    #[test]
+    fn long_keys_sharing_a_start_are_searched_where_they_differ() {
+        let uas = [
+            "MSIE 5.0; Windows 98)",
+            "MSIE 6.0; Win32)\r\nHOST:",
+            "MSIE 8.0; Windows NT 6.1)\r\nHost: ",
+            "MSIE 6.0; Windows NT 5.1; FSL 7.0.6.01001)",
+            "MSIE 7.0; MSIE 6.0; Windows NT 5.1; .NET CLR 2.0.50727)",
+            "ICS)",
+        ];
+        let keys: Vec<Key> = uas
+            .iter()
+            .map(|t| Key {
+                bytes: format!("User-Agent: Mozilla/4.0 (compatible; {t}").into_bytes(),
+                reach: None,
+            })
+            .collect();
+        assert!(keys.iter().all(|k| k.bytes.len() > MAX_KEY));
+        let members: Vec<(u32, Option<&Key>)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (i as u32, Some(k)))
+            .collect();
+        let g = Group::build(&members, None);
+        let scan = |hay: &[u8]| {
+            let mut out = Vec::new();
+            g.scan(hay, &mut out);
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        let header = b"Host: www.example.com\r\nAccept: */*\r\nUser-Agent: Mozilla/4.0 \
+            (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\nConnection: Keep-Alive\r\n\r\n";
+        assert_eq!(scan(header), Vec::<u32>::new());
+        for (i, k) in keys.iter().enumerate() {
+            let mut hay = b"GET / HTTP/1.1\r\n".to_vec();
+            hay.extend_from_slice(&k.bytes.to_ascii_lowercase());
+            hay.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(
+                scan(&hay),
+                vec![i as u32],
+                "{}",
+                String::from_utf8_lossy(&k.bytes)
+            );
+        }
     }
 
     /// A key searched on its own is skipped only when none of the rules
