@@ -603,6 +603,29 @@ trait Steps {
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::__m512i;
 
+/// The body of a kernel's [`Steps::steps`]: runs `$step` from `$i` while
+/// 66 bytes remain, until `$steps` is full; evaluates to (steps with
+/// candidates, where to go on). A macro, not a function: each kernel's loop
+/// must be compiled with that kernel's target features, so its step inlines.
+#[cfg(target_arch = "x86_64")]
+macro_rules! step_loop {
+    ($step:ident, $t:expr, $hay:expr, $i:expr, $steps:expr) => {{
+        let (hay, steps, mut i) = ($hay, $steps, $i);
+        let mut k = 0;
+        while hay.len().saturating_sub(i) >= 66 && k < STEPS {
+            // SAFETY: `hay[i .. i + 66]` exists (checked above); the caller's
+            // target features are the step's.
+            let m = unsafe { $step($t, hay.as_ptr().wrapping_add(i)) };
+            if m != 0 {
+                steps[k] = (i, m);
+                k += 1;
+            }
+            i += 64;
+        }
+        (k, i)
+    }};
+}
+
 /// The VBMI kernel's byte tables: `[set][position][low, high half]`.
 #[cfg(target_arch = "x86_64")]
 struct Vbmi<const S: usize>([[[__m512i; 2]; FINGERPRINT]; S]);
@@ -663,20 +686,10 @@ impl<const S: usize> Steps for Vbmi<S> {
 unsafe fn vbmi_steps<const S: usize>(
     t: &Vbmi<S>,
     hay: &[u8],
-    mut i: usize,
+    i: usize,
     steps: &mut [(usize, u64); STEPS],
 ) -> (usize, usize) {
-    let mut k = 0;
-    while hay.len().saturating_sub(i) >= 66 && k < STEPS {
-        // SAFETY: `hay[i .. i + 66]` exists (checked above).
-        let m = unsafe { vbmi_step(t, hay.as_ptr().wrapping_add(i)) };
-        if m != 0 {
-            steps[k] = (i, m);
-            k += 1;
-        }
-        i += 64;
-    }
-    (k, i)
+    step_loop!(vbmi_step, t, hay, i, steps)
 }
 
 /// [`Steps::step`] of the VBMI kernel: per set, one `vpermi2b` per
@@ -758,20 +771,10 @@ impl Steps for Bw {
 unsafe fn bw_steps(
     t: &Bw,
     hay: &[u8],
-    mut i: usize,
+    i: usize,
     steps: &mut [(usize, u64); STEPS],
 ) -> (usize, usize) {
-    let mut k = 0;
-    while hay.len().saturating_sub(i) >= 66 && k < STEPS {
-        // SAFETY: `hay[i .. i + 66]` exists (checked above).
-        let m = unsafe { bw_step(t, hay.as_ptr().wrapping_add(i)) };
-        if m != 0 {
-            steps[k] = (i, m);
-            k += 1;
-        }
-        i += 64;
-    }
-    (k, i)
+    step_loop!(bw_step, t, hay, i, steps)
 }
 
 /// [`Steps::step`] of the AVX-512BW kernel: per set and fingerprint
