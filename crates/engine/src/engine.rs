@@ -308,6 +308,9 @@ struct ProtoOut<'a> {
     /// direction of the packet, so alerts on the data's direction wait in
     /// `held` for the next packet of that direction.
     hold: Option<(Direction, &'a mut Option<Box<HeldAlerts>>)>,
+    /// The UDP datagram being parsed (empty for stream data): transaction
+    /// rules' raw payload parts read it.
+    datagram: &'a [u8],
 }
 
 impl<'a> ProtoOut<'a> {
@@ -327,6 +330,7 @@ impl<'a> ProtoOut<'a> {
             app_json,
             unpatched: Vec::new(),
             hold: None,
+            datagram: &[],
         }
     }
 
@@ -458,6 +462,7 @@ impl ProtoSink for ProtoOut<'_> {
                     ts: ctx.ts,
                     flow,
                     frame: &[],
+                    payload: self.datagram,
                 },
                 tx,
                 self.rules_state,
@@ -692,6 +697,7 @@ impl Stages {
             &mut user.app_json,
             info,
         );
+        out.datagram = pkt.payload;
         self.proto
             .on_datagram(&app_ctx(ctx, ctx.dir), &mut user.app, pkt.payload, &mut out);
     }

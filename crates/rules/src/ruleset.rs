@@ -152,6 +152,11 @@ pub struct TxInput<'a> {
     pub flow: FlowInfo,
     /// The frame that completed the update (for the alert's `packet`; may be empty).
     pub frame: &'a [u8],
+    /// For a UDP flow, the datagram whose parsing made the update: the raw
+    /// payload parts of transaction rules read it (`alert dns … content:"…";
+    /// offset:2; depth:4; dns_query; …`), as they read the stream turn on
+    /// TCP. Empty otherwise.
+    pub payload: &'a [u8],
 }
 
 /// Per-flow rule state: flowbits, alerted transactions, stream inspection
@@ -1432,12 +1437,18 @@ impl RuleSet {
                 .get(r as usize)
                 .is_some_and(|r| !r.payload.is_empty())
         });
+        // On UDP they read the datagram at hand.
+        let udp = t.flow.key.proto == IpProto::UDP;
         let turn = match fs.inner.as_mut() {
-            Some(i) if needs_turn => std::mem::take(&mut i.stream[di].buf),
+            Some(i) if needs_turn && !udp => std::mem::take(&mut i.stream[di].buf),
             _ => Vec::new(),
         };
         let w = self.limits.stream_window_bytes.max(1);
-        let view = turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn);
+        let view = if udp {
+            t.payload
+        } else {
+            turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn)
+        };
         let mut matched = Vec::new();
         self.run_candidates(
             &cands,
@@ -1448,7 +1459,10 @@ impl RuleSet {
             out,
             Some(&mut matched),
         );
-        if needs_turn && let Some(i) = fs.inner.as_mut() {
+        if needs_turn
+            && !udp
+            && let Some(i) = fs.inner.as_mut()
+        {
             i.stream[di].buf = turn;
         }
         let limit = self.limits.tx_alerts_per_flow.max(1);

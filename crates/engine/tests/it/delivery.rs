@@ -251,3 +251,48 @@ fn to_the_client_http_header_buffers_are_the_responses() {
     sids.sort_unstable();
     assert_eq!(sids, [1, 3, 4, 5, 8, 10, 11, 12, 13, 14]);
 }
+
+/// An Ethernet/IPv4/UDP frame from the client's port 40001 to the server's 53.
+fn udp_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
+    let total = u16::try_from(20 + 8 + payload.len()).unwrap();
+    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&CLIENT);
+    f.extend_from_slice(&SERVER);
+    f.extend_from_slice(&40001u16.to_be_bytes());
+    f.extend_from_slice(&53u16.to_be_bytes());
+    f.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// On UDP a transaction rule's raw payload contents read the datagram the
+/// transaction came in (as Suricata does; suricata-verify `bug-2158`): a DNS
+/// query's header flags and question count before `dns_query`.
+#[test]
+fn udp_transaction_rules_read_the_datagram_as_raw_payload() {
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    query.extend_from_slice(b"\x06update\x07example\x03com\x00\x00\x01\x00\x01");
+    let rules = [
+        // Recursion desired, one question: the query's header.
+        r#"alert dns any any -> any any (flow:to_server; content:"|01 00 00 01|"; offset:2; depth:4; dns_query; content:"update.example"; sid:1;)"#,
+        // A response's flags: not in the query.
+        r#"alert dns any any -> any any (flow:to_server; content:"|81 80|"; offset:2; depth:2; dns_query; content:"update.example"; sid:2;)"#,
+        // The name's label bytes, raw, anywhere in the datagram.
+        r#"alert dns any any -> any any (flow:to_server; content:"|07|example|03|com"; dns_query; content:"update"; startswith; sid:3;)"#,
+    ]
+    .join("\n");
+    let out = run(Delivery::Immediate, &rules, &[udp_frame(&query)]);
+    let mut sids: Vec<u32> = out
+        .0
+        .iter()
+        .filter_map(|(r, _, _)| match r {
+            OutputRecord::Alert(a) => Some(a.sig.sid),
+            _ => None,
+        })
+        .collect();
+    sids.sort_unstable();
+    assert_eq!(sids, [1, 3]);
+}

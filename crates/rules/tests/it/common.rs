@@ -241,6 +241,7 @@ impl Flow {
                 ts,
                 flow: info,
                 frame: &[],
+                payload: &[],
             },
             tx,
             &mut self.fs,
