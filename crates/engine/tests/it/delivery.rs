@@ -94,6 +94,20 @@ fn run(delivery: Delivery, rules: &str, frames: &[Vec<u8>]) -> MetaSink {
     sink
 }
 
+/// The signature ids of the alerts, sorted.
+fn alert_sids(out: &MetaSink) -> Vec<u32> {
+    let mut sids: Vec<u32> = out
+        .0
+        .iter()
+        .filter_map(|(r, _, _)| match r {
+            OutputRecord::Alert(a) => Some(a.sig.sid),
+            _ => None,
+        })
+        .collect();
+    sids.sort_unstable();
+    sids
+}
+
 fn handshake() -> Vec<Vec<u8>> {
     vec![
         frame(true, 0, 0, SYN, b""),
@@ -240,16 +254,7 @@ fn to_the_client_http_header_buffers_are_the_responses() {
     ]
     .join("\n");
     let out = run(Delivery::Immediate, &rules, &frames);
-    let mut sids: Vec<u32> = out
-        .0
-        .iter()
-        .filter_map(|(r, _, _)| match r {
-            OutputRecord::Alert(a) => Some(a.sig.sid),
-            _ => None,
-        })
-        .collect();
-    sids.sort_unstable();
-    assert_eq!(sids, [1, 3, 4, 5, 8, 10, 11, 12, 13, 14]);
+    assert_eq!(alert_sids(&out), [1, 3, 4, 5, 8, 10, 11, 12, 13, 14]);
 }
 
 /// An Ethernet/IPv4/UDP frame from the client's port 40001 to the server's 53.
@@ -285,14 +290,5 @@ fn udp_transaction_rules_read_the_datagram_as_raw_payload() {
     ]
     .join("\n");
     let out = run(Delivery::Immediate, &rules, &[udp_frame(&query)]);
-    let mut sids: Vec<u32> = out
-        .0
-        .iter()
-        .filter_map(|(r, _, _)| match r {
-            OutputRecord::Alert(a) => Some(a.sig.sid),
-            _ => None,
-        })
-        .collect();
-    sids.sort_unstable();
-    assert_eq!(sids, [1, 3]);
+    assert_eq!(alert_sids(&out), [1, 3]);
 }
