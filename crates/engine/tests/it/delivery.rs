@@ -18,26 +18,34 @@ const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
 
-/// An Ethernet/IPv4/TCP frame (checksums zero: the default config does not check).
+/// An Ethernet/IPv4 frame of transport `proto` around `l4` (checksums zero:
+/// the default config does not check).
+fn ipv4_frame(proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
+    let total = u16::try_from(20 + l4.len()).unwrap();
+    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(l4);
+    f
+}
+
+/// An Ethernet/IPv4/TCP frame between the client's port 40000 and the server's 80.
 fn frame(to_server: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let (src, dst, sp, dp) = if to_server {
         (CLIENT, SERVER, 40000u16, 80u16)
     } else {
         (SERVER, CLIENT, 80, 40000)
     };
-    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
-    let total = u16::try_from(20 + 20 + payload.len()).unwrap();
-    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0]);
-    f[16..18].copy_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&sp.to_be_bytes());
-    f.extend_from_slice(&dp.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&ack.to_be_bytes());
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
-    f
+    let mut t = Vec::with_capacity(20 + payload.len());
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    ipv4_frame(6, src, dst, &t)
 }
 
 /// Records with the facts the engine gave them and their extra members.
@@ -259,18 +267,13 @@ fn to_the_client_http_header_buffers_are_the_responses() {
 
 /// An Ethernet/IPv4/UDP frame from the client's port 40001 to the server's 53.
 fn udp_frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
-    let total = u16::try_from(20 + 8 + payload.len()).unwrap();
-    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0]);
-    f[16..18].copy_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&CLIENT);
-    f.extend_from_slice(&SERVER);
-    f.extend_from_slice(&40001u16.to_be_bytes());
-    f.extend_from_slice(&53u16.to_be_bytes());
-    f.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(payload);
-    f
+    let mut u = Vec::with_capacity(8 + payload.len());
+    u.extend_from_slice(&40001u16.to_be_bytes());
+    u.extend_from_slice(&53u16.to_be_bytes());
+    u.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    ipv4_frame(17, CLIENT, SERVER, &u)
 }
 
 /// On UDP a transaction rule's raw payload contents read the datagram the
