@@ -95,11 +95,18 @@ const TABLE_WORDS: usize = (1 << MAX_TABLE_BITS) / 64;
 const BLOCK: usize = 24;
 
 /// What another key holding one of a window's grams adds to the window's
-/// cost (about one common byte; see [`window_cost`]): keys that share text,
-/// such as ET's many `User-Agent` strings with the same start, then take
-/// grams from where they differ, so a probe in the shared text does not
-/// confirm each of them.
+/// cost (about one common byte; see [`shared_window_cost`]).
 const SHARED_GRAM_COST: u32 = 8;
+
+/// Cost of a key window whose grams `others` other keys of the group hold
+/// (counted once per gram and key): [`window_cost`] plus
+/// [`SHARED_GRAM_COST`] each. Keys that share text, such as ET's many
+/// `User-Agent` strings with the same start, then take their gram windows
+/// (and long keys their searched windows) from where they differ, so a probe
+/// in the shared text does not confirm, or make candidates of, each of them.
+fn shared_window_cost(w: &[u8], others: u32) -> u32 {
+    window_cost(w).saturating_add(others.saturating_mul(SHARED_GRAM_COST))
+}
 
 /// Multiplier of the gram hash (Fibonacci hashing).
 const HASH_MUL: u32 = 0x9E37_79B1;
@@ -299,7 +306,7 @@ impl GramFilter {
         let mut entries = Vec::new();
         let w = stride + gram - 1;
         // Keys already holding each gram: a window whose grams other keys
-        // hold costs more (see SHARED_GRAM_COST).
+        // hold costs more (see `shared_window_cost`).
         let mut held: FxHashMap<u32, u32> = FxHashMap::default();
         let folded = |k: &[u8], o: usize| fold4(load_gram(k, o, gram)) & f.mask;
         for &id in ids {
@@ -314,8 +321,7 @@ impl GramFilter {
                 let shared: u32 = (0..stride)
                     .map(|j| held.get(&folded(k, a + j)).copied().unwrap_or(0))
                     .sum();
-                let c = window_cost(&k[a..a + w])
-                    .saturating_add(shared.saturating_mul(SHARED_GRAM_COST));
+                let c = shared_window_cost(&k[a..a + w], shared);
                 if c < best.0 {
                     best = (c, a);
                 }
@@ -1240,7 +1246,7 @@ fn key_window<'k>(b: &'k [u8], held: &FxHashMap<u32, u32>) -> &'k [u8] {
     let start = (0..=b.len() - MAX_KEY)
         .min_by_key(|&a| {
             let others: u32 = shared[a..=a + MAX_KEY - 4].iter().sum();
-            window_cost(&b[a..a + MAX_KEY]).saturating_add(others.saturating_mul(SHARED_GRAM_COST))
+            shared_window_cost(&b[a..a + MAX_KEY], others)
         })
         .unwrap_or(0);
     &b[start..start + MAX_KEY]
