@@ -4,7 +4,8 @@
 //! Every record is one line. Field order is fixed, so the same input gives the
 //! same bytes.
 
-use serde_json::{Map, Value, json};
+use crate::json::{Field, Obj};
+use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -118,9 +119,9 @@ impl<W: Write> EveWriter<W> {
         self.out
     }
 
-    fn emit(&mut self, v: &Value) -> io::Result<()> {
+    fn emit(&mut self, o: &Obj<'_>) -> io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, v).map_err(io::Error::other)?;
+        o.write(&mut self.line)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         self.written += 1;
@@ -134,8 +135,8 @@ impl<W: Write> Sink for EveWriter<W> {
     }
 
     fn write_meta(&mut self, rec: &OutputRecord, meta: &RecordMeta) -> io::Result<()> {
-        if let Some(v) = to_eve(rec, meta, &self.opts) {
-            self.emit(&v)?;
+        if let Some(o) = record(rec, meta, &self.opts) {
+            self.emit(&o)?;
         }
         Ok(())
     }
@@ -146,13 +147,11 @@ impl<W: Write> Sink for EveWriter<W> {
         meta: &RecordMeta,
         extra: &Map<String, Value>,
     ) -> io::Result<()> {
-        if let Some(mut v) = to_eve(rec, meta, &self.opts) {
-            if let Value::Object(m) = &mut v {
-                for (k, x) in extra {
-                    m.entry(k.clone()).or_insert_with(|| x.clone());
-                }
+        if let Some(mut o) = record(rec, meta, &self.opts) {
+            for (k, x) in extra {
+                o.insert_default(k.as_str(), x);
             }
-            self.emit(&v)?;
+            self.emit(&o)?;
         }
         Ok(())
     }
@@ -164,15 +163,21 @@ impl<W: Write> Sink for EveWriter<W> {
 
 /// The EVE object for one record, or `None` when the options filter it out.
 pub fn to_eve(rec: &OutputRecord, meta: &RecordMeta, opts: &EveOptions) -> Option<Value> {
+    record(rec, meta, opts).map(Obj::into_value)
+}
+
+/// [`to_eve`] as an [`Obj`], which the writer prints without building the
+/// `Value` tree.
+fn record<'a>(rec: &'a OutputRecord, meta: &RecordMeta, opts: &EveOptions) -> Option<Obj<'a>> {
     match rec {
-        OutputRecord::Flow(f) => opts.enabled("flow").then(|| flow_json(f, opts)),
-        OutputRecord::Alert(a) => opts.enabled("alert").then(|| alert_json(a, meta, opts)),
-        OutputRecord::Anomaly(a) => anomaly_json(a, meta, opts),
-        OutputRecord::App(r) => opts.enabled(&r.event_type).then(|| app_json(r, meta)),
-        OutputRecord::Notice(n) => notice_json(n, opts),
-        OutputRecord::Verdict(v) => opts.enabled("verdict").then(|| verdict_json(v)),
-        OutputRecord::Incident(i) => opts.enabled("incident").then(|| incident_json(i)),
-        OutputRecord::Stats(s) => opts.enabled("stats").then(|| stats_json(s)),
+        OutputRecord::Flow(f) => opts.enabled("flow").then(|| flow_obj(f, opts)),
+        OutputRecord::Alert(a) => opts.enabled("alert").then(|| alert_obj(a, meta, opts)),
+        OutputRecord::Anomaly(a) => anomaly_obj(a, meta, opts),
+        OutputRecord::App(r) => opts.enabled(&r.event_type).then(|| app_obj(r, meta)),
+        OutputRecord::Notice(n) => notice_obj(n, opts),
+        OutputRecord::Verdict(v) => opts.enabled("verdict").then(|| verdict_obj(v)),
+        OutputRecord::Incident(i) => opts.enabled("incident").then(|| incident_obj(i)),
+        OutputRecord::Stats(s) => opts.enabled("stats").then(|| stats_obj(s)),
     }
 }
 
@@ -203,57 +208,50 @@ fn has_ports(proto: IpProto) -> bool {
 }
 
 /// Starts a record: timestamp, flow_id, pcap_cnt, event_type.
-fn header(
+fn header<'a>(
     ts: Timestamp,
     flow_id: Option<u64>,
     meta: &RecordMeta,
-    event_type: &str,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("timestamp".into(), Value::String(ts.to_eve()));
+    event_type: &'a str,
+) -> Obj<'a> {
+    let mut m = Obj::new();
+    m.insert("timestamp", ts.to_eve());
     if let Some(id) = flow_id {
-        m.insert("flow_id".into(), id.into());
+        m.insert("flow_id", id);
     }
     if let Some(n) = meta.pcap_cnt {
-        m.insert("pcap_cnt".into(), n.into());
+        m.insert("pcap_cnt", n);
     }
-    m.insert("event_type".into(), event_type.into());
+    m.insert("event_type", event_type);
     m
 }
 
-fn vlan(m: &mut Map<String, Value>, v: [u16; 2]) {
-    let ids: Vec<Value> = v
+fn vlan(m: &mut Obj<'_>, v: [u16; 2]) {
+    let ids: Vec<Field<'_>> = v
         .iter()
         .filter(|x| **x != 0)
-        .map(|x| Value::from(*x))
+        .map(|x| Field::from(*x))
         .collect();
     if !ids.is_empty() {
-        m.insert("vlan".into(), Value::Array(ids));
+        m.insert("vlan", Field::Arr(ids));
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn endpoints(
-    m: &mut Map<String, Value>,
-    src: IpAddr,
-    sp: u16,
-    dst: IpAddr,
-    dp: u16,
-    proto: IpProto,
-) {
-    m.insert("src_ip".into(), ip_string(src).into());
+fn endpoints(m: &mut Obj<'_>, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: IpProto) {
+    m.insert("src_ip", ip_string(src));
     if has_ports(proto) {
-        m.insert("src_port".into(), sp.into());
+        m.insert("src_port", sp);
     }
-    m.insert("dest_ip".into(), ip_string(dst).into());
+    m.insert("dest_ip", ip_string(dst));
     if has_ports(proto) {
-        m.insert("dest_port".into(), dp.into());
+        m.insert("dest_port", dp);
     }
-    m.insert("proto".into(), proto.eve_name().into_owned().into());
-    m.insert("ip_v".into(), ip_v(src).into());
+    m.insert("proto", proto.eve_name());
+    m.insert("ip_v", ip_v(src));
 }
 
-fn key_endpoints(m: &mut Map<String, Value>, k: &FlowKey) {
+fn key_endpoints(m: &mut Obj<'_>, k: &FlowKey) {
     vlan(m, k.vlan);
     endpoints(m, k.src, k.src_port, k.dst, k.dst_port, k.proto);
 }
@@ -269,7 +267,7 @@ fn mac(b: &[u8; 6]) -> String {
     s
 }
 
-fn tcp_flags_json(t: &mut Map<String, Value>, flags: u8) {
+fn tcp_flags_json(t: &mut Obj<'_>, flags: u8) {
     for (bit, name) in [
         (0x01, "fin"),
         (0x02, "syn"),
@@ -281,64 +279,65 @@ fn tcp_flags_json(t: &mut Map<String, Value>, flags: u8) {
         (0x80, "cwr"),
     ] {
         if flags & bit != 0 {
-            t.insert(name.into(), true.into());
+            t.insert(name, true);
         }
     }
 }
 
 /// The EVE `flow` record.
 pub fn flow_json(f: &FlowRecord, opts: &EveOptions) -> Value {
+    flow_obj(f, opts).into_value()
+}
+
+fn flow_obj<'a>(f: &'a FlowRecord, opts: &EveOptions) -> Obj<'a> {
     let mut m = header(f.start, Some(f.flow_id.0), &RecordMeta::default(), "flow");
     key_endpoints(&mut m, &f.key);
     if let Some((t, c)) = f.icmp {
-        m.insert("icmp_type".into(), t.into());
-        m.insert("icmp_code".into(), c.into());
+        m.insert("icmp_type", t);
+        m.insert("icmp_code", c);
     }
     if f.app_proto != AppProto::Unknown {
-        m.insert("app_proto".into(), f.app_proto.as_str().into());
+        m.insert("app_proto", f.app_proto.as_str());
     }
     if let Some(p) = f.app_proto_ts {
-        m.insert("app_proto_ts".into(), p.as_str().into());
+        m.insert("app_proto_ts", p.as_str());
     }
     if let Some(p) = f.app_proto_tc {
-        m.insert("app_proto_tc".into(), p.as_str().into());
+        m.insert("app_proto_tc", p.as_str());
     }
     if opts.ethernet
         && let Some((s, d)) = &f.macs
     {
-        m.insert(
-            "ether".into(),
-            json!({"src_macs": [mac(s)], "dest_macs": [mac(d)]}),
-        );
+        let mut e = Obj::new();
+        e.insert("src_macs", Field::Arr(vec![mac(s).into()]));
+        e.insert("dest_macs", Field::Arr(vec![mac(d).into()]));
+        m.insert("ether", e);
     }
-    m.insert(
-        "flow".into(),
-        json!({
-            "pkts_toserver": f.pkts_toserver,
-            "pkts_toclient": f.pkts_toclient,
-            "bytes_toserver": f.bytes_toserver,
-            "bytes_toclient": f.bytes_toclient,
-            "start": f.start.to_eve(),
-            "end": f.end.to_eve(),
-            "age": f.age_secs(),
-            "state": f.state.as_str(),
-            "reason": f.reason.as_str(),
-            "alerted": f.alerted,
-        }),
-    );
+    let mut fl = Obj::new();
+    fl.insert("pkts_toserver", f.pkts_toserver);
+    fl.insert("pkts_toclient", f.pkts_toclient);
+    fl.insert("bytes_toserver", f.bytes_toserver);
+    fl.insert("bytes_toclient", f.bytes_toclient);
+    fl.insert("start", f.start.to_eve());
+    fl.insert("end", f.end.to_eve());
+    fl.insert("age", f.age_secs());
+    fl.insert("state", f.state.as_str());
+    fl.insert("reason", f.reason.as_str());
+    fl.insert("alerted", f.alerted);
+    m.insert("flow", fl);
     if let Some(t) = &f.tcp {
-        let mut o = Map::new();
-        o.insert("tcp_flags".into(), format!("{:02x}", t.flags).into());
-        o.insert("tcp_flags_ts".into(), format!("{:02x}", t.flags_ts).into());
-        o.insert("tcp_flags_tc".into(), format!("{:02x}", t.flags_tc).into());
+        let mut o = Obj::new();
+        o.insert("tcp_flags", format!("{:02x}", t.flags));
+        o.insert("tcp_flags_ts", format!("{:02x}", t.flags_ts));
+        o.insert("tcp_flags_tc", format!("{:02x}", t.flags_tc));
         tcp_flags_json(&mut o, t.flags);
-        o.insert("state".into(), t.state.as_str().into());
+        o.insert("state", t.state.as_str());
         if opts.extensions {
-            o.insert("history".into(), t.history.clone().into());
+            o.insert("history", t.history.as_str());
         }
-        m.insert("tcp".into(), Value::Object(o));
+        m.insert("tcp", o);
     }
-    Value::Object(m)
+    m
 }
 
 fn printable(b: &[u8]) -> String {
@@ -375,6 +374,10 @@ pub fn base64(b: &[u8]) -> String {
 
 /// The EVE `alert` record.
 pub fn alert_json(a: &Alert, meta: &RecordMeta, opts: &EveOptions) -> Value {
+    alert_obj(a, meta, opts).into_value()
+}
+
+fn alert_obj<'a>(a: &'a Alert, meta: &RecordMeta, opts: &EveOptions) -> Obj<'a> {
     let mut m = header(a.ts, a.flow_id.map(|f| f.0), meta, "alert");
     endpoints(
         &mut m,
@@ -385,62 +388,62 @@ pub fn alert_json(a: &Alert, meta: &RecordMeta, opts: &EveOptions) -> Value {
         a.proto,
     );
     if let Some(src) = meta.pkt_src {
-        m.insert("pkt_src".into(), src.into());
+        m.insert("pkt_src", src);
     }
     if let Some(tx) = a.tx_id {
-        m.insert("tx_id".into(), tx.into());
+        m.insert("tx_id", tx);
     }
     let s = &a.sig;
-    let mut al = Map::new();
+    let mut al = Obj::new();
     al.insert(
-        "action".into(),
+        "action",
         if a.action == stormwatch_model::AlertAction::Allowed {
             "allowed"
         } else {
             "blocked"
-        }
-        .into(),
+        },
     );
-    al.insert("gid".into(), s.gid.into());
-    al.insert("signature_id".into(), s.sid.into());
-    al.insert("rev".into(), s.rev.into());
-    al.insert("signature".into(), s.msg.clone().into());
-    al.insert("category".into(), s.category.clone().into());
-    al.insert("severity".into(), s.severity.into());
+    al.insert("gid", s.gid);
+    al.insert("signature_id", s.sid);
+    al.insert("rev", s.rev);
+    al.insert("signature", s.msg.as_str());
+    al.insert("category", s.category.as_str());
+    al.insert("severity", s.severity);
     if opts.alert_metadata && !s.metadata.is_empty() {
-        let mut md = Map::new();
+        // The values of a name given more than once share one array.
+        let mut md: Vec<(&str, Vec<Field<'a>>)> = Vec::new();
         for (k, vs) in &s.metadata {
-            let e = md
-                .entry(k.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(arr) = e {
-                arr.extend(vs.iter().map(|v| Value::String(v.clone())));
+            let vals = vs.iter().map(|v| Field::from(v.as_str()));
+            match md.iter_mut().find(|(n, _)| *n == k.as_str()) {
+                Some((_, arr)) => arr.extend(vals),
+                None => md.push((k.as_str(), vals.collect())),
             }
         }
-        al.insert("metadata".into(), Value::Object(md));
+        let mut o = Obj::new();
+        for (k, arr) in md {
+            o.insert(k, Field::Arr(arr));
+        }
+        al.insert("metadata", o);
     }
-    m.insert("alert".into(), Value::Object(al));
+    m.insert("alert", al);
     if a.app_proto != AppProto::Unknown {
-        m.insert("app_proto".into(), a.app_proto.as_str().into());
+        m.insert("app_proto", a.app_proto.as_str());
     }
     if let Some(d) = a.direction {
-        m.insert("direction".into(), d.as_str().into());
+        m.insert("direction", d.as_str());
     }
     if let Some(f) = &a.flow {
-        m.insert(
-            "flow".into(),
-            json!({
-                "pkts_toserver": f.pkts_toserver,
-                "pkts_toclient": f.pkts_toclient,
-                "bytes_toserver": f.bytes_toserver,
-                "bytes_toclient": f.bytes_toclient,
-                "start": f.start.to_eve(),
-                "src_ip": ip_string(f.src_ip),
-                "dest_ip": ip_string(f.dest_ip),
-                "src_port": f.src_port,
-                "dest_port": f.dest_port,
-            }),
-        );
+        let mut fl = Obj::new();
+        fl.insert("pkts_toserver", f.pkts_toserver);
+        fl.insert("pkts_toclient", f.pkts_toclient);
+        fl.insert("bytes_toserver", f.bytes_toserver);
+        fl.insert("bytes_toclient", f.bytes_toclient);
+        fl.insert("start", f.start.to_eve());
+        fl.insert("src_ip", ip_string(f.src_ip));
+        fl.insert("dest_ip", ip_string(f.dest_ip));
+        fl.insert("src_port", f.src_port);
+        fl.insert("dest_port", f.dest_port);
+        m.insert("flow", fl);
     }
     if let Some(p) = &a.payload {
         let p = if opts.alert_payload_buffer_size > 0 && p.len() > opts.alert_payload_buffer_size {
@@ -449,21 +452,23 @@ pub fn alert_json(a: &Alert, meta: &RecordMeta, opts: &EveOptions) -> Value {
             &p[..]
         };
         if opts.alert_payload {
-            m.insert("payload".into(), base64(p).into());
+            m.insert("payload", base64(p));
         }
         if opts.alert_payload_printable {
-            m.insert("payload_printable".into(), printable(p).into());
+            m.insert("payload_printable", printable(p));
         }
         if opts.alert_payload || opts.alert_payload_printable {
-            m.insert("stream".into(), u8::from(a.stream).into());
+            m.insert("stream", u8::from(a.stream));
         }
     }
     if opts.alert_packet
         && let Some(p) = &a.packet
     {
-        m.insert("packet".into(), base64(p).into());
+        m.insert("packet", base64(p));
         if let Some(lt) = meta.linktype {
-            m.insert("packet_info".into(), json!({"linktype": lt}));
+            let mut pi = Obj::new();
+            pi.insert("linktype", lt);
+            m.insert("packet_info", pi);
         }
     }
     if opts.ethernet
@@ -473,16 +478,20 @@ pub fn alert_json(a: &Alert, meta: &RecordMeta, opts: &EveOptions) -> Value {
         let (mut dm, mut sm) = ([0u8; 6], [0u8; 6]);
         dm.copy_from_slice(d);
         sm.copy_from_slice(s);
-        m.insert(
-            "ether".into(),
-            json!({"src_mac": mac(&sm), "dest_mac": mac(&dm)}),
-        );
+        let mut e = Obj::new();
+        e.insert("src_mac", mac(&sm));
+        e.insert("dest_mac", mac(&dm));
+        m.insert("ether", e);
     }
-    Value::Object(m)
+    m
 }
 
 /// The EVE `anomaly` record (or `None` when its type is disabled).
 pub fn anomaly_json(a: &Anomaly, meta: &RecordMeta, opts: &EveOptions) -> Option<Value> {
+    anomaly_obj(a, meta, opts).map(Obj::into_value)
+}
+
+fn anomaly_obj<'a>(a: &'a Anomaly, meta: &RecordMeta, opts: &EveOptions) -> Option<Obj<'a>> {
     use stormwatch_model::AnomalyType as T;
     let on = match a.kind {
         T::Decode => opts.anomaly_decode,
@@ -497,40 +506,44 @@ pub fn anomaly_json(a: &Anomaly, meta: &RecordMeta, opts: &EveOptions) -> Option
     if let Some(e) = &a.endpoints {
         endpoints(&mut m, e.src, e.src_port, e.dst, e.dst_port, e.proto);
     }
-    let mut an = Map::new();
+    let mut an = Obj::new();
     if let Some(p) = a.app_proto {
-        an.insert("app_proto".into(), p.as_str().into());
+        an.insert("app_proto", p.as_str());
     }
-    an.insert("type".into(), a.kind.as_str().into());
-    an.insert("event".into(), a.event.as_ref().into());
+    an.insert("type", a.kind.as_str());
+    an.insert("event", a.event.as_ref());
     if let Some(l) = &a.layer {
-        an.insert("layer".into(), l.as_ref().into());
+        an.insert("layer", l.as_ref());
     }
     if let Some(d) = &a.detail {
-        an.insert("detail".into(), d.clone().into());
+        an.insert("detail", d.as_str());
     }
-    m.insert("anomaly".into(), Value::Object(an));
-    Some(Value::Object(m))
+    m.insert("anomaly", an);
+    Some(m)
 }
 
 /// An application-layer record (`http`, `dns`, `tls`, `irc`, ...).
 pub fn app_json(r: &AppRecord, meta: &RecordMeta) -> Value {
+    app_obj(r, meta).into_value()
+}
+
+fn app_obj<'a>(r: &'a AppRecord, meta: &RecordMeta) -> Obj<'a> {
     let mut m = header(r.ts, Some(r.flow_id.0), meta, &r.event_type);
     key_endpoints(&mut m, &r.key);
     if let Some(src) = meta.pkt_src {
-        m.insert("pkt_src".into(), src.into());
+        m.insert("pkt_src", src);
     }
     if let Some(tx) = r.tx_id {
-        m.insert("tx_id".into(), tx.into());
+        m.insert("tx_id", tx);
     }
-    m.insert(r.event_type.clone(), r.body.clone());
+    m.insert(r.event_type.as_str(), &r.body);
     for (k, v) in &r.extra {
-        m.insert(k.clone(), v.clone());
+        m.insert(k.as_str(), v);
     }
-    Value::Object(m)
+    m
 }
 
-fn notice_json(n: &Notice, opts: &EveOptions) -> Option<Value> {
+fn notice_obj<'a>(n: &'a Notice, opts: &EveOptions) -> Option<Obj<'a>> {
     let (event_type, scan) = match &n.kind {
         NoticeKind::ScanDetected(s) | NoticeKind::ScanEnded(s) => ("scan", Some(s)),
         _ => ("notice", None),
@@ -544,9 +557,9 @@ fn notice_json(n: &Notice, opts: &EveOptions) -> Option<Value> {
         &RecordMeta::default(),
         event_type,
     );
-    m.insert("host".into(), n.host.to_string().into());
+    m.insert("host", n.host.to_string());
     if let Some(p) = n.peer {
-        m.insert("peer".into(), p.to_string().into());
+        m.insert("peer", p.to_string());
     }
     if let Some(s) = scan {
         let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
@@ -558,36 +571,31 @@ fn notice_json(n: &Notice, opts: &EveOptions) -> Option<Value> {
             };
             o.insert("phase".into(), phase.into());
         }
-        m.insert("scan".into(), v);
+        m.insert("scan", v);
     }
-    m.insert(
-        "notice".into(),
-        serde_json::to_value(n).unwrap_or(Value::Null),
-    );
-    Some(Value::Object(m))
+    m.insert("notice", serde_json::to_value(n).unwrap_or(Value::Null));
+    Some(m)
 }
 
-fn verdict_json(v: &Verdict) -> Value {
+fn verdict_obj(v: &Verdict) -> Obj<'_> {
     let mut m = header(v.ts, None, &RecordMeta::default(), "verdict");
-    m.insert("host".into(), v.host.to_string().into());
-    m.insert(
-        "verdict".into(),
-        serde_json::to_value(v).unwrap_or(Value::Null),
-    );
-    Value::Object(m)
+    m.insert("host", v.host.to_string());
+    m.insert("verdict", serde_json::to_value(v).unwrap_or(Value::Null));
+    m
 }
 
-fn incident_json(i: &Incident) -> Value {
+fn incident_obj(i: &Incident) -> Obj<'_> {
     let mut m = header(i.last_seen, None, &RecordMeta::default(), "incident");
-    m.insert(
-        "incident".into(),
-        serde_json::to_value(i).unwrap_or(Value::Null),
-    );
-    Value::Object(m)
+    m.insert("incident", serde_json::to_value(i).unwrap_or(Value::Null));
+    m
 }
 
 /// The `stats` record: dotted counter names become nested objects.
 pub fn stats_json(s: &Stats) -> Value {
+    stats_obj(s).into_value()
+}
+
+fn stats_obj(s: &Stats) -> Obj<'static> {
     let mut counters = s.counters.clone();
     counters.sort();
     let mut root = Map::new();
@@ -596,8 +604,8 @@ pub fn stats_json(s: &Stats) -> Value {
         insert_path(&mut root, &parts, v);
     }
     let mut m = header(s.ts, None, &RecordMeta::default(), "stats");
-    m.insert("stats".into(), Value::Object(root));
-    Value::Object(m)
+    m.insert("stats", Value::Object(root));
+    m
 }
 
 fn insert_path(m: &mut Map<String, Value>, parts: &[&str], v: u64) {

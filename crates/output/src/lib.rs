@@ -5,5 +5,6 @@
 //! ([`report`]) and a SQLite store ([`store`]).
 
 pub mod eve;
+mod json;
 pub mod report;
 pub mod store;
