@@ -124,6 +124,14 @@ impl Timestamp {
 
     /// Appends the EVE form of this timestamp to `out` without allocating.
     pub fn write_eve(self, out: &mut String) {
+        match self.eve_ascii() {
+            Some(b) => out.extend(b.iter().map(|&c| char::from(c))),
+            None => self.write_eve_fmt(out),
+        }
+    }
+
+    /// [`Timestamp::write_eve`] through `fmt` (any year).
+    fn write_eve_fmt(self, out: &mut String) {
         use fmt::Write;
         let (y, mo, d, h, mi, s) = civil(self.secs());
         // Writing to a String cannot fail.
@@ -132,6 +140,32 @@ impl Timestamp {
             "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+0000",
             self.subsec_micros()
         );
+    }
+
+    /// The EVE form as bytes, for years 0 to 9999 (None otherwise: see
+    /// [`Timestamp::write_eve`]). Digits are written directly: formatting
+    /// seven padded numbers through `fmt` was ≈ 3.5 % of `analyze`'s time
+    /// (every EVE record has a timestamp, flow records two more).
+    pub fn eve_ascii(self) -> Option<[u8; 31]> {
+        let (y, mo, d, h, mi, s) = civil(self.secs());
+        let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
+        let mut b = *b"0000-00-00T00:00:00.000000+0000";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                if let Some(c) = b.get_mut(i) {
+                    *c = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, mo);
+        put(8, 2, d);
+        put(11, 2, h);
+        put(14, 2, mi);
+        put(17, 2, s);
+        put(20, 6, self.subsec_micros());
+        Some(b)
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HHMM|+HH:MM|-..)` (also with a space
@@ -289,6 +323,33 @@ mod tests {
         let ts = Timestamp::from_secs_micros(1_259_086_431, 591_346);
         assert_eq!(ts.to_eve(), "2009-11-24T18:13:51.591346+0000");
         assert_eq!(Timestamp::ZERO.to_eve(), "1970-01-01T00:00:00.000000+0000");
+    }
+
+    /// The direct digits equal `fmt`'s padded numbers over the whole
+    /// representable range (years 1677 to 2262).
+    #[test]
+    fn eve_digits_match_fmt() {
+        let fmt = |t: Timestamp| {
+            let mut s = String::new();
+            t.write_eve_fmt(&mut s);
+            s
+        };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut cases = vec![i64::MIN, i64::MAX, 0, -1, 951_782_400_000_000_000];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x as i64);
+        }
+        for nanos in cases {
+            let t = Timestamp(nanos);
+            let b = t
+                .eve_ascii()
+                .expect("every representable year has 4 digits");
+            assert_eq!(std::str::from_utf8(&b).unwrap(), fmt(t), "{nanos}");
+            assert_eq!(t.to_eve(), fmt(t));
+        }
     }
 
     #[test]

@@ -215,7 +215,7 @@ fn header<'a>(
     event_type: &'a str,
 ) -> Obj<'a> {
     let mut m = Obj::new();
-    m.insert("timestamp", ts.to_eve());
+    m.insert("timestamp", ts);
     if let Some(id) = flow_id {
         m.insert("flow_id", id);
     }
@@ -239,11 +239,11 @@ fn vlan(m: &mut Obj<'_>, v: [u16; 2]) {
 
 #[allow(clippy::too_many_arguments)]
 fn endpoints(m: &mut Obj<'_>, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: IpProto) {
-    m.insert("src_ip", ip_string(src));
+    m.insert("src_ip", src);
     if has_ports(proto) {
         m.insert("src_port", sp);
     }
-    m.insert("dest_ip", ip_string(dst));
+    m.insert("dest_ip", dst);
     if has_ports(proto) {
         m.insert("dest_port", dp);
     }
@@ -318,8 +318,8 @@ fn flow_obj<'a>(f: &'a FlowRecord, opts: &EveOptions) -> Obj<'a> {
     fl.insert("pkts_toclient", f.pkts_toclient);
     fl.insert("bytes_toserver", f.bytes_toserver);
     fl.insert("bytes_toclient", f.bytes_toclient);
-    fl.insert("start", f.start.to_eve());
-    fl.insert("end", f.end.to_eve());
+    fl.insert("start", f.start);
+    fl.insert("end", f.end);
     fl.insert("age", f.age_secs());
     fl.insert("state", f.state.as_str());
     fl.insert("reason", f.reason.as_str());
@@ -438,9 +438,9 @@ fn alert_obj<'a>(a: &'a Alert, meta: &RecordMeta, opts: &EveOptions) -> Obj<'a> 
         fl.insert("pkts_toclient", f.pkts_toclient);
         fl.insert("bytes_toserver", f.bytes_toserver);
         fl.insert("bytes_toclient", f.bytes_toclient);
-        fl.insert("start", f.start.to_eve());
-        fl.insert("src_ip", ip_string(f.src_ip));
-        fl.insert("dest_ip", ip_string(f.dest_ip));
+        fl.insert("start", f.start);
+        fl.insert("src_ip", f.src_ip);
+        fl.insert("dest_ip", f.dest_ip);
         fl.insert("src_port", f.src_port);
         fl.insert("dest_port", f.dest_port);
         m.insert("flow", fl);

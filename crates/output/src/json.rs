@@ -12,6 +12,8 @@
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::io;
+use std::net::IpAddr;
+use stormwatch_model::Timestamp;
 
 /// A member value.
 #[derive(Debug)]
@@ -20,6 +22,10 @@ pub(crate) enum Field<'a> {
     U64(u64),
     I64(i64),
     Bool(bool),
+    /// A timestamp in EVE's form, written without a `String`.
+    Ts(Timestamp),
+    /// An address as EVE writes it (see [`crate::eve::ip_string`]).
+    Ip(IpAddr),
     /// An embedded `serde_json` value (an application-layer object).
     Json(Cow<'a, Value>),
     Obj(Obj<'a>),
@@ -189,6 +195,23 @@ impl Field<'_> {
             Field::U64(n) => serde_json::to_writer(&mut *out, n),
             Field::I64(n) => serde_json::to_writer(&mut *out, n),
             Field::Bool(b) => serde_json::to_writer(&mut *out, b),
+            Field::Ts(t) => match t.eve_ascii() {
+                Some(b) => {
+                    // Digits and `-:.+T` only: nothing to escape.
+                    out.push(b'"');
+                    out.extend_from_slice(&b);
+                    out.push(b'"');
+                    return Ok(());
+                }
+                None => serde_json::to_writer(&mut *out, &t.to_eve()),
+            },
+            Field::Ip(IpAddr::V4(a)) => {
+                out.push(b'"');
+                write_ipv4(out, a.octets());
+                out.push(b'"');
+                return Ok(());
+            }
+            Field::Ip(ip) => serde_json::to_writer(&mut *out, &crate::eve::ip_string(*ip)),
             Field::Json(v) => serde_json::to_writer(&mut *out, v.as_ref()),
             Field::Obj(o) => return o.write(out),
             Field::Arr(a) => {
@@ -212,10 +235,40 @@ impl Field<'_> {
             Field::U64(n) => n.into(),
             Field::I64(n) => n.into(),
             Field::Bool(b) => b.into(),
+            Field::Ts(t) => Value::String(t.to_eve()),
+            Field::Ip(ip) => Value::String(crate::eve::ip_string(ip)),
             Field::Json(v) => v.into_owned(),
             Field::Obj(o) => o.into_value(),
             Field::Arr(a) => Value::Array(a.into_iter().map(Field::into_value).collect()),
         }
+    }
+}
+
+/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it.
+fn write_ipv4(out: &mut Vec<u8>, o: [u8; 4]) {
+    for (i, x) in o.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        if x >= 100 {
+            out.push(b'0' + x / 100);
+        }
+        if x >= 10 {
+            out.push(b'0' + x / 10 % 10);
+        }
+        out.push(b'0' + x % 10);
+    }
+}
+
+impl From<Timestamp> for Field<'_> {
+    fn from(t: Timestamp) -> Self {
+        Field::Ts(t)
+    }
+}
+
+impl From<IpAddr> for Field<'_> {
+    fn from(ip: IpAddr) -> Self {
+        Field::Ip(ip)
     }
 }
 
@@ -270,6 +323,35 @@ mod tests {
         let want = Value::Object(m);
         assert_eq!(bytes(build()), serde_json::to_string(&want).unwrap());
         assert_eq!(build().into_value(), want);
+    }
+
+    #[test]
+    fn addresses_and_timestamps_print_as_their_strings() {
+        let mut x: u32 = 0x9E37_79B9;
+        let mut addrs: Vec<IpAddr> = ["0.0.0.0", "255.255.255.255", "10.0.100.9", "::1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            addrs.push(IpAddr::from(x.to_be_bytes()));
+        }
+        for ip in addrs {
+            let mut o = Obj::new();
+            o.insert("ip", ip);
+            o.insert(
+                "ts",
+                Timestamp::from_secs_nanos(i64::from(x % 2_000_000_000), x),
+            );
+            let want = format!(
+                r#"{{"ip":"{}","ts":"{}"}}"#,
+                crate::eve::ip_string(ip),
+                Timestamp::from_secs_nanos(i64::from(x % 2_000_000_000), x).to_eve()
+            );
+            assert_eq!(bytes(o), want);
+        }
     }
 
     #[test]
