@@ -284,6 +284,18 @@ fn tcp_flags_json(t: &mut Obj<'_>, flags: u8) {
     }
 }
 
+/// The counters a `flow` object starts with, in flow records and alerts:
+/// packets and bytes \[to server, to client\] and the start.
+fn flow_counters<'a>(pkts: [u64; 2], bytes: [u64; 2], start: Timestamp) -> Obj<'a> {
+    let mut fl = Obj::new();
+    fl.insert("pkts_toserver", pkts[0]);
+    fl.insert("pkts_toclient", pkts[1]);
+    fl.insert("bytes_toserver", bytes[0]);
+    fl.insert("bytes_toclient", bytes[1]);
+    fl.insert("start", start);
+    fl
+}
+
 /// The EVE `flow` record.
 pub fn flow_json(f: &FlowRecord, opts: &EveOptions) -> Value {
     flow_obj(f, opts).into_value()
@@ -313,12 +325,11 @@ fn flow_obj<'a>(f: &'a FlowRecord, opts: &EveOptions) -> Obj<'a> {
         e.insert("dest_macs", Field::Arr(vec![mac(d).into()]));
         m.insert("ether", e);
     }
-    let mut fl = Obj::new();
-    fl.insert("pkts_toserver", f.pkts_toserver);
-    fl.insert("pkts_toclient", f.pkts_toclient);
-    fl.insert("bytes_toserver", f.bytes_toserver);
-    fl.insert("bytes_toclient", f.bytes_toclient);
-    fl.insert("start", f.start);
+    let mut fl = flow_counters(
+        [f.pkts_toserver, f.pkts_toclient],
+        [f.bytes_toserver, f.bytes_toclient],
+        f.start,
+    );
     fl.insert("end", f.end);
     fl.insert("age", f.age_secs());
     fl.insert("state", f.state.as_str());
@@ -433,12 +444,11 @@ fn alert_obj<'a>(a: &'a Alert, meta: &RecordMeta, opts: &EveOptions) -> Obj<'a> 
         m.insert("direction", d.as_str());
     }
     if let Some(f) = &a.flow {
-        let mut fl = Obj::new();
-        fl.insert("pkts_toserver", f.pkts_toserver);
-        fl.insert("pkts_toclient", f.pkts_toclient);
-        fl.insert("bytes_toserver", f.bytes_toserver);
-        fl.insert("bytes_toclient", f.bytes_toclient);
-        fl.insert("start", f.start);
+        let mut fl = flow_counters(
+            [f.pkts_toserver, f.pkts_toclient],
+            [f.bytes_toserver, f.bytes_toclient],
+            f.start,
+        );
         fl.insert("src_ip", f.src_ip);
         fl.insert("dest_ip", f.dest_ip);
         fl.insert("src_port", f.src_port);

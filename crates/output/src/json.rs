@@ -50,17 +50,17 @@ impl<'a> From<Cow<'a, str>> for Field<'a> {
     }
 }
 
-impl From<bool> for Field<'_> {
-    fn from(b: bool) -> Self {
-        Field::Bool(b)
-    }
+/// `From<$t>` for the variant holding a `$t` as it is.
+macro_rules! held {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<$t> for Field<'_> {
+            fn from(x: $t) -> Self {
+                Field::$v(x)
+            }
+        }
+    )*};
 }
-
-impl From<i64> for Field<'_> {
-    fn from(n: i64) -> Self {
-        Field::I64(n)
-    }
-}
+held!(bool => Bool, i64 => I64, Timestamp => Ts, IpAddr => Ip);
 
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
@@ -257,18 +257,6 @@ fn write_ipv4(out: &mut Vec<u8>, o: [u8; 4]) {
             out.push(b'0' + x / 10 % 10);
         }
         out.push(b'0' + x % 10);
-    }
-}
-
-impl From<Timestamp> for Field<'_> {
-    fn from(t: Timestamp) -> Self {
-        Field::Ts(t)
-    }
-}
-
-impl From<IpAddr> for Field<'_> {
-    fn from(ip: IpAddr) -> Self {
-        Field::Ip(ip)
     }
 }
 
