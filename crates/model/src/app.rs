@@ -593,6 +593,13 @@ pub trait TxView {
     fn buffer(&self, id: BufferId, idx: usize) -> Option<&[u8]>;
     /// A scalar field, when known.
     fn field(&self, f: TxField) -> Option<u64>;
+    /// Every value of a field a transaction holds several times, in order,
+    /// appended to `out` (multi-integer keywords such as `dns.rrtype`: the
+    /// rrtypes of a request's questions, or of a response's answers). By
+    /// default the one value of [`TxView::field`], if any.
+    fn field_values(&self, f: TxField, out: &mut Vec<u64>) {
+        out.extend(self.field(f));
+    }
     /// True when the part of the transaction flowing in `dir` is complete
     /// (no more buffers will appear for that direction).
     fn complete(&self, dir: Direction) -> bool;

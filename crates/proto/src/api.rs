@@ -203,6 +203,9 @@ pub struct TxSnapshot {
     pub buffers: Vec<(stormwatch_model::BufferId, Vec<u8>)>,
     /// Scalar fields that have a value.
     pub fields: Vec<(stormwatch_model::TxField, u64)>,
+    /// Every value of the multi-integer fields that have any
+    /// ([`TxView::field_values`]).
+    pub values: Vec<(stormwatch_model::TxField, Vec<u64>)>,
 }
 
 impl TxSnapshot {
@@ -232,12 +235,20 @@ impl TxSnapshot {
                 fields.push((f, v));
             }
         }
+        // The multi-integer fields (one so far).
+        let mut values = Vec::new();
+        let mut v = Vec::new();
+        tx.field_values(TxField::DnsRrtype, &mut v);
+        if !v.is_empty() {
+            values.push((TxField::DnsRrtype, v));
+        }
         TxSnapshot {
             proto: tx.app_proto(),
             tx_id: tx.tx_id(),
             dir: Some(ctx.dir),
             buffers,
             fields,
+            values,
         }
     }
 

@@ -2038,35 +2038,45 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// `dns.opcode` and `dns.rcode` (one value per message; `rcode` also by
+    /// name) and `dns.rrtype`, a multi-integer:
+    /// `value[,index[,start:end]]` or `count <cmp>` (see [`MultiIndex`]).
     fn dns_field(&mut self, kw: &str, v: Option<&str>) -> Result<(), Err1> {
         let s = self.value(kw, v)?.trim();
-        let (s, _index) = match s.split_once(',') {
-            Some((a, b)) => (a.trim(), Some(b.trim())),
-            None => (s, None),
-        };
-        let (neg, s) = match s.strip_prefix('!') {
-            Some(r) => (true, r.trim()),
-            None => (false, s),
-        };
         let field = match kw {
             "dns.opcode" => TxField::DnsOpcode,
             "dns.rcode" => TxField::DnsRcode,
             _ => TxField::DnsRrtype,
         };
-        let n = parse_int(s).or_else(|| {
-            if field == TxField::DnsRcode {
-                dns_rcode_name(s)
-            } else {
-                None
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        if field != TxField::DnsRrtype {
+            if parts.len() > 1 {
+                return Err(self.bad(
+                    kw,
+                    format!("expected one value (a message has one {kw}), found {s:?}"),
+                ));
             }
-        });
-        let n = n
-            .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| self.bad(kw, format!("expected a number, found {s:?}")))?;
-        self.tx.push(TxCheck::Field(
-            field,
-            if neg { Cmp::Ne(n) } else { Cmp::Eq(n) },
-        ));
+            let cmp = parse_cmp(s, true)
+                .or_else(|e| {
+                    let (neg, name) = match s.strip_prefix('!') {
+                        Some(r) => (true, r.trim()),
+                        None => (false, s),
+                    };
+                    match (
+                        field,
+                        dns_rcode_name(name).and_then(|n| u64::try_from(n).ok()),
+                    ) {
+                        (TxField::DnsRcode, Some(n)) if neg => Ok(Cmp::Ne(n)),
+                        (TxField::DnsRcode, Some(n)) => Ok(Cmp::Eq(n)),
+                        _ => Err(e),
+                    }
+                })
+                .map_err(|e| self.bad(kw, e))?;
+            self.tx.push(TxCheck::Field(field, cmp));
+            return Ok(());
+        }
+        let check = parse_multi_int(field, &parts).map_err(|e| self.bad(kw, e))?;
+        self.tx.push(check);
         Ok(())
     }
 
@@ -2163,7 +2173,7 @@ impl<'a> Builder<'a> {
         }
         for t in &self.tx {
             let f = match t {
-                TxCheck::Field(f, _) => *f,
+                TxCheck::Field(f, _) | TxCheck::Multi { field: f, .. } => *f,
                 TxCheck::Mask { field, .. } => *field,
                 TxCheck::Versions { .. } => TxField::SslVersions,
             };
@@ -2391,6 +2401,82 @@ fn dns_rcode_name(s: &str) -> Option<i64> {
         "notauth" => 9,
         "notzone" => 10,
         _ => return None,
+    })
+}
+
+/// A multi-integer keyword's argument split at commas: `value[,index[,start:end]]`
+/// or `count <cmp>`. Index: `any` (the default), `all`, `all_or_absent`,
+/// `or_absent`, a number (negative: from the end), `oob_or <number>`, or
+/// `nb <cmp>`. Values compare as Suricata's integers (ranges `a-b` are
+/// exclusive).
+fn parse_multi_int(field: TxField, parts: &[&str]) -> Result<TxCheck, String> {
+    let (first, index, slice) = match parts {
+        [v] => (*v, None, None),
+        [v, i] => (*v, Some(*i), None),
+        [v, i, sl] => (*v, Some(*i), Some(*sl)),
+        _ => return Err("expected value[,index[,start:end]]: too many commas".to_string()),
+    };
+    let int = |x: &str| -> Result<i32, String> {
+        x.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("expected an index number, found {x:?}"))
+    };
+    let slice = match slice {
+        None => (0, 0),
+        Some(sl) => {
+            let (a, b) = sl
+                .split_once(':')
+                .ok_or_else(|| format!("expected start:end, found {sl:?}"))?;
+            let (a, b) = (int(a)?, int(b)?);
+            // Both counted from the same end (an end of 0 is the end).
+            if b != 0 && (a >= 0) == (b > 0) && b <= a {
+                return Err(format!("subslice {sl:?}: expected its end after its start"));
+            }
+            (a, b)
+        }
+    };
+    if let Some(c) = first.strip_prefix("count") {
+        if index.is_some() {
+            return Err("expected no index after count".to_string());
+        }
+        return Ok(TxCheck::Multi {
+            field,
+            cmp: Cmp::Eq(0),
+            index: MultiIndex::Count(parse_cmp(c, true)?),
+            slice,
+        });
+    }
+    let index = match index {
+        None | Some("any") => MultiIndex::Any,
+        Some("all") => MultiIndex::All,
+        Some("all_or_absent") => MultiIndex::AllOrAbsent,
+        Some("or_absent") => MultiIndex::OrAbsent,
+        Some(i) => {
+            if let Some(n) = i.strip_prefix("nb") {
+                MultiIndex::Nb(parse_cmp(n, true)?)
+            } else if let Some(n) = i.strip_prefix("oob_or") {
+                MultiIndex::At {
+                    at: int(n)?,
+                    oob_or: true,
+                }
+            } else {
+                MultiIndex::At {
+                    at: int(i).map_err(|_| {
+                        format!(
+                            "expected an index (a number, any, all, all_or_absent, or_absent, \
+                             oob_or N or nb <cmp>), found {i:?}"
+                        )
+                    })?,
+                    oob_or: false,
+                }
+            }
+        }
+    };
+    Ok(TxCheck::Multi {
+        field,
+        cmp: parse_cmp(first, true)?,
+        index,
+        slice,
     })
 }
 

@@ -335,11 +335,40 @@ pub(crate) struct AlpCheck {
     pub(crate) dir: Option<stormwatch_model::Direction>,
 }
 
+/// Which values of a multi-integer field must pass its comparison
+/// (Suricata's `value,index[,start:end]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MultiIndex {
+    /// Any value (the default).
+    Any,
+    /// Every value, and there is at least one.
+    All,
+    /// Every value, or there is none.
+    AllOrAbsent,
+    /// Any value, or there is none.
+    OrAbsent,
+    /// The value at this index (negative: from the end); `oob_or`: also
+    /// when there is no such index.
+    At { at: i32, oob_or: bool },
+    /// The number of values that pass is compared.
+    Nb(Cmp),
+    /// The number of values is compared (`count <cmp>`; no value compared).
+    Count(Cmp),
+}
+
 /// A scalar transaction check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TxCheck {
     /// Field compared to a number.
     Field(TxField, Cmp),
+    /// A multi-integer field: its values in `slice` (start, end: negative
+    /// from the end, an end of 0 the end) tested by `index`.
+    Multi {
+        field: TxField,
+        cmp: Cmp,
+        index: MultiIndex,
+        slice: (i32, i32),
+    },
     /// Bitmask field: any of `mask` set (xor negated), `all` for AND.
     Mask {
         field: TxField,

@@ -2013,9 +2013,72 @@ fn ipv4_has_option(opts: &[u8], kind: Option<u8>) -> bool {
     false
 }
 
+/// A multi-integer check over `values` (see [`MultiIndex`]). `done`: the
+/// transaction is complete, so its number of values is final; until then
+/// the checks that depend on that number (all, absent, at most …) do not
+/// match yet.
+fn multi_int_match(
+    values: &[u64],
+    cmp: Cmp,
+    index: MultiIndex,
+    (start, end): (i32, i32),
+    done: bool,
+) -> bool {
+    let n = values.len() as i64;
+    let from = if start >= 0 {
+        i64::from(start)
+    } else {
+        n + i64::from(start)
+    };
+    let to = if end > 0 {
+        i64::from(end)
+    } else {
+        n + i64::from(end)
+    };
+    let vs: &[u64] = if from < 0 || to > n || from >= to {
+        &[]
+    } else {
+        values.get(from as usize..to as usize).unwrap_or(&[])
+    };
+    // Counts compared with `>`/`>=` can only grow: they may match early.
+    let grows = |c: Cmp| matches!(c, Cmp::Gt(_) | Cmp::Ge(_));
+    match index {
+        MultiIndex::Any => vs.iter().any(|&v| cmp.test(v)),
+        MultiIndex::OrAbsent => vs.iter().any(|&v| cmp.test(v)) || (vs.is_empty() && done),
+        MultiIndex::All => done && !vs.is_empty() && vs.iter().all(|&v| cmp.test(v)),
+        MultiIndex::AllOrAbsent => done && vs.iter().all(|&v| cmp.test(v)),
+        MultiIndex::At { at, oob_or } => {
+            let i = if at < 0 {
+                vs.len() as i64 + i64::from(at)
+            } else {
+                i64::from(at)
+            };
+            match usize::try_from(i).ok().and_then(|i| vs.get(i)) {
+                Some(&v) => cmp.test(v),
+                None => oob_or && done,
+            }
+        }
+        MultiIndex::Nb(c) => {
+            (done || grows(c)) && c.test(vs.iter().filter(|&&v| cmp.test(v)).count() as u64)
+        }
+        MultiIndex::Count(c) => (done || grows(c)) && c.test(vs.len() as u64),
+    }
+}
+
 fn tx_check(c: &TxCheck, tx: &dyn TxView) -> bool {
     match *c {
         TxCheck::Field(f, cmp) => tx.field(f).is_some_and(|v| cmp.test(v)),
+        TxCheck::Multi {
+            field,
+            cmp,
+            index,
+            slice,
+        } => {
+            let mut values = Vec::new();
+            tx.field_values(field, &mut values);
+            let done = tx.complete(Direction::ToServer) && tx.complete(Direction::ToClient);
+            multi_int_match(&values, cmp, index, slice, done)
+        }
         TxCheck::Mask {
             field,
             mask,

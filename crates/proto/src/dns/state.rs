@@ -63,8 +63,24 @@ impl TxView for DnsTx {
         match f {
             TxField::DnsOpcode => Some(u64::from(self.msg.header.opcode())),
             TxField::DnsRcode => Some(u64::from(self.msg.header.rcode())),
-            TxField::DnsRrtype => self.msg.queries.first().map(|q| u64::from(q.rrtype)),
+            TxField::DnsRrtype => {
+                let mut v = Vec::new();
+                self.field_values(f, &mut v);
+                v.first().copied()
+            }
             _ => None,
+        }
+    }
+
+    /// `dns.rrtype`: the questions' rrtypes of a request, the answers' of a
+    /// response (as Suricata inspects them).
+    fn field_values(&self, f: TxField, out: &mut Vec<u64>) {
+        match f {
+            TxField::DnsRrtype if self.is_response() => {
+                out.extend(self.msg.answers.iter().map(|a| u64::from(a.rrtype)));
+            }
+            TxField::DnsRrtype => out.extend(self.msg.queries.iter().map(|q| u64::from(q.rrtype))),
+            _ => out.extend(self.field(f)),
         }
     }
 

@@ -200,7 +200,11 @@ fn transactions_facts_and_buffers() {
         "dns.query inspects requests"
     );
     assert!(a.fields.contains(&(TxField::DnsRcode, 0)));
-    assert!(a.fields.contains(&(TxField::DnsRrtype, 1)));
+    // `dns.rrtype` reads a request's questions and a response's answers
+    // (a CNAME, then two A records).
+    assert_eq!(q.values, [(TxField::DnsRrtype, vec![1])]);
+    assert_eq!(a.values, [(TxField::DnsRrtype, vec![5, 1, 1])]);
+    assert!(a.fields.contains(&(TxField::DnsRrtype, 5)));
     assert!(q.fields.contains(&(TxField::DnsOpcode, 0)));
     let ev = r.events.iter().find_map(|(_, _, e)| match e {
         AppEvent::Dns(d) if d.response => Some(d.clone()),

@@ -72,6 +72,10 @@ alert tcp any any -> any any (content:"a\q"; sid:59;)
 alert tcp any any -> any any (tcp-flags:S; sid:60;)
 alert tcp any any -> any any (content:"a"; http_uri; http_header; sid:61;)
 alert tcp any [80:70] -> any any (sid:62;)
+alert dns any any -> any any (dns.rrtype:1,first; sid:63;)
+alert dns any any -> any any (dns.rrtype:1,0,3:1; sid:64;)
+alert dns any any -> any any (dns.opcode:1,0; sid:65;)
+alert dns any any -> any any (dns.rrtype:count 2,all; sid:66;)
 "#;
 
 const EXPECTED: &[&str] = &[
@@ -139,6 +143,10 @@ const EXPECTED: &[&str] = &[
     "broken.rules:66: sid 60: unknown keyword \"tcp-flags\"",
     "broken.rules:67: sid 61: http_header: the preceding content is already bound to another buffer",
     "broken.rules:68: sid 62: source port: port range \"80:70\" runs backwards",
+    "broken.rules:69: sid 63: dns.rrtype: expected an index (a number, any, all, all_or_absent, or_absent, oob_or N or nb <cmp>), found \"first\"",
+    "broken.rules:70: sid 64: dns.rrtype: subslice \"3:1\": expected its end after its start",
+    "broken.rules:71: sid 65: dns.opcode: expected one value (a message has one dns.opcode), found \"1,0\"",
+    "broken.rules:72: sid 66: dns.rrtype: expected no index after count",
 ];
 
 #[test]

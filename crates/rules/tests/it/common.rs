@@ -306,6 +306,10 @@ impl TxView for MockTx {
     fn field(&self, f: TxField) -> Option<u64> {
         self.fields.iter().find(|x| x.0 == f).map(|x| x.1)
     }
+    /// Every value set for `f`, in the order set.
+    fn field_values(&self, f: TxField, out: &mut Vec<u64>) {
+        out.extend(self.fields.iter().filter(|x| x.0 == f).map(|x| x.1));
+    }
     fn complete(&self, _dir: Direction) -> bool {
         true
     }

@@ -754,6 +754,41 @@ alert ssh any any -> any any (ssh.softwareversion:OpenSSH_7.4; sid:12;)
     );
 }
 
+/// `dns.rrtype` is a multi-integer (Suricata 8+): every answer's rrtype of
+/// a response is a value, and the index says which must match
+/// (suricata-verify `dns/dns-rrtype-index` checks 1, 2 and 3 on real traffic).
+#[test]
+fn dns_rrtype_is_a_multi_integer() {
+    let rs = rules(
+        r#"alert dns any any -> any any (dns.rrtype:1,0; sid:1;)
+alert dns any any -> any any (dns.rrtype:1,all; sid:2;)
+alert dns any any -> any any (dns.rrtype:1,-1; sid:3;)
+alert dns any any -> any any (dns.rrtype:5; sid:4;)
+alert dns any any -> any any (dns.rrtype:count >1; sid:5;)
+alert dns any any -> any any (dns.rrtype:1,nb 2; sid:6;)
+alert dns any any -> any any (dns.rrtype:28,oob_or 3; sid:7;)
+alert dns any any -> any any (dns.rrtype:1,any,1:0; sid:8;)
+alert dns any any -> any any (dns.rrtype:>4,all_or_absent; sid:9;)
+alert dns any any -> any any (dns.rrtype:1,or_absent; sid:10;)
+"#,
+    );
+    let answers = |id: u64, types: &[u64]| {
+        types.iter().fold(MockTx::new(AppProto::Dns, id), |t, &v| {
+            t.field(TxField::DnsRrtype, v)
+        })
+    };
+    let mut f = Flow::new(17, 5000, 53).app(AppProto::Dns);
+    // CNAME then A.
+    assert_eq!(f.tx(&rs, TC, &answers(0, &[5, 1])), [3, 4, 5, 7, 8, 10]);
+    assert_eq!(
+        f.tx(&rs, TC, &answers(1, &[1, 1])),
+        [1, 2, 3, 5, 6, 7, 8, 10]
+    );
+    // No answer: only the checks that accept absence (and an index past the end).
+    assert_eq!(f.tx(&rs, TC, &answers(2, &[])), [7, 9, 10]);
+    assert_eq!(f.tx(&rs, TC, &answers(3, &[28, 28, 28, 28])), [5, 7, 9]);
+}
+
 #[test]
 fn ssl_version_negated_list_and_once_per_direction_like_ssl_version_negated() {
     let rs = rules(
