@@ -829,27 +829,51 @@ fn fold_into(src: &[u8], dst: &mut [u8]) {
     }
 }
 
+/// Words of the bit set [`Found`] keeps on the stack (keys 0 to 2047).
+const FOUND_WORDS: usize = 32;
+
 /// Reports each key once per scan.
 struct Found<'a> {
-    seen: Vec<u64>,
+    /// One bit per key reported so far, for ids below `64 × FOUND_WORDS`
+    /// (on the stack: a scan allocated this set whenever it found a key,
+    /// for each stream chunk with a hit).
+    seen: [u64; FOUND_WORDS],
+    /// The bits of higher ids (groups of more than 2,048 keys).
+    more: Vec<u64>,
     n: usize,
     report: &'a mut dyn FnMut(u32),
 }
 
-impl Found<'_> {
+impl<'a> Found<'a> {
+    fn new(n: usize, report: &'a mut dyn FnMut(u32)) -> Self {
+        Found {
+            seen: [0; FOUND_WORDS],
+            more: Vec::new(),
+            n,
+            report,
+        }
+    }
+
     fn seen(&self, id: u32) -> bool {
         let i = id as usize;
-        self.seen
-            .get(i / 64)
-            .is_some_and(|w| (w >> (i % 64)) & 1 != 0)
+        let w = match self.seen.get(i / 64) {
+            Some(w) => Some(w),
+            None => self.more.get(i / 64 - FOUND_WORDS),
+        };
+        w.is_some_and(|w| (w >> (i % 64)) & 1 != 0)
     }
 
     fn report(&mut self, id: u32) {
         let i = id as usize;
-        if self.seen.is_empty() {
-            self.seen.resize(self.n.div_ceil(64), 0);
+        if i / 64 >= FOUND_WORDS && self.more.is_empty() {
+            self.more
+                .resize(self.n.div_ceil(64).saturating_sub(FOUND_WORDS), 0);
         }
-        if let Some(w) = self.seen.get_mut(i / 64)
+        let w = match self.seen.get_mut(i / 64) {
+            Some(w) => Some(w),
+            None => self.more.get_mut(i / 64 - FOUND_WORDS),
+        };
+        if let Some(w) = w
             && *w & (1 << (i % 64)) == 0
         {
             *w |= 1 << (i % 64);
@@ -1030,11 +1054,7 @@ impl Filter {
     /// keys), only those whose bit is set in `few_on` (bit `i`: `few[i]`) are
     /// searched (the others' rules cannot match).
     fn scan_unless(&self, hay: &[u8], report: &mut dyn FnMut(u32), few_on: u8) {
-        let mut found = Found {
-            seen: Vec::new(),
-            n: self.keys.len(),
-            report,
-        };
+        let mut found = Found::new(self.keys.len(), report);
         for (i, &(id, anchor)) in self.few.iter().enumerate() {
             if let Some(k) = self.keys.get(id as usize)
                 && (few_on >> i) & 1 != 0

@@ -307,6 +307,40 @@ fn memo_group<'e>(e: &'e Engine, memo: &mut u32, sel: impl FnOnce() -> Sel) -> O
     }
 }
 
+/// Candidate lists a stream chunk or a transaction fills, kept from one to
+/// the next (a chunk with a key hit allocated and freed three).
+#[derive(Default)]
+struct Scratch {
+    cands: Vec<u32>,
+    hits: Vec<u32>,
+    matched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The thread's [`Scratch`], cleared, lent until dropped (a nested borrower
+/// gets fresh lists).
+struct Lent(Scratch);
+
+impl Lent {
+    fn take() -> Lent {
+        let mut s = SCRATCH.with(std::cell::RefCell::take);
+        s.cands.clear();
+        s.hits.clear();
+        s.matched.clear();
+        Lent(s)
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let s = std::mem::take(&mut self.0);
+        SCRATCH.with(|c| c.replace(s));
+    }
+}
+
 impl FlowState {
     fn inner(&mut self) -> &mut FlowInner {
         self.inner.get_or_insert_with(Box::default)
@@ -1264,14 +1298,18 @@ impl RuleSet {
             .saturating_sub(overlap)
             .max(sd.base + view_from as u64);
         let scan_from = usize::try_from(scan_pos - sd.base).unwrap_or(0);
-        let mut cands: Vec<u32> = Vec::new();
+        let mut lent = Lent::take();
+        let Scratch {
+            cands,
+            hits,
+            matched,
+        } = &mut lent.0;
         cands.extend_from_slice(&g.always);
-        let mut hits: Vec<u32> = Vec::new();
         if g.has_keys()
             && let Some(hay) = sd.buf.get(scan_from..)
         {
             // Turn position of `hay`'s first byte.
-            g.scan_at(hay, scan_pos, &mut hits);
+            g.scan_at(hay, scan_pos, hits);
         }
         let turn_pos = old_end;
         hits.sort_unstable();
@@ -1282,7 +1320,7 @@ impl RuleSet {
         sd.pending
             .retain(|&(_, at)| now.saturating_sub(at) <= PENDING_REACH);
         cands.extend(sd.pending.iter().map(|p| p.0));
-        cands.extend_from_slice(&hits);
+        cands.extend_from_slice(hits);
         cands.sort_unstable();
         cands.dedup();
         // Rules whose ports refuse this flow direction (a rule `-> any 42`
@@ -1307,22 +1345,21 @@ impl RuleSet {
             no_payload: false,
             pd_packet: false,
         };
-        let mut matched: Vec<u32> = Vec::new();
         self.run_candidates(
-            &cands,
+            cands,
             &ctx,
             Src::Stream,
             Some(buf.get(view_from..).unwrap_or(&buf)),
             Some(fs),
             out,
-            Some(&mut matched),
+            Some(matched),
         );
         let inner = fs.inner();
         let sd = &mut inner.stream[d.index()];
         sd.buf = buf;
-        sd.alerted.extend_from_slice(&matched);
+        sd.alerted.extend_from_slice(matched);
         sd.pending.retain(|p| !matched.contains(&p.0));
-        for h in hits {
+        for &h in hits.iter() {
             if matched.contains(&h) || sd.pending.iter().any(|p| p.0 == h) {
                 continue;
             }
@@ -1371,7 +1408,8 @@ impl RuleSet {
         let app = tx.app_proto();
         let (src, sp, dst, dp) = t.flow.oriented();
         let sel = self.sel(t.flow.dir, src, sp, dst, dp);
-        let mut cands: Vec<u32> = Vec::new();
+        let mut lent = Lent::take();
+        let Scratch { cands, matched, .. } = &mut lent.0;
         if let Some(v) = self.tx_always.get(&app) {
             cands.extend_from_slice(v);
         }
@@ -1391,7 +1429,7 @@ impl RuleSet {
             for i in 0..n {
                 if let Some(data) = tx.buffer(read, i) {
                     present = true;
-                    g.scan(data, &mut cands);
+                    g.scan(data, cands);
                 }
             }
             if present {
@@ -1452,15 +1490,15 @@ impl RuleSet {
         } else {
             turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn)
         };
-        let mut matched = Vec::new();
+
         self.run_candidates(
-            &cands,
+            cands,
             &ctx,
             Src::Tx(tx),
             Some(view),
             Some(fs),
             out,
-            Some(&mut matched),
+            Some(matched),
         );
         if needs_turn
             && !udp
@@ -1470,7 +1508,7 @@ impl RuleSet {
         }
         let limit = self.limits.tx_alerts_per_flow.max(1);
         let inner = fs.inner();
-        for r in matched {
+        for &r in matched.iter() {
             if inner.tx_alerted.len() >= limit {
                 // Forget the oldest transaction's records.
                 let oldest = inner.tx_alerted.iter().map(|x| x.0).min().unwrap_or(0);
