@@ -836,8 +836,9 @@ const FOUND_WORDS: usize = 32;
 struct Found<'a> {
     /// One bit per key reported so far, for ids below `64 × FOUND_WORDS`
     /// (on the stack: a scan allocated this set whenever it found a key,
-    /// for each stream chunk with a hit).
-    seen: [u64; FOUND_WORDS],
+    /// for each stream chunk with a hit); set up at the first report, so
+    /// a scan that finds nothing (most packets) does not clear it.
+    seen: Option<[u64; FOUND_WORDS]>,
     /// The bits of higher ids (groups of more than 2,048 keys).
     more: Vec<u64>,
     n: usize,
@@ -847,7 +848,7 @@ struct Found<'a> {
 impl<'a> Found<'a> {
     fn new(n: usize, report: &'a mut dyn FnMut(u32)) -> Self {
         Found {
-            seen: [0; FOUND_WORDS],
+            seen: None,
             more: Vec::new(),
             n,
             report,
@@ -856,7 +857,10 @@ impl<'a> Found<'a> {
 
     fn seen(&self, id: u32) -> bool {
         let i = id as usize;
-        let w = match self.seen.get(i / 64) {
+        let Some(seen) = &self.seen else {
+            return false;
+        };
+        let w = match seen.get(i / 64) {
             Some(w) => Some(w),
             None => self.more.get(i / 64 - FOUND_WORDS),
         };
@@ -869,7 +873,8 @@ impl<'a> Found<'a> {
             self.more
                 .resize(self.n.div_ceil(64).saturating_sub(FOUND_WORDS), 0);
         }
-        let w = match self.seen.get_mut(i / 64) {
+        let seen = self.seen.get_or_insert([0; FOUND_WORDS]);
+        let w = match seen.get_mut(i / 64) {
             Some(w) => Some(w),
             None => self.more.get_mut(i / 64 - FOUND_WORDS),
         };
