@@ -1490,7 +1490,6 @@ impl RuleSet {
         } else {
             turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn)
         };
-
         self.run_candidates(
             cands,
             &ctx,
