@@ -63,11 +63,11 @@ impl TxView for DnsTx {
         match f {
             TxField::DnsOpcode => Some(u64::from(self.msg.header.opcode())),
             TxField::DnsRcode => Some(u64::from(self.msg.header.rcode())),
-            TxField::DnsRrtype => {
-                let mut v = Vec::new();
-                self.field_values(f, &mut v);
-                v.first().copied()
+            // The first of `field_values`' rrtypes.
+            TxField::DnsRrtype if self.is_response() => {
+                self.msg.answers.first().map(|a| u64::from(a.rrtype))
             }
+            TxField::DnsRrtype => self.msg.queries.first().map(|q| u64::from(q.rrtype)),
             _ => None,
         }
     }
