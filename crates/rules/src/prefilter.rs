@@ -71,10 +71,18 @@ fn window_cost(w: &[u8]) -> u32 {
     w.iter().map(|&b| commonness(LOWER[usize::from(b)])).sum()
 }
 
-/// Keys at least this long give the widest stride.
+/// Keys at least this long give the widest stride of the scalar filters.
 const LONG_KEY: usize = 8;
-/// Widest stride (a window of `MAX_STRIDE + 3` bytes).
+/// Widest stride of the scalar filters (a window of `MAX_STRIDE + 3` bytes).
 const MAX_STRIDE: usize = LONG_KEY - 3;
+/// With the case-insensitive SIMD searcher holding a group's short keys, the
+/// gram pass may start at keys of up to this many bytes (stride 9): the
+/// HTTP response stream group of all ET rules puts its 64 keys of 3 to 8
+/// bytes there and probes every 6th byte instead of every 5th (its
+/// `match_stream` per byte of a text body −17 %, of random bytes −8 %).
+const SIMD_CUT_MAX: usize = 12;
+/// Widest gram stride of all filters.
+const WIDEST_STRIDE: usize = SIMD_CUT_MAX - 3;
 /// Shortest key put into a filter (shorter: the rule is evaluated directly).
 pub(crate) const MIN_KEY: usize = 2;
 /// Up to this many keys a group searches each one with `memchr`.
@@ -91,8 +99,9 @@ const MAX_TABLE_BITS: u32 = 18;
 /// instructions); the unused words are never touched.
 const TABLE_WORDS: usize = (1 << MAX_TABLE_BITS) / 64;
 
-/// Bytes read per block of four probes (covers `3 × MAX_STRIDE + 4`).
-const BLOCK: usize = 24;
+/// Bytes read per block of four probes (covers `3 × WIDEST_STRIDE + 4`).
+const BLOCK: usize = 32;
+const _: () = assert!(3 * WIDEST_STRIDE + 4 <= BLOCK);
 
 /// What another key holding one of a window's grams adds to the window's
 /// cost (about one common byte; see [`shared_window_cost`]).
@@ -385,8 +394,16 @@ impl GramFilter {
             (3, 4, false) => self.scan_blocks::<3, 4, false>(keys, hay, found),
             (4, 4, true) => self.scan_blocks::<4, 4, true>(keys, hay, found),
             (4, 4, false) => self.scan_blocks::<4, 4, false>(keys, hay, found),
-            (_, 4, true) => self.scan_blocks::<5, 4, true>(keys, hay, found),
-            (_, 4, false) => self.scan_blocks::<5, 4, false>(keys, hay, found),
+            (5, 4, true) => self.scan_blocks::<5, 4, true>(keys, hay, found),
+            (5, 4, false) => self.scan_blocks::<5, 4, false>(keys, hay, found),
+            (6, 4, true) => self.scan_blocks::<6, 4, true>(keys, hay, found),
+            (6, 4, false) => self.scan_blocks::<6, 4, false>(keys, hay, found),
+            (7, 4, true) => self.scan_blocks::<7, 4, true>(keys, hay, found),
+            (7, 4, false) => self.scan_blocks::<7, 4, false>(keys, hay, found),
+            (8, 4, true) => self.scan_blocks::<8, 4, true>(keys, hay, found),
+            (8, 4, false) => self.scan_blocks::<8, 4, false>(keys, hay, found),
+            (_, 4, true) => self.scan_blocks::<WIDEST_STRIDE, 4, true>(keys, hay, found),
+            (_, 4, false) => self.scan_blocks::<WIDEST_STRIDE, 4, false>(keys, hay, found),
             (1, _, _) => self.scan_blocks::<1, 3, false>(keys, hay, found),
             (2, _, _) => self.scan_blocks::<2, 3, false>(keys, hay, found),
             (3, _, true) => self.scan_blocks::<3, 3, true>(keys, hay, found),
@@ -920,7 +937,8 @@ impl Filter {
 
     /// In a group of more than [`PACKED_MAX`] keys, the keys of 3 to
     /// `cut − 1` bytes go to one SIMD searcher, `cut` being the largest
-    /// length (5 to [`LONG_KEY`]) that leaves at most [`PACKED_MAX`] of them;
+    /// length (5 to [`LONG_KEY`], or to [`SIMD_CUT_MAX`] for the
+    /// case-insensitive kernel) that leaves at most [`PACKED_MAX`] of them;
     /// the gram pass over the longer keys then probes 4-byte grams every
     /// `cut − 3`-th byte (3-byte grams every 3rd when `cut` is 5) instead of
     /// every 2nd for a single 4-byte key. Keys of 2 bytes keep their scalar filter.
@@ -939,14 +957,20 @@ impl Filter {
         let len = |id: u32| keys.get(id as usize).map_or(0, Vec::len);
         let mut two: Vec<u32> = all.iter().copied().filter(|&id| len(id) < 3).collect();
         // Keys of 3 to `cut − 1` bytes go to SIMD; `cut` is the largest (at
-        // most LONG_KEY) that leaves at most PACKED_MAX of them. At least 5,
-        // so the gram pass probes every 3rd byte or fewer.
+        // most LONG_KEY, or SIMD_CUT_MAX for the case-insensitive kernel)
+        // that leaves at most PACKED_MAX of them. At least 5, so the gram
+        // pass probes every 3rd byte or fewer.
         let count = |cut: usize| {
             all.iter()
                 .filter(|&&id| (3..cut).contains(&len(id)))
                 .count()
         };
-        let cut = (5..=LONG_KEY).rev().find(|&c| count(c) <= PACKED_MAX)?;
+        let cut_max = if caseless && Kernel::fast_capacity() > 0 {
+            SIMD_CUT_MAX
+        } else {
+            LONG_KEY
+        };
+        let cut = (5..=cut_max).rev().find(|&c| count(c) <= PACKED_MAX)?;
         let short: Vec<u32> = all
             .iter()
             .copied()
@@ -956,13 +980,7 @@ impl Filter {
         if short.is_empty() {
             return None;
         }
-        let (stride, gram) = if cut >= LONG_KEY {
-            (MAX_STRIDE, 4)
-        } else if cut >= 6 {
-            (cut - 3, 4)
-        } else {
-            (cut - 2, 3)
-        };
+        let (stride, gram) = if cut >= 6 { (cut - 3, 4) } else { (cut - 2, 3) };
         let grams = (!long.is_empty()).then(|| GramFilter::build(keys, &long, stride, gram));
         if caseless {
             let mut with_two = short.clone();
@@ -1769,6 +1787,7 @@ mod tests {
         let mut rnd = rng(0x0bad_cafe_f00d_1234);
         let alphabet = b"aAbBcC\x00\x01\xffxyz@`[{<>=\"";
         let mut packed_rounds = 0;
+        let mut wide_rounds = 0;
         for round in 0..100 {
             // Sometimes more than one searcher holds: a shorter cut.
             let n_short = (rnd() % 130) as usize;
@@ -1813,6 +1832,7 @@ mod tests {
             let want = naive(&keys, &hay);
             let f = Filter::build(keys.clone());
             packed_rounds += usize::from(f.simd());
+            wide_rounds += usize::from(f.stride() > MAX_STRIDE);
             let aho = Filter::build_with(keys.clone(), false);
             let scalar =
                 Filter::build_scalar(keys.clone(), (0..keys.len()).map(|i| i as u32).collect());
@@ -1826,6 +1846,48 @@ mod tests {
         // Where SIMD exists (x86_64, aarch64), most rounds used it.
         if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             assert!(packed_rounds > 50, "{packed_rounds}");
+        }
+        // With the case-insensitive kernel, groups with few keys of 8 to 11
+        // bytes probe wider than the scalar filters.
+        if Kernel::fast_capacity() > 0 {
+            assert!(wide_rounds > 10, "{wide_rounds}");
+        }
+    }
+
+    /// The gram pass finds every key at each stride it runs (its block loop
+    /// has one variant per stride), wherever the key lies.
+    #[test]
+    fn gram_pass_finds_keys_at_every_stride() {
+        let mut rnd = rng(0x51de_0005);
+        for stride in 1..=WIDEST_STRIDE + 2 {
+            for gram in [3, 4] {
+                let min = stride + gram - 1;
+                let keys: Vec<Vec<u8>> = (0..40)
+                    .map(|i| {
+                        (0..min + i % 5)
+                            .map(|_| b"abcdefghij<>\x00\xff"[(rnd() % 14) as usize])
+                            .collect()
+                    })
+                    .collect();
+                let ids: Vec<u32> = (0..keys.len() as u32).collect();
+                let f = GramFilter::build(&keys, &ids, stride, gram);
+                for _ in 0..30 {
+                    let mut hay: Vec<u8> = (0..(rnd() % 300) as usize)
+                        .map(|_| b"klmnop qrs"[(rnd() % 10) as usize])
+                        .collect();
+                    for _ in 0..(rnd() % 4) {
+                        let k = &keys[(rnd() % keys.len() as u64) as usize];
+                        let at = (rnd() % (hay.len() as u64 + 1)) as usize;
+                        hay.splice(at..at, random_case(k, &mut rnd));
+                    }
+                    let mut got = Vec::new();
+                    let mut report = |i| got.push(i);
+                    let mut found = Found::new(keys.len(), &mut report);
+                    f.scan(&keys, &hay, &mut found);
+                    got.sort_unstable();
+                    assert_eq!(got, naive(&keys, &hay), "stride {stride} gram {gram}");
+                }
+            }
         }
     }
 
