@@ -1174,7 +1174,22 @@ pub(crate) struct Key {
     /// When known, the key must end by this buffer position (`depth`,
     /// `startswith`, `within` from the start): it is searched only there.
     pub(crate) reach: Option<u32>,
+    /// For a head key the author did not mark `fast_pattern`: the rule's
+    /// best key searched everywhere, if any, used instead when the group's
+    /// rules share the head key (see [`COMMON_HEAD`]).
+    pub(crate) alt: Option<Vec<u8>>,
 }
+
+/// A head key shared by this many rules of a group is taken for protocol
+/// framing every buffer of the protocol starts with (ET's TLS rules anchor
+/// `|16 03|` at the start, its DNS rules the query header `|01 00 00 01 00 00
+/// 00 00 00 00|` at offset 2): each of those rules that has another key of
+/// at least [`ALT_MIN`] bytes is searched by that key instead (a TLS
+/// handshake made every such rule a candidate).
+const COMMON_HEAD: usize = 4;
+
+/// Shortest alternative key worth a head key's place (see [`COMMON_HEAD`]).
+const ALT_MIN: usize = 4;
 
 /// Keys that must end within this many bytes of the buffer start are searched
 /// only there ("head" keys); the others everywhere.
@@ -1312,6 +1327,9 @@ fn grams_held<'k>(keys: impl Iterator<Item = &'k [u8]>) -> FxHashMap<u32, u32> {
     held
 }
 
+/// A key as a group searches it: its bytes and reach (see [`Key`]).
+type Searched<'k> = (&'k [u8], Option<u32>);
+
 /// For a rule index: false when the rule cannot match the input at hand.
 pub(crate) type Gate<'a> = &'a dyn Fn(u32) -> bool;
 
@@ -1326,19 +1344,48 @@ impl Group {
         let mut head_limit = 0usize;
         let mut always = Vec::new();
         let mut max_key = 0;
+        // Rules per head key, to find the common ones.
+        let is_head =
+            |k: &Key| k.bytes.len() >= MIN_KEY && k.reach.is_some_and(|r| r <= HEAD_REACH);
+        let mut head_count: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+        for k in members.iter().filter_map(|(_, k)| *k) {
+            if is_head(k) {
+                *head_count.entry(k.bytes.to_ascii_lowercase()).or_default() += 1;
+            }
+        }
+        // Each rule's key as searched: (rule, bytes, reach); None: no key.
+        let chosen: Vec<(u32, Option<Searched<'_>>)> = members
+            .iter()
+            .map(|&(r, k)| {
+                let k = k
+                    .filter(|k| k.bytes.len() >= MIN_KEY)
+                    .map(|k| match &k.alt {
+                        Some(alt)
+                            if is_head(k)
+                                && head_count
+                                    .get(&k.bytes.to_ascii_lowercase())
+                                    .is_some_and(|&n| n >= COMMON_HEAD) =>
+                        {
+                            (alt.as_slice(), None)
+                        }
+                        _ => (k.bytes.as_slice(), k.reach),
+                    });
+                (r, k)
+            })
+            .collect();
         let held = grams_held(
-            members
+            chosen
                 .iter()
-                .filter_map(|(_, k)| k.map(|k| k.bytes.as_slice()))
+                .filter_map(|(_, k)| k.map(|k| k.0))
                 .filter(|b| b.len() > MAX_KEY),
         );
-        for &(r, k) in members {
+        for &(r, k) in &chosen {
             match k {
-                Some(k) if k.bytes.len() >= MIN_KEY => {
-                    let bytes = key_window(&k.bytes, &held);
+                Some((bytes, reach)) => {
+                    let bytes = key_window(bytes, &held);
                     max_key = max_key.max(bytes.len());
                     let folded = bytes.to_ascii_lowercase();
-                    match k.reach {
+                    match reach {
                         Some(reach) if reach <= HEAD_REACH => {
                             head_limit = head_limit.max(reach as usize);
                             head.entry(folded).or_default().push(r);
@@ -1346,7 +1393,7 @@ impl Group {
                         _ => body.entry(folded).or_default().push(r),
                     }
                 }
-                _ => always.push(r),
+                None => always.push(r),
             }
         }
         always.sort_unstable();
@@ -1536,6 +1583,7 @@ pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
                     Key {
                         bytes: c.pat.clone(),
                         reach,
+                        alt: None,
                     },
                     fast,
                 ));
@@ -1549,11 +1597,21 @@ pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
     // part (`|08|torpacho|03|com`) while the common one (a DNS header at
     // offset 2) would be a head key that every query carries.
     let explicit = cands.iter().any(|(k, f)| *f && k.bytes.len() >= MIN_KEY);
-    cands
+    let pool: Vec<Key> = cands
         .into_iter()
         .filter(|(k, f)| !k.bytes.is_empty() && (*f || !explicit))
         .map(|(k, _)| k)
-        .max_by_key(key_score)
+        .collect();
+    let mut best = pool.iter().max_by_key(|k| key_score(k))?.clone();
+    let head = |k: &Key| k.reach.is_some_and(|r| r <= HEAD_REACH);
+    if !explicit && head(&best) {
+        best.alt = pool
+            .iter()
+            .filter(|k| !head(k) && k.bytes.len() >= ALT_MIN)
+            .max_by_key(|k| key_score(k))
+            .map(|k| k.bytes.clone());
+    }
+    Some(best)
 }
 
 /// Higher is better: anchored near the start (and long enough to be a key),
@@ -1971,6 +2029,7 @@ mod tests {
         let k = |b: &[u8], reach: Option<u32>| Key {
             bytes: b.to_vec(),
             reach,
+            alt: None,
         };
         let keys = [
             k(b"GET ", Some(4)),
@@ -2034,6 +2093,7 @@ mod tests {
             .map(|t| Key {
                 bytes: format!("User-Agent: Mozilla/4.0 (compatible; {t}").into_bytes(),
                 reach: None,
+                alt: None,
             })
             .collect();
         assert!(keys.iter().all(|k| k.bytes.len() > MAX_KEY));
@@ -2073,6 +2133,7 @@ mod tests {
         let k = |b: &[u8]| Key {
             bytes: b.to_vec(),
             reach: None,
+            alt: None,
         };
         let (smtp, shared) = (k(b"from:\x90\x90\x90"), k(b"shared"));
         let g = Group::build(
@@ -2162,6 +2223,55 @@ mod tests {
         assert_eq!((k.bytes.as_slice(), k.reach), (&b"abcd"[..], Some(4)));
     }
 
+    /// Rules sharing a head key (a protocol's framing) are searched by
+    /// their alternative keys; a rule without one, or whose head key few
+    /// rules share, keeps it.
+    #[test]
+    fn a_head_key_many_rules_share_gives_way_to_their_other_keys() {
+        let key = |alt: Option<&[u8]>| Key {
+            bytes: b"\x16\x03".to_vec(),
+            reach: Some(2),
+            alt: alt.map(<[u8]>::to_vec),
+        };
+        let alts: [&[u8]; 4] = [
+            b"logmein, inc.",
+            b".storage.msn.com",
+            b"www.apple.com",
+            b"join.me",
+        ];
+        let mut keys: Vec<Key> = alts.iter().map(|a| key(Some(a))).collect();
+        // Rule 4 has no other key; rule 5 a rare head key of its own.
+        keys.push(key(None));
+        keys.push(Key {
+            bytes: b"\x17\x03\x03".to_vec(),
+            reach: Some(3),
+            alt: Some(b"other".to_vec()),
+        });
+        let members: Vec<(u32, Option<&Key>)> =
+            keys.iter().zip(0u32..).map(|(k, r)| (r, Some(k))).collect();
+        let g = Group::build(&members, None);
+        let found = |hay: &[u8]| {
+            let mut v = Vec::new();
+            g.scan(hay, &mut v);
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        // A TLS record start alone: only the rule without another key.
+        assert_eq!(
+            found(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+            vec![4]
+        );
+        assert_eq!(found(b"\x16\x03\x01 ... CN=www.apple.com"), vec![2, 4]);
+        assert_eq!(found(b"\x17\x03\x03 ... other"), vec![5]);
+        // Fewer rules sharing it: the head key stays.
+        let g = Group::build(&members[..3], None);
+        let mut v = Vec::new();
+        g.scan(b"\x16\x03\x01", &mut v);
+        v.sort_unstable();
+        assert_eq!(v, vec![0, 1, 2]);
+    }
+
     #[test]
     fn explicit_fast_pattern_wins_over_a_common_head_key() {
         use crate::rule::{Content, FastPat, Num, Op};
@@ -2185,7 +2295,10 @@ mod tests {
         plain.distance = Some(Num::Lit(0));
         plain.finish();
         let ops = vec![Op::Content(Box::new(hdr)), Op::Content(Box::new(plain))];
-        assert_eq!(choose_key(&ops).unwrap().reach, Some(12));
+        let k = choose_key(&ops).unwrap();
+        assert_eq!(k.reach, Some(12));
+        // ... with the domain as the alternative a group may use instead.
+        assert_eq!(k.alt.as_deref(), Some(&b"\x08torpacho\x03com\x00"[..]));
         // A one-byte fast pattern is too short to be a key: the others compete.
         let mut one = Content::new(b"x".to_vec(), false);
         one.fast = FastPat::Yes;
