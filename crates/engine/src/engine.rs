@@ -32,7 +32,32 @@ pub struct PerFlow {
     held: Option<Box<HeldAlerts>>,
     /// The latest transaction's application object (`http`, `dns`), which alerts
     /// on that transaction carry in EVE.
-    app_json: Option<Box<(&'static str, serde_json::Value)>>,
+    app_json: Option<Box<AppObject>>,
+}
+
+/// A flow's latest application object for alerts: HTTP and DNS events are
+/// kept as they are and written as JSON only when an alert carries them
+/// (building and freeing a JSON tree per transaction cost ≈ 2 % of a run
+/// with rules, for the few transactions that alert); SSH's object merges
+/// both sides' banners, so it is kept as JSON.
+enum AppObject {
+    Http(stormwatch_model::HttpEvent),
+    Dns(stormwatch_model::DnsEvent),
+    Json(&'static str, serde_json::Value),
+}
+
+impl AppObject {
+    /// The object as EVE writes it: `{name: value}`.
+    fn to_extra(&self) -> Box<serde_json::Map<String, serde_json::Value>> {
+        let (name, v) = match self {
+            AppObject::Http(h) => ("http", stormwatch_proto::http::logger::event_json(h)),
+            AppObject::Dns(d) => ("dns", stormwatch_proto::dns::logger::event_json(d)),
+            AppObject::Json(n, v) => (*n, v.clone()),
+        };
+        let mut m = serde_json::Map::new();
+        m.insert(name.to_string(), v);
+        Box::new(m)
+    }
 }
 
 /// Transaction alerts of one flow waiting for a packet of their data's
@@ -299,7 +324,7 @@ struct ProtoOut<'a> {
     /// The flow as rules see it (built only when rules are loaded).
     flow: Option<FlowInfo>,
     alerted: &'a mut bool,
-    app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
+    app_json: &'a mut Option<Box<AppObject>>,
     /// Alerts (indices into `rest.pending`) raised on a transaction before its
     /// application object was known; patched when the object arrives.
     unpatched: Vec<usize>,
@@ -319,7 +344,7 @@ impl<'a> ProtoOut<'a> {
         rest: &'a mut Rest,
         rules_state: &'a mut stormwatch_rules::FlowState,
         alerted: &'a mut bool,
-        app_json: &'a mut Option<Box<(&'static str, serde_json::Value)>>,
+        app_json: &'a mut Option<Box<AppObject>>,
         flow: Option<FlowInfo>,
     ) -> Self {
         ProtoOut {
@@ -335,11 +360,7 @@ impl<'a> ProtoOut<'a> {
     }
 
     fn extra(&self) -> Option<Box<serde_json::Map<String, serde_json::Value>>> {
-        self.app_json.as_deref().map(|j| {
-            let mut m = serde_json::Map::new();
-            m.insert(j.0.to_string(), j.1.clone());
-            Box::new(m)
-        })
+        self.app_json.as_deref().map(AppObject::to_extra)
     }
 }
 
@@ -347,35 +368,27 @@ impl ProtoSink for ProtoOut<'_> {
     fn event(&mut self, ctx: &AppContext, ev: AppEvent) {
         // Alerts on a transaction carry its object; only rules make alerts.
         let keep_object = self.rest.rules.is_some();
-        match &ev {
-            AppEvent::Http(h) if keep_object => {
-                *self.app_json = Some(Box::new((
-                    "http",
-                    stormwatch_proto::http::logger::event_json(h),
-                )))
-            }
-            AppEvent::Dns(d) if keep_object => {
-                *self.app_json = Some(Box::new((
-                    "dns",
-                    stormwatch_proto::dns::logger::event_json(d),
-                )))
-            }
-            AppEvent::Ssh(e) if keep_object => {
-                // Both banners, each added as its side is seen.
-                let mut v = match self.app_json.take() {
-                    Some(b) if b.0 == "ssh" => b.1,
-                    _ => serde_json::Value::Null,
-                };
-                stormwatch_proto::ssh::logger::merge_event_json(&mut v, ctx.dir, e);
-                *self.app_json = Some(Box::new(("ssh", v)));
-            }
-            _ => {}
+        if !keep_object {
+            self.rest.app_event(ctx, &ev);
+            return;
         }
-        if keep_object
-            && matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_) | AppEvent::Ssh(_))
+        if let AppEvent::Ssh(e) = &ev {
+            // Both banners, each added as its side is seen.
+            let mut v = match self.app_json.take().map(|b| *b) {
+                Some(AppObject::Json("ssh", v)) => v,
+                _ => serde_json::Value::Null,
+            };
+            stormwatch_proto::ssh::logger::merge_event_json(&mut v, ctx.dir, e);
+            *self.app_json = Some(Box::new(AppObject::Json("ssh", v)));
+        }
+        if matches!(ev, AppEvent::Http(_) | AppEvent::Dns(_) | AppEvent::Ssh(_))
             && !self.unpatched.is_empty()
         {
-            let extra = self.extra();
+            let extra = match &ev {
+                AppEvent::Http(h) => Some(AppObject::Http(h.clone()).to_extra()),
+                AppEvent::Dns(d) => Some(AppObject::Dns(d.clone()).to_extra()),
+                _ => self.extra(),
+            };
             for i in std::mem::take(&mut self.unpatched) {
                 if let Some((_, _, x)) = self.rest.pending.get_mut(i) {
                     *x = extra.clone();
@@ -383,6 +396,12 @@ impl ProtoSink for ProtoOut<'_> {
             }
         }
         self.rest.app_event(ctx, &ev);
+        // Kept as the event itself: written only if an alert carries it.
+        match ev {
+            AppEvent::Http(h) => *self.app_json = Some(Box::new(AppObject::Http(h))),
+            AppEvent::Dns(d) => *self.app_json = Some(Box::new(AppObject::Dns(d))),
+            _ => {}
+        }
     }
 
     fn record(&mut self, rec: AppRecord) {
@@ -779,11 +798,7 @@ impl Stages {
         user.alerted = true;
         let rest = &mut self.rest;
         rest.alerts.extend(now);
-        rest.alert_extra = user.app_json.as_deref().map(|j| {
-            let mut m = serde_json::Map::new();
-            m.insert(j.0.to_string(), j.1.clone());
-            Box::new(m)
-        });
+        rest.alert_extra = user.app_json.as_deref().map(AppObject::to_extra);
         rest.drain_findings();
         rest.alert_extra = None;
     }
