@@ -912,6 +912,12 @@ struct Filter {
     short: Option<ShortFilter>,
     /// Few keys: (key, offset of its rarest byte), searched with `memchr`.
     few: Vec<(u32, usize)>,
+    /// With `few`, the buffer position each must end by (a head part's
+    /// keys: their rules' `depth`; `u64::MAX`: anywhere). A key anchored at
+    /// the start is compared there instead of at every position up to the
+    /// part's limit (ET's head keys of up to 16 bytes were searched this
+    /// way in every TCP packet).
+    few_reach: Vec<u64>,
     /// Keys searched with SIMD over a lower-cased copy of the buffer.
     packed: Vec<Packed>,
     /// Keys searched with the case-insensitive SIMD kernel (instead of
@@ -993,6 +999,7 @@ impl Filter {
                     grams,
                     short: None,
                     few: Vec::new(),
+                    few_reach: Vec::new(),
                     packed: Vec::new(),
                     caseless: Some(c),
                 });
@@ -1017,6 +1024,7 @@ impl Filter {
             grams,
             short: (!two.is_empty()).then(|| ShortFilter::build(keys, &two)),
             few: Vec::new(),
+            few_reach: Vec::new(),
             packed: vec![packed],
             caseless: None,
         })
@@ -1036,6 +1044,7 @@ impl Filter {
                 grams: None,
                 short: None,
                 few,
+                few_reach: Vec::new(),
                 packed: Vec::new(),
                 caseless: None,
             };
@@ -1062,6 +1071,7 @@ impl Filter {
             grams,
             short,
             few: Vec::new(),
+            few_reach: Vec::new(),
             packed: Vec::new(),
             caseless: None,
         }
@@ -1070,18 +1080,23 @@ impl Filter {
     /// Calls `report` once for each key present in `hay`.
     #[cfg(test)]
     fn scan(&self, hay: &[u8], report: &mut dyn FnMut(u32)) {
-        self.scan_unless(hay, report, ALL_FEW);
+        self.scan_unless(hay, 0, report, ALL_FEW);
     }
 
     /// Like [`Filter::scan`]; of the keys searched one by one (a group of few
     /// keys), only those whose bit is set in `few_on` (bit `i`: `few[i]`) are
     /// searched (the others' rules cannot match).
-    fn scan_unless(&self, hay: &[u8], report: &mut dyn FnMut(u32), few_on: u8) {
+    fn scan_unless(&self, hay: &[u8], at: u64, report: &mut dyn FnMut(u32), few_on: u8) {
         let mut found = Found::new(self.keys.len(), report);
         for (i, &(id, anchor)) in self.few.iter().enumerate() {
+            // The part of `hay` (at buffer position `at`) the key must end in.
+            let room = self.few_reach.get(i).map_or(hay.len(), |&r| {
+                usize::try_from(r.saturating_sub(at)).map_or(hay.len(), |n| n.min(hay.len()))
+            });
             if let Some(k) = self.keys.get(id as usize)
                 && (few_on >> i) & 1 != 0
-                && find_folded(hay, k, anchor)
+                && let Some(h) = hay.get(..room)
+                && find_folded(h, k, anchor)
             {
                 found.report(id);
             }
@@ -1206,7 +1221,13 @@ struct Part {
 }
 
 impl Part {
-    fn build(by_key: BTreeMap<Vec<u8>, Vec<u32>>, limit: usize) -> Option<Part> {
+    /// `reach`: for a head part, the position each key must end by (the
+    /// largest of its rules').
+    fn build(
+        by_key: BTreeMap<Vec<u8>, Vec<u32>>,
+        limit: usize,
+        reach: Option<&BTreeMap<Vec<u8>, u32>>,
+    ) -> Option<Part> {
         if by_key.is_empty() {
             return None;
         }
@@ -1215,8 +1236,22 @@ impl Part {
             v.sort_unstable();
             v.dedup();
         }
+        let mut filter = Filter::build(keys);
+        if let Some(reach) = reach {
+            filter.few_reach = filter
+                .few
+                .iter()
+                .map(|&(id, _)| {
+                    filter
+                        .keys
+                        .get(id as usize)
+                        .and_then(|k| reach.get(k))
+                        .map_or(u64::MAX, |&r| u64::from(r))
+                })
+                .collect();
+        }
         Some(Part {
-            filter: Filter::build(keys),
+            filter,
             key_rules,
             limit,
         })
@@ -1251,6 +1286,7 @@ impl Part {
         }
         self.filter.scan_unless(
             hay,
+            at,
             &mut |id| {
                 if let Some(rules) = self.key_rules.get(id as usize) {
                     out.extend_from_slice(rules);
@@ -1342,6 +1378,7 @@ impl Group {
         let mut head: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
         let mut body: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
         let mut head_limit = 0usize;
+        let mut head_reach: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
         let mut always = Vec::new();
         let mut max_key = 0;
         // Rules per head key, to find the common ones.
@@ -1388,6 +1425,8 @@ impl Group {
                     match reach {
                         Some(reach) if reach <= HEAD_REACH => {
                             head_limit = head_limit.max(reach as usize);
+                            let most = head_reach.entry(folded.clone()).or_insert(reach);
+                            *most = (*most).max(reach);
                             head.entry(folded).or_default().push(r);
                         }
                         _ => body.entry(folded).or_default().push(r),
@@ -1399,8 +1438,8 @@ impl Group {
         always.sort_unstable();
         always.dedup();
         let mut g = Group {
-            head: Part::build(head, head_limit),
-            body: Part::build(body, usize::MAX),
+            head: Part::build(head, head_limit, Some(&head_reach)),
+            body: Part::build(body, usize::MAX, None),
             always,
             always_by_flags: None,
             len: members.len(),
@@ -2221,6 +2260,38 @@ mod tests {
         ];
         let k = choose_key(&ops).unwrap();
         assert_eq!((k.bytes.as_slice(), k.reach), (&b"abcd"[..], Some(4)));
+    }
+
+    /// A head key searched on its own is looked for only where it may end
+    /// (its rules' reach), not up to the furthest reach of its part.
+    #[test]
+    fn few_head_keys_are_searched_within_their_own_reach() {
+        let key = |b: &[u8], reach: u32| Key {
+            bytes: b.to_vec(),
+            reach: Some(reach),
+            alt: None,
+        };
+        let keys = [key(b"abcd", 4), key(b"wxyz", 40)];
+        let members: Vec<(u32, Option<&Key>)> =
+            keys.iter().zip(0u32..).map(|(k, r)| (r, Some(k))).collect();
+        let g = Group::build(&members, None);
+        let found = |hay: &[u8], at: u64| {
+            let mut v = Vec::new();
+            g.scan_at(hay, at, &mut v);
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(found(b"ABCD..wxyz", 0), vec![0, 1]);
+        // "abcd" ends at 8, past its reach of 4: not a candidate.
+        assert_eq!(found(b"....abcd..wxyz", 0), vec![1]);
+        // A chunk at turn position 2: "abcd" at 2..6 is past 4 as well.
+        assert_eq!(found(b"abcd", 2), Vec::<u32>::new());
+        assert_eq!(found(b"cd", 2), Vec::<u32>::new());
+        // "wxyz" must end by 40.
+        let mut far = vec![b'.'; 40];
+        far.extend_from_slice(b"wxyz");
+        assert_eq!(found(&far, 0), Vec::<u32>::new());
+        assert_eq!(found(&far[4..], 0), vec![1]);
     }
 
     /// Rules sharing a head key (a protocol's framing) are searched by
