@@ -625,12 +625,25 @@ const PACKED_WINDOW: usize = 8;
 /// the key: up to [`PACKED_WINDOW`] bytes from the key's rarest three (both
 /// searchers tell candidates by a window's first three bytes); a key of 2
 /// bytes whole.
+/// Cost of a 3-byte window a SIMD searcher looks for: [`window_cost`], plus
+/// [`MARKUP_COST`] for one made only of markup's layout bytes (`>\n<`
+/// between two tags, `="` in attributes): such windows occur every line of
+/// HTML whatever their bytes' single counts say (ET's `-->\n<` was searched
+/// by `>\n<`, and each `</p>\n<p>` of a page was a candidate).
+fn teddy_window_cost(w: &[u8]) -> u32 {
+    let layout = |b: &u8| b"<>\r\n\t \"'=/".contains(b);
+    window_cost(w) + if w.iter().all(layout) { MARKUP_COST } else { 0 }
+}
+
+/// See [`teddy_window_cost`]: about a common byte's worth.
+const MARKUP_COST: u32 = 8;
+
 fn search_window(k: &[u8]) -> (&[u8], usize) {
     if k.len() < 3 {
         return (k, 0);
     }
     let a = (0..=k.len() - 3)
-        .min_by_key(|&a| window_cost(&k[a..a + 3]))
+        .min_by_key(|&a| teddy_window_cost(&k[a..a + 3]))
         .unwrap_or(0);
     (&k[a..k.len().min(a + PACKED_WINDOW)], a)
 }
@@ -2260,6 +2273,17 @@ mod tests {
         ];
         let k = choose_key(&ops).unwrap();
         assert_eq!((k.bytes.as_slice(), k.reach), (&b"abcd"[..], Some(4)));
+    }
+
+    /// A SIMD searcher's window avoids markup layout (`>\n<` ends every
+    /// line of a page) when the key has other bytes.
+    #[test]
+    fn simd_windows_avoid_markup_layout() {
+        assert_eq!(search_window(b"-->\n<").0, b"-->\n<");
+        assert_eq!(search_window(b"-->\n<").1, 0);
+        assert_eq!(search_window(b"\">\n<x").1, 2);
+        // Nothing else to choose: the layout window stays.
+        assert_eq!(search_window(b">\n<").0, b">\n<");
     }
 
     /// A head key searched on its own is looked for only where it may end
