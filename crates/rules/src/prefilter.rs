@@ -79,7 +79,8 @@ const MAX_STRIDE: usize = LONG_KEY - 3;
 /// gram pass may start at keys of up to this many bytes (stride 9): the
 /// HTTP response stream group of all ET rules puts its 64 keys of 3 to 8
 /// bytes there and probes every 6th byte instead of every 5th (its
-/// `match_stream` per byte of a text body −17 %, of random bytes −8 %).
+/// `match_stream` per byte of random bytes −11 %, of HTML −3 %; see
+/// `docs/rules.md` for a periodic text, whose cost depends on alignment).
 const SIMD_CUT_MAX: usize = 12;
 /// Widest gram stride of all filters.
 const WIDEST_STRIDE: usize = SIMD_CUT_MAX - 3;
