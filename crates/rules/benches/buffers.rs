@@ -7,9 +7,11 @@
 //! (per packet for DNS) — the unit `docs/performance.md` quotes.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{noise, shared};
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use stormwatch_model::{
     AppProto, BufferId, Direction, FlowId, FlowKey, IpProto, StreamData, Timestamp, TxField, TxView,
 };
@@ -17,16 +19,6 @@ use stormwatch_rules::{
     FlowInfo, FlowState, PacketInput, RuleSet, RulesConfig, StreamInput, TxInput,
 };
 use stormwatch_wire::{LinkType, decode_frame};
-
-fn shared() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("STORMWATCH_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [ws.join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.is_dir())
-}
 
 const BODY: usize = 400_000;
 const FILE_DATA: usize = 100 * 1024;
@@ -38,18 +30,7 @@ fn body(kind: &str) -> Vec<u8> {
         "html" => {
             b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.</p>\n"
         }
-        _ => {
-            // xorshift: incompressible bytes.
-            let mut x = 88_172_645_463_325_252u64;
-            return (0..BODY)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 24) as u8
-                })
-                .collect();
-        }
+        _ => return noise(88_172_645_463_325_252, BODY),
     };
     line.iter().copied().cycle().take(BODY).collect()
 }

@@ -1,19 +1,11 @@
 //! Load + compile all ET rule files (acceptance: ≤ 1 s in release).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use std::path::PathBuf;
-use stormwatch_rules::{RuleSet, RulesConfig};
+mod common;
+use common::shared;
 
-fn shared() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("STORMWATCH_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [ws.join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.is_dir())
-}
+use criterion::{Criterion, criterion_group, criterion_main};
+use stormwatch_rules::{RuleSet, RulesConfig};
 
 /// Nanoseconds this thread has run on a CPU (Linux).
 fn on_cpu_ns() -> Option<u64> {

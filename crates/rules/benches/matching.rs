@@ -4,35 +4,14 @@
 //! the engine does. Also the same traffic with an empty rule set.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{noise, shared};
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use stormwatch_model::{Direction, FlowId, FlowKey, IpProto, StreamData, Timestamp};
 use stormwatch_rules::{FlowInfo, FlowState, PacketInput, RuleSet, RulesConfig, StreamInput};
 use stormwatch_wire::{LinkType, decode_frame};
-
-fn shared() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("STORMWATCH_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [ws.join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.is_dir())
-}
-
-/// xorshift bytes: incompressible "binary" content.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 struct Conv {
     dport: u16,
