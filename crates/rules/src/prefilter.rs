@@ -622,10 +622,6 @@ const PACKED_MAX: usize = 64;
 /// Keys this long or longer are searched by a window of this many bytes.
 const PACKED_WINDOW: usize = 8;
 
-/// The window of a short key a SIMD searcher looks for, and its offset in
-/// the key: up to [`PACKED_WINDOW`] bytes from the key's rarest three (both
-/// searchers tell candidates by a window's first three bytes); a key of 2
-/// bytes whole.
 /// Cost of a 3-byte window a SIMD searcher looks for: [`window_cost`], plus
 /// [`MARKUP_COST`] for one made only of markup's layout bytes (`>\n<`
 /// between two tags, `="` in attributes): such windows occur every line of
@@ -639,6 +635,10 @@ fn teddy_window_cost(w: &[u8]) -> u32 {
 /// See [`teddy_window_cost`]: about a common byte's worth.
 const MARKUP_COST: u32 = 8;
 
+/// The window of a short key a SIMD searcher looks for, and its offset in
+/// the key: up to [`PACKED_WINDOW`] bytes from the key's rarest three (both
+/// searchers tell candidates by a window's first three bytes; see
+/// [`teddy_window_cost`]); a key of 2 bytes whole.
 fn search_window(k: &[u8]) -> (&[u8], usize) {
     if k.len() < 3 {
         return (k, 0);
