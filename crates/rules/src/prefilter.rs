@@ -918,20 +918,29 @@ impl<'a> Found<'a> {
     }
 }
 
+/// A key of a small group, searched on its own.
+#[derive(Clone, Copy, Debug)]
+struct Few {
+    /// Key id.
+    id: u32,
+    /// Offset of its rarest byte (what `memchr` looks for).
+    anchor: usize,
+    /// The buffer position it must end by (a head part's keys: their rules'
+    /// `depth`; `u64::MAX`: anywhere). A key anchored at the start is
+    /// compared there instead of at every position up to the part's limit
+    /// (ET's head keys of up to 16 bytes were searched this way in every
+    /// TCP packet).
+    reach: u64,
+}
+
 /// The presence filter over a group's distinct keys (case-folded).
 #[derive(Debug)]
 struct Filter {
     keys: Vec<Vec<u8>>,
     grams: Option<GramFilter>,
     short: Option<ShortFilter>,
-    /// Few keys: (key, offset of its rarest byte), searched with `memchr`.
-    few: Vec<(u32, usize)>,
-    /// With `few`, the buffer position each must end by (a head part's
-    /// keys: their rules' `depth`; `u64::MAX`: anywhere). A key anchored at
-    /// the start is compared there instead of at every position up to the
-    /// part's limit (ET's head keys of up to 16 bytes were searched this
-    /// way in every TCP packet).
-    few_reach: Vec<u64>,
+    /// Few keys, searched one by one with `memchr`.
+    few: Vec<Few>,
     /// Keys searched with SIMD over a lower-cased copy of the buffer.
     packed: Vec<Packed>,
     /// Keys searched with the case-insensitive SIMD kernel (instead of
@@ -1013,7 +1022,6 @@ impl Filter {
                     grams,
                     short: None,
                     few: Vec::new(),
-                    few_reach: Vec::new(),
                     packed: Vec::new(),
                     caseless: Some(c),
                 });
@@ -1038,7 +1046,6 @@ impl Filter {
             grams,
             short: (!two.is_empty()).then(|| ShortFilter::build(keys, &two)),
             few: Vec::new(),
-            few_reach: Vec::new(),
             packed: vec![packed],
             caseless: None,
         })
@@ -1051,14 +1058,19 @@ impl Filter {
         if keys.len() <= FEW {
             let few = all
                 .iter()
-                .filter_map(|&id| keys.get(id as usize).map(|k| (id, rarest_byte(k))))
+                .filter_map(|&id| {
+                    keys.get(id as usize).map(|k| Few {
+                        id,
+                        anchor: rarest_byte(k),
+                        reach: u64::MAX,
+                    })
+                })
                 .collect();
             return Filter {
                 keys,
                 grams: None,
                 short: None,
                 few,
-                few_reach: Vec::new(),
                 packed: Vec::new(),
                 caseless: None,
             };
@@ -1085,7 +1097,6 @@ impl Filter {
             grams,
             short,
             few: Vec::new(),
-            few_reach: Vec::new(),
             packed: Vec::new(),
             caseless: None,
         }
@@ -1102,17 +1113,16 @@ impl Filter {
     /// searched (the others' rules cannot match).
     fn scan_unless(&self, hay: &[u8], at: u64, report: &mut dyn FnMut(u32), few_on: u8) {
         let mut found = Found::new(self.keys.len(), report);
-        for (i, &(id, anchor)) in self.few.iter().enumerate() {
+        for (i, f) in self.few.iter().enumerate() {
             // The part of `hay` (at buffer position `at`) the key must end in.
-            let room = self.few_reach.get(i).map_or(hay.len(), |&r| {
-                usize::try_from(r.saturating_sub(at)).map_or(hay.len(), |n| n.min(hay.len()))
-            });
-            if let Some(k) = self.keys.get(id as usize)
+            let room =
+                usize::try_from(f.reach.saturating_sub(at)).map_or(hay.len(), |n| n.min(hay.len()));
+            if let Some(k) = self.keys.get(f.id as usize)
                 && (few_on >> i) & 1 != 0
                 && let Some(h) = hay.get(..room)
-                && find_folded(h, k, anchor)
+                && find_folded(h, k, f.anchor)
             {
-                found.report(id);
+                found.report(f.id);
             }
         }
         if let Some(c) = &self.caseless {
@@ -1209,6 +1219,13 @@ pub(crate) struct Key {
     pub(crate) alt: Option<Vec<u8>>,
 }
 
+impl Key {
+    /// True for a key searched only near the buffer start (see [`HEAD_REACH`]).
+    fn is_head(&self) -> bool {
+        self.bytes.len() >= MIN_KEY && self.reach.is_some_and(|r| r <= HEAD_REACH)
+    }
+}
+
 /// A head key shared by this many rules of a group is taken for protocol
 /// framing every buffer of the protocol starts with (ET's TLS rules anchor
 /// `|16 03|` at the start, its DNS rules the query header `|01 00 00 01 00 00
@@ -1252,17 +1269,12 @@ impl Part {
         }
         let mut filter = Filter::build(keys);
         if let Some(reach) = reach {
-            filter.few_reach = filter
-                .few
-                .iter()
-                .map(|&(id, _)| {
-                    filter
-                        .keys
-                        .get(id as usize)
-                        .and_then(|k| reach.get(k))
-                        .map_or(u64::MAX, |&r| u64::from(r))
-                })
-                .collect();
+            let Filter { keys, few, .. } = &mut filter;
+            for f in few.iter_mut() {
+                if let Some(&r) = keys.get(f.id as usize).and_then(|k| reach.get(k)) {
+                    f.reach = u64::from(r);
+                }
+            }
         }
         Some(Part {
             filter,
@@ -1275,10 +1287,10 @@ impl Part {
     /// `gate` (see [`Filter::scan_unless`]).
     fn few_on(&self, gate: Gate<'_>) -> u8 {
         let mut m = 0;
-        for (i, &(id, _)) in self.filter.few.iter().enumerate() {
+        for (i, f) in self.filter.few.iter().enumerate() {
             if self
                 .key_rules
-                .get(id as usize)
+                .get(f.id as usize)
                 .is_some_and(|rules| rules.iter().any(|&r| gate(r)))
             {
                 m |= 1 << i;
@@ -1396,11 +1408,9 @@ impl Group {
         let mut always = Vec::new();
         let mut max_key = 0;
         // Rules per head key, to find the common ones.
-        let is_head =
-            |k: &Key| k.bytes.len() >= MIN_KEY && k.reach.is_some_and(|r| r <= HEAD_REACH);
         let mut head_count: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
         for k in members.iter().filter_map(|(_, k)| *k) {
-            if is_head(k) {
+            if k.is_head() {
                 *head_count.entry(k.bytes.to_ascii_lowercase()).or_default() += 1;
             }
         }
@@ -1412,7 +1422,7 @@ impl Group {
                     .filter(|k| k.bytes.len() >= MIN_KEY)
                     .map(|k| match &k.alt {
                         Some(alt)
-                            if is_head(k)
+                            if k.is_head()
                                 && head_count
                                     .get(&k.bytes.to_ascii_lowercase())
                                     .is_some_and(|&n| n >= COMMON_HEAD) =>
@@ -1656,11 +1666,10 @@ pub(crate) fn choose_key(ops: &[crate::rule::Op]) -> Option<Key> {
         .map(|(k, _)| k)
         .collect();
     let mut best = pool.iter().max_by_key(|k| key_score(k))?.clone();
-    let head = |k: &Key| k.reach.is_some_and(|r| r <= HEAD_REACH);
-    if !explicit && head(&best) {
+    if !explicit && best.is_head() {
         best.alt = pool
             .iter()
-            .filter(|k| !head(k) && k.bytes.len() >= ALT_MIN)
+            .filter(|k| !k.is_head() && k.bytes.len() >= ALT_MIN)
             .max_by_key(|k| key_score(k))
             .map(|k| k.bytes.clone());
     }
@@ -1677,7 +1686,7 @@ fn key_score(k: &Key) -> (bool, usize, i64, usize) {
         .map(|a| window_cost(&b[a..a + w]))
         .min()
         .unwrap_or(u32::MAX);
-    let head = b.len() >= MIN_KEY && k.reach.is_some_and(|r| r <= HEAD_REACH);
+    let head = k.is_head();
     (head, w, -i64::from(best), b.len())
 }
 
