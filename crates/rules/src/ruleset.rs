@@ -186,42 +186,13 @@ struct StreamDir {
     pending: Vec<(u32, u64)>,
 }
 
-/// A turn buffer of at least this capacity goes back to the thread's pool
-/// when its flow ends (see `TURN_POOL`).
-const POOL_MIN_CAP: usize = 8 * 1024;
+/// A turn whose buffer's next doubling would reach this many bytes is long:
+/// its buffer gets its full size at once (see [`StreamDir::append`]).
+const LONG_TURN: usize = 8 * 1024;
 
-/// At most this many buffers wait in a thread's pool.
-const POOL_MAX: usize = 64;
-
-/// The capacity a turn outgrowing [`POOL_MIN_CAP`] gets at once: its
-/// [`TRIM_AT`] windows with the default window, at most this much.
+/// The capacity a long turn's buffer gets: its [`TRIM_AT`] windows with the
+/// default window, at most this much.
 const LONG_TURN_CAP: usize = 64 * 1024;
-
-thread_local! {
-    /// Turn buffers of ended flows, reused by turns that outgrow
-    /// [`POOL_MIN_CAP`]. A long turn's buffer grew by doubling to
-    /// [`TRIM_AT`] windows in every flow, each step copying what it held and
-    /// touching fresh pages (perf: ≈ 10 % of `match_stream`'s samples on the
-    /// benchmark capture, in `realloc` and page faults; the run's time did
-    /// not change measurably without them).
-    static TURN_POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl Drop for StreamDir {
-    fn drop(&mut self) {
-        if self.buf.capacity() >= POOL_MIN_CAP {
-            let mut b = std::mem::take(&mut self.buf);
-            b.clear();
-            // At thread exit the pool may be gone: the buffer is freed.
-            let _ = TURN_POOL.try_with(|p| {
-                let mut p = p.borrow_mut();
-                if p.len() < POOL_MAX {
-                    p.push(b);
-                }
-            });
-        }
-    }
-}
 
 impl StreamDir {
     /// Appends `bytes` to the turn, dropping all but the last `w` (window)
@@ -239,16 +210,13 @@ impl StreamDir {
             self.base += cut as u64;
         }
         let need = self.buf.len() + bytes.len();
-        if need > self.buf.capacity() && need.max(2 * self.buf.capacity()) >= POOL_MIN_CAP {
-            // A long turn (its next doubling would reach the pool's size): a
-            // pooled buffer of its full size instead of doubling steps.
-            let pooled = TURN_POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten();
-            let mut b = match pooled {
-                Some(b) if b.capacity() >= need => b,
-                _ => Vec::with_capacity(need.max(cap.min(LONG_TURN_CAP))),
-            };
-            b.extend_from_slice(&self.buf);
-            self.buf = b;
+        if need > self.buf.capacity() && need.max(2 * self.buf.capacity()) >= LONG_TURN {
+            // A long turn: its full size at once instead of doubling steps
+            // (each copying what the buffer held; perf had `realloc` and its
+            // page faults at ≈ 10 % of `match_stream`'s samples, though the
+            // run's time did not change measurably).
+            let want = need.max(cap.min(LONG_TURN_CAP));
+            self.buf.reserve_exact(want - self.buf.len());
         }
         self.buf.extend_from_slice(bytes);
         self.buf.len() > w
@@ -2218,7 +2186,7 @@ mod tests {
             sd.append(&[b'x'; 1448], w);
             caps.insert(sd.buf.capacity());
         }
-        let big: Vec<usize> = caps.into_iter().filter(|&c| c >= POOL_MIN_CAP).collect();
+        let big: Vec<usize> = caps.into_iter().filter(|&c| c >= LONG_TURN).collect();
         assert_eq!(big, vec![TRIM_AT * w], "{big:?}");
     }
 }
