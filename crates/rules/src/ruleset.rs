@@ -263,6 +263,18 @@ struct FlowInner {
     addr_quiet: [Option<bool>; 2],
     /// Per direction: the groups its packets and chunks select.
     groups: [GroupMemo; 2],
+    /// Per direction: a TCP packet without payload (tracked, without IPv4
+    /// options) with these flags makes no rule a candidate
+    /// ([`quiet_key`]; 0: none known). Empty ACKs are a third of a
+    /// flow's packets.
+    quiet_empty: [u16; 2],
+}
+
+/// The [`FlowInner::quiet_empty`] entry of an empty tracked TCP packet with
+/// `flags`.
+#[inline]
+fn quiet_key(flags: u8) -> u16 {
+    0x100 | u16::from(flags)
 }
 
 /// The group ids one flow direction selects, looked up on its first packet
@@ -1058,6 +1070,28 @@ impl RuleSet {
             _ => None,
         };
         let payload = p.pkt.payload;
+        let has_opts = matches!(p.pkt.l3, L3::Ipv4(i) if !i.options.is_empty());
+        // An empty packet of a tracked flow with flags this direction's
+        // empty packets already showed to make no candidate: nothing to do.
+        // What decides the candidates of such a packet (its groups, ports,
+        // addresses, flags) is fixed for the direction; only the first
+        // packet adds IP-only rules, and protocol-detection rules keep state
+        // per packet (no memo with them).
+        let quiet = match (&fs, &p.flow, tcp_flags) {
+            (Some(f), Some(fi), Some(flags))
+                if tracked && payload.is_empty() && !has_opts && !self.pd_rules =>
+            {
+                let key = quiet_key(flags);
+                if f.inner
+                    .as_ref()
+                    .is_some_and(|i| i.quiet_empty[fi.dir.index()] == key)
+                {
+                    return;
+                }
+                Some((fi.dir.index(), key))
+            }
+            _ => None,
+        };
         let scan = !no_payload && !payload.is_empty();
         let mut cands: Vec<u32> = Vec::new();
         let len = payload.len() as u64;
@@ -1065,7 +1099,6 @@ impl RuleSet {
             .iter()
             .position(|&(lo, hi)| (lo..=hi).contains(&len));
         let ds = class.and_then(|c| self.pkt_dsize.get(c));
-        let has_opts = matches!(p.pkt.l3, L3::Ipv4(i) if !i.options.is_empty());
         // What a keyless rule needs of the packet, read from the packed
         // table instead of the rule (most are rejected by a port).
         let pre_ok = |ri: &u32| self.pre_ok(*ri, sp, dp, has_opts);
@@ -1185,6 +1218,9 @@ impl RuleSet {
             _ => false,
         };
         if cands.is_empty() {
+            if let (Some((d, key)), Some(f)) = (quiet, &mut fs) {
+                f.inner().quiet_empty[d] = key;
+            }
             return;
         }
         cands.sort_unstable();

@@ -194,6 +194,38 @@ alert ip any any -> any any (ip_proto:17; sid:13;)
 }
 
 #[test]
+fn empty_packets_of_a_quiet_direction_still_meet_rules_for_other_flags_and_payloads() {
+    // A flow direction remembers which flags of its empty packets make no
+    // candidate; other flags, a payload, the other direction and a flow no
+    // longer stream-tracked are still inspected.
+    let rs = rules(
+        r#"alert tcp any any -> any 80 (flags:F+; sid:1;)
+alert tcp any any -> any any (flags:R; dsize:0; sid:2;)
+alert tcp any any -> any any (dsize:0; flags:A; flow:to_client; sid:3;)
+alert tcp any any -> any any (dsize:2; flags:A+; sid:4;)
+alert tcp any any -> any any (flags:A; flow:to_client,not_established; sid:5;)
+"#,
+    );
+    let mut f = Flow::new(6, 4000, 80);
+    for _ in 0..3 {
+        assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    }
+    assert_eq!(f.packet(&rs, TS, ACK, b"ab"), [4]);
+    assert_eq!(f.packet(&rs, TC, ACK, b""), [3]);
+    assert_eq!(f.packet(&rs, TS, 0x11, b""), [1]);
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    // A flow fact the rules read changed: the candidates are evaluated anew.
+    f.info.established = false;
+    assert_eq!(f.packet(&rs, TC, ACK, b""), [3, 5]);
+    f.info.established = true;
+    assert_eq!(f.packet(&rs, TC, ACK, b""), [3]);
+    assert_eq!(f.packet(&rs, TS, 0x04, b""), [2]);
+    f.info.stream_tracked = false;
+    assert!(f.packet(&rs, TS, ACK, b"").is_empty());
+    assert_eq!(f.packet(&rs, TS, 0x04, b""), [2]);
+}
+
+#[test]
 fn keyless_packet_rules_need_their_ports_and_ip_options() {
     // Keyless packet rules are pre-checked from a packed table (port hulls,
     // IPv4 options) before evaluation; the answers must not change.
