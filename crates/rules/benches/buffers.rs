@@ -2,9 +2,10 @@
 //! an HTTP response body of 400 kB as to-client stream chunks of 1,448
 //! bytes (port 80), its first 100 kB as `file_data`, the same chunks as
 //! packets of a tracked TCP flow, and a DNS query and answer as UDP
-//! packets. Bodies are text (the simulator's download body: one line
+//! packets, and the client's empty ACKs of the body (one per two
+//! segments). Bodies are text (the simulator's download body: one line
 //! repeated), HTML (its page paragraphs) or random bytes. Reported per byte
-//! (per packet for DNS) — the unit `docs/performance.md` quotes.
+//! (per packet for DNS and ACKs) — the unit `docs/performance.md` quotes.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -198,6 +199,38 @@ fn buffers(c: &mut Criterion) {
             Direction::ToClient,
         ),
     ];
+    // The client's empty ACKs of the body, one per two segments.
+    let acks: Vec<Vec<u8>> = (0..BODY / SEGMENT / 2)
+        .map(|i| {
+            let ack = u32::try_from(1 + 2 * SEGMENT * (i + 1)).unwrap_or(u32::MAX);
+            let mut tcp = Vec::new();
+            tcp.extend_from_slice(&40000u16.to_be_bytes());
+            tcp.extend_from_slice(&80u16.to_be_bytes());
+            tcp.extend_from_slice(&1u32.to_be_bytes());
+            tcp.extend_from_slice(&ack.to_be_bytes());
+            tcp.extend_from_slice(&[0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
+            ipv4(6, CLIENT, SERVER, &tcp, &[])
+        })
+        .collect();
+    let to_server = flow(IpProto::TCP, 80, Direction::ToServer);
+    g.throughput(Throughput::Elements(acks.len() as u64));
+    g.bench_function("empty_acks", |b| {
+        b.iter(|| {
+            let mut fs = FlowState::default();
+            let mut out = Vec::new();
+            for f in &acks {
+                let d = decode_frame(LinkType::RAW, f);
+                let p = PacketInput {
+                    ts: Timestamp::ZERO,
+                    pkt: &d,
+                    frame: f,
+                    flow: Some(to_server),
+                };
+                rs.match_packet(&p, Some(&mut fs), &mut out);
+            }
+            out.len()
+        })
+    });
     g.throughput(Throughput::Elements(2));
     g.bench_function("dns_query_and_answer", |b| {
         b.iter(|| {
