@@ -94,6 +94,29 @@ fn flow(proto: IpProto, dport: u16, dir: Direction) -> FlowInfo {
     info
 }
 
+/// Packets of one flow (each with its flow facts) through `match_packet`,
+/// from a fresh flow state; returns the alerts.
+fn packets<'f>(rs: &RuleSet, input: impl IntoIterator<Item = (&'f [u8], FlowInfo)>) -> usize {
+    let mut fs = FlowState::default();
+    let mut out = Vec::new();
+    for (f, flow) in input {
+        let d = decode_frame(LinkType::RAW, f);
+        let p = PacketInput {
+            ts: Timestamp::ZERO,
+            pkt: &d,
+            frame: f,
+            flow: Some(flow),
+        };
+        rs.match_packet(&p, Some(&mut fs), &mut out);
+    }
+    out.len()
+}
+
+/// Each frame with the same flow facts.
+fn along(frames: &[Vec<u8>], flow: FlowInfo) -> impl Iterator<Item = (&[u8], FlowInfo)> {
+    frames.iter().map(move |f| (f.as_slice(), flow))
+}
+
 fn buffers(c: &mut Criterion) {
     let Some(sh) = shared() else {
         println!("skipped: shared data not found");
@@ -139,21 +162,7 @@ fn buffers(c: &mut Criterion) {
             })
             .collect();
         g.bench_function(format!("packets_{kind}"), |b| {
-            b.iter(|| {
-                let mut fs = FlowState::default();
-                let mut out = Vec::new();
-                for f in &frames {
-                    let d = decode_frame(LinkType::RAW, f);
-                    let p = PacketInput {
-                        ts: Timestamp::ZERO,
-                        pkt: &d,
-                        frame: f,
-                        flow: Some(to_client),
-                    };
-                    rs.match_packet(&p, Some(&mut fs), &mut out);
-                }
-                out.len()
-            })
+            b.iter(|| packets(&rs, along(&frames, to_client)))
         });
         g.throughput(Throughput::Bytes(FILE_DATA as u64));
         let tx = Response(&body[..FILE_DATA]);
@@ -215,40 +224,19 @@ fn buffers(c: &mut Criterion) {
     let to_server = flow(IpProto::TCP, 80, Direction::ToServer);
     g.throughput(Throughput::Elements(acks.len() as u64));
     g.bench_function("empty_acks", |b| {
-        b.iter(|| {
-            let mut fs = FlowState::default();
-            let mut out = Vec::new();
-            for f in &acks {
-                let d = decode_frame(LinkType::RAW, f);
-                let p = PacketInput {
-                    ts: Timestamp::ZERO,
-                    pkt: &d,
-                    frame: f,
-                    flow: Some(to_server),
-                };
-                rs.match_packet(&p, Some(&mut fs), &mut out);
-            }
-            out.len()
-        })
+        b.iter(|| packets(&rs, along(&acks, to_server)))
     });
     g.throughput(Throughput::Elements(2));
     g.bench_function("dns_query_and_answer", |b| {
         b.iter(|| {
-            let mut fs = FlowState::default();
-            let mut out = Vec::new();
-            for (f, dir) in &pair {
-                let mut info = flow(IpProto::UDP, 53, *dir);
-                info.key.dst = IpAddr::V4(Ipv4Addr::from(resolver));
-                let d = decode_frame(LinkType::RAW, f);
-                let p = PacketInput {
-                    ts: Timestamp::ZERO,
-                    pkt: &d,
-                    frame: f,
-                    flow: Some(info),
-                };
-                rs.match_packet(&p, Some(&mut fs), &mut out);
-            }
-            out.len()
+            packets(
+                &rs,
+                pair.iter().map(|(f, dir)| {
+                    let mut info = flow(IpProto::UDP, 53, *dir);
+                    info.key.dst = IpAddr::V4(Ipv4Addr::from(resolver));
+                    (f.as_slice(), info)
+                }),
+            )
         })
     });
     g.finish();
