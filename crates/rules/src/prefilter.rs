@@ -1694,6 +1694,21 @@ fn key_score(k: &Key) -> (bool, usize, i64, usize) {
 mod tests {
     use super::*;
 
+    /// The members of a group whose rule `i` has key `keys[i]`.
+    fn members_of(keys: &[Key]) -> Vec<(u32, Option<&Key>)> {
+        keys.iter().zip(0u32..).map(|(k, r)| (r, Some(k))).collect()
+    }
+
+    /// The rules `g` makes candidates of in `hay` (at buffer position `at`),
+    /// sorted, once each.
+    fn candidates(g: &Group, hay: &[u8], at: u64) -> Vec<u32> {
+        let mut v = Vec::new();
+        g.scan_at(hay, at, &mut v);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     fn naive(keys: &[Vec<u8>], hay: &[u8]) -> Vec<u32> {
         keys.iter()
             .enumerate()
@@ -2159,19 +2174,8 @@ mod tests {
             })
             .collect();
         assert!(keys.iter().all(|k| k.bytes.len() > MAX_KEY));
-        let members: Vec<(u32, Option<&Key>)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (i as u32, Some(k)))
-            .collect();
-        let g = Group::build(&members, None);
-        let scan = |hay: &[u8]| {
-            let mut out = Vec::new();
-            g.scan(hay, &mut out);
-            out.sort_unstable();
-            out.dedup();
-            out
-        };
+        let g = Group::build(&members_of(&keys), None);
+        let scan = |hay: &[u8]| candidates(&g, hay, 0);
         let header = b"Host: www.example.com\r\nAccept: */*\r\nUser-Agent: Mozilla/4.0 \
             (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\nConnection: Keep-Alive\r\n\r\n";
         assert_eq!(scan(header), Vec::<u32>::new());
@@ -2306,15 +2310,8 @@ mod tests {
             alt: None,
         };
         let keys = [key(b"abcd", 4), key(b"wxyz", 40)];
-        let members: Vec<(u32, Option<&Key>)> =
-            keys.iter().zip(0u32..).map(|(k, r)| (r, Some(k))).collect();
-        let g = Group::build(&members, None);
-        let found = |hay: &[u8], at: u64| {
-            let mut v = Vec::new();
-            g.scan_at(hay, at, &mut v);
-            v.sort_unstable();
-            v
-        };
+        let g = Group::build(&members_of(&keys), None);
+        let found = |hay: &[u8], at: u64| candidates(&g, hay, at);
         assert_eq!(found(b"ABCD..wxyz", 0), vec![0, 1]);
         // "abcd" ends at 8, past its reach of 4: not a candidate.
         assert_eq!(found(b"....abcd..wxyz", 0), vec![1]);
@@ -2352,16 +2349,9 @@ mod tests {
             reach: Some(3),
             alt: Some(b"other".to_vec()),
         });
-        let members: Vec<(u32, Option<&Key>)> =
-            keys.iter().zip(0u32..).map(|(k, r)| (r, Some(k))).collect();
+        let members = members_of(&keys);
         let g = Group::build(&members, None);
-        let found = |hay: &[u8]| {
-            let mut v = Vec::new();
-            g.scan(hay, &mut v);
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
+        let found = |hay: &[u8]| candidates(&g, hay, 0);
         // A TLS record start alone: only the rule without another key.
         assert_eq!(
             found(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
@@ -2371,10 +2361,7 @@ mod tests {
         assert_eq!(found(b"\x17\x03\x03 ... other"), vec![5]);
         // Fewer rules sharing it: the head key stays.
         let g = Group::build(&members[..3], None);
-        let mut v = Vec::new();
-        g.scan(b"\x16\x03\x01", &mut v);
-        v.sort_unstable();
-        assert_eq!(v, vec![0, 1, 2]);
+        assert_eq!(candidates(&g, b"\x16\x03\x01", 0), vec![0, 1, 2]);
     }
 
     #[test]
