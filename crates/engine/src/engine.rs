@@ -49,15 +49,27 @@ enum AppObject {
 impl AppObject {
     /// The object as EVE writes it: `{name: value}`.
     fn to_extra(&self) -> Box<serde_json::Map<String, serde_json::Value>> {
-        let (name, v) = match self {
-            AppObject::Http(h) => ("http", stormwatch_proto::http::logger::event_json(h)),
-            AppObject::Dns(d) => ("dns", stormwatch_proto::dns::logger::event_json(d)),
-            AppObject::Json(n, v) => (*n, v.clone()),
-        };
-        let mut m = serde_json::Map::new();
-        m.insert(name.to_string(), v);
-        Box::new(m)
+        match self {
+            AppObject::Http(h) => http_extra(h),
+            AppObject::Dns(d) => dns_extra(d),
+            AppObject::Json(n, v) => extra_of(n, v.clone()),
+        }
     }
+}
+
+/// `{name: value}`, the members an alert's application object adds.
+fn extra_of(name: &str, v: serde_json::Value) -> Box<serde_json::Map<String, serde_json::Value>> {
+    let mut m = serde_json::Map::new();
+    m.insert(name.to_string(), v);
+    Box::new(m)
+}
+
+fn http_extra(h: &stormwatch_model::HttpEvent) -> Box<serde_json::Map<String, serde_json::Value>> {
+    extra_of("http", stormwatch_proto::http::logger::event_json(h))
+}
+
+fn dns_extra(d: &stormwatch_model::DnsEvent) -> Box<serde_json::Map<String, serde_json::Value>> {
+    extra_of("dns", stormwatch_proto::dns::logger::event_json(d))
 }
 
 /// Transaction alerts of one flow waiting for a packet of their data's
@@ -385,8 +397,8 @@ impl ProtoSink for ProtoOut<'_> {
             && !self.unpatched.is_empty()
         {
             let extra = match &ev {
-                AppEvent::Http(h) => Some(AppObject::Http(h.clone()).to_extra()),
-                AppEvent::Dns(d) => Some(AppObject::Dns(d.clone()).to_extra()),
+                AppEvent::Http(h) => Some(http_extra(h)),
+                AppEvent::Dns(d) => Some(dns_extra(d)),
                 _ => self.extra(),
             };
             for i in std::mem::take(&mut self.unpatched) {
