@@ -17,7 +17,10 @@
 //! every second byte instead of every byte). A probe loads four bytes, keeps
 //! the gram's, folds case loosely (`| 0x20`), hashes and tests one bit; four
 //! probes share one branch. A set bit is confirmed by an exact gram table and
-//! a comparison of the whole key.
+//! a comparison of the whole key. Where the CPU has AVX-512 VBMI, the probes
+//! run sixteen at a time ([`stormwatch_simd::GramProbe`]: one byte permute
+//! picks the sixteen grams, one gather reads their table words) while 128
+//! bytes remain, and the scalar blocks take the rest.
 //!
 //! Keys of 2 or 3 bytes are searched one by one with `memchr` on their rarest
 //! byte when there are few, else with an exact byte-pair table probed at every
@@ -38,7 +41,7 @@
 
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use stormwatch_simd::{CaselessTeddy, Kernel};
+use stormwatch_simd::{CaselessTeddy, GramProbe, Kernel};
 
 /// ASCII case folding table.
 const LOWER: [u8; 256] = {
@@ -174,6 +177,9 @@ struct GramFilter {
     bits: Box<[u64; TABLE_WORDS]>,
     /// Exactly folded gram → the keys holding it there (see [`GramIndex`]).
     grams: GramIndex,
+    /// The same probes sixteen at a time, where the CPU has AVX-512 VBMI
+    /// (see [`stormwatch_simd::GramProbe`]).
+    probe: Option<GramProbe>,
 }
 
 /// The entries of a [`GramFilter`] by gram: one flat array sorted by a hash
@@ -312,6 +318,13 @@ impl GramFilter {
             hmask: (1usize << tbits) - 1,
             bits: Box::new([0u64; TABLE_WORDS]),
             grams: GramIndex::default(),
+            probe: GramProbe::new(
+                stride,
+                gram,
+                HASH_MUL,
+                32 - MAX_TABLE_BITS,
+                u32::try_from((1usize << tbits) - 1).unwrap_or(u32::MAX),
+            ),
         };
         let mut entries = Vec::new();
         let w = stride + gram - 1;
@@ -388,29 +401,44 @@ impl GramFilter {
     }
 
     fn scan(&self, keys: &[Vec<u8>], hay: &[u8], found: &mut Found<'_>) {
+        // Sixteen probes a step while 128 bytes remain, then blocks of four.
+        let from = match &self.probe {
+            Some(p) => p.scan(&self.bits[..], hay, &mut |at| {
+                self.confirm(keys, hay, at, load4(hay, at), found);
+            }),
+            None => 0,
+        };
+        self.scan_rest(keys, hay, from, found);
+    }
+
+    /// [`GramFilter::scan`] from `from` (a multiple of the stride) on,
+    /// without the SIMD prober.
+    fn scan_rest(&self, keys: &[Vec<u8>], hay: &[u8], from: usize, found: &mut Found<'_>) {
         let mut i = match (self.stride, self.gram, self.full()) {
-            (1, 4, _) => self.scan_blocks::<1, 4, false>(keys, hay, found),
-            (2, 4, _) => self.scan_blocks::<2, 4, false>(keys, hay, found),
-            (3, 4, true) => self.scan_blocks::<3, 4, true>(keys, hay, found),
-            (3, 4, false) => self.scan_blocks::<3, 4, false>(keys, hay, found),
-            (4, 4, true) => self.scan_blocks::<4, 4, true>(keys, hay, found),
-            (4, 4, false) => self.scan_blocks::<4, 4, false>(keys, hay, found),
-            (5, 4, true) => self.scan_blocks::<5, 4, true>(keys, hay, found),
-            (5, 4, false) => self.scan_blocks::<5, 4, false>(keys, hay, found),
-            (6, 4, true) => self.scan_blocks::<6, 4, true>(keys, hay, found),
-            (6, 4, false) => self.scan_blocks::<6, 4, false>(keys, hay, found),
-            (7, 4, true) => self.scan_blocks::<7, 4, true>(keys, hay, found),
-            (7, 4, false) => self.scan_blocks::<7, 4, false>(keys, hay, found),
-            (8, 4, true) => self.scan_blocks::<8, 4, true>(keys, hay, found),
-            (8, 4, false) => self.scan_blocks::<8, 4, false>(keys, hay, found),
-            (_, 4, true) => self.scan_blocks::<WIDEST_STRIDE, 4, true>(keys, hay, found),
-            (_, 4, false) => self.scan_blocks::<WIDEST_STRIDE, 4, false>(keys, hay, found),
-            (1, _, _) => self.scan_blocks::<1, 3, false>(keys, hay, found),
-            (2, _, _) => self.scan_blocks::<2, 3, false>(keys, hay, found),
-            (3, _, true) => self.scan_blocks::<3, 3, true>(keys, hay, found),
-            (3, _, false) => self.scan_blocks::<3, 3, false>(keys, hay, found),
-            (4, _, _) => self.scan_blocks::<4, 3, false>(keys, hay, found),
-            (_, _, _) => self.scan_blocks::<5, 3, false>(keys, hay, found),
+            (1, 4, _) => self.scan_blocks_from::<1, 4, false>(keys, hay, from, found),
+            (2, 4, _) => self.scan_blocks_from::<2, 4, false>(keys, hay, from, found),
+            (3, 4, true) => self.scan_blocks_from::<3, 4, true>(keys, hay, from, found),
+            (3, 4, false) => self.scan_blocks_from::<3, 4, false>(keys, hay, from, found),
+            (4, 4, true) => self.scan_blocks_from::<4, 4, true>(keys, hay, from, found),
+            (4, 4, false) => self.scan_blocks_from::<4, 4, false>(keys, hay, from, found),
+            (5, 4, true) => self.scan_blocks_from::<5, 4, true>(keys, hay, from, found),
+            (5, 4, false) => self.scan_blocks_from::<5, 4, false>(keys, hay, from, found),
+            (6, 4, true) => self.scan_blocks_from::<6, 4, true>(keys, hay, from, found),
+            (6, 4, false) => self.scan_blocks_from::<6, 4, false>(keys, hay, from, found),
+            (7, 4, true) => self.scan_blocks_from::<7, 4, true>(keys, hay, from, found),
+            (7, 4, false) => self.scan_blocks_from::<7, 4, false>(keys, hay, from, found),
+            (8, 4, true) => self.scan_blocks_from::<8, 4, true>(keys, hay, from, found),
+            (8, 4, false) => self.scan_blocks_from::<8, 4, false>(keys, hay, from, found),
+            (_, 4, true) => self.scan_blocks_from::<WIDEST_STRIDE, 4, true>(keys, hay, from, found),
+            (_, 4, false) => {
+                self.scan_blocks_from::<WIDEST_STRIDE, 4, false>(keys, hay, from, found)
+            }
+            (1, _, _) => self.scan_blocks_from::<1, 3, false>(keys, hay, from, found),
+            (2, _, _) => self.scan_blocks_from::<2, 3, false>(keys, hay, from, found),
+            (3, _, true) => self.scan_blocks_from::<3, 3, true>(keys, hay, from, found),
+            (3, _, false) => self.scan_blocks_from::<3, 3, false>(keys, hay, from, found),
+            (4, _, _) => self.scan_blocks_from::<4, 3, false>(keys, hay, from, found),
+            (_, _, _) => self.scan_blocks_from::<5, 3, false>(keys, hay, from, found),
         };
         let g = self.gram;
         let s = self.stride.max(1);
@@ -423,20 +451,22 @@ impl GramFilter {
         }
     }
 
-    /// Probes positions 0, S, 2S, … (grams of `G` bytes) in blocks of four
-    /// (one 24-byte window per block, so the loads need no bounds checks);
+    /// Probes positions `from`, `from + S`, … (grams of `G` bytes; `from` a
+    /// multiple of `S`) in blocks of four (one 32-byte window per block, so
+    /// the loads need no bounds checks);
     /// returns the first position not probed. A block with a set bit is
     /// re-tested apart ([`GramFilter::block_hit`]), so the loop keeps no
     /// gram or word alive past its test.
     #[inline(always)]
-    fn scan_blocks<const S: usize, const G: usize, const FULL: bool>(
+    fn scan_blocks_from<const S: usize, const G: usize, const FULL: bool>(
         &self,
         keys: &[Vec<u8>],
         hay: &[u8],
+        from: usize,
         found: &mut Found<'_>,
     ) -> usize {
         const { assert!(S >= 1 && 3 * S + 4 <= BLOCK) };
-        let mut i = 0;
+        let mut i = from;
         while let Some(w) = hay
             .get(i..i + BLOCK)
             .and_then(|w| <&[u8; BLOCK]>::try_from(w).ok())
@@ -2007,7 +2037,7 @@ mod tests {
                 let ids: Vec<u32> = (0..keys.len() as u32).collect();
                 let f = GramFilter::build(&keys, &ids, stride, gram);
                 for _ in 0..30 {
-                    let mut hay: Vec<u8> = (0..(rnd() % 300) as usize)
+                    let mut hay: Vec<u8> = (0..(rnd() % 700) as usize)
                         .map(|_| b"klmnop qrs"[(rnd() % 10) as usize])
                         .collect();
                     for _ in 0..(rnd() % 4) {
@@ -2020,9 +2050,52 @@ mod tests {
                     let mut found = Found::new(keys.len(), &mut report);
                     f.scan(&keys, &hay, &mut found);
                     got.sort_unstable();
-                    assert_eq!(got, naive(&keys, &hay), "stride {stride} gram {gram}");
+                    let want = naive(&keys, &hay);
+                    assert_eq!(got, want, "stride {stride} gram {gram}");
+                    // The scalar loop alone (the path of CPUs without
+                    // AVX-512 VBMI) finds the same.
+                    let mut got = Vec::new();
+                    let mut report = |i| got.push(i);
+                    let mut found = Found::new(keys.len(), &mut report);
+                    f.scan_rest(&keys, &hay, 0, &mut found);
+                    got.sort_unstable();
+                    assert_eq!(got, want, "scalar: stride {stride} gram {gram}");
                 }
             }
+        }
+    }
+
+    /// The SIMD prober, where the CPU has one, probes the positions the
+    /// scalar loop probes and reports those whose bit is set, in order, for
+    /// 3- and 4-byte grams, every stride and small and full tables.
+    #[test]
+    fn simd_probes_report_the_bits_the_scalar_probe_tests() {
+        let mut rnd = rng(0x6a7e_51d0);
+        let mut ran = 0;
+        for (n, len) in [(3usize, 12usize), (5000, 12)] {
+            let keys: Vec<Vec<u8>> = (0..n)
+                .map(|_| (0..len).map(|_| (rnd() & 0xff) as u8).collect())
+                .collect();
+            let ids: Vec<u32> = (0..n as u32).collect();
+            for stride in 1..=WIDEST_STRIDE {
+                for gram in [3, 4] {
+                    let f = GramFilter::build(&keys, &ids, stride, gram);
+                    let Some(p) = &f.probe else { continue };
+                    ran += 1;
+                    let hay: Vec<u8> = (0..2000).map(|_| (rnd() & 0xff) as u8).collect();
+                    let mut got = Vec::new();
+                    let end = p.scan(&f.bits[..], &hay, &mut |at| got.push(at));
+                    let want: Vec<usize> = (0..end)
+                        .step_by(stride)
+                        .filter(|&i| f.test(load_gram(&hay, i, gram)) != 0)
+                        .collect();
+                    assert_eq!(got, want, "stride {stride} gram {gram} keys {n}");
+                    assert!(end + 128 > hay.len(), "stopped at {end}");
+                }
+            }
+        }
+        if Kernel::best() == Kernel::Avx512Vbmi {
+            assert!(ran > 0);
         }
     }
 

@@ -38,6 +38,9 @@
 //! assert_eq!(got, vec![(0, 5), (1, 9)]);
 //! ```
 //!
+//! A second kernel, [`GramProbe`], runs the prefilter's sampled-gram probes
+//! sixteen positions at a time (AVX-512 VBMI and a gather; see its module).
+//!
 //! **Dispatch.** [`CaselessTeddy::new`] picks the fastest kernel the CPU
 //! runs ([`Kernel::best`], checked when the searcher is built) that holds
 //! the windows, else a scalar loop over the byte tables, with the same
@@ -57,6 +60,9 @@
 //! that takes it) or a 128-byte stack buffer holding the last bytes.
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+mod gram;
+pub use gram::GramProbe;
 
 /// Most windows one searcher holds (four per bucket, 32 buckets); the
 /// nibble kernel takes at most [`NIBBLE_WINDOWS`] (see [`Kernel::capacity`]).
