@@ -8,6 +8,7 @@ use std::hint::black_box;
 use stormwatch_simd::GramProbe;
 
 const MUL: u32 = 0x9E37_79B1;
+const MUL2: u32 = 0x85EB_CA77;
 const BITS: u32 = 18;
 
 fn rng(seed: u64) -> impl FnMut() -> u64 {
@@ -54,7 +55,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("scalar/stride{stride}"), |b| {
             b.iter(|| scalar(black_box(&table), black_box(&hay), stride))
         });
-        if let Some(p) = GramProbe::new(stride, 4, MUL, 32 - BITS, (1 << BITS) - 1) {
+        if let Some(p) = GramProbe::new(stride, 4, MUL, MUL2, 32 - BITS, (1 << BITS) - 1) {
             g.bench_function(format!("vbmi/stride{stride}"), |b| {
                 b.iter(|| {
                     let mut n = 0;
