@@ -26,6 +26,8 @@ const STEP_BYTES: usize = 128;
 pub struct GramProbe {
     /// `vpermi2b` indices: probe `k`'s bytes `k × stride .. + 4`.
     idx: [u8; 64],
+    /// Probe `k`'s offset in a step, `k × stride`.
+    offs: [u32; 16],
     /// Probes per step (16, fewer for strides whose sixteen probes would
     /// need more than [`STEP_BYTES`] bytes).
     lanes: usize,
@@ -62,7 +64,9 @@ impl GramProbe {
         }
         let lanes = ((STEP_BYTES - 4) / stride + 1).min(16);
         let mut idx = [0u8; 64];
+        let mut offs = [0u32; 16];
         for k in 0..lanes {
+            offs[k] = u32::try_from(k * stride).ok()?;
             for j in 0..4 {
                 // At most (lanes − 1) × stride + 3 ≤ 127: a 7-bit index.
                 idx[4 * k + j] = u8::try_from(k * stride + j).ok()?;
@@ -70,6 +74,7 @@ impl GramProbe {
         }
         Some(GramProbe {
             idx,
+            offs,
             lanes,
             stride,
             gram_mask: if gram == 4 { u32::MAX } else { 0x00ff_ffff },
@@ -84,9 +89,12 @@ impl GramProbe {
     /// step's [`STEP_BYTES`] fit, calling `hit` with each position whose
     /// bit of `table` is set, in order; returns the first position not
     /// probed (a multiple of `stride`). Probes nothing (returns 0) when
-    /// `table` holds fewer than `hmask + 1` bits.
+    /// `table` holds fewer than `hmask + 1` bits, or for a buffer of 4 GiB
+    /// or more. The kernel collects the positions (a `vpcompressd` per
+    /// step) and calls `hit` after every batch of them, so its loop has no
+    /// call and no branch per position.
     pub fn scan(&self, table: &[u64], hay: &[u8], hit: &mut dyn FnMut(usize)) -> usize {
-        if (table.len() as u64) * 64 <= u64::from(self.hmask) {
+        if (table.len() as u64) * 64 <= u64::from(self.hmask) || u32::try_from(hay.len()).is_err() {
             return 0;
         }
         #[cfg(target_arch = "x86_64")]
@@ -121,23 +129,33 @@ fn vbmi() -> bool {
     }
 }
 
+/// Positions a step adds at most; [`scan_vbmi`] hands them on in batches
+/// of up to [`BATCH`].
+const BATCH: usize = 256;
+
 /// [`GramProbe::scan`] with AVX-512 VBMI.
 ///
 /// # Safety
 /// The CPU must support `avx512f`, `avx512bw` and `avx512vbmi`; `table`
-/// must hold more than `p.hmask` bits.
+/// must hold more than `p.hmask` bits; `hay` must be shorter than 4 GiB.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline(never)]
 unsafe fn scan_vbmi(p: &GramProbe, table: &[u64], hay: &[u8], hit: &mut dyn FnMut(usize)) -> usize {
     use core::arch::x86_64::{
-        _mm_cvtsi32_si128, _mm512_and_si512, _mm512_loadu_si512, _mm512_mask_i32gather_epi32,
-        _mm512_mask_test_epi32_mask, _mm512_mullo_epi32, _mm512_or_si512, _mm512_permutex2var_epi8,
-        _mm512_set1_epi32, _mm512_setzero_si512, _mm512_srl_epi32, _mm512_srli_epi32,
-        _mm512_srlv_epi32,
+        _mm_cvtsi32_si128, _mm512_add_epi32, _mm512_and_si512, _mm512_loadu_si512,
+        _mm512_mask_i32gather_epi32, _mm512_mask_test_epi32_mask, _mm512_maskz_compress_epi32,
+        _mm512_mullo_epi32, _mm512_or_si512, _mm512_permutex2var_epi8, _mm512_set1_epi32,
+        _mm512_setzero_si512, _mm512_srl_epi32, _mm512_srli_epi32, _mm512_srlv_epi32,
+        _mm512_storeu_si512,
     };
-    // SAFETY: reads the 64 index bytes.
-    let idx = unsafe { _mm512_loadu_si512(p.idx.as_ptr().cast()) };
+    // SAFETY: reads the 64 index bytes and the sixteen offsets.
+    let (idx, offs) = unsafe {
+        (
+            _mm512_loadu_si512(p.idx.as_ptr().cast()),
+            _mm512_loadu_si512(p.offs.as_ptr().cast()),
+        )
+    };
     let fold = _mm512_set1_epi32(0x2020_2020);
     let gmask = _mm512_set1_epi32(p.gram_mask as i32);
     let mul = _mm512_set1_epi32(p.mul as i32);
@@ -153,6 +171,9 @@ unsafe fn scan_vbmi(p: &GramProbe, table: &[u64], hay: &[u8], hit: &mut dyn FnMu
     };
     let words = table.as_ptr().cast::<i32>();
     let advance = p.lanes * p.stride;
+    // Positions found (each step stores sixteen, keeps those of its hits).
+    let mut found = [0u32; BATCH + 16];
+    let mut n = 0;
     let mut i = 0;
     while hay.len().saturating_sub(i) >= STEP_BYTES {
         let base = hay.as_ptr().wrapping_add(i);
@@ -183,15 +204,32 @@ unsafe fn scan_vbmi(p: &GramProbe, table: &[u64], hay: &[u8], hit: &mut dyn FnMu
             ),
             one,
         );
-        let mut m = u32::from(m);
-        while m != 0 {
-            let k = m.trailing_zeros() as usize;
-            hit(i + k * p.stride);
-            m &= m - 1;
+        // `i` < 4 GiB (the caller checked the length).
+        let at = _mm512_add_epi32(offs, _mm512_set1_epi32(i as i32));
+        // SAFETY: `n ≤ BATCH − 16` here, so the sixteen words fit.
+        unsafe {
+            _mm512_storeu_si512(
+                found.as_mut_ptr().wrapping_add(n).cast(),
+                _mm512_maskz_compress_epi32(m, at),
+            );
+        }
+        n += m.count_ones() as usize;
+        if n > BATCH - 16 {
+            flush(&found[..n], hit);
+            n = 0;
         }
         i += advance;
     }
+    flush(found.get(..n).unwrap_or(&[]), hit);
     i
+}
+
+/// Hands the positions of a batch on.
+#[inline(never)]
+fn flush(found: &[u32], hit: &mut dyn FnMut(usize)) {
+    for &at in found {
+        hit(at as usize);
+    }
 }
 
 #[cfg(test)]
