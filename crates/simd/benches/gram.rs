@@ -3,6 +3,9 @@
 //! 1.5 % set (the prefilter's big groups), at the gram strides it uses.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::rng;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use stormwatch_simd::GramProbe;
@@ -10,16 +13,6 @@ use stormwatch_simd::GramProbe;
 const MUL: u32 = 0x9E37_79B1;
 const MUL2: u32 = 0x85EB_CA77;
 const BITS: u32 = 18;
-
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
 
 /// The scalar probes, four to a branch (as the prefilter's loop).
 fn scalar(table: &[u64], hay: &[u8], stride: usize) -> usize {

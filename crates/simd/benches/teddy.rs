@@ -5,18 +5,11 @@
 //! are verified at about the rate real HTML bodies give.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::rng;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use stormwatch_simd::{CaselessTeddy, Kernel};
-
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
 
 /// About `n` bytes of markup-like text.
 fn text(n: usize) -> Vec<u8> {

@@ -235,19 +235,10 @@ fn flush(found: &[u32], hit: &mut dyn FnMut(usize)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::rng;
 
     const MUL: u32 = 0x9E37_79B1;
     const MUL2: u32 = 0x85EB_CA77;
-
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut s = seed | 1;
-        move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        }
-    }
 
     /// The scalar probes the kernel must agree with.
     fn scalar(p: &GramProbe, table: &[u64], hay: &[u8], upto: usize) -> Vec<usize> {

@@ -831,7 +831,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
+    /// A xorshift generator of repeatable inputs (the kernels' tests share it).
+    pub(crate) fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed | 1;
         move || {
             x ^= x << 13;
