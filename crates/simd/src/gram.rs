@@ -1,7 +1,7 @@
 //! Sixteen probes of a sampled-gram bit table at a time (the rule
 //! prefilter's gram pass; see `stormwatch-rules`' `prefilter` module).
 //!
-//! The pass tests, at every `stride`-th position of a buffer, one bit of a
+//! The pass tests, at every `stride`-th position of a buffer, a bit of a
 //! table: the bit of the hash of the 4 bytes there (3 for 3-byte grams),
 //! folded loosely (`| 0x20` per byte). The scalar loop costs about ten
 //! instructions per probe. The AVX-512 VBMI kernel here takes sixteen
@@ -9,7 +9,9 @@
 //! 128 loaded ones, then a fold, a multiply, a shift, and one `vpgatherdd`
 //! read the sixteen table words (the table's `u64` words seen as twice as
 //! many little-endian `u32` words: bit `h` lives in word `h >> 5` at bit
-//! `h & 31`), a variable shift and a test give the probes whose bit is set.
+//! `h & 31`); variable shifts test two bits of each word (the second from
+//! a second multiply, [`GramProbe::new`]), and a `vpcompressd` keeps the
+//! positions of the probes with both set.
 //!
 //! **Soundness.** As for the crate's other kernels: the `unsafe` step runs
 //! only when [`GramProbe::new`] found the CPU features, each step reads
@@ -129,8 +131,8 @@ fn vbmi() -> bool {
     }
 }
 
-/// Positions a step adds at most; [`scan_vbmi`] hands them on in batches
-/// of up to [`BATCH`].
+/// Positions [`scan_vbmi`] collects before handing them on (a step adds at
+/// most sixteen).
 const BATCH: usize = 256;
 
 /// [`GramProbe::scan`] with AVX-512 VBMI.
