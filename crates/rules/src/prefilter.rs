@@ -315,6 +315,19 @@ impl GramEntry {
 
 impl GramFilter {
     fn build(keys: &[Vec<u8>], ids: &[u32], stride: usize, gram: usize) -> GramFilter {
+        Self::build_with(keys, ids, stride, gram, true)
+    }
+
+    /// [`GramFilter::build`]; `simd` false: without the SIMD prober (one
+    /// bit per gram), as on CPUs without AVX-512 VBMI (tests of that path on
+    /// any CPU).
+    fn build_with(
+        keys: &[Vec<u8>],
+        ids: &[u32],
+        stride: usize,
+        gram: usize,
+        simd: bool,
+    ) -> GramFilter {
         let entries = ids.len().saturating_mul(stride).max(1);
         // About 64 bits per entry (≈ 1.5 % of the bits set, so few false
         // confirms), between 4 Ki and 256 Ki bits.
@@ -334,7 +347,8 @@ impl GramFilter {
                 HASH_MUL2,
                 32 - MAX_TABLE_BITS,
                 u32::try_from((1usize << tbits) - 1).unwrap_or(u32::MAX),
-            ),
+            )
+            .filter(|_| simd),
         };
         let mut entries = Vec::new();
         let w = stride + gram - 1;
@@ -2054,6 +2068,8 @@ mod tests {
                     .collect();
                 let ids: Vec<u32> = (0..keys.len() as u32).collect();
                 let f = GramFilter::build(&keys, &ids, stride, gram);
+                let portable = GramFilter::build_with(&keys, &ids, stride, gram, false);
+                assert!(portable.probe.is_none());
                 for _ in 0..30 {
                     let mut hay: Vec<u8> = (0..(rnd() % 700) as usize)
                         .map(|_| b"klmnop qrs"[(rnd() % 10) as usize])
@@ -2079,6 +2095,13 @@ mod tests {
                     f.scan_rest(&keys, &hay, 0, &mut found);
                     got.sort_unstable();
                     assert_eq!(got, want, "scalar: stride {stride} gram {gram}");
+                    // And the filter CPUs without it build (one bit per gram).
+                    let mut got = Vec::new();
+                    let mut report = |i| got.push(i);
+                    let mut found = Found::new(keys.len(), &mut report);
+                    portable.scan(&keys, &hay, &mut found);
+                    got.sort_unstable();
+                    assert_eq!(got, want, "portable: stride {stride} gram {gram}");
                 }
             }
         }
@@ -2131,6 +2154,7 @@ mod tests {
             let ids: Vec<u32> = (0..n as u32).collect();
             for gram in [3, 4] {
                 let f = GramFilter::build(&keys, &ids, 2, gram);
+                let portable = GramFilter::build_with(&keys, &ids, 2, gram, false);
                 let mut set = 0;
                 for _ in 0..20_000 {
                     let x = rnd() as u32;
@@ -2145,6 +2169,11 @@ mod tests {
                         (_, false) => f.test_g::<3, false>(x),
                     };
                     assert_eq!(got, want, "gram {gram} keys {n} x {x:#x}");
+                    // Without the prober, the general probe tests that bit alone.
+                    assert_eq!(portable.test(x & portable.mask), {
+                        let (h, _) = portable.hash(x & portable.mask);
+                        (portable.bits[(h >> 6) & (TABLE_WORDS - 1)] >> (h & 63)) & 1
+                    });
                     set += got;
                 }
                 // The big tables answer "maybe" for some random grams.
