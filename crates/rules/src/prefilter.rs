@@ -7,11 +7,12 @@
 //! Matching is ASCII case-insensitive; the full rule evaluation checks case.
 //!
 //! **Sampled grams.** With `s` = the group's stride and `g` its gram length,
-//! every key of `n ≥ s+g−1` bytes puts the `s` `g`-byte grams of its rarest
-//! `s+g−1`-byte window into a hashed bit table. An occurrence of that window
-//! covers `s` consecutive gram positions, exactly one of which is a multiple
-//! of `s`, so probing only every `s`-th position of the buffer finds every
-//! key. When all keys have 8 bytes or more the grams have 4 bytes and the
+//! every key of `n ≥ s+g−1` bytes puts `s` of its `g`-byte grams into a
+//! hashed bit table: for each residue `r` modulo `s`, its rarest gram at an
+//! offset `≡ r`. Probing every `s`-th position of the buffer probes, in an
+//! occurrence of the key, all its gram offsets of one residue (which one
+//! depends on where the key starts), so one of them is in the table and
+//! every key is found. When all keys have 8 bytes or more the grams have 4 bytes and the
 //! stride is 5 (one probe per five bytes); otherwise the grams have 3 bytes
 //! and the stride is `shortest key − 2` (a group with a 4-byte key probes
 //! every second byte instead of every byte). A probe loads four bytes, keeps
@@ -111,12 +112,12 @@ const _: () = assert!(3 * WIDEST_STRIDE + 4 <= BLOCK);
 /// cost (about one common byte; see [`shared_window_cost`]).
 const SHARED_GRAM_COST: u32 = 8;
 
-/// Cost of a key window whose grams `others` other keys of the group hold
-/// (counted once per gram and key): [`window_cost`] plus
+/// Cost of a key window (or gram) whose grams `others` other keys of the
+/// group hold (counted once per gram and key): [`window_cost`] plus
 /// [`SHARED_GRAM_COST`] each. Keys that share text, such as ET's many
-/// `User-Agent` strings with the same start, then take their gram windows
-/// (and long keys their searched windows) from where they differ, so a probe
-/// in the shared text does not confirm, or make candidates of, each of them.
+/// `User-Agent` strings with the same start, then take their grams (and long
+/// keys their searched windows) from where they differ, so a probe in the
+/// shared text does not confirm, or make candidates of, each of them.
 fn shared_window_cost(w: &[u8], others: u32) -> u32 {
     window_cost(w).saturating_add(others.saturating_mul(SHARED_GRAM_COST))
 }
@@ -328,6 +329,11 @@ impl GramFilter {
         gram: usize,
         simd: bool,
     ) -> GramFilter {
+        // The widest strides the scalar probes have (a table built for a
+        // narrower stride than asked for is still complete: its keys need
+        // fewer bytes). They must probe at the table's stride exactly: each
+        // key has one gram per residue of it.
+        let stride = stride.clamp(1, if gram == 4 { WIDEST_STRIDE } else { MAX_STRIDE });
         let entries = ids.len().saturating_mul(stride).max(1);
         // About 64 bits per entry (≈ 1.5 % of the bits set, so few false
         // confirms), between 4 Ki and 256 Ki bits.
@@ -363,18 +369,17 @@ impl GramFilter {
             if k.len() < w {
                 continue;
             }
-            let mut best = (u32::MAX, 0usize);
-            for a in 0..=k.len() - w {
-                let shared: u32 = (0..stride)
-                    .map(|j| held.get(&folded(k, a + j)).copied().unwrap_or(0))
-                    .sum();
-                let c = shared_window_cost(&k[a..a + w], shared);
-                if c < best.0 {
-                    best = (c, a);
-                }
-            }
-            for j in 0..stride {
-                let o = best.1 + j;
+            // One gram per residue of the stride: a probe lands on every
+            // `stride`-th offset of an occurrence, all of one residue, so
+            // each residue needs one gram of the table; each takes its
+            // rarest offset (see `shared_window_cost`).
+            for r in 0..stride {
+                let Some(o) = (r..=k.len() - gram).step_by(stride).min_by_key(|&o| {
+                    let shared = held.get(&folded(k, o)).copied().unwrap_or(0);
+                    shared_window_cost(&k[o..o + gram], shared)
+                }) else {
+                    continue;
+                };
                 let g = load_gram(k, o, gram);
                 let (h, h2) = f.hash(g);
                 let second = if f.probe.is_some() { 1 << (h2 & 63) } else { 0 };
@@ -470,7 +475,7 @@ impl GramFilter {
             (3, _, true) => self.scan_blocks_from::<3, 3, true>(keys, hay, from, found),
             (3, _, false) => self.scan_blocks_from::<3, 3, false>(keys, hay, from, found),
             (4, _, _) => self.scan_blocks_from::<4, 3, false>(keys, hay, from, found),
-            (_, _, _) => self.scan_blocks_from::<5, 3, false>(keys, hay, from, found),
+            (_, _, _) => self.scan_blocks_from::<MAX_STRIDE, 3, false>(keys, hay, from, found),
         };
         let g = self.gram;
         let s = self.stride.max(1);
@@ -2107,6 +2112,58 @@ mod tests {
         }
     }
 
+    /// Keys much longer than the stride (one gram per residue, taken from
+    /// anywhere in the key) are found at every alignment, by the full pass,
+    /// the scalar loop alone and the portable filter.
+    #[test]
+    fn long_keys_are_found_at_every_alignment() {
+        let mut rnd = rng(0x1e5d_0e11);
+        for stride in 1..=WIDEST_STRIDE {
+            for gram in [3, 4] {
+                let keys: Vec<Vec<u8>> = (0..24)
+                    .map(|i| {
+                        (0..stride + gram + 8 + i)
+                            .map(|_| b"abcdefgh<>\x00\xff"[(rnd() % 12) as usize])
+                            .collect()
+                    })
+                    .collect();
+                let ids: Vec<u32> = (0..keys.len() as u32).collect();
+                let f = GramFilter::build(&keys, &ids, stride, gram);
+                let portable = GramFilter::build_with(&keys, &ids, stride, gram, false);
+                for (k, key) in keys.iter().enumerate() {
+                    for pad in [
+                        0, 1, 2, 3, 5, 8, 13, 150, 151, 152, 153, 154, 155, 156, 157, 158,
+                    ] {
+                        let mut hay = vec![b' '; pad];
+                        hay.extend_from_slice(key);
+                        hay.extend_from_slice(&[b' '; 200]);
+                        let want = naive(&keys, &hay);
+                        assert!(want.contains(&(k as u32)));
+                        for (path, filter, rest) in [
+                            ("full", &f, false),
+                            ("scalar", &f, true),
+                            ("portable", &portable, false),
+                        ] {
+                            let mut got = Vec::new();
+                            let mut report = |i| got.push(i);
+                            let mut found = Found::new(keys.len(), &mut report);
+                            if rest {
+                                filter.scan_rest(&keys, &hay, 0, &mut found);
+                            } else {
+                                filter.scan(&keys, &hay, &mut found);
+                            }
+                            got.sort_unstable();
+                            assert_eq!(
+                                got, want,
+                                "{path}: stride {stride} gram {gram} key {k} pad {pad}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The SIMD prober, where the CPU has one, probes the positions the
     /// scalar loop probes and reports those whose bit is set, in order, for
     /// 3- and 4-byte grams, every stride and small and full tables.
@@ -2127,8 +2184,9 @@ mod tests {
                     let hay: Vec<u8> = (0..2000).map(|_| (rnd() & 0xff) as u8).collect();
                     let mut got = Vec::new();
                     let end = p.scan(&f.bits[..], &hay, &mut |at| got.push(at));
+                    // (A 3-byte gram's stride is at most `MAX_STRIDE`.)
                     let want: Vec<usize> = (0..end)
-                        .step_by(stride)
+                        .step_by(f.stride)
                         .filter(|&i| f.test(load_gram(&hay, i, gram)) != 0)
                         .collect();
                     assert_eq!(got, want, "stride {stride} gram {gram} keys {n}");
