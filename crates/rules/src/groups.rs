@@ -244,6 +244,11 @@ impl Engine {
         !self.indexed.is_empty()
     }
 
+    /// The keyless rules indexed by address (with repeats).
+    pub(crate) fn indexed_rules(&self) -> impl Iterator<Item = u32> + '_ {
+        self.indexed.rules()
+    }
+
     /// Appends the keyless rules naming `src` or `dst` (see [`AddrIndex`]).
     pub(crate) fn indexed_candidates(&self, src: IpAddr, dst: IpAddr, out: &mut Vec<u32>) {
         self.indexed.candidates(src, dst, out);
@@ -420,15 +425,38 @@ impl AddrIndex {
         self.plain.is_empty() && self.lists.iter().all(Vec::is_empty)
     }
 
+    /// Every rule held (with repeats).
+    pub(crate) fn rules(&self) -> impl Iterator<Item = u32> + '_ {
+        self.plain
+            .iter()
+            .chain(self.lists.iter().flatten())
+            .copied()
+    }
+
+    /// True when some rule may match a packet from `src` to `dst`
+    /// ([`AddrIndex::candidates`] would add one).
+    pub(crate) fn any(&self, src: IpAddr, dst: IpAddr) -> bool {
+        !self.plain.is_empty() || self.lookups(src, dst).any(|l| !l.is_empty())
+    }
+
     /// Appends the rules that may match a packet from `src` to `dst`.
     pub(crate) fn candidates(&self, src: IpAddr, dst: IpAddr, out: &mut Vec<u32>) {
         out.extend_from_slice(&self.plain);
-        for (k, addrs) in [
+        for l in self.lookups(src, dst) {
+            out.extend_from_slice(l);
+        }
+    }
+
+    /// The rule lists the indexes give `src` and `dst`.
+    fn lookups(&self, src: IpAddr, dst: IpAddr) -> impl Iterator<Item = &[u32]> + '_ {
+        [
             (IxKey::Src, [Some(src), None]),
             (IxKey::Dst, [Some(dst), None]),
             (IxKey::Either, [Some(src), Some(dst)]),
-        ] {
-            for a in addrs.into_iter().flatten() {
+        ]
+        .into_iter()
+        .flat_map(move |(k, addrs)| {
+            addrs.into_iter().flatten().filter_map(move |a| {
                 let id = match a {
                     IpAddr::V4(v) => self.v4[k as usize].get(u32::from(v)),
                     IpAddr::V6(v) => match v.to_ipv4_mapped() {
@@ -436,11 +464,10 @@ impl AddrIndex {
                         None => self.v6[k as usize].get(u128::from(v)),
                     },
                 };
-                if let Some(l) = id.and_then(|i| self.lists.get(i as usize)) {
-                    out.extend_from_slice(l);
-                }
-            }
-        }
+                id.and_then(|i| self.lists.get(i as usize))
+                    .map(Vec::as_slice)
+            })
+        })
     }
 }
 

@@ -491,11 +491,21 @@ impl ProtoEngines {
     }
 
     fn get(&self, proto: u8) -> &Engine {
-        match proto {
-            6 => &self.tcp,
-            17 => &self.udp,
-            1 | 58 => &self.icmp,
+        match Self::slot(proto) {
+            0 => &self.tcp,
+            1 => &self.udp,
+            2 => &self.icmp,
             _ => &self.other,
+        }
+    }
+
+    /// The position of transport `proto`'s engine in [`ProtoEngines::all`].
+    fn slot(proto: u8) -> usize {
+        match proto {
+            6 => 0,
+            17 => 1,
+            1 | 58 => 2,
+            _ => 3,
         }
     }
 
@@ -529,6 +539,9 @@ pub struct RuleSet {
     pkt_dsize: Vec<ProtoEngines>,
     /// Some packet engine indexes keyless rules by address.
     pkt_indexed: bool,
+    /// The rules all packet engines index by address, by transport (in the
+    /// order of [`ProtoEngines::all`]), for [`RuleSet::pkt_index_hits`].
+    pkt_index_union: [AddrIndex; 4],
     /// Per rule: the packet facts it needs, packed ([`PktPre`]).
     pre: Vec<PktPre>,
     stream: Engine,
@@ -779,6 +792,7 @@ impl RuleSet {
             pkt_fallback: ProtoEngines::default(),
             pkt_dsize: Vec::new(),
             pkt_indexed: false,
+            pkt_index_union: Default::default(),
             pre: Vec::new(),
             stream: Engine::default(),
             tx_by_buf: BTreeMap::new(),
@@ -901,10 +915,25 @@ impl RuleSet {
         self.pkt_only = pkt_only_e;
         self.pkt_fallback = pkt_fallback_e;
         self.pkt_dsize = pkt_dsize_e;
-        self.pkt_indexed = std::iter::once(&self.pkt_only)
-            .chain(std::iter::once(&self.pkt_fallback))
-            .chain(&self.pkt_dsize)
-            .any(|pe| pe.all().iter().any(|(_, e)| e.is_indexed()));
+        // One index per transport over every packet engine's indexed rules:
+        // a new flow direction asks it once instead of each engine's.
+        let engines = || {
+            std::iter::once(&self.pkt_only)
+                .chain(std::iter::once(&self.pkt_fallback))
+                .chain(&self.pkt_dsize)
+        };
+        self.pkt_indexed = engines().any(|pe| pe.all().iter().any(|(_, e)| e.is_indexed()));
+        let mut union: [Vec<u32>; 4] = Default::default();
+        for pe in engines() {
+            for (u, (_, e)) in union.iter_mut().zip(pe.all()) {
+                u.extend(e.indexed_rules());
+            }
+        }
+        self.pkt_index_union = union.map(|mut u| {
+            u.sort_unstable();
+            u.dedup();
+            AddrIndex::build(rules, &u)
+        });
         self.pre = self.rules.iter().map(PktPre::of).collect();
         self.stream = stream_e;
         self.tx_by_buf = tx_by_buf;
@@ -1253,14 +1282,9 @@ impl RuleSet {
     /// one a packet uses depends on its length and stream tracking) names
     /// a rule for a packet from `src` to `dst` of transport `proto`.
     fn pkt_index_hits(&self, proto: u8, src: IpAddr, dst: IpAddr) -> bool {
-        let mut found = Vec::new();
-        for pe in std::iter::once(&self.pkt_only)
-            .chain(std::iter::once(&self.pkt_fallback))
-            .chain(&self.pkt_dsize)
-        {
-            pe.get(proto).indexed_candidates(src, dst, &mut found);
-        }
-        !found.is_empty()
+        self.pkt_index_union
+            .get(ProtoEngines::slot(proto))
+            .is_some_and(|ix| ix.any(src, dst))
     }
 
     /// Follows where a TLS / SSH flow turns encrypted (see [`crate::enc`]).
