@@ -194,7 +194,7 @@ impl<'a> Obj<'a> {
             if j > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, k.as_ref()).map_err(io::Error::other)?;
+            write_str(out, k)?;
             out.push(b':');
             v.write(out)?;
         }
@@ -222,7 +222,7 @@ impl<'a> Obj<'a> {
 impl Field<'_> {
     fn write(&self, out: &mut Vec<u8>) -> io::Result<()> {
         let r = match self {
-            Field::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()),
+            Field::Str(s) => return write_str(out, s),
             Field::U64(n) => serde_json::to_writer(&mut *out, n),
             Field::I64(n) => serde_json::to_writer(&mut *out, n),
             Field::Bool(b) => serde_json::to_writer(&mut *out, b),
@@ -287,6 +287,23 @@ fn name_head(n: &str) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// A JSON string, as `serde_json` writes it. Most (keys, names, URLs) need
+/// no escape: their bytes are copied at once instead of going through
+/// `serde_json`'s byte-by-byte escaper.
+fn write_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    // `serde_json` escapes `"`, `\\` and the control bytes below 0x20 only
+    // (not DEL, not non-ASCII).
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+    }
+}
+
 /// Dotted decimal, as `Ipv4Addr`'s `Display` writes it.
 fn write_ipv4(out: &mut Vec<u8>, o: [u8; 4]) {
     for (i, x) in o.into_iter().enumerate() {
@@ -312,6 +329,39 @@ mod tests {
         let mut b = Vec::new();
         o.write(&mut b).unwrap();
         String::from_utf8(b).unwrap()
+    }
+
+    /// Strings are written byte for byte as `serde_json` writes them, with
+    /// and without characters it escapes.
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut all = String::new();
+        for c in (0u32..0x300).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+            all.extend(char::from_u32(c));
+        }
+        let mut cases: Vec<String> = [
+            "",
+            "GET",
+            "/index.html?a=1&b=\"2\"",
+            "tab\there",
+            "back\\slash",
+            "\u{7f}del",
+            "müll ☃",
+            "\0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        cases.extend(all.chars().map(String::from));
+        cases.push(all);
+        for s in &cases {
+            let mut got = Vec::new();
+            write_str(&mut got, s).unwrap();
+            assert_eq!(got, serde_json::to_vec(s).unwrap(), "{s:?}");
+            let mut b = Vec::new();
+            Field::Str(Cow::Borrowed(s)).write(&mut b).unwrap();
+            assert_eq!(b, got, "{s:?}");
+        }
     }
 
     /// The same members given to a `Map` (insert / entry-or-insert) print
