@@ -61,7 +61,7 @@ impl GramProbe {
         if !(1..=31).contains(&stride) || !(3..=4).contains(&gram) || shift >= 32 {
             return None;
         }
-        if !vbmi() {
+        if !crate::Kernel::Avx512Vbmi.available() {
             return None;
         }
         let lanes = ((STEP_BYTES - 4) / stride + 1).min(16);
@@ -101,7 +101,7 @@ impl GramProbe {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            // SAFETY: a `GramProbe` exists only where `vbmi()` said the CPU
+            // SAFETY: a `GramProbe` exists only where `Kernel::available` said the CPU
             // has the features; the table holds every bit a probe reads.
             unsafe { scan_vbmi(self, table, hay, hit) }
         }
@@ -115,19 +115,6 @@ impl GramProbe {
     /// Probes per step.
     pub fn lanes(&self) -> usize {
         self.lanes
-    }
-}
-
-fn vbmi() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vbmi")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
