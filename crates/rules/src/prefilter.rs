@@ -1784,6 +1784,22 @@ mod tests {
             .collect()
     }
 
+    /// The keys a gram filter finds in `hay` (sorted): by its full pass,
+    /// or (`scalar_only`) by the scalar loop alone, what CPUs without
+    /// AVX-512 VBMI run.
+    fn gram_found(f: &GramFilter, keys: &[Vec<u8>], hay: &[u8], scalar_only: bool) -> Vec<u32> {
+        let mut got = Vec::new();
+        let mut report = |i| got.push(i);
+        let mut found = Found::new(keys.len(), &mut report);
+        if scalar_only {
+            f.scan_rest(keys, hay, 0, &mut found);
+        } else {
+            f.scan(keys, hay, &mut found);
+        }
+        got.sort_unstable();
+        got
+    }
+
     /// `k` with each letter upper-cased at random.
     fn random_case(k: &[u8], rnd: &mut impl FnMut() -> u64) -> Vec<u8> {
         k.iter()
@@ -2084,28 +2100,15 @@ mod tests {
                         let at = (rnd() % (hay.len() as u64 + 1)) as usize;
                         hay.splice(at..at, random_case(k, &mut rnd));
                     }
-                    let mut got = Vec::new();
-                    let mut report = |i| got.push(i);
-                    let mut found = Found::new(keys.len(), &mut report);
-                    f.scan(&keys, &hay, &mut found);
-                    got.sort_unstable();
                     let want = naive(&keys, &hay);
+                    let got = gram_found(&f, &keys, &hay, false);
                     assert_eq!(got, want, "stride {stride} gram {gram}");
-                    // The scalar loop alone (what CPUs without AVX-512
-                    // VBMI run; here over the prober's two-bit table, of
-                    // which it tests the first bit) finds the same.
-                    let mut got = Vec::new();
-                    let mut report = |i| got.push(i);
-                    let mut found = Found::new(keys.len(), &mut report);
-                    f.scan_rest(&keys, &hay, 0, &mut found);
-                    got.sort_unstable();
+                    // The scalar loop alone (here over the prober's two-bit
+                    // table, of which it tests the first bit) finds the same.
+                    let got = gram_found(&f, &keys, &hay, true);
                     assert_eq!(got, want, "scalar: stride {stride} gram {gram}");
                     // And the filter CPUs without it build (one bit per gram).
-                    let mut got = Vec::new();
-                    let mut report = |i| got.push(i);
-                    let mut found = Found::new(keys.len(), &mut report);
-                    portable.scan(&keys, &hay, &mut found);
-                    got.sort_unstable();
+                    let got = gram_found(&portable, &keys, &hay, false);
                     assert_eq!(got, want, "portable: stride {stride} gram {gram}");
                 }
             }
@@ -2144,15 +2147,7 @@ mod tests {
                             ("scalar", &f, true),
                             ("portable", &portable, false),
                         ] {
-                            let mut got = Vec::new();
-                            let mut report = |i| got.push(i);
-                            let mut found = Found::new(keys.len(), &mut report);
-                            if rest {
-                                filter.scan_rest(&keys, &hay, 0, &mut found);
-                            } else {
-                                filter.scan(&keys, &hay, &mut found);
-                            }
-                            got.sort_unstable();
+                            let got = gram_found(filter, &keys, &hay, rest);
                             assert_eq!(
                                 got, want,
                                 "{path}: stride {stride} gram {gram} key {k} pad {pad}"
