@@ -556,6 +556,8 @@ struct Stages {
     /// bit ids): stream anomalies that packet raises carry their names (EVE
     /// `metadata.flowbits`).
     flowbits_now: (FlowId, Vec<u32>),
+    /// The capture frames come from (see [`Engine::attach_capture`]).
+    capture: Option<stormwatch_flow::Backing>,
 }
 
 /// Most bytes of a flow-end release kept per direction for the EVE `payload` of
@@ -667,6 +669,7 @@ impl Stages {
             data: chunk.data,
             offset: chunk.offset,
             frame: &[],
+            backing: self.capture.as_ref(),
         };
         let before = rest.alerts.len();
         rs.match_stream(&input, &mut user.rules, &mut rest.alerts);
@@ -1188,6 +1191,7 @@ impl Engine {
                 on_ack: cfg.flow.delivery == Delivery::OnAck,
                 rst: false,
                 flowbits_now: (FlowId(0), Vec::new()),
+                capture: None,
             },
             last_tick_secs: i64::MIN,
             tick_from: i64::MAX,
@@ -1464,9 +1468,11 @@ impl Engine {
     /// Declares that the frames handed to [`Engine::process`] from now on are
     /// slices of `capture` (e.g. an `Arc<CaptureFile>`), unchanged while the
     /// engine lives: TCP reassembly then refers to delivered bytes it keeps for
-    /// retransmission checks instead of copying them. Optional; frames from
-    /// elsewhere are handled as before.
+    /// retransmission checks, and raw stream inspection to its window's
+    /// bytes, instead of copying them. Optional; frames from elsewhere are
+    /// handled as before.
     pub fn attach_capture(&mut self, capture: stormwatch_flow::Backing) {
+        self.stages.capture = Some(capture.clone());
         self.flows.add_backing(capture);
     }
 

@@ -11,12 +11,11 @@
 //! grow the list), are copied into a ring as before.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Bytes that outlive the packets handed to the table — in practice the whole
 /// capture file frames are read from. Only slices of the newest backing are
 /// referred to (frames come from the file being read).
-pub type Backing = Arc<dyn AsRef<[u8]> + Send + Sync>;
+pub use stormwatch_model::Backing;
 
 /// Pieces shorter than this are copied rather than referred to.
 const MIN_REF: usize = 64;
@@ -271,6 +270,7 @@ fn ring_differs(ring: &VecDeque<u8>, at: usize, new: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn backing(bytes: Vec<u8>) -> Backing {
         Arc::new(bytes)

@@ -134,6 +134,12 @@ impl Direction {
     }
 }
 
+/// Bytes that outlive the packets handed to the engine — in practice the
+/// memory map of the capture file frames are read from. Stages that keep
+/// delivered bytes (TCP reassembly's retransmission check, raw stream
+/// inspection's window) refer to slices of it by offset instead of copying.
+pub type Backing = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// In-order stream content handed from TCP reassembly to the protocol stage.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum StreamData<'a> {

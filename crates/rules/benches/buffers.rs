@@ -142,6 +142,7 @@ fn buffers(c: &mut Criterion) {
                         data: StreamData::Bytes(seg),
                         offset: off,
                         frame: &[],
+                        backing: None,
                     };
                     rs.match_stream(&s, &mut fs, &mut out);
                     off += seg.len() as u64;

@@ -146,6 +146,7 @@ fn run(rs: &RuleSet, convs: &[Conv], pkts: &[(usize, Direction, Vec<u8>)]) -> us
                 data: StreamData::Bytes(d.payload),
                 offset: 0,
                 frame: f,
+                backing: None,
             },
             fs,
             &mut out,

@@ -24,8 +24,8 @@ pub fn shared() -> Option<PathBuf> {
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use stormwatch_model::{
-    Alert, AppProto, BufferId, Direction, FlowId, FlowKey, IpProto, StreamData, Timestamp, TxField,
-    TxView,
+    Alert, AppProto, Backing, BufferId, Direction, FlowId, FlowKey, IpProto, StreamData, Timestamp,
+    TxField, TxView,
 };
 use stormwatch_rules::{
     FlowInfo, FlowState, PacketInput, RuleSet, RulesConfig, StreamInput, TxInput,
@@ -212,6 +212,28 @@ impl Flow {
 
     /// One stream chunk.
     pub fn chunk(&mut self, rs: &RuleSet, dir: Direction, data: StreamData<'_>) -> Vec<u32> {
+        self.chunk_with(rs, dir, data, None)
+    }
+
+    /// One stream chunk of bytes that may be a slice of `capture` (the window
+    /// then refers to them there).
+    pub fn chunk_in(
+        &mut self,
+        rs: &RuleSet,
+        dir: Direction,
+        data: &[u8],
+        capture: &Backing,
+    ) -> Vec<u32> {
+        self.chunk_with(rs, dir, StreamData::Bytes(data), Some(capture))
+    }
+
+    fn chunk_with(
+        &mut self,
+        rs: &RuleSet,
+        dir: Direction,
+        data: StreamData<'_>,
+        backing: Option<&Backing>,
+    ) -> Vec<u32> {
         let mut info = self.info;
         info.dir = dir;
         let ts = self.ts();
@@ -223,6 +245,7 @@ impl Flow {
                 data,
                 offset: 0,
                 frame: &[],
+                backing,
             },
             &mut self.fs,
             &mut self.alerts,

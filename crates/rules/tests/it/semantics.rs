@@ -2,7 +2,7 @@
 //! transactions built in the tests.
 
 use crate::common::*;
-use stormwatch_model::{AppProto, BufferId, Direction, StreamData, TxField};
+use stormwatch_model::{AppProto, Backing, BufferId, Direction, StreamData, TxField};
 use stormwatch_rules::{PacketInput, RuleSet, RulesConfig};
 use stormwatch_wire::{LinkType, decode_frame};
 
@@ -637,6 +637,110 @@ fn long_turn_keeps_exactly_the_last_window() {
         }
     }
     assert!(rs.counters().stream_window_slides > 0);
+}
+
+/// Stream bytes that lie in the capture are referred to by the turn instead
+/// of copied (until a rule is evaluated on it): the same alerts as copied
+/// bytes, however the turn is cut into chunks, whichever chunks come from
+/// elsewhere, and for the raw part of a transaction rule.
+#[test]
+fn stream_bytes_in_the_capture_match_as_copied_ones() {
+    let rs = rules(
+        r#"alert tcp any 80 -> any any (content:"HEAD"; content:"TAIL"; fast_pattern; distance:0; sid:1;)
+alert tcp any 80 -> any any (content:"boundary-key-xyz"; sid:2;)
+alert tcp any 80 -> any any (content:"ab"; depth:2; content:"yz"; distance:0; sid:3;)
+alert tcp any 80 -> any any (content:"early-part"; content:"late-marker"; fast_pattern; distance:0; sid:4;)
+alert tcp any 80 -> any any (content:"qqq"; pcre:"/qqq\d{4}z/"; sid:5;)
+alert tcp any 80 -> any any (flow:to_client,established; content:"200"; http_stat_code; content:"raw-word"; sid:6;)
+"#,
+    );
+    const W: usize = 16 * 1024;
+    let mut turn = vec![b'.'; 3 * W];
+    for (at, s) in [
+        (0, &b"ab"[..]),
+        (100, b"yz"),
+        (6000, b"early-part"),
+        // The rule's window reaches back to `early-part`, bytes no rule
+        // looked at when they came (if the chunk with `late-marker` ends
+        // less than 3 kB after it).
+        (6000 + W - 3100, b"late-marker"),
+        (20_000, b"boundary-key-xyz"),
+        (25_000, b"qqq1234z"),
+        (30_000, b"HEAD"),
+        (30_000 + W + 100, b"TAIL"),
+        (3 * W - 3000, b"HEAD"),
+        (3 * W - 2000, b"raw-word"),
+        (3 * W - 10, b"TAIL"),
+    ] {
+        turn[at..at + s.len()].copy_from_slice(s);
+    }
+    let capture: Backing = std::sync::Arc::new(turn.clone());
+    let status = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpStatCode, b"200");
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for seed in 0..24u64 {
+        // Chunk sizes: tiny (more chunks than a turn refers to), packet-like,
+        // or longer than the window.
+        let (lo, span) = match seed % 3 {
+            0 => (1, 8),
+            1 => (1, 3000),
+            _ => (1000, 20_000),
+        };
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        while at < turn.len() {
+            let n = (lo + next(span) as usize).min(turn.len() - at);
+            // One chunk in five comes from elsewhere (copied).
+            cuts.push((at, n, next(5) == 0));
+            at += n;
+        }
+        let run = |refer: bool| {
+            let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+            f.send(&rs, TS, b"GET / HTTP/1.0\r\n\r\n");
+            let mut got = Vec::new();
+            let turns =
+                |f: &mut Flow, got: &mut Vec<(usize, u32)>, cuts: &[(usize, usize, bool)]| {
+                    for (i, &(at, n, elsewhere)) in cuts.iter().enumerate() {
+                        let sids = if refer && !elsewhere {
+                            f.chunk_in(&rs, TC, &capture.as_ref().as_ref()[at..at + n], &capture)
+                        } else {
+                            let copy = turn[at..at + n].to_vec();
+                            f.chunk(&rs, TC, StreamData::Bytes(&copy))
+                        };
+                        got.extend(sids.into_iter().map(|s| (i, s)));
+                    }
+                };
+            turns(&mut f, &mut got, &cuts);
+            got.extend(f.tx(&rs, TC, &status).into_iter().map(|s| (usize::MAX, s)));
+            // A new turn of the same bytes.
+            f.send(&rs, TS, b"x");
+            turns(&mut f, &mut got, &cuts);
+            got
+        };
+        let copied = run(false);
+        let referred = run(true);
+        assert_eq!(referred, copied, "seed {seed}");
+        let mut sids: Vec<u32> = copied.iter().map(|x| x.1).collect();
+        sids.sort_unstable();
+        sids.dedup();
+        // Chunks longer than a window may leave `ab` (turn start) or
+        // `early-part` out of the one their second part is seen in.
+        if seed % 3 == 2 {
+            sids.retain(|s| ![3, 4].contains(s));
+        }
+        let want: &[u32] = if seed % 3 == 2 {
+            &[1, 2, 5, 6]
+        } else {
+            &[1, 2, 3, 4, 5, 6]
+        };
+        assert_eq!(sids, want, "seed {seed}");
+        assert_eq!(copied.iter().filter(|x| x.1 == 1).count(), 2, "seed {seed}");
+    }
 }
 
 #[test]
