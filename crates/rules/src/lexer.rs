@@ -4,17 +4,19 @@
 /// One logical rule: its text with continuations joined and the physical line
 /// it starts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct LogicalLine {
+pub(crate) struct LogicalLine<'a> {
     /// 1-based line of the first physical line.
     pub(crate) line: usize,
-    /// Joined text (continuation backslashes removed).
-    pub(crate) text: String,
+    /// Joined text (continuation backslashes removed); a rule on one line is
+    /// not copied (copying every rule's text was ≈ 4 MB of fresh memory of
+    /// loading all ET rules).
+    pub(crate) text: std::borrow::Cow<'a, str>,
     /// For each physical line after the first: (byte offset in `text` where it
     /// starts, its line number), so errors can point at the exact line.
     pub(crate) breaks: Vec<(usize, usize)>,
 }
 
-impl LogicalLine {
+impl LogicalLine<'_> {
     /// The physical line holding byte `off` of `text`.
     pub(crate) fn line_at(&self, off: usize) -> usize {
         let mut l = self.line;
@@ -31,9 +33,9 @@ impl LogicalLine {
 
 /// Splits a rule file into logical lines. Lines whose first non-blank
 /// character is `#` are comments; a line ending in `\` continues on the next.
-pub(crate) fn logical_lines(text: &str) -> Vec<LogicalLine> {
+pub(crate) fn logical_lines(text: &str) -> Vec<LogicalLine<'_>> {
     let mut out = Vec::new();
-    let mut cur: Option<LogicalLine> = None;
+    let mut cur: Option<LogicalLine<'_>> = None;
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.trim_end();
@@ -53,7 +55,7 @@ pub(crate) fn logical_lines(text: &str) -> Vec<LogicalLine> {
                 }
                 let off = c.text.len();
                 c.breaks.push((off, n));
-                c.text.push_str(body);
+                c.text.to_mut().push_str(body);
                 if !cont && let Some(done) = cur.take() {
                     out.push(done);
                 }
@@ -64,7 +66,7 @@ pub(crate) fn logical_lines(text: &str) -> Vec<LogicalLine> {
                 }
                 let l = LogicalLine {
                     line: n,
-                    text: body.to_string(),
+                    text: std::borrow::Cow::Borrowed(body),
                     breaks: Vec::new(),
                 };
                 if cont {

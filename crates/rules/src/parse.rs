@@ -139,12 +139,12 @@ fn sid_hint(text: &str) -> Option<u32> {
 
 /// Parses one logical rule line.
 pub(crate) fn parse_rule(
-    ll: &LogicalLine,
+    ll: &LogicalLine<'_>,
     file: u32,
     cfg: &RulesConfig,
     names: &mut Names,
 ) -> ParseResult {
-    let text = ll.text.as_str();
+    let text: &str = &ll.text;
     match parse_inner(text, file, ll.line, cfg, names) {
         Ok(p) => Ok(p),
         Err(e) => Err((
@@ -2133,6 +2133,8 @@ impl<'a> Builder<'a> {
                     c.finish();
                 }
             }
+            // Kept for the run: at its size, not its last doubling's.
+            ops.shrink_to_fit();
             match id {
                 ListId::Payload => payload = ops,
                 ListId::Buffer(b) => {

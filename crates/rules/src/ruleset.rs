@@ -898,7 +898,14 @@ impl RuleSet {
     ) -> (RuleSet, LoadReport) {
         let mut report = LoadReport::default();
         let mut names = Names::default();
-        let mut rules: Vec<Rule> = Vec::new();
+        // At most one rule per line: reserved at once (the pages of what is
+        // not used are never touched) instead of doubling, which copied the
+        // rules into fresh memory at each step.
+        let lines: usize = texts
+            .iter()
+            .map(|(_, t)| memchr::memchr_iter(b'\n', t.as_bytes()).count() + 1)
+            .sum();
+        let mut rules: Vec<Rule> = Vec::with_capacity(lines);
         let mut files = Vec::new();
         // (gid, sid) → index in `rules`.
         let mut by_sid: FxHashMap<(u32, u32), usize> = FxHashMap::default();
