@@ -615,7 +615,9 @@ impl Stages {
     #[inline(never)]
     fn packet_rules(&mut self, ctx: &PacketCtx, pkt: &Decoded<'_>, user: &mut PerFlow) {
         let rest = &mut self.rest;
-        let Some(rs) = rest.rules.clone() else {
+        // Borrowed, not cloned: an `Arc` clone and drop per packet were two
+        // atomic operations on the rule set's counter.
+        let Some(rs) = rest.rules.as_deref() else {
             return;
         };
         let input = PacketInput {
@@ -654,14 +656,17 @@ impl Stages {
     /// `on_raw_stream` with rules: the stream rules over `chunk`.
     #[inline(never)]
     fn raw_stream_rules(&mut self, ctx: &PacketCtx, chunk: StreamChunk<'_>, user: &mut PerFlow) {
-        let Some(rs) = self.rest.rules.clone() else {
+        if self.rest.rules.is_none() {
             return;
-        };
+        }
         let saved = self.enter_release(ctx);
         if ctx.flow_end {
             self.end_release.push(chunk.dir, chunk.data);
         }
         let rest = &mut self.rest;
+        let Some(rs) = rest.rules.as_deref() else {
+            return;
+        };
         // Identification may have named (or turned round) the flow by now.
         let input = StreamInput {
             ts: ctx.ts,
