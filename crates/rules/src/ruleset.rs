@@ -207,6 +207,9 @@ struct StreamDir {
     capture: Option<Capture>,
     /// Rules that alerted in this turn.
     alerted: Vec<u32>,
+    /// Transaction rules whose plain-content key was seen in this turn
+    /// (see `RuleSet::tx_raw`).
+    tx_seen: Vec<u32>,
     /// Rules whose key was seen in this turn but which have not matched yet:
     /// (rule, turn position of the hit).
     pending: Vec<(u32, u64)>,
@@ -419,6 +422,7 @@ impl StreamDir {
         self.spans.clear();
         self.spans_len = 0;
         self.alerted.clear();
+        self.tx_seen.clear();
         self.pending.clear();
     }
 
@@ -743,6 +747,11 @@ pub struct RuleSet {
     stream: Engine,
     tx_by_buf: BTreeMap<BufferId, Engine>,
     tx_always: BTreeMap<AppProto, Vec<u32>>,
+    /// Per rule: a transaction rule of `tx_always` whose key is a plain
+    /// content, searched with the stream rules' keys: on TCP it is a
+    /// candidate only when its key was seen in the turn it reads
+    /// ([`StreamDir::tx_seen`]).
+    tx_raw: Vec<bool>,
     /// Some transaction rule also has raw payload keywords (read from the stream turn).
     tx_reads_stream: bool,
     /// Some rule has payload keywords.
@@ -1000,6 +1009,7 @@ impl RuleSet {
             stream: Engine::default(),
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
+            tx_raw: Vec::new(),
             tx_reads_stream: false,
             payload_rules: false,
             pd_rules: false,
@@ -1032,6 +1042,10 @@ impl RuleSet {
             r.dst_class = class(&r.dst);
         }
         let keys: Vec<Option<Key>> = self.rules.iter().map(rule_key).collect();
+        // Keys of transaction rules without a key in a transaction buffer:
+        // their plain contents' (searched in the whole turn, see `tx_raw`).
+        let raw_keys: Vec<Option<Key>> = self.rules.iter().map(tx_raw_key).collect();
+        let mut tx_raw = vec![false; self.rules.len()];
         let mut pkt_only: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_fb: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_ds: Vec<Vec<PktMember<'_>>> = vec![Vec::new(); DSIZE_CLASSES.len()];
@@ -1078,6 +1092,13 @@ impl RuleSet {
                     _ => {
                         let app = r.app.unwrap_or(AppProto::Unknown);
                         tx_always.entry(app).or_default().push(idx);
+                        if let Some(k) = raw_keys.get(i).and_then(Option::as_ref)
+                            && r.proto.allows(6)
+                            && let Some(t) = tx_raw.get_mut(i)
+                        {
+                            *t = true;
+                            stream.push((idx, Some(k)));
+                        }
                     }
                 },
             }
@@ -1141,6 +1162,7 @@ impl RuleSet {
         self.stream = stream_e;
         self.tx_by_buf = tx_by_buf;
         self.tx_always = tx_always;
+        self.tx_raw = tx_raw;
         self.ip_only = ip_only_ix;
         self.tx_reads_stream = tx_reads_stream;
         self.payload_rules = payload_rules;
@@ -1632,6 +1654,16 @@ impl RuleSet {
         let turn_pos = old_end;
         hits.sort_unstable();
         hits.dedup();
+        // Keys of transaction rules: noted for them, not stream candidates.
+        hits.retain(|&h| {
+            if !self.tx_raw.get(h as usize).copied().unwrap_or(false) {
+                return true;
+            }
+            if !sd.tx_seen.contains(&h) {
+                sd.tx_seen.push(h);
+            }
+            false
+        });
         // Pending candidates stay for 4 KiB of further data.
         const PENDING_REACH: u64 = 4096;
         let now = sd.end();
@@ -1714,7 +1746,23 @@ impl RuleSet {
         let mut lent = Lent::take();
         let Scratch { cands, matched, .. } = &mut lent.0;
         if let Some(v) = self.tx_always.get(&app) {
-            cands.extend_from_slice(v);
+            // On TCP a rule whose key is a plain content needs it in the turn.
+            let seen = match fs.inner.as_ref() {
+                Some(i) if t.flow.key.proto == IpProto::TCP => {
+                    i.stream.get(t.flow.dir.index()).map(|sd| &sd.tx_seen[..])
+                }
+                _ => None,
+            };
+            match seen {
+                Some(seen) => cands.extend(v.iter().filter(|&&r| {
+                    !self.tx_raw.get(r as usize).copied().unwrap_or(false) || seen.contains(&r)
+                })),
+                None if t.flow.key.proto == IpProto::TCP => cands.extend(
+                    v.iter()
+                        .filter(|&&r| !self.tx_raw.get(r as usize).copied().unwrap_or(false)),
+                ),
+                None => cands.extend_from_slice(v),
+            }
         }
         for (b, e) in &self.tx_by_buf {
             if crate::parse::buffer_proto(*b) != app && *b != BufferId::FileData {
@@ -2197,6 +2245,22 @@ fn tx_per_direction(r: &Rule) -> bool {
             .iter()
             .all(|(b, _)| matches!(b, BufferId::SshProto | BufferId::SshSoftware))
         && r.tx.iter().all(|c| matches!(c, TxCheck::Versions { .. }))
+}
+
+/// A transaction rule's key among its plain contents when it has no key in a
+/// transaction buffer (its `fast_pattern` is a plain content, or it has no
+/// positive buffer content): searched anywhere in the stream turn, whatever
+/// the content's position keywords (a turn longer than the window counts
+/// positions from the window).
+fn tx_raw_key(r: &Rule) -> Option<Key> {
+    if r.kind != Kind::Tx || rule_key(r).is_some() {
+        return None;
+    }
+    choose_key(&r.payload).map(|k| Key {
+        reach: None,
+        alt: None,
+        ..k
+    })
 }
 
 fn rule_key(r: &Rule) -> Option<Key> {

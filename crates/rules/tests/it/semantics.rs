@@ -812,6 +812,53 @@ fn mixed_tx_rule_reads_stream_turn() {
 }
 
 #[test]
+fn tx_rule_keyed_on_a_plain_content_needs_it_in_the_turn() {
+    // ET's "TDS Sutra" shape: no key in a transaction buffer (the status
+    // code is negated), so its plain content is searched in the stream
+    // turn and the rule is a candidate of a response only when it was seen.
+    let rs = rules(
+        r#"alert tcp any 80 -> any any (flow:established,to_client; content:!"302"; http_stat_code; content:"Set-Cookie|3a| SL_"; content:"_0000="; within:8; sid:1;)
+alert tcp any 80 -> any any (flow:established,to_client; content:!"302"; http_stat_code; content:"X-Plain"; sid:2;)
+"#,
+    );
+    let ok = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpStatCode, b"200");
+    let moved = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpStatCode, b"302");
+    let response = b"HTTP/1.1 200 OK\r\nSet-Cookie: SL_ab_0000=1\r\nX-Plain: 1\r\n\r\n";
+    // Both contents in the response turn.
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
+    for part in response.chunks(9) {
+        f.send(&rs, TC, part);
+    }
+    assert_eq!(f.tx(&rs, TC, &ok), [1, 2]);
+    // A redirect: the transaction part fails.
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
+    f.send(&rs, TC, response);
+    assert!(f.tx(&rs, TC, &moved).is_empty());
+    // The contents only in the request, or in the previous response: not
+    // in the turn the response's transaction reads; not even evaluated.
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(
+        &rs,
+        TS,
+        b"GET / HTTP/1.1\r\nSet-Cookie: SL_ab_0000=1\r\nX-Plain: 1\r\n\r\n",
+    );
+    f.send(&rs, TC, b"HTTP/1.1 200 OK\r\n\r\n");
+    let before = rs.counters().rules_evaluated;
+    assert!(f.tx(&rs, TC, &ok).is_empty());
+    assert_eq!(rs.counters().rules_evaluated, before);
+    f.send(&rs, TC, b"X-Plain: 1\r\n");
+    assert_eq!(f.tx(&rs, TC, &ok), [2]);
+    f.send(&rs, TS, b"GET /again HTTP/1.1\r\n\r\n");
+    f.send(&rs, TC, b"HTTP/1.1 200 OK\r\n\r\n");
+    let ok2 = MockTx::new(AppProto::Http, 1).buf(BufferId::HttpStatCode, b"200");
+    let before = rs.counters().rules_evaluated;
+    assert!(f.tx(&rs, TC, &ok2).is_empty());
+    assert_eq!(rs.counters().rules_evaluated, before);
+}
+
+#[test]
 fn stream_and_tx_rules_need_their_ports() {
     // Candidates of streams and transactions are pre-checked by port (a
     // rule without a flow direction sits in the other direction's groups).
