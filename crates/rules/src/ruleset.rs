@@ -1639,14 +1639,20 @@ impl RuleSet {
                 // bytes: those are searched with the turn's bytes before.
                 let new_from = scan_pos.max(old_end);
                 let head = bytes.len().min(overlap as usize);
-                if scan_pos < old_end {
+                let crosses = scan_pos < old_end && {
+                    // Most boundaries have no key across them (Group::may_cross).
+                    stitch.clear();
+                    sd.copy_range(old_end.saturating_sub(7).max(scan_pos), old_end, stitch);
+                    g.may_cross(stitch, bytes)
+                };
+                if crosses {
                     stitch.clear();
                     sd.copy_range(scan_pos, old_end, stitch);
                     stitch.extend_from_slice(bytes.get(..head).unwrap_or(bytes));
                     g.scan_at(stitch, scan_pos, hits);
                 }
                 let skip = usize::try_from(new_from - old_end).unwrap_or(0);
-                if scan_pos >= old_end || bytes.len() > head {
+                if scan_pos >= old_end || !crosses || bytes.len() > head {
                     g.scan_at(bytes.get(skip..).unwrap_or(&[]), new_from, hits);
                 }
             }
