@@ -1445,7 +1445,7 @@ impl Crossing {
         for k in keys {
             let k = k.to_ascii_lowercase();
             let mut set = |w: &[u8]| {
-                let h = Crossing::hash(w);
+                let h = Crossing::hash(word(w), w.len());
                 if let Some(x) = c.grams.get_mut(h / 64) {
                     *x |= 1 << (h % 64);
                 }
@@ -1464,20 +1464,21 @@ impl Crossing {
         c
     }
 
-    /// Bit of a folded window of 3, 4 or 8 bytes.
-    fn hash(w: &[u8]) -> usize {
-        let mut x: u64 = w.len() as u64;
-        for &b in w {
-            x = (x << 8 | u64::from(b)).rotate_left(3);
-        }
-        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CROSS_BITS)) as usize
+    /// Bit of a folded window of `len` (3, 4 or 8) bytes, `x` its bytes as
+    /// a little-endian number.
+    #[inline(always)]
+    fn hash(x: u64, len: usize) -> usize {
+        (x.wrapping_add(len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> (64 - CROSS_BITS)) as usize
     }
 
-    fn has(&self, w: &[u8]) -> bool {
-        let h = Crossing::hash(w);
+    #[inline(always)]
+    fn has(&self, x: u64, len: usize) -> bool {
+        let h = Crossing::hash(x, len);
         self.grams
             .get(h / 64)
-            .is_some_and(|x| (x >> (h % 64)) & 1 != 0)
+            .is_some_and(|w| (w >> (h % 64)) & 1 != 0)
     }
 
     /// True when a key can cover the boundary between `before` (the bytes
@@ -1488,25 +1489,42 @@ impl Crossing {
         if n == 0 || m == 0 {
             return false;
         }
-        let mut w = [0u8; 14];
-        let (Some(b), Some(a)) = (before.get(before.len() - n..), after.get(..m)) else {
-            return true;
-        };
-        for (d, s) in w.iter_mut().zip(b.iter().chain(a)) {
-            *d = s.to_ascii_lowercase();
+        // The bytes around the boundary, folded; the boundary at `n`.
+        let mut w = [0u8; 16];
+        let around = before
+            .iter()
+            .skip(before.len() - n)
+            .chain(after.iter().take(m));
+        for (d, &s) in w.iter_mut().zip(around) {
+            *d = LOWER[usize::from(s)];
         }
         let len = n + m;
         let i = usize::from(w[n - 1]) << 8 | usize::from(w[n]);
         if (self.pairs[i / 64] >> (i % 64)) & 1 != 0 {
             return true;
         }
-        // The windows of 3, 4 and 8 bytes that hold the boundary and fit.
-        [3, 4, 8].into_iter().any(|l| {
-            (n.saturating_sub(l - 1)..n)
-                .filter(|&s| s + l <= len)
-                .any(|s| w.get(s..s + l).is_some_and(|x| self.has(x)))
-        })
+        // The windows of 3, 4 and 8 bytes that hold the boundary and fit
+        // (`w` has 16 bytes: a window at `s < 8` reads within it).
+        let at = |s: usize| word(w.get(s..s + 8).unwrap_or(&[]));
+        for (l, mask) in [(3, 0xff_ffff), (4, 0xffff_ffff), (8, u64::MAX)] {
+            for s in n.saturating_sub(l - 1)..n {
+                if s + l <= len && self.has(at(s) & mask, l) {
+                    return true;
+                }
+            }
+        }
+        false
     }
+}
+
+/// Up to the first 8 bytes of `b` as a little-endian number.
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    for (d, s) in a.iter_mut().zip(b) {
+        *d = *s;
+    }
+    u64::from_le_bytes(a)
 }
 
 /// Longest key searched: a longer key is searched by its rarest window of
