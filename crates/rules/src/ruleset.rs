@@ -909,12 +909,14 @@ impl RuleSet {
         let mut names = Names::default();
         // At most one rule per line: reserved at once (the pages of what is
         // not used are never touched) instead of doubling, which copied the
-        // rules into fresh memory at each step.
+        // rules into fresh memory at each step; at most `RESERVE_RULES` (a
+        // file of blank lines must not reserve gigabytes).
+        const RESERVE_RULES: usize = 1 << 17;
         let lines: usize = texts
             .iter()
             .map(|(_, t)| memchr::memchr_iter(b'\n', t.as_bytes()).count() + 1)
             .sum();
-        let mut rules: Vec<Rule> = Vec::with_capacity(lines);
+        let mut rules: Vec<Rule> = Vec::with_capacity(lines.min(RESERVE_RULES));
         let mut files = Vec::new();
         // (gid, sid) → index in `rules`.
         let mut by_sid: FxHashMap<(u32, u32), usize> = FxHashMap::default();
