@@ -2251,34 +2251,23 @@ mod tests {
     /// in text that no key lies across mostly are not.
     #[test]
     fn crossing_keys_are_never_missed() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % n
-        };
+        let mut rnd = rng(0x2545_f491_4f6c_dd1d);
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for len in [2usize, 3, 4, 5, 7, 8, 9, 16, 32] {
             for _ in 0..20 {
                 keys.push(
                     (0..len)
-                        .map(|_| b"abcdefghijklmnopqrstuvwxyz0123 .\x00\xff"[next(34) as usize])
+                        .map(|_| b"abcdefghijklmnopqrstuvwxyz0123 .\x00\xff"[(rnd() % 34) as usize])
                         .collect(),
                 );
             }
         }
         let c = Crossing::build(keys.iter().map(Vec::as_slice));
-        let noise = |next: &mut dyn FnMut(u64) -> u64, n: usize| -> Vec<u8> {
-            (0..n).map(|_| next(256) as u8).collect()
-        };
+        let mut noise = |n: u64| -> Vec<u8> { (0..rnd() % n).map(|_| rnd() as u8).collect() };
         for k in &keys {
             for split in 1..k.len() {
-                let nb = next(9) as usize;
-                let before_ctx = noise(&mut next, nb);
-                let na = next(9) as usize;
-                let after_ctx = noise(&mut next, na);
-                let mut before = before_ctx.clone();
+                let mut before = noise(9);
+                let after_ctx = noise(9);
                 before.extend(k[..split].iter().map(u8::to_ascii_uppercase));
                 let mut after = k[split..].to_vec();
                 after.extend_from_slice(&after_ctx);

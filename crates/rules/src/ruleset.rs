@@ -251,10 +251,10 @@ impl Capture {
     /// The bytes of `span`. The capture does not change and the span was
     /// checked against it when it was made, so they are there; were they
     /// not, zeros keep the turn's positions right.
-    fn read(&self, span: Span, out: &mut Vec<u8>) {
+    fn span(&self, span: Span) -> std::borrow::Cow<'_, [u8]> {
         match self.bytes().get(span.off..span.off + span.len) {
-            Some(b) => out.extend_from_slice(b),
-            None => out.resize(out.len() + span.len, 0),
+            Some(b) => b.into(),
+            None => vec![0; span.len].into(),
         }
     }
 }
@@ -367,11 +367,7 @@ impl StreamDir {
         let mut spans = std::mem::take(&mut self.spans);
         self.spans_len = 0;
         for &s in &spans {
-            match c.bytes().get(s.off..s.off + s.len) {
-                Some(b) => self.append(b, w),
-                // See `Capture::read`.
-                None => self.append(&vec![0; s.len], w),
-            };
+            self.append(&c.span(s), w);
         }
         spans.clear();
         self.spans = spans;
@@ -404,13 +400,10 @@ impl StreamDir {
                 break;
             }
             if let (Some((a, b)), Some(c)) = (piece(at, s.len), &self.capture) {
-                c.read(
-                    Span {
-                        off: s.off + a,
-                        len: b - a,
-                    },
-                    out,
-                );
+                out.extend_from_slice(&c.span(Span {
+                    off: s.off + a,
+                    len: b - a,
+                }));
             }
             at += s.len as u64;
         }
@@ -1499,6 +1492,11 @@ impl RuleSet {
     /// False when rule `ri` cannot match data between ports `sp` and `dp`
     /// (with IPv4 options or not), from [`PktPre`] alone.
     #[inline]
+    /// True for a transaction rule keyed on a plain content (see `tx_raw`).
+    fn is_tx_raw(&self, ri: u32) -> bool {
+        self.tx_raw.get(ri as usize).copied().unwrap_or(false)
+    }
+
     fn pre_ok(&self, ri: u32, sp: u16, dp: u16, has_opts: bool) -> bool {
         self.pre
             .get(ri as usize)
@@ -1664,7 +1662,7 @@ impl RuleSet {
         hits.dedup();
         // Keys of transaction rules: noted for them, not stream candidates.
         hits.retain(|&h| {
-            if !self.tx_raw.get(h as usize).copied().unwrap_or(false) {
+            if !self.is_tx_raw(h) {
                 return true;
             }
             if !sd.tx_seen.contains(&h) {
@@ -1755,22 +1753,16 @@ impl RuleSet {
         let Scratch { cands, matched, .. } = &mut lent.0;
         if let Some(v) = self.tx_always.get(&app) {
             // On TCP a rule whose key is a plain content needs it in the turn.
-            let seen = match fs.inner.as_ref() {
-                Some(i) if t.flow.key.proto == IpProto::TCP => {
-                    i.stream.get(t.flow.dir.index()).map(|sd| &sd.tx_seen[..])
-                }
-                _ => None,
-            };
-            match seen {
-                Some(seen) => cands.extend(v.iter().filter(|&&r| {
-                    !self.tx_raw.get(r as usize).copied().unwrap_or(false) || seen.contains(&r)
-                })),
-                None if t.flow.key.proto == IpProto::TCP => cands.extend(
-                    v.iter()
-                        .filter(|&&r| !self.tx_raw.get(r as usize).copied().unwrap_or(false)),
-                ),
-                None => cands.extend_from_slice(v),
-            }
+            let tcp = t.flow.key.proto == IpProto::TCP;
+            let seen = fs
+                .inner
+                .as_ref()
+                .and_then(|i| i.stream.get(t.flow.dir.index()))
+                .map_or(&[][..], |sd| &sd.tx_seen[..]);
+            cands.extend(
+                v.iter()
+                    .filter(|&&r| !tcp || !self.is_tx_raw(r) || seen.contains(&r)),
+            );
         }
         for (b, e) in &self.tx_by_buf {
             if crate::parse::buffer_proto(*b) != app && *b != BufferId::FileData {
