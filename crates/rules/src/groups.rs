@@ -494,13 +494,7 @@ where
         events.push((Some(a), 1, r));
         events.push((b.next(), -1, r));
     }
-    // `None` (past the end) sorts after every address.
-    events.sort_unstable_by(|x, y| match (x.0, y.0) {
-        (Some(a), Some(b)) => a.cmp(&b).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => x.1.cmp(&y.1).then(x.2.cmp(&y.2)),
-    });
+    T::sort_events(&mut events);
     let mut active: Vec<u32> = Vec::new();
     let mut i = 0;
     while let Some(&(Some(p), _, _)) = events.get(i) {
@@ -533,17 +527,66 @@ where
 
 /// Successor of an address (None past the maximum).
 mod num_step {
-    pub(crate) trait Step: Sized {
+    /// A sweep event: (point, +1 start / −1 after the end, rule); a `None`
+    /// point is past the maximum.
+    pub(crate) type Event<T> = (Option<T>, i8, u32);
+
+    pub(crate) trait Step: Sized + Copy + Ord {
         fn next(self) -> Option<Self>;
         /// The top `bits` bits (1–32) as an index.
         fn top(self, bits: u32) -> usize;
+        /// Sorts events by point (`None` after every address), ends before
+        /// starts, then rule.
+        fn sort_events(ev: &mut [Event<Self>]) {
+            sort_by_cmp(ev);
+        }
     }
+
+    /// [`Step::sort_events`] with a comparator.
+    pub(crate) fn sort_by_cmp<T: Copy + Ord>(ev: &mut [Event<T>]) {
+        ev.sort_unstable_by(|x, y| match (x.0, y.0) {
+            (Some(a), Some(b)) => a.cmp(&b).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => x.1.cmp(&y.1).then(x.2.cmp(&y.2)),
+        });
+    }
+
+    /// Rule bits of a packed IPv4 event.
+    const RULE_BITS: u32 = 30;
+
     impl Step for u32 {
         fn next(self) -> Option<Self> {
             self.checked_add(1)
         }
         fn top(self, bits: u32) -> usize {
             (self >> (32 - bits)) as usize
+        }
+        /// The same order from one `u64` per event (point: 33 bits, `None`
+        /// = 2^32; start: 1 bit; rule: 30 bits), sorted as integers: the
+        /// comparator over options cost ≈ 7 % of loading all ET rules,
+        /// whose IP lists give ≈ 10^5 events.
+        fn sort_events(ev: &mut [Event<u32>]) {
+            if ev.iter().any(|e| e.2 >> RULE_BITS != 0) {
+                sort_by_cmp(ev);
+                return;
+            }
+            let mut keys: Vec<u64> = ev
+                .iter()
+                .map(|&(p, d, r)| {
+                    let p = p.map_or(1u64 << 32, u64::from);
+                    (p << (RULE_BITS + 1)) | (u64::from(d > 0) << RULE_BITS) | u64::from(r)
+                })
+                .collect();
+            keys.sort_unstable();
+            for (e, k) in ev.iter_mut().zip(keys) {
+                let p = k >> (RULE_BITS + 1);
+                *e = (
+                    u32::try_from(p).ok(),
+                    if (k >> RULE_BITS) & 1 == 1 { 1 } else { -1 },
+                    (k & ((1 << RULE_BITS) - 1)) as u32,
+                );
+            }
         }
     }
     impl Step for u128 {
@@ -559,6 +602,46 @@ mod num_step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packed IPv4 event sort gives the comparator's order, with
+    /// repeated points, both kinds of event at one point, the end past the
+    /// maximum address, and rules beyond the packed width (comparator).
+    #[test]
+    fn packed_event_sort_keeps_the_sweep_order() {
+        use num_step::{Event, Step, sort_by_cmp};
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut r = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (n, rule_max) in [
+            (0usize, 10u64),
+            (1, 10),
+            (50, 3),
+            (5000, 1 << 20),
+            (300, 1 << 31),
+        ] {
+            let ev: Vec<Event<u32>> = (0..n)
+                .map(|_| {
+                    let p = match r() % 8 {
+                        0 => None,
+                        1 => Some(u32::MAX),
+                        2 => Some(0),
+                        _ => Some((r() % 64) as u32 * 0x0100_0000),
+                    };
+                    let d = if r() % 2 == 0 { 1 } else { -1 };
+                    (p, d, (r() % rule_max) as u32)
+                })
+                .collect();
+            let mut want = ev.clone();
+            sort_by_cmp(&mut want);
+            let mut got = ev;
+            u32::sort_events(&mut got);
+            assert_eq!(got, want, "{n} events, rules below {rule_max}");
+        }
+    }
 
     #[test]
     fn port_map_intervals() {
