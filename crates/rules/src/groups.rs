@@ -61,12 +61,16 @@ fn header_may_match(r: &Rule, dir: Direction, src_home: bool, dst_home: bool) ->
 }
 
 /// The ports of `r` that can be the server's port for data in `dir`.
-fn server_ports(r: &Rule, dir: Direction) -> PortSet {
+fn server_ports(r: &Rule, dir: Direction) -> std::borrow::Cow<'_, PortSet> {
     let (a, b) = match dir {
         Direction::ToServer => (&r.dp, &r.sp),
         Direction::ToClient => (&r.sp, &r.dp),
     };
-    if r.bidir { a.union(b) } else { a.clone() }
+    if r.bidir {
+        std::borrow::Cow::Owned(a.union(b))
+    } else {
+        std::borrow::Cow::Borrowed(a)
+    }
 }
 
 /// Port intervals → group ids for one (direction, home combination).
@@ -152,12 +156,17 @@ impl Engine {
                     .collect(),
             );
         }
+        // A list is allocated only when it is new (a port map of all ET
+        // rules looks up ≈ 10^4 points with few distinct sets).
         let mut interned: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
-        let mut intern = |lists: &mut Vec<Vec<u32>>, v: Vec<u32>| -> u32 {
-            *interned.entry(v.clone()).or_insert_with(|| {
-                lists.push(v);
-                u32::try_from(lists.len() - 1).unwrap_or(u32::MAX)
-            })
+        let mut intern = |lists: &mut Vec<Vec<u32>>, v: &[u32]| -> u32 {
+            if let Some(&id) = interned.get(v) {
+                return id;
+            }
+            let id = u32::try_from(lists.len()).unwrap_or(u32::MAX);
+            lists.push(v.to_vec());
+            interned.insert(v.to_vec(), id);
+            id
         };
         let mut part_ids: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         for (di, dir) in [Direction::ToServer, Direction::ToClient]
@@ -187,7 +196,7 @@ impl Engine {
                     }
                 }
                 any.sort_unstable();
-                let any_id = intern(&mut e.lists, any);
+                let any_id = intern(&mut e.lists, &any);
                 events.sort_unstable();
                 let mut active: Vec<u32> = Vec::new();
                 let mut map = PortMap::default();
@@ -210,7 +219,7 @@ impl Engine {
                     if port > u32::from(u16::MAX) {
                         break;
                     }
-                    let spec_id = intern(&mut e.lists, active.clone());
+                    let spec_id = intern(&mut e.lists, &active);
                     let next = part_ids.len();
                     let gid = *part_ids
                         .entry((any_id, spec_id))
@@ -496,6 +505,7 @@ where
     }
     T::sort_events(&mut events);
     let mut active: Vec<u32> = Vec::new();
+    let mut scratch: Vec<u32> = Vec::new();
     let mut i = 0;
     while let Some(&(Some(p), _, _)) = events.get(i) {
         while let Some(&(Some(q), d, r)) = events.get(i) {
@@ -509,13 +519,21 @@ where
             }
             i += 1;
         }
-        let mut v = active.clone();
-        v.sort_unstable();
-        v.dedup();
-        let id = *interned.entry(v.clone()).or_insert_with(|| {
-            lists.push(v);
-            u32::try_from(lists.len() - 1).unwrap_or(u32::MAX)
-        });
+        // The set at this point, in a kept buffer: a list is allocated only
+        // when it is new (ET's IP lists give ≈ 10^5 points and few sets).
+        scratch.clear();
+        scratch.extend_from_slice(&active);
+        scratch.sort_unstable();
+        scratch.dedup();
+        let id = match interned.get(scratch.as_slice()) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(lists.len()).unwrap_or(u32::MAX);
+                lists.push(scratch.clone());
+                interned.insert(scratch.clone(), id);
+                id
+            }
+        };
         if map.ids.last() != Some(&id) {
             map.starts.push(p);
             map.ids.push(id);
