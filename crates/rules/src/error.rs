@@ -38,4 +38,17 @@ pub enum RulesError {
         /// What was expected.
         message: String,
     },
+    /// A directory named as a rule source holds no `*.rules` file.
+    #[error(
+        "{}: no *.rules file in this directory (subdirectories are not searched){}",
+        path.display(),
+        if found.is_empty() { String::new() } else { format!("; rule files are in: {}", found.join(", ")) }
+    )]
+    NoRuleFiles {
+        /// The directory.
+        path: PathBuf,
+        /// Directories below it that hold rule files, with their counts
+        /// (`dir (n)`), for the message.
+        found: Vec<String>,
+    },
 }

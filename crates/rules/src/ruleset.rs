@@ -838,10 +838,43 @@ impl PktPre {
     }
 }
 
+/// Up to five directories below `dir` (three levels at most) that hold
+/// `*.rules` files, as `path (count)`: the hint of
+/// [`RulesError::NoRuleFiles`].
+fn rule_dirs_below(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![(dir.to_path_buf(), 0u32)];
+    while let Some((d, depth)) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut subdirs = Vec::new();
+        let mut n = 0usize;
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                subdirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rules") {
+                n += 1;
+            }
+        }
+        if n > 0 && depth > 0 {
+            found.push(format!("{} ({n})", d.display()));
+        }
+        if depth < 3 {
+            subdirs.sort();
+            todo.extend(subdirs.into_iter().rev().map(|s| (s, depth + 1)));
+        }
+    }
+    found.sort();
+    found.truncate(5);
+    found
+}
+
 impl RuleSet {
     /// Loads rule files and directories (`*.rules`, sorted by name). `Err` only
-    /// for operator faults (unreadable path, bad threshold file); bad rules are
-    /// skipped and listed in the report.
+    /// for operator faults (unreadable path, a directory without rule files,
+    /// bad threshold file); bad rules are skipped and listed in the report.
     pub fn load(paths: &[PathBuf], cfg: &RulesConfig) -> Result<(RuleSet, LoadReport), RulesError> {
         let mut texts: Vec<(String, String)> = Vec::new();
         for p in paths {
@@ -859,6 +892,12 @@ impl RuleSet {
                     .filter(|f| f.extension().is_some_and(|x| x == "rules") && f.is_file())
                     .collect();
                 files.sort();
+                if files.is_empty() {
+                    return Err(RulesError::NoRuleFiles {
+                        path: p.clone(),
+                        found: rule_dirs_below(p),
+                    });
+                }
                 for f in files {
                     texts.push((f.display().to_string(), read_text(&f)?));
                 }

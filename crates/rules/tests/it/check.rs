@@ -96,3 +96,36 @@ fn et_group_stats() {
     }
     assert!(stats.iter().any(|l| l.starts_with("tx HttpUri")));
 }
+
+/// A directory holding rule files only in subdirectories is an error that
+/// names where they are, not an empty rule set (a wrong `--rules` path
+/// otherwise runs with no rules and no word said).
+#[test]
+fn a_directory_without_rule_files_names_the_ones_below() {
+    let Some(sh) = shared() else { return };
+    let set = sh.join("rules").join("et-open-snort-2.9.0-2017");
+    let err = RuleSet::load(&[set.clone()], &RulesConfig::default())
+        .err()
+        .expect("no *.rules file directly in the set's directory");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("{}: no *.rules file", set.display())),
+        "{msg}"
+    );
+    let below = set.join("rules");
+    let n = std::fs::read_dir(&below)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "rules"))
+        })
+        .count();
+    assert!(msg.contains(&format!("{} ({n})", below.display())), "{msg}");
+    // Two levels up: both sets are found.
+    let msg = RuleSet::load(&[sh.join("rules")], &RulesConfig::default())
+        .err()
+        .expect("no rule file directly in ../shared/rules")
+        .to_string();
+    assert!(msg.contains("et-open-snort-2.9.0-2017/rules ("), "{msg}");
+    assert!(msg.contains("snort-2.2.0-2004/rules ("), "{msg}");
+}
