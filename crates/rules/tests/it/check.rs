@@ -104,9 +104,9 @@ fn et_group_stats() {
 fn a_directory_without_rule_files_names_the_ones_below() {
     let Some(sh) = shared() else { return };
     let set = sh.join("rules").join("et-open-snort-2.9.0-2017");
-    let err = RuleSet::load(&[set.clone()], &RulesConfig::default())
-        .err()
-        .expect("no *.rules file directly in the set's directory");
+    let Err(err) = RuleSet::load(std::slice::from_ref(&set), &RulesConfig::default()) else {
+        panic!("no *.rules file directly in the set's directory");
+    };
     let msg = err.to_string();
     assert!(
         msg.starts_with(&format!("{}: no *.rules file", set.display())),
@@ -122,10 +122,10 @@ fn a_directory_without_rule_files_names_the_ones_below() {
         .count();
     assert!(msg.contains(&format!("{} ({n})", below.display())), "{msg}");
     // Two levels up: both sets are found.
-    let msg = RuleSet::load(&[sh.join("rules")], &RulesConfig::default())
-        .err()
-        .expect("no rule file directly in ../shared/rules")
-        .to_string();
+    let Err(err) = RuleSet::load(&[sh.join("rules")], &RulesConfig::default()) else {
+        panic!("no rule file directly in ../shared/rules");
+    };
+    let msg = err.to_string();
     assert!(msg.contains("et-open-snort-2.9.0-2017/rules ("), "{msg}");
     assert!(msg.contains("snort-2.2.0-2004/rules ("), "{msg}");
 }
