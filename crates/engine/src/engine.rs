@@ -646,6 +646,19 @@ impl Stages {
             self.stream_to_proto(ctx, chunk, user, None);
         } else {
             let info = self.rule_flow(ctx, user, chunk.dir);
+            // Transaction rules evaluated on what this chunk completes read
+            // it with the raw stream, which gets it after the parser.
+            if let (Some(rs), Some(flow)) = (self.rest.rules.as_deref(), info) {
+                let input = StreamInput {
+                    ts: ctx.ts,
+                    flow,
+                    data: chunk.data,
+                    offset: chunk.offset,
+                    frame: &[],
+                    backing: self.capture.as_ref(),
+                };
+                rs.note_app_stream(&input, &mut user.rules);
+            }
             self.stream_to_proto(ctx, chunk, user, info);
         }
         if let Some(m) = saved {

@@ -426,6 +426,153 @@ impl StreamDir {
     }
 }
 
+/// One direction's bytes the application layer was given and the raw
+/// stream not yet: where the protocol parser completes a transaction on a
+/// chunk, transaction rules' raw payload parts (`uricontent:"…"; content:"…";`,
+/// 421 ET rules) must read that chunk, which reaches the turn
+/// ([`StreamDir`]) only afterwards (at once, or on a later packet with
+/// Suricata's on-ack timing). Held as spans of the capture where it holds
+/// the bytes, else copied; the pieces that hold the last window.
+#[derive(Clone, Debug, Default)]
+struct Ahead {
+    /// Stream offset of the first byte held.
+    start: u64,
+    /// Stream offset up to which the raw stream was delivered.
+    raw_end: u64,
+    pieces: std::collections::VecDeque<Piece>,
+    /// Bytes held.
+    len: usize,
+    capture: Option<Capture>,
+}
+
+#[derive(Clone, Debug)]
+enum Piece {
+    Span(Span),
+    Bytes(Vec<u8>),
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Span(s) => s.len,
+            Piece::Bytes(b) => b.len(),
+        }
+    }
+
+    /// Drops the first `k` bytes (`k` below the length).
+    fn cut_front(&mut self, k: usize) {
+        match self {
+            Piece::Span(s) => {
+                s.off += k;
+                s.len -= k;
+            }
+            Piece::Bytes(b) => {
+                b.drain(..k);
+            }
+        }
+    }
+}
+
+impl Ahead {
+    fn clear(&mut self, at: u64) {
+        self.pieces.clear();
+        self.len = 0;
+        self.start = at;
+    }
+
+    /// Adds the application chunk at stream offset `off`; a chunk that does
+    /// not follow the held bytes starts over. Keeps the pieces that hold the
+    /// last `w` bytes (at most [`MAX_SPANS`] pieces).
+    fn push(&mut self, off: u64, bytes: &[u8], backing: Option<&Backing>, w: usize) {
+        // Bytes the raw stream already gave are in the turn.
+        let skip = self.raw_end.saturating_sub(off);
+        let Some(bytes) = usize::try_from(skip).ok().and_then(|k| bytes.get(k..)) else {
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let off = off + skip;
+        if self.len == 0 || off != self.start + self.len as u64 {
+            self.clear(off);
+        }
+        let span = match backing {
+            Some(c) => {
+                if !self
+                    .capture
+                    .as_ref()
+                    .is_some_and(|own| std::sync::Arc::ptr_eq(&own.0, c))
+                {
+                    // Spans of the capture held before could not be read.
+                    if self.pieces.iter().any(|p| matches!(p, Piece::Span(_))) {
+                        self.clear(off);
+                    }
+                    self.capture = Some(Capture(c.clone()));
+                }
+                self.capture.as_ref().and_then(|own| own.locate(bytes))
+            }
+            None => None,
+        };
+        self.pieces.push_back(match span {
+            Some(off) => Piece::Span(Span {
+                off,
+                len: bytes.len(),
+            }),
+            None => Piece::Bytes(bytes.to_vec()),
+        });
+        self.len += bytes.len();
+        while self.pieces.len() > 1
+            && (self.len - self.pieces[0].len() >= w || self.pieces.len() > MAX_SPANS)
+        {
+            if let Some(p) = self.pieces.pop_front() {
+                self.start += p.len() as u64;
+                self.len -= p.len();
+            }
+        }
+    }
+
+    /// The raw stream reached stream offset `to`: what it delivered is no
+    /// longer ahead.
+    fn consume(&mut self, to: u64) {
+        self.raw_end = self.raw_end.max(to);
+        while self.start < to {
+            let Some(p) = self.pieces.front_mut() else {
+                self.start = to;
+                break;
+            };
+            let k = to - self.start;
+            let plen = p.len();
+            if k >= plen as u64 {
+                self.pieces.pop_front();
+                self.start += plen as u64;
+                self.len -= plen;
+            } else {
+                // `k` < `plen` ≤ usize::MAX.
+                let k = k as usize;
+                p.cut_front(k);
+                self.start += k as u64;
+                self.len -= k;
+            }
+        }
+    }
+
+    /// True when the held bytes directly follow what the raw stream gave.
+    fn follows_raw(&self) -> bool {
+        self.start == self.raw_end
+    }
+
+    /// Appends the held bytes to `out`.
+    fn copy_to(&self, out: &mut Vec<u8>) {
+        for p in &self.pieces {
+            match (p, &self.capture) {
+                (Piece::Span(s), Some(c)) => out.extend_from_slice(&c.span(*s)),
+                (Piece::Span(s), None) => out.resize(out.len() + s.len, 0),
+                (Piece::Bytes(b), _) => out.extend_from_slice(b),
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct FlowInner {
     /// Set flowbits (sorted ids).
@@ -442,6 +589,8 @@ struct FlowInner {
     /// Where encryption starts (TLS / SSH).
     enc: Option<Box<crate::enc::EncTrack>>,
     stream: [StreamDir; 2],
+    /// Per direction: application bytes the turn does not hold yet.
+    ahead: [Ahead; 2],
     last_stream_dir: Option<Direction>,
     /// (tx id, rule, direction) records of matches (at most
     /// `tx_alerts_per_flow`); the direction is [`TX_ANY_DIR`] unless the rule
@@ -743,8 +892,12 @@ pub struct RuleSet {
     /// Per rule: a transaction rule of `tx_always` whose key is a plain
     /// content, searched with the stream rules' keys: on TCP it is a
     /// candidate only when its key was seen in the turn it reads
-    /// ([`StreamDir::tx_seen`]).
-    tx_raw: Vec<bool>,
+    /// ([`StreamDir::tx_seen`]) or lies in the bytes ahead of it
+    /// ([`Ahead`]): a searcher of the key, lower-cased (built once: building
+    /// one per search was ≈ 1 % of a run with all ET rules).
+    tx_raw: Vec<Option<memchr::memmem::Finder<'static>>>,
+    /// The longest key of `tx_raw`.
+    tx_raw_longest: usize,
     /// Some transaction rule also has raw payload keywords (read from the stream turn).
     tx_reads_stream: bool,
     /// Some rule has payload keywords.
@@ -1058,6 +1211,7 @@ impl RuleSet {
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
             tx_raw: Vec::new(),
+            tx_raw_longest: 0,
             tx_reads_stream: false,
             payload_rules: false,
             pd_rules: false,
@@ -1093,7 +1247,7 @@ impl RuleSet {
         // Keys of transaction rules without a key in a transaction buffer:
         // their plain contents' (searched in the whole turn, see `tx_raw`).
         let raw_keys: Vec<Option<Key>> = self.rules.iter().map(tx_raw_key).collect();
-        let mut tx_raw = vec![false; self.rules.len()];
+        let mut tx_raw: Vec<Option<memchr::memmem::Finder<'static>>> = vec![None; self.rules.len()];
         let mut pkt_only: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_fb: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_ds: Vec<Vec<PktMember<'_>>> = vec![Vec::new(); DSIZE_CLASSES.len()];
@@ -1144,7 +1298,10 @@ impl RuleSet {
                             && r.proto.allows(6)
                             && let Some(t) = tx_raw.get_mut(i)
                         {
-                            *t = true;
+                            *t = Some(
+                                memchr::memmem::Finder::new(&k.bytes.to_ascii_lowercase())
+                                    .into_owned(),
+                            );
                             stream.push((idx, Some(k)));
                         }
                     }
@@ -1210,6 +1367,12 @@ impl RuleSet {
         self.stream = stream_e;
         self.tx_by_buf = tx_by_buf;
         self.tx_always = tx_always;
+        self.tx_raw_longest = tx_raw
+            .iter()
+            .flatten()
+            .map(|f| f.needle().len())
+            .max()
+            .unwrap_or(0);
         self.tx_raw = tx_raw;
         self.ip_only = ip_only_ix;
         self.tx_reads_stream = tx_reads_stream;
@@ -1545,9 +1708,48 @@ impl RuleSet {
     /// False when rule `ri` cannot match data between ports `sp` and `dp`
     /// (with IPv4 options or not), from [`PktPre`] alone.
     #[inline]
+    /// Direction `dir`'s bytes ahead of its turn ([`Ahead`]), when there are
+    /// some and transaction rules of `app` may read them: (whether they
+    /// directly follow the turn's bytes, the bytes). Not where payload
+    /// inspection stopped, nor for TLS and SSH when their encryption is
+    /// followed (the turn is cut where it starts; the bytes ahead are not).
+    fn ahead_bytes(
+        &self,
+        fs: &FlowState,
+        app: AppProto,
+        dir: Direction,
+    ) -> Option<(bool, Vec<u8>)> {
+        let inner = fs.inner.as_ref()?;
+        let a = inner.ahead.get(dir.index())?;
+        if a.len == 0 || inner.no_payload || self.tracks_encryption(app) {
+            return None;
+        }
+        let mut v = Vec::with_capacity(a.len);
+        a.copy_to(&mut v);
+        // Turned: the raw stream resets the turn before it adds them.
+        Some((inner.last_stream_dir == Some(dir) && a.follows_raw(), v))
+    }
+
+    /// The bytes ahead of direction `dir`'s turn (see [`RuleSet::ahead_bytes`])
+    /// after the turn's last bytes that a key may start in, lower-cased: what a
+    /// turn-keyed transaction rule's key is looked for in besides the keys
+    /// seen in the turn.
+    fn ahead_text(&self, fs: &FlowState, app: AppProto, dir: Direction) -> Option<Vec<u8>> {
+        let (follows, ahead) = self.ahead_bytes(fs, app, dir)?;
+        let mut v = Vec::new();
+        if follows && let Some(sd) = fs.inner.as_ref().and_then(|i| i.stream.get(dir.index())) {
+            let end = sd.end();
+            let reach = self.tx_raw_longest.saturating_sub(1) as u64;
+            sd.copy_range(end.saturating_sub(reach), end, &mut v);
+        }
+        v.extend_from_slice(&ahead);
+        v.make_ascii_lowercase();
+        Some(v)
+    }
+
     /// True for a transaction rule keyed on a plain content (see `tx_raw`).
     fn is_tx_raw(&self, ri: u32) -> bool {
-        self.tx_raw.get(ri as usize).copied().unwrap_or(false)
+        self.tx_raw.get(ri as usize).is_some_and(Option::is_some)
     }
 
     fn pre_ok(&self, ri: u32, sp: u16, dp: u16, has_opts: bool) -> bool {
@@ -1597,6 +1799,27 @@ impl RuleSet {
         }
     }
 
+    /// Notes a chunk handed to the application layer, before the protocol
+    /// parser sees it: transaction rules evaluated on what it completes read
+    /// it with the stream turn, which [`RuleSet::match_stream`] fills with the
+    /// same bytes afterwards (see [`Ahead`]). Call with the chunk's stream
+    /// offset; `match_stream` must later see the same offsets.
+    pub fn note_app_stream(&self, s: &StreamInput<'_>, fs: &mut FlowState) {
+        if !self.tx_reads_stream || s.flow.key.proto != IpProto::TCP || fs.passed() {
+            return;
+        }
+        let w = self.limits.stream_window_bytes.max(1);
+        let inner = fs.inner();
+        let Some(a) = inner.ahead.get_mut(s.flow.dir.index()) else {
+            return;
+        };
+        match s.data {
+            StreamData::Bytes(b) if !b.is_empty() => a.push(s.offset, b, s.backing, w),
+            StreamData::Bytes(_) => {}
+            StreamData::Gap(g) => a.clear(s.offset + u64::from(g)),
+        }
+    }
+
     /// Inspects one in-order chunk of reassembled TCP data. Stream rules see
     /// the current "turn" (bytes sent in this direction since the other side
     /// last sent data, at most `stream_window_bytes`), so a pattern split over
@@ -1606,6 +1829,15 @@ impl RuleSet {
             || s.flow.key.proto != IpProto::TCP
         {
             return;
+        }
+        if let Some(inner) = fs.inner.as_mut() {
+            let n = match s.data {
+                StreamData::Bytes(b) => b.len() as u64,
+                StreamData::Gap(g) => u64::from(g),
+            };
+            if let Some(a) = inner.ahead.get_mut(s.flow.dir.index()) {
+                a.consume(s.offset + n);
+            }
         }
         if fs.passed() {
             return;
@@ -1805,17 +2037,28 @@ impl RuleSet {
         let mut lent = Lent::take();
         let Scratch { cands, matched, .. } = &mut lent.0;
         if let Some(v) = self.tx_always.get(&app) {
-            // On TCP a rule whose key is a plain content needs it in the turn.
+            // On TCP a rule whose key is a plain content needs it in the turn,
+            // or in the bytes ahead of it.
             let tcp = t.flow.key.proto == IpProto::TCP;
             let seen = fs
                 .inner
                 .as_ref()
                 .and_then(|i| i.stream.get(t.flow.dir.index()))
                 .map_or(&[][..], |sd| &sd.tx_seen[..]);
-            cands.extend(
-                v.iter()
-                    .filter(|&&r| !tcp || !self.is_tx_raw(r) || seen.contains(&r)),
-            );
+            let unseen = |r: u32| tcp && self.is_tx_raw(r) && !seen.contains(&r);
+            let ahead = if v.iter().any(|&r| unseen(r)) {
+                self.ahead_text(fs, app, t.flow.dir)
+            } else {
+                None
+            };
+            let in_ahead = |r: u32| {
+                let key = self.tx_raw.get(r as usize).and_then(Option::as_ref);
+                ahead
+                    .as_deref()
+                    .zip(key)
+                    .is_some_and(|(h, k)| k.find(h).is_some())
+            };
+            cands.extend(v.iter().filter(|&&r| !unseen(r) || in_ahead(r)));
         }
         for (b, e) in &self.tx_by_buf {
             if crate::parse::buffer_proto(*b) != app && *b != BufferId::FileData {
@@ -1893,8 +2136,27 @@ impl RuleSet {
             _ => Vec::new(),
         };
         let w = self.limits.stream_window_bytes.max(1);
+        // Bytes the application layer had and the turn not yet follow it
+        // (the turn is left as it is: the raw stream brings them).
+        let joined = if needs_turn && !udp {
+            self.ahead_bytes(fs, app, t.flow.dir)
+                .map(|(follows, ahead)| {
+                    let mut v = Vec::new();
+                    if follows {
+                        v.extend_from_slice(
+                            turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn),
+                        );
+                    }
+                    v.extend_from_slice(&ahead);
+                    v
+                })
+        } else {
+            None
+        };
         let view = if udp {
             t.payload
+        } else if let Some(j) = &joined {
+            j.get(j.len().saturating_sub(w)..).unwrap_or(j)
         } else {
             turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn)
         };
@@ -2562,6 +2824,53 @@ fn tx_check(c: &TxCheck, tx: &dyn TxView) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bytes ahead of the turn: application chunks in, raw deliveries
+    /// out (whole, in part, or ahead of the application), from the capture
+    /// or copied, the pieces that hold the last window.
+    #[test]
+    fn bytes_ahead_follow_what_the_raw_stream_has_not_given() {
+        let held = |a: &Ahead| {
+            let mut v = Vec::new();
+            a.copy_to(&mut v);
+            v
+        };
+        let cap: Backing = std::sync::Arc::new(b"0123456789abcdefghij".to_vec());
+        let c = (*cap).as_ref();
+        let mut a = Ahead::default();
+        a.push(0, &c[..4], Some(&cap), 100);
+        a.push(4, b"4567", None, 100);
+        a.push(8, &c[8..12], Some(&cap), 100);
+        assert_eq!(held(&a), b"0123456789ab");
+        assert!(a.follows_raw());
+        // The raw stream gives part of a chunk: the rest stays.
+        a.consume(6);
+        assert_eq!(held(&a), b"6789ab");
+        assert!(a.follows_raw());
+        a.consume(12);
+        assert_eq!(held(&a), b"");
+        // A chunk the raw stream already gave in part: only the rest.
+        a.consume(14);
+        a.push(12, &c[12..16], Some(&cap), 100);
+        assert_eq!(held(&a), b"ef");
+        assert!(a.follows_raw());
+        // One that does not follow starts over, not following the raw end.
+        a.push(30, b"xyz", None, 100);
+        assert_eq!(held(&a), b"xyz");
+        assert!(!a.follows_raw());
+        // The pieces that hold the last window: the older ones go.
+        let mut a = Ahead::default();
+        for i in 0..10u64 {
+            a.push(
+                i * 2,
+                &c[(i * 2) as usize..(i * 2 + 2) as usize],
+                Some(&cap),
+                5,
+            );
+        }
+        assert_eq!(held(&a), b"efghij");
+        assert_eq!(a.start, 14);
+    }
 
     /// A long turn keeps its last window, its positions stay right, and the
     /// buffer never grows past `TRIM_AT` windows (chunks smaller than one).

@@ -123,6 +123,10 @@ pub struct Flow {
     pub alerts: Vec<Alert>,
     /// Packet clock (seconds).
     pub t: i64,
+    /// Per direction: stream offsets of the next raw chunk and of the next
+    /// chunk handed to the application layer.
+    pub raw_off: [u64; 2],
+    pub app_off: [u64; 2],
 }
 
 impl Flow {
@@ -154,6 +158,8 @@ impl Flow {
             fs: FlowState::default(),
             alerts: Vec::new(),
             t: 1000,
+            raw_off: [0; 2],
+            app_off: [0; 2],
         }
     }
 
@@ -238,12 +244,15 @@ impl Flow {
         info.dir = dir;
         let ts = self.ts();
         let before = self.alerts.len();
+        let d = dir.index();
+        let offset = self.raw_off[d];
+        self.raw_off[d] += stream_len(data);
         rs.match_stream(
             &StreamInput {
                 ts,
                 flow: info,
                 data,
-                offset: 0,
+                offset,
                 frame: &[],
                 backing,
             },
@@ -251,6 +260,28 @@ impl Flow {
             &mut self.alerts,
         );
         sids(&self.alerts[before..])
+    }
+
+    /// One chunk handed to the application layer (before its parser sees
+    /// it, as the engine does; the raw stream gets it with [`Flow::chunk`]).
+    pub fn app_chunk(&mut self, rs: &RuleSet, dir: Direction, data: StreamData<'_>) {
+        let mut info = self.info;
+        info.dir = dir;
+        let ts = self.ts();
+        let d = dir.index();
+        let offset = self.app_off[d];
+        self.app_off[d] += stream_len(data);
+        rs.note_app_stream(
+            &StreamInput {
+                ts,
+                flow: info,
+                data,
+                offset,
+                frame: &[],
+                backing: None,
+            },
+            &mut self.fs,
+        );
     }
 
     /// One transaction update.
@@ -271,6 +302,14 @@ impl Flow {
             &mut self.alerts,
         );
         sids(&self.alerts[before..])
+    }
+}
+
+/// Stream bytes a chunk covers.
+fn stream_len(data: StreamData<'_>) -> u64 {
+    match data {
+        StreamData::Bytes(b) => b.len() as u64,
+        StreamData::Gap(g) => u64::from(g),
     }
 }
 

@@ -1149,3 +1149,89 @@ fn group_memo_is_per_flow_direction_and_length_class() {
         );
     }
 }
+
+/// The engine hands a chunk to the protocol parser before the raw stream
+/// gets it: a transaction the chunk completes is matched while the turn
+/// lacks it. Its raw payload parts read the chunk all the same (bug-28's
+/// `uricontent` + `content`, 421 ET rules mix the two), once.
+#[test]
+fn tx_rule_reads_the_chunk_the_parser_had_before_the_raw_stream() {
+    let rs = rules(
+        r#"alert tcp any any -> any any (flow:to_server,established; uricontent:"/a/Drk.syn?"; nocase; content:"adcontext"; nocase; sid:2001341;)"#,
+    );
+    let req = b"GET /a/Drk.syn?adcontext=x HTTP/1.1\r\n\r\n";
+    let tx0 = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpUri, b"/a/Drk.syn?adcontext=x");
+    let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
+    f.packet(&rs, TS, PA, req);
+    f.app_chunk(&rs, TS, StreamData::Bytes(req));
+    assert_eq!(f.tx(&rs, TS, &tx0), [2001341]);
+    assert_eq!(f.alerts[0].tx_id, Some(0));
+    // The raw stream then gets the bytes: no second alert.
+    assert!(f.chunk(&rs, TS, StreamData::Bytes(req)).is_empty());
+    assert_eq!(f.alerts.len(), 1);
+
+    // Split over two chunks, the raw stream a chunk behind (Suricata's
+    // on-ack timing): the turn's first part and the part ahead, joined.
+    let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
+    let (a, b) = req.split_at(19);
+    f.app_chunk(&rs, TS, StreamData::Bytes(a));
+    f.chunk(&rs, TS, StreamData::Bytes(a));
+    f.app_chunk(&rs, TS, StreamData::Bytes(b));
+    assert_eq!(f.tx(&rs, TS, &tx0), [2001341]);
+
+    // The next request, after the response turned the stream: the previous
+    // request's bytes (still in the turn until the raw stream resets it) are
+    // not read, only the new request's.
+    let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
+    f.app_chunk(&rs, TS, StreamData::Bytes(req));
+    f.chunk(&rs, TS, StreamData::Bytes(req));
+    f.app_chunk(&rs, TC, StreamData::Bytes(b"HTTP/1.1 200 OK\r\n\r\n"));
+    f.chunk(&rs, TC, StreamData::Bytes(b"HTTP/1.1 200 OK\r\n\r\n"));
+    let req2 = b"GET /a/Drk.syn?other=x HTTP/1.1\r\n\r\n";
+    let tx1 = MockTx::new(AppProto::Http, 1).buf(BufferId::HttpUri, b"/a/Drk.syn?other=x");
+    f.app_chunk(&rs, TS, StreamData::Bytes(req2));
+    assert!(f.tx(&rs, TS, &tx1).is_empty());
+
+    // A gap in what the parser got: only the bytes after it are read.
+    let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
+    f.app_chunk(&rs, TS, StreamData::Bytes(b"adcontext"));
+    f.app_chunk(&rs, TS, StreamData::Gap(100));
+    f.app_chunk(
+        &rs,
+        TS,
+        StreamData::Bytes(b"GET /a/Drk.syn? HTTP/1.1\r\n\r\n"),
+    );
+    let tx = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpUri, b"/a/Drk.syn?");
+    assert!(f.tx(&rs, TS, &tx).is_empty());
+}
+
+/// A transaction rule keyed on a plain content (no key in a transaction
+/// buffer) is a candidate when its key is in the chunk ahead of the turn,
+/// not only when the turn's search saw it.
+#[test]
+fn turn_keyed_tx_rule_finds_its_key_in_the_chunk_ahead() {
+    let rs = rules(
+        r#"alert tcp any 80 -> any any (flow:established,to_client; content:!"302"; http_stat_code; content:"Set-Cookie|3a| SL_"; content:"_0000="; within:8; sid:1;)"#,
+    );
+    let ok = MockTx::new(AppProto::Http, 0).buf(BufferId::HttpStatCode, b"200");
+    let response = b"HTTP/1.1 200 OK\r\nSet-Cookie: SL_ab_0000=1\r\n\r\n";
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
+    f.app_chunk(&rs, TC, StreamData::Bytes(response));
+    assert_eq!(f.tx(&rs, TC, &ok), [1]);
+    // The key across the turn's end and the chunk ahead.
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
+    let (a, b) = response.split_at(24);
+    f.app_chunk(&rs, TC, StreamData::Bytes(a));
+    f.chunk(&rs, TC, StreamData::Bytes(a));
+    f.app_chunk(&rs, TC, StreamData::Bytes(b));
+    assert_eq!(f.tx(&rs, TC, &ok), [1]);
+    // Not there at all: not evaluated.
+    let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
+    f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
+    f.app_chunk(&rs, TC, StreamData::Bytes(b"HTTP/1.1 200 OK\r\n\r\n"));
+    let before = rs.counters().rules_evaluated;
+    assert!(f.tx(&rs, TC, &ok).is_empty());
+    assert_eq!(rs.counters().rules_evaluated, before);
+}
