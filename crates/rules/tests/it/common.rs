@@ -240,48 +240,46 @@ impl Flow {
         data: StreamData<'_>,
         backing: Option<&Backing>,
     ) -> Vec<u32> {
-        let mut info = self.info;
-        info.dir = dir;
-        let ts = self.ts();
         let before = self.alerts.len();
-        let d = dir.index();
-        let offset = self.raw_off[d];
-        self.raw_off[d] += stream_len(data);
-        rs.match_stream(
-            &StreamInput {
-                ts,
-                flow: info,
-                data,
-                offset,
-                frame: &[],
-                backing,
-            },
-            &mut self.fs,
-            &mut self.alerts,
-        );
+        let input = self.next_input(dir, data, backing, false);
+        rs.match_stream(&input, &mut self.fs, &mut self.alerts);
         sids(&self.alerts[before..])
     }
 
     /// One chunk handed to the application layer (before its parser sees
     /// it, as the engine does; the raw stream gets it with [`Flow::chunk`]).
     pub fn app_chunk(&mut self, rs: &RuleSet, dir: Direction, data: StreamData<'_>) {
-        let mut info = self.info;
-        info.dir = dir;
+        let input = self.next_input(dir, data, None, true);
+        rs.note_app_stream(&input, &mut self.fs);
+    }
+
+    /// A chunk of direction `dir` at the next stream offset of the
+    /// application layer (`app`) or of the raw stream.
+    fn next_input<'a>(
+        &mut self,
+        dir: Direction,
+        data: StreamData<'a>,
+        backing: Option<&'a Backing>,
+        app: bool,
+    ) -> StreamInput<'a> {
+        let mut flow = self.info;
+        flow.dir = dir;
         let ts = self.ts();
-        let d = dir.index();
-        let offset = self.app_off[d];
-        self.app_off[d] += stream_len(data);
-        rs.note_app_stream(
-            &StreamInput {
-                ts,
-                flow: info,
-                data,
-                offset,
-                frame: &[],
-                backing: None,
-            },
-            &mut self.fs,
-        );
+        let offs = if app {
+            &mut self.app_off
+        } else {
+            &mut self.raw_off
+        };
+        let offset = offs[dir.index()];
+        offs[dir.index()] += stream_len(data);
+        StreamInput {
+            ts,
+            flow,
+            data,
+            offset,
+            frame: &[],
+            backing,
+        }
     }
 
     /// One transaction update.
