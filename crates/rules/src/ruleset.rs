@@ -893,9 +893,12 @@ pub struct RuleSet {
     /// content, searched with the stream rules' keys: on TCP it is a
     /// candidate only when its key was seen in the turn it reads
     /// ([`StreamDir::tx_seen`]) or lies in the bytes ahead of it
-    /// ([`Ahead`]): a searcher of the key, lower-cased (built once: building
-    /// one per search was ≈ 1 % of a run with all ET rules).
-    tx_raw: Vec<Option<memchr::memmem::Finder<'static>>>,
+    /// ([`Ahead`]).
+    tx_raw: Vec<bool>,
+    /// A searcher of each `tx_raw` rule's key, lower-cased (built once:
+    /// building one per search was ≈ 1 % of a run with all ET rules; a map,
+    /// as a searcher is a few hundred bytes and 29 ET rules have one).
+    tx_raw_keys: FxHashMap<u32, memchr::memmem::Finder<'static>>,
     /// The longest key of `tx_raw`.
     tx_raw_longest: usize,
     /// Some transaction rule also has raw payload keywords (read from the stream turn).
@@ -1179,21 +1182,33 @@ impl RuleSet {
         for (i, r) in rules.iter_mut().enumerate() {
             r.order.3 = u32::try_from(i).unwrap_or(u32::MAX);
         }
-        // The keys are sorted and the rules moved once to their place: a
-        // sort of the rules themselves moved each of them (hundreds of
-        // bytes) about log2(n) times, ≈ 6 % of loading all ET rules.
+        // The keys are sorted and the rules swapped to their places (at most
+        // one swap per rule, in place): a sort of the rules themselves moved
+        // each of them (hundreds of bytes) about log2(n) times, ≈ 6 % of
+        // loading all ET rules.
         let mut keyed: Vec<((u8, u8, u8, u32), usize)> = rules
             .iter()
             .enumerate()
             .map(|(i, r)| (r.order, i))
             .collect();
         keyed.sort_unstable();
-        let mut slots: Vec<Option<Rule>> = rules.into_iter().map(Some).collect();
-        let rules: Vec<Rule> = keyed
-            .iter()
-            .filter_map(|&(_, i)| slots.get_mut(i).and_then(Option::take))
-            .collect();
-        drop(slots);
+        // `dest[i]`: where the rule now at `i` goes.
+        let mut dest = vec![0usize; rules.len()];
+        for (new, &(_, old)) in keyed.iter().enumerate() {
+            if let Some(d) = dest.get_mut(old) {
+                *d = new;
+            }
+        }
+        drop(keyed);
+        for i in 0..rules.len() {
+            while let Some(&j) = dest.get(i)
+                && j != i
+            {
+                rules.swap(i, j);
+                dest.swap(i, j);
+            }
+        }
+        drop(dest);
         let mut rs = RuleSet {
             rules,
             files,
@@ -1211,6 +1226,7 @@ impl RuleSet {
             tx_by_buf: BTreeMap::new(),
             tx_always: BTreeMap::new(),
             tx_raw: Vec::new(),
+            tx_raw_keys: FxHashMap::default(),
             tx_raw_longest: 0,
             tx_reads_stream: false,
             payload_rules: false,
@@ -1247,7 +1263,8 @@ impl RuleSet {
         // Keys of transaction rules without a key in a transaction buffer:
         // their plain contents' (searched in the whole turn, see `tx_raw`).
         let raw_keys: Vec<Option<Key>> = self.rules.iter().map(tx_raw_key).collect();
-        let mut tx_raw: Vec<Option<memchr::memmem::Finder<'static>>> = vec![None; self.rules.len()];
+        let mut tx_raw = vec![false; self.rules.len()];
+        let mut tx_raw_keys = FxHashMap::default();
         let mut pkt_only: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_fb: Vec<PktMember<'_>> = Vec::new();
         let mut pkt_ds: Vec<Vec<PktMember<'_>>> = vec![Vec::new(); DSIZE_CLASSES.len()];
@@ -1298,7 +1315,9 @@ impl RuleSet {
                             && r.proto.allows(6)
                             && let Some(t) = tx_raw.get_mut(i)
                         {
-                            *t = Some(
+                            *t = true;
+                            tx_raw_keys.insert(
+                                idx,
                                 memchr::memmem::Finder::new(&k.bytes.to_ascii_lowercase())
                                     .into_owned(),
                             );
@@ -1367,13 +1386,13 @@ impl RuleSet {
         self.stream = stream_e;
         self.tx_by_buf = tx_by_buf;
         self.tx_always = tx_always;
-        self.tx_raw_longest = tx_raw
-            .iter()
-            .flatten()
+        self.tx_raw_longest = tx_raw_keys
+            .values()
             .map(|f| f.needle().len())
             .max()
             .unwrap_or(0);
         self.tx_raw = tx_raw;
+        self.tx_raw_keys = tx_raw_keys;
         self.ip_only = ip_only_ix;
         self.tx_reads_stream = tx_reads_stream;
         self.payload_rules = payload_rules;
@@ -1749,7 +1768,7 @@ impl RuleSet {
 
     /// True for a transaction rule keyed on a plain content (see `tx_raw`).
     fn is_tx_raw(&self, ri: u32) -> bool {
-        self.tx_raw.get(ri as usize).is_some_and(Option::is_some)
+        self.tx_raw.get(ri as usize).copied().unwrap_or(false)
     }
 
     fn pre_ok(&self, ri: u32, sp: u16, dp: u16, has_opts: bool) -> bool {
@@ -2052,7 +2071,7 @@ impl RuleSet {
                 None
             };
             let in_ahead = |r: u32| {
-                let key = self.tx_raw.get(r as usize).and_then(Option::as_ref);
+                let key = self.tx_raw_keys.get(&r);
                 ahead
                     .as_deref()
                     .zip(key)
