@@ -830,9 +830,21 @@ impl Stages {
         }
         user.alerted = true;
         let rest = &mut self.rest;
-        rest.alerts.extend(now);
-        rest.alert_extra = user.app_json.as_deref().map(AppObject::to_extra);
-        rest.drain_findings();
+        // Each alert shows its transaction as the parser has it now (the
+        // packet that releases it may have added the response), else the
+        // flow's last object.
+        for a in now {
+            let now_obj = a
+                .tx_id
+                .and_then(|id| user.app.tx_object(id))
+                .map(|(name, v)| AppObject::Json(name, v));
+            rest.alert_extra = now_obj
+                .as_ref()
+                .or(user.app_json.as_deref())
+                .map(AppObject::to_extra);
+            rest.alerts.push(a);
+            rest.drain_findings();
+        }
         rest.alert_extra = None;
     }
 

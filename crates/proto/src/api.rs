@@ -164,6 +164,15 @@ pub trait StreamParser {
     ) -> ParseStatus;
     /// The flow ended: flush incomplete transactions and log what must be logged.
     fn close(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink);
+    /// The EVE object of transaction `tx_id` as it stands, while the parser
+    /// still holds it (its name, as `("http", {...})`): what an alert on it
+    /// shows when the alert is written after more of the transaction was
+    /// parsed (Suricata logs an alert with its transaction as it is then).
+    /// None by default.
+    fn tx_object(&self, tx_id: u64) -> Option<(&'static str, serde_json::Value)> {
+        let _ = tx_id;
+        None
+    }
 }
 
 /// A parser for datagram protocols (UDP): one call per datagram.

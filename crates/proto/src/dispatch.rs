@@ -198,6 +198,12 @@ impl FlowApp {
         self.proto
     }
 
+    /// The EVE object of transaction `tx_id` of the flow's stream parser as
+    /// it stands (see [`StreamParser::tx_object`]).
+    pub fn tx_object(&self, tx_id: u64) -> Option<(&'static str, serde_json::Value)> {
+        self.state.as_ref()?.stream.as_ref()?.tx_object(tx_id)
+    }
+
     /// The protocol identified in one direction (EVE `app_proto_ts` /
     /// `app_proto_tc`, written when it differs from [`FlowApp::app_proto`]).
     /// A direction that carried nothing recognisable takes the flow's protocol.

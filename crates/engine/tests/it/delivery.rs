@@ -207,6 +207,39 @@ fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
     assert_eq!(cnt, [Some(4)]);
 }
 
+/// A request's alert held for the client's next packet shows its
+/// transaction as it is when written: with the response that packet's
+/// acknowledgement handed to the parser (bug-78-uricontent: status, content
+/// type and body length of a response still open).
+#[test]
+fn a_held_alert_shows_its_transaction_as_it_is_when_written() {
+    let req = b"GET /blah/ HTTP/1.0\r\nHost: a\r\n\r\n";
+    let res = b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n0123456789";
+    let (n, m) = (
+        u32::try_from(req.len()).unwrap(),
+        u32::try_from(res.len()).unwrap(),
+    );
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, req)); // 4
+    frames.push(frame(false, 1, 1 + n, ACK | PSH, res)); // 5: acknowledges the request
+    frames.push(frame(true, 1 + n, 1 + m, ACK, b"")); // 6: acknowledges the response
+    let rules = "alert tcp any any -> any any (uricontent:\"blah\"; sid:100;)";
+    let out = run(Delivery::OnAck, rules, &frames);
+    let alerts: Vec<_> = out
+        .0
+        .iter()
+        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    let (_, meta, extra) = alerts[0];
+    assert_eq!(meta.pcap_cnt, Some(6));
+    let http = &extra["http"];
+    assert_eq!(http["url"], "/blah/");
+    assert_eq!(http["status"], 404, "{http}");
+    assert_eq!(http["http_content_type"], "text/html", "{http}");
+    assert_eq!(http["length"], 10, "{http}");
+}
+
 #[test]
 fn the_ack_completing_the_handshake_is_not_yet_established() {
     // Suricata decides `flow:established` before the stream engine sees the

@@ -1369,6 +1369,10 @@ impl StreamParser for HttpParser {
         }
     }
 
+    fn tx_object(&self, tx_id: u64) -> Option<(&'static str, serde_json::Value)> {
+        self.tx_json(tx_id).map(|v| ("http", v))
+    }
+
     fn close(&mut self, ctx: &AppContext, sink: &mut dyn ProtoSink) {
         self.flush_partial_request_line(ctx, sink);
         if self.req_state == ReqState::Peek09 {
