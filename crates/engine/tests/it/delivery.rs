@@ -124,6 +124,20 @@ fn handshake() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The handshake, a request, the response acknowledging it, and the
+/// client's acknowledgement of the response.
+fn exchange(req: &[u8], res: &[u8]) -> Vec<Vec<u8>> {
+    let (n, m) = (
+        u32::try_from(req.len()).unwrap(),
+        u32::try_from(res.len()).unwrap(),
+    );
+    let mut frames = handshake();
+    frames.push(frame(true, 1, 1, ACK | PSH, req));
+    frames.push(frame(false, 1, 1 + n, ACK | PSH, res));
+    frames.push(frame(true, 1 + n, 1 + m, ACK, b""));
+    frames
+}
+
 #[test]
 fn flow_end_release_is_a_flow_timeout_pseudo_packet_with_gaps_rendered() {
     // "VERY", then "DATA" after 4 bytes never seen; the server acknowledges nothing.
@@ -215,14 +229,9 @@ fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
 fn a_held_alert_shows_its_transaction_as_it_is_when_written() {
     let req = b"GET /blah/ HTTP/1.0\r\nHost: a\r\n\r\n";
     let res = b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n0123456789";
-    let (n, m) = (
-        u32::try_from(req.len()).unwrap(),
-        u32::try_from(res.len()).unwrap(),
-    );
-    let mut frames = handshake();
-    frames.push(frame(true, 1, 1, ACK | PSH, req)); // 4
-    frames.push(frame(false, 1, 1 + n, ACK | PSH, res)); // 5: acknowledges the request
-    frames.push(frame(true, 1 + n, 1 + m, ACK, b"")); // 6: acknowledges the response
+    // 4: the request; 5: the response, acknowledging it; 6: the client
+    // acknowledges the response.
+    let frames = exchange(req, res);
     let rules = "alert tcp any any -> any any (uricontent:\"blah\"; sid:100;)";
     let out = run(Delivery::OnAck, rules, &frames);
     let alerts: Vec<_> = out
@@ -269,14 +278,7 @@ fn the_ack_completing_the_handshake_is_not_yet_established() {
 fn to_the_client_http_header_buffers_are_the_responses() {
     let req = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Note: attachment; yes\r\nContent-Type: text/plain\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=a.exe\r\nSet-Cookie: sess=evil\r\nContent-Type: application/x-msdownload\r\nContent-Length: 2\r\n\r\nMZ";
-    let (n, m) = (
-        u32::try_from(req.len()).unwrap(),
-        u32::try_from(resp.len()).unwrap(),
-    );
-    let mut frames = handshake();
-    frames.push(frame(true, 1, 1, ACK | PSH, req));
-    frames.push(frame(false, 1, 1 + n, ACK | PSH, resp));
-    frames.push(frame(true, 1 + n, 1 + m, ACK, b""));
+    let frames = exchange(req, resp);
     let rules = [
         r#"alert http any any -> any any (flow:to_client; content:"attachment|3b| filename"; http_header; sid:1;)"#,
         r#"alert http any any -> any any (flow:to_client; content:"X-Note"; http_header; sid:2;)"#,
