@@ -50,13 +50,7 @@ fn frame(to_server: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<
 
 /// Records with the facts the engine gave them and their extra members.
 #[derive(Default)]
-struct MetaSink(
-    Vec<(
-        OutputRecord,
-        RecordMeta,
-        serde_json::Map<String, serde_json::Value>,
-    )>,
-);
+struct MetaSink(Vec<Written>);
 
 impl Sink for MetaSink {
     fn write(&mut self, rec: &OutputRecord) -> io::Result<()> {
@@ -100,6 +94,21 @@ fn run(delivery: Delivery, rules: &str, frames: &[Vec<u8>]) -> MetaSink {
     }
     engine.finish(&mut sink).unwrap();
     sink
+}
+
+/// A run's alert records with their facts and extra members.
+type Written = (
+    OutputRecord,
+    RecordMeta,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+/// The alerts of a run, in order.
+fn alerts_of(out: &MetaSink) -> Vec<&Written> {
+    out.0
+        .iter()
+        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        .collect()
 }
 
 /// The signature ids of the alerts, sorted.
@@ -167,12 +176,7 @@ fn flow_end_release_is_a_flow_timeout_pseudo_packet_with_gaps_rendered() {
     // Delivered as it arrives, "VERY" is inspected with its own packet.
     let rules = "alert tcp-stream any any -> any any (content:\"VERY\"; sid:1;)";
     let out = run(Delivery::Immediate, rules, &frames);
-    let metas: Vec<_> = out
-        .0
-        .iter()
-        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
-        .map(|(_, m, _)| *m)
-        .collect();
+    let metas: Vec<_> = alerts_of(&out).into_iter().map(|(_, m, _)| *m).collect();
     assert_eq!(metas.len(), 1);
     assert_eq!(metas[0].pcap_cnt, Some(4));
     assert_eq!(metas[0].pkt_src, Some("wire/pcap"));
@@ -188,11 +192,7 @@ fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
     frames.push(frame(true, 1 + n, 1, ACK, b"")); // 6: next client packet
     let rules = "alert http any any -> any any (http.method; content:\"GET\"; sid:1;)";
     let out = run(Delivery::OnAck, rules, &frames);
-    let alerts: Vec<_> = out
-        .0
-        .iter()
-        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
-        .collect();
+    let alerts = alerts_of(&out);
     assert_eq!(alerts.len(), 1);
     let (rec, meta, extra) = alerts[0];
     assert_eq!(meta.pcap_cnt, Some(6), "Suricata inspects it with packet 6");
@@ -212,10 +212,8 @@ fn acknowledged_request_alerts_with_the_next_packet_of_its_direction() {
 
     // Delivered as it arrives, the request alerts with its own packet.
     let out = run(Delivery::Immediate, rules, &frames);
-    let cnt: Vec<_> = out
-        .0
-        .iter()
-        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+    let cnt: Vec<_> = alerts_of(&out)
+        .into_iter()
         .map(|(_, m, _)| m.pcap_cnt)
         .collect();
     assert_eq!(cnt, [Some(4)]);
@@ -234,11 +232,7 @@ fn a_held_alert_shows_its_transaction_as_it_is_when_written() {
     let frames = exchange(req, res);
     let rules = "alert tcp any any -> any any (uricontent:\"blah\"; sid:100;)";
     let out = run(Delivery::OnAck, rules, &frames);
-    let alerts: Vec<_> = out
-        .0
-        .iter()
-        .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
-        .collect();
+    let alerts = alerts_of(&out);
     assert_eq!(alerts.len(), 1);
     let (_, meta, extra) = alerts[0];
     assert_eq!(meta.pcap_cnt, Some(6));
@@ -258,10 +252,8 @@ fn the_ack_completing_the_handshake_is_not_yet_established() {
     let rules = "alert tcp any any -> any any (flow:established; sid:9;)";
     for delivery in [Delivery::Immediate, Delivery::OnAck] {
         let out = run(delivery, rules, &frames);
-        let cnt: Vec<_> = out
-            .0
-            .iter()
-            .filter(|(r, _, _)| matches!(r, OutputRecord::Alert(_)))
+        let cnt: Vec<_> = alerts_of(&out)
+            .into_iter()
             .map(|(_, m, _)| m.pcap_cnt)
             .collect();
         assert_eq!(cnt, [Some(4)], "{delivery:?}");
