@@ -1724,9 +1724,6 @@ impl RuleSet {
         self.run_candidates(&cands, &ctx, Src::Packet(p), Some(payload), fs, out, None);
     }
 
-    /// False when rule `ri` cannot match data between ports `sp` and `dp`
-    /// (with IPv4 options or not), from [`PktPre`] alone.
-    #[inline]
     /// Direction `dir`'s bytes ahead of its turn ([`Ahead`]), when there are
     /// some and transaction rules of `app` may read them: (whether they
     /// directly follow the turn's bytes, the bytes). Not where payload
@@ -1771,6 +1768,9 @@ impl RuleSet {
         self.tx_raw.get(ri as usize).copied().unwrap_or(false)
     }
 
+    /// False when rule `ri` cannot match data between ports `sp` and `dp`
+    /// (with IPv4 options or not), from [`PktPre`] alone.
+    #[inline]
     fn pre_ok(&self, ri: u32, sp: u16, dp: u16, has_opts: bool) -> bool {
         self.pre
             .get(ri as usize)
