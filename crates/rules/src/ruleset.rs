@@ -356,6 +356,31 @@ impl StreamDir {
         }
     }
 
+    /// Drops the bytes before position `pos`.
+    fn drop_before(&mut self, pos: u64) {
+        let mut k = pos.saturating_sub(self.base);
+        let from_buf = usize::try_from(k).map_or(self.buf.len(), |k| k.min(self.buf.len()));
+        if from_buf > 0 {
+            self.buf.drain(..from_buf);
+            self.base += from_buf as u64;
+            k -= from_buf as u64;
+        }
+        let mut n = 0;
+        for s in &mut self.spans {
+            if k == 0 {
+                break;
+            }
+            let cut = usize::try_from(k).map_or(s.len, |k| k.min(s.len));
+            s.off += cut;
+            s.len -= cut;
+            self.spans_len -= cut;
+            self.base += cut as u64;
+            k -= cut as u64;
+            n += usize::from(s.len == 0);
+        }
+        self.spans.drain(..n);
+    }
+
     /// Copies the turn's spans into `buf`.
     fn settle(&mut self, w: usize) {
         if self.spans.is_empty() {
@@ -431,58 +456,26 @@ impl StreamDir {
 /// chunk, transaction rules' raw payload parts (`uricontent:"…"; content:"…";`,
 /// 421 ET rules) must read that chunk, which reaches the turn
 /// ([`StreamDir`]) only afterwards (at once, or on a later packet with
-/// Suricata's on-ack timing). Held as spans of the capture where it holds
-/// the bytes, else copied; the pieces that hold the last window.
+/// Suricata's on-ack timing). Held as a turn is (spans of the capture where
+/// it holds the bytes, else copied; the last window), at their stream
+/// offsets.
 #[derive(Clone, Debug, Default)]
 struct Ahead {
-    /// Stream offset of the first byte held.
-    start: u64,
+    /// The bytes; a position is the stream offset.
+    bytes: StreamDir,
     /// Stream offset up to which the raw stream was delivered.
     raw_end: u64,
-    pieces: std::collections::VecDeque<Piece>,
-    /// Bytes held.
-    len: usize,
-    capture: Option<Capture>,
-}
-
-#[derive(Clone, Debug)]
-enum Piece {
-    Span(Span),
-    Bytes(Vec<u8>),
-}
-
-impl Piece {
-    fn len(&self) -> usize {
-        match self {
-            Piece::Span(s) => s.len,
-            Piece::Bytes(b) => b.len(),
-        }
-    }
-
-    /// Drops the first `k` bytes (`k` below the length).
-    fn cut_front(&mut self, k: usize) {
-        match self {
-            Piece::Span(s) => {
-                s.off += k;
-                s.len -= k;
-            }
-            Piece::Bytes(b) => {
-                b.drain(..k);
-            }
-        }
-    }
 }
 
 impl Ahead {
+    /// Holds nothing; the next bytes start at `at`.
     fn clear(&mut self, at: u64) {
-        self.pieces.clear();
-        self.len = 0;
-        self.start = at;
+        self.bytes.reset();
+        self.bytes.base = at;
     }
 
     /// Adds the application chunk at stream offset `off`; a chunk that does
-    /// not follow the held bytes starts over. Keeps the pieces that hold the
-    /// last `w` bytes (at most [`MAX_SPANS`] pieces).
+    /// not follow the held bytes starts over. Keeps the last `w` bytes.
     fn push(&mut self, off: u64, bytes: &[u8], backing: Option<&Backing>, w: usize) {
         // Bytes the raw stream already gave are in the turn.
         let skip = self.raw_end.saturating_sub(off);
@@ -493,83 +486,28 @@ impl Ahead {
             return;
         }
         let off = off + skip;
-        if self.len == 0 || off != self.start + self.len as u64 {
+        if self.bytes.is_empty() || off != self.bytes.end() {
             self.clear(off);
         }
-        let span = match backing {
-            Some(c) => {
-                if !self
-                    .capture
-                    .as_ref()
-                    .is_some_and(|own| std::sync::Arc::ptr_eq(&own.0, c))
-                {
-                    // Spans of the capture held before could not be read.
-                    if self.pieces.iter().any(|p| matches!(p, Piece::Span(_))) {
-                        self.clear(off);
-                    }
-                    self.capture = Some(Capture(c.clone()));
-                }
-                self.capture.as_ref().and_then(|own| own.locate(bytes))
-            }
-            None => None,
-        };
-        self.pieces.push_back(match span {
-            Some(off) => Piece::Span(Span {
-                off,
-                len: bytes.len(),
-            }),
-            None => Piece::Bytes(bytes.to_vec()),
-        });
-        self.len += bytes.len();
-        while self.pieces.len() > 1
-            && (self.len - self.pieces[0].len() >= w || self.pieces.len() > MAX_SPANS)
-        {
-            if let Some(p) = self.pieces.pop_front() {
-                self.start += p.len() as u64;
-                self.len -= p.len();
-            }
-        }
+        self.bytes.push(bytes, w, backing);
     }
 
     /// The raw stream reached stream offset `to`: what it delivered is no
     /// longer ahead.
     fn consume(&mut self, to: u64) {
         self.raw_end = self.raw_end.max(to);
-        while self.start < to {
-            let Some(p) = self.pieces.front_mut() else {
-                self.start = to;
-                break;
-            };
-            let k = to - self.start;
-            let plen = p.len();
-            if k >= plen as u64 {
-                self.pieces.pop_front();
-                self.start += plen as u64;
-                self.len -= plen;
-            } else {
-                // `k` < `plen` ≤ usize::MAX.
-                let k = k as usize;
-                p.cut_front(k);
-                self.start += k as u64;
-                self.len -= k;
-            }
-        }
+        self.bytes.drop_before(to);
     }
 
     /// True when the held bytes directly follow what the raw stream gave.
     fn follows_raw(&self) -> bool {
-        self.start == self.raw_end
+        self.bytes.base == self.raw_end
     }
 
     /// Appends the held bytes to `out`.
     fn copy_to(&self, out: &mut Vec<u8>) {
-        for p in &self.pieces {
-            match (p, &self.capture) {
-                (Piece::Span(s), Some(c)) => out.extend_from_slice(&c.span(*s)),
-                (Piece::Span(s), None) => out.resize(out.len() + s.len, 0),
-                (Piece::Bytes(b), _) => out.extend_from_slice(b),
-            }
-        }
+        self.bytes
+            .copy_range(self.bytes.base, self.bytes.end(), out);
     }
 }
 
@@ -1737,10 +1675,10 @@ impl RuleSet {
     ) -> Option<(bool, Vec<u8>)> {
         let inner = fs.inner.as_ref()?;
         let a = inner.ahead.get(dir.index())?;
-        if a.len == 0 || inner.no_payload || self.tracks_encryption(app) {
+        if a.bytes.is_empty() || inner.no_payload || self.tracks_encryption(app) {
             return None;
         }
-        let mut v = Vec::with_capacity(a.len);
+        let mut v = Vec::new();
         a.copy_to(&mut v);
         // Turned: the raw stream resets the turn before it adds them.
         Some((inner.last_stream_dir == Some(dir) && a.follows_raw(), v))
@@ -2888,7 +2826,11 @@ mod tests {
             );
         }
         assert_eq!(held(&a), b"efghij");
-        assert_eq!(a.start, 14);
+        assert_eq!(a.bytes.base, 14);
+        // The raw stream gives part of a span.
+        a.consume(17);
+        assert_eq!(held(&a), b"hij");
+        assert!(a.follows_raw());
     }
 
     /// A long turn keeps its last window, its positions stay right, and the
