@@ -1663,40 +1663,38 @@ impl RuleSet {
     }
 
     /// Direction `dir`'s bytes ahead of its turn ([`Ahead`]), when there are
-    /// some and transaction rules of `app` may read them: (whether they
-    /// directly follow the turn's bytes, the bytes). Not where payload
-    /// inspection stopped, nor for TLS and SSH when their encryption is
-    /// followed (the turn is cut where it starts; the bytes ahead are not).
-    fn ahead_bytes(
+    /// some and transaction rules of `app` may read them, and whether they
+    /// directly follow the turn's bytes. Not where payload inspection
+    /// stopped, nor for TLS and SSH when their encryption is followed (the
+    /// turn is cut where it starts; the bytes ahead are not).
+    fn ahead_of<'f>(
         &self,
-        fs: &FlowState,
+        fs: &'f FlowState,
         app: AppProto,
         dir: Direction,
-    ) -> Option<(bool, Vec<u8>)> {
+    ) -> Option<(bool, &'f Ahead)> {
         let inner = fs.inner.as_ref()?;
         let a = inner.ahead.get(dir.index())?;
         if a.bytes.is_empty() || inner.no_payload || self.tracks_encryption(app) {
             return None;
         }
-        let mut v = Vec::new();
-        a.copy_to(&mut v);
         // Turned: the raw stream resets the turn before it adds them.
-        Some((inner.last_stream_dir == Some(dir) && a.follows_raw(), v))
+        Some((inner.last_stream_dir == Some(dir) && a.follows_raw(), a))
     }
 
-    /// The bytes ahead of direction `dir`'s turn (see [`RuleSet::ahead_bytes`])
+    /// The bytes ahead of direction `dir`'s turn (see [`RuleSet::ahead_of`])
     /// after the turn's last bytes that a key may start in, lower-cased: what a
     /// turn-keyed transaction rule's key is looked for in besides the keys
     /// seen in the turn.
     fn ahead_text(&self, fs: &FlowState, app: AppProto, dir: Direction) -> Option<Vec<u8>> {
-        let (follows, ahead) = self.ahead_bytes(fs, app, dir)?;
+        let (follows, a) = self.ahead_of(fs, app, dir)?;
         let mut v = Vec::new();
         if follows && let Some(sd) = fs.inner.as_ref().and_then(|i| i.stream.get(dir.index())) {
             let end = sd.end();
             let reach = self.tx_raw_longest.saturating_sub(1) as u64;
             sd.copy_range(end.saturating_sub(reach), end, &mut v);
         }
-        v.extend_from_slice(&ahead);
+        a.copy_to(&mut v);
         v.make_ascii_lowercase();
         Some(v)
     }
@@ -2096,17 +2094,14 @@ impl RuleSet {
         // Bytes the application layer had and the turn not yet follow it
         // (the turn is left as it is: the raw stream brings them).
         let joined = if needs_turn && !udp {
-            self.ahead_bytes(fs, app, t.flow.dir)
-                .map(|(follows, ahead)| {
-                    let mut v = Vec::new();
-                    if follows {
-                        v.extend_from_slice(
-                            turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn),
-                        );
-                    }
-                    v.extend_from_slice(&ahead);
-                    v
-                })
+            self.ahead_of(fs, app, t.flow.dir).map(|(follows, a)| {
+                let mut v = Vec::new();
+                if follows {
+                    v.extend_from_slice(turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn));
+                }
+                a.copy_to(&mut v);
+                v
+            })
         } else {
             None
         };
