@@ -1763,6 +1763,10 @@ impl RuleSet {
         if !self.tx_reads_stream || s.flow.key.proto != IpProto::TCP || fs.passed() {
             return;
         }
+        // Not kept where they would not be read (see `ahead_of`).
+        if self.tracks_encryption(s.flow.app_proto) || fs.payload_inspection_stopped() {
+            return;
+        }
         let w = self.limits.stream_window_bytes.max(1);
         let inner = fs.inner();
         let Some(a) = inner.ahead.get_mut(s.flow.dir.index()) else {
