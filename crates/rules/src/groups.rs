@@ -73,6 +73,22 @@ fn server_ports(r: &Rule, dir: Direction) -> std::borrow::Cow<'_, PortSet> {
     }
 }
 
+/// The id of list `v` in `lists`, added when new (`interned` maps each
+/// list held to its id; a list is allocated only when it is new).
+fn intern_list(
+    lists: &mut Vec<Vec<u32>>,
+    interned: &mut FxHashMap<Vec<u32>, u32>,
+    v: &[u32],
+) -> u32 {
+    if let Some(&id) = interned.get(v) {
+        return id;
+    }
+    let id = u32::try_from(lists.len()).unwrap_or(u32::MAX);
+    lists.push(v.to_vec());
+    interned.insert(v.to_vec(), id);
+    id
+}
+
 /// Port intervals → group ids for one (direction, home combination).
 #[derive(Debug, Default)]
 struct PortMap {
@@ -159,15 +175,6 @@ impl Engine {
         // A list is allocated only when it is new (a port map of all ET
         // rules looks up ≈ 10^4 points with few distinct sets).
         let mut interned: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
-        let mut intern = |lists: &mut Vec<Vec<u32>>, v: &[u32]| -> u32 {
-            if let Some(&id) = interned.get(v) {
-                return id;
-            }
-            let id = u32::try_from(lists.len()).unwrap_or(u32::MAX);
-            lists.push(v.to_vec());
-            interned.insert(v.to_vec(), id);
-            id
-        };
         let mut part_ids: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         for (di, dir) in [Direction::ToServer, Direction::ToClient]
             .into_iter()
@@ -196,7 +203,7 @@ impl Engine {
                     }
                 }
                 any.sort_unstable();
-                let any_id = intern(&mut e.lists, &any);
+                let any_id = intern_list(&mut e.lists, &mut interned, &any);
                 events.sort_unstable();
                 let mut active: Vec<u32> = Vec::new();
                 let mut map = PortMap::default();
@@ -219,7 +226,7 @@ impl Engine {
                     if port > u32::from(u16::MAX) {
                         break;
                     }
-                    let spec_id = intern(&mut e.lists, &active);
+                    let spec_id = intern_list(&mut e.lists, &mut interned, &active);
                     let next = part_ids.len();
                     let gid = *part_ids
                         .entry((any_id, spec_id))
@@ -525,15 +532,7 @@ where
         scratch.extend_from_slice(&active);
         scratch.sort_unstable();
         scratch.dedup();
-        let id = match interned.get(scratch.as_slice()) {
-            Some(&id) => id,
-            None => {
-                let id = u32::try_from(lists.len()).unwrap_or(u32::MAX);
-                lists.push(scratch.clone());
-                interned.insert(scratch.clone(), id);
-                id
-            }
-        };
+        let id = intern_list(lists, interned, &scratch);
         if map.ids.last() != Some(&id) {
             map.starts.push(p);
             map.ids.push(id);
