@@ -2086,7 +2086,7 @@ impl RuleSet {
         });
         // On UDP they read the datagram at hand.
         let udp = t.flow.key.proto == IpProto::UDP;
-        let turn = match fs.inner.as_mut() {
+        let mut turn = match fs.inner.as_mut() {
             Some(i) if needs_turn && !udp => {
                 let sd = &mut i.stream[di];
                 sd.settle(self.limits.stream_window_bytes.max(1));
@@ -2095,24 +2095,28 @@ impl RuleSet {
             _ => Vec::new(),
         };
         let w = self.limits.stream_window_bytes.max(1);
-        // Bytes the application layer had and the turn not yet follow it
-        // (the turn is left as it is: the raw stream brings them).
+        // Bytes the application layer had and the turn not yet follow it:
+        // appended to the turn's buffer for the rules and cut off again
+        // before it goes back (the raw stream brings them). Where they do not
+        // follow it, they are read alone.
+        let turn_len = turn.len();
+        let mut alone = Vec::new();
         let joined = if needs_turn && !udp {
             self.ahead_of(fs, app, t.flow.dir).map(|(follows, a)| {
-                let mut v = Vec::new();
                 if follows {
-                    v.extend_from_slice(turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn));
+                    a.copy_to(&mut turn);
+                } else {
+                    a.copy_to(&mut alone);
                 }
-                a.copy_to(&mut v);
-                v
+                follows
             })
         } else {
             None
         };
         let view = if udp {
             t.payload
-        } else if let Some(j) = &joined {
-            j.get(j.len().saturating_sub(w)..).unwrap_or(j)
+        } else if joined == Some(false) {
+            alone.get(alone.len().saturating_sub(w)..).unwrap_or(&alone)
         } else {
             turn.get(turn.len().saturating_sub(w)..).unwrap_or(&turn)
         };
@@ -2129,6 +2133,7 @@ impl RuleSet {
             && !udp
             && let Some(i) = fs.inner.as_mut()
         {
+            turn.truncate(turn_len);
             i.stream[di].buf = turn;
         }
         let limit = self.limits.tx_alerts_per_flow.max(1);
