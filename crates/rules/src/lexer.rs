@@ -159,8 +159,10 @@ fn push_option<'a>(
     };
     let opt = &body[start..end];
     let (name, value) = match memchr::memchr(b':', opt.as_bytes()) {
-        Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
-        None => (opt.trim(), None),
+        // ASCII blanks, as Suricata's parser skips (and `str::trim`, which
+        // also knows Unicode's, cost ≈ 3 % of loading all ET rules).
+        Some(c) => (opt[..c].trim_ascii(), Some(opt[c + 1..].trim_ascii())),
+        None => (opt.trim_ascii(), None),
     };
     if name.is_empty() {
         return Err((start, "expected a keyword before `:`".to_string()));
@@ -175,7 +177,7 @@ fn push_option<'a>(
 
 /// Removes surrounding double quotes, when present.
 pub(crate) fn unquote(s: &str) -> &str {
-    let t = s.trim();
+    let t = s.trim_ascii();
     if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
         &t[1..t.len() - 1]
     } else {
