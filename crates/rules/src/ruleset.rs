@@ -410,17 +410,24 @@ impl StreamDir {
 
     /// Appends the turn's bytes `[from, to)` (within what it holds) to `out`.
     fn copy_range(&self, from: u64, to: u64, out: &mut Vec<u8>) {
-        let mut at = self.base;
         let piece = |at: u64, len: usize| {
             let lo = from.max(at);
             let hi = to.min(at + len as u64);
             (lo < hi).then(|| ((lo - at) as usize, (hi - at) as usize))
         };
-        if let Some((a, b)) = piece(at, self.buf.len()) {
+        if let Some((a, b)) = piece(self.base, self.buf.len()) {
             out.extend_from_slice(self.buf.get(a..b).unwrap_or(&[]));
         }
-        at += self.buf.len() as u64;
-        for &s in &self.spans {
+        // The first span that ends after `from`, found from the end: callers
+        // mostly want the last bytes (the few before a chunk boundary), and a
+        // turn holds up to `MAX_SPANS` spans.
+        let mut first = self.spans.len();
+        let mut at = self.end();
+        while first > 0 && at > from {
+            first -= 1;
+            at -= self.spans.get(first).map_or(0, |s| s.len) as u64;
+        }
+        for &s in self.spans.get(first..).unwrap_or(&[]) {
             if at >= to {
                 break;
             }
@@ -2835,6 +2842,42 @@ mod tests {
         a.consume(17);
         assert_eq!(held(&a), b"hij");
         assert!(a.follows_raw());
+    }
+
+    /// Every range of a turn made of copied bytes and spans of the capture
+    /// reads the bytes the turn was given there (`copy_range` finds its
+    /// first span from the end).
+    #[test]
+    fn turn_ranges_read_the_bytes_given() {
+        let text: Vec<u8> = (0..200u8).collect();
+        let cap: Backing = std::sync::Arc::new(text.clone());
+        let c = (*cap).as_ref();
+        let mut sd = StreamDir::default();
+        let mut given = Vec::new();
+        // Pieces of 1 to 9 bytes; every third one copied (not in the capture).
+        let mut at = 0;
+        for i in 0..30usize {
+            let n = i % 9 + 1;
+            let piece = &c[at..at + n];
+            if i % 3 == 0 {
+                sd.push(&piece.to_vec(), 1000, Some(&cap));
+            } else {
+                sd.push(piece, 1000, Some(&cap));
+            }
+            given.extend_from_slice(piece);
+            at += n;
+        }
+        assert!(sd.spans.len() > 1 && !sd.buf.is_empty());
+        let end = sd.end();
+        assert_eq!(end, given.len() as u64);
+        for from in 0..=end {
+            for to in from..=end + 2 {
+                let mut out = Vec::new();
+                sd.copy_range(from, to, &mut out);
+                let hi = to.min(end) as usize;
+                assert_eq!(out, &given[from as usize..hi], "[{from}, {to})");
+            }
+        }
     }
 
     /// A long turn keeps its last window, its positions stay right, and the
