@@ -2860,7 +2860,9 @@ mod tests {
             let n = i % 9 + 1;
             let piece = &c[at..at + n];
             if i % 3 == 0 {
-                sd.push(&piece.to_vec(), 1000, Some(&cap));
+                // A copy: bytes outside the capture.
+                let copy = piece.to_vec();
+                sd.push(&copy, 1000, Some(&cap));
             } else {
                 sd.push(piece, 1000, Some(&cap));
             }
