@@ -13,9 +13,10 @@
 //! retransmission or overlap; ahead by 1000, a gap; back by half the payload
 //! length), bit 6 a protocol template before the payload (by direction and
 //! port: a request or response head, a TLS record, an IRC command), bit 7 UDP
-//! (port 53) or ICMP echo instead of TCP (by the low flag bit). Timestamps
-//! advance by the payload length in milliseconds, so flows time out and
-//! thresholds' windows pass. `FUZZ_EVE=1` prints the EVE an input makes
+//! (port 53; with bit 6 a DNS query or answer) or ICMP echo (FIN+ACK's
+//! index) instead of TCP. Timestamps advance by each packet's length in
+//! milliseconds, so a long input spans seconds and the rules' threshold and
+//! detection-filter windows pass. `FUZZ_EVE=1` prints the EVE an input makes
 //! (`cargo fuzz run engine_rules <file>`).
 #![no_main]
 
