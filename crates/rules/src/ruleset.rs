@@ -1796,14 +1796,10 @@ impl RuleSet {
         {
             return;
         }
-        if let Some(inner) = fs.inner.as_mut() {
-            let n = match s.data {
-                StreamData::Bytes(b) => b.len() as u64,
-                StreamData::Gap(g) => u64::from(g),
-            };
-            if let Some(a) = inner.ahead.get_mut(s.flow.dir.index()) {
-                a.consume(s.offset + n);
-            }
+        if let Some(inner) = fs.inner.as_mut()
+            && let Some(a) = inner.ahead.get_mut(s.flow.dir.index())
+        {
+            a.consume(s.offset + s.data.len() as u64);
         }
         if fs.passed() {
             return;

@@ -253,6 +253,14 @@ impl Flow {
         rs.note_app_stream(&input, &mut self.fs);
     }
 
+    /// `a` then `b` handed to the application layer, the raw stream getting
+    /// only `a` (a chunk behind, as with Suricata's on-ack timing).
+    pub fn raw_behind(&mut self, rs: &RuleSet, dir: Direction, a: &[u8], b: &[u8]) {
+        self.app_chunk(rs, dir, StreamData::Bytes(a));
+        self.chunk(rs, dir, StreamData::Bytes(a));
+        self.app_chunk(rs, dir, StreamData::Bytes(b));
+    }
+
     /// A chunk of direction `dir` at the next stream offset of the
     /// application layer (`app`) or of the raw stream.
     fn next_input<'a>(
@@ -271,7 +279,7 @@ impl Flow {
             &mut self.raw_off
         };
         let offset = offs[dir.index()];
-        offs[dir.index()] += stream_len(data);
+        offs[dir.index()] += data.len() as u64;
         StreamInput {
             ts,
             flow,
@@ -300,14 +308,6 @@ impl Flow {
             &mut self.alerts,
         );
         sids(&self.alerts[before..])
-    }
-}
-
-/// Stream bytes a chunk covers.
-fn stream_len(data: StreamData<'_>) -> u64 {
-    match data {
-        StreamData::Bytes(b) => b.len() as u64,
-        StreamData::Gap(g) => u64::from(g),
     }
 }
 

@@ -1174,9 +1174,7 @@ fn tx_rule_reads_the_chunk_the_parser_had_before_the_raw_stream() {
     // on-ack timing): the turn's first part and the part ahead, joined.
     let mut f = Flow::new(6, 1041, 80).app(AppProto::Http);
     let (a, b) = req.split_at(19);
-    f.app_chunk(&rs, TS, StreamData::Bytes(a));
-    f.chunk(&rs, TS, StreamData::Bytes(a));
-    f.app_chunk(&rs, TS, StreamData::Bytes(b));
+    f.raw_behind(&rs, TS, a, b);
     assert_eq!(f.tx(&rs, TS, &tx0), [2001341]);
 
     // The next request, after the response turned the stream: the previous
@@ -1223,9 +1221,7 @@ fn turn_keyed_tx_rule_finds_its_key_in_the_chunk_ahead() {
     let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
     f.send(&rs, TS, b"GET / HTTP/1.1\r\n\r\n");
     let (a, b) = response.split_at(24);
-    f.app_chunk(&rs, TC, StreamData::Bytes(a));
-    f.chunk(&rs, TC, StreamData::Bytes(a));
-    f.app_chunk(&rs, TC, StreamData::Bytes(b));
+    f.raw_behind(&rs, TC, a, b);
     assert_eq!(f.tx(&rs, TC, &ok), [1]);
     // Not there at all: not evaluated.
     let mut f = Flow::new(6, 4000, 80).app(AppProto::Http);
