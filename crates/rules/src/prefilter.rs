@@ -1240,8 +1240,8 @@ const ALL_FEW: u8 = u8::MAX;
 /// compared at each of them rather than searched with `memchr`.
 const FEW_DIRECT: usize = 16;
 
-/// True when folded `pat` occurs in `hay` (case-insensitively), searching
-/// for its anchor byte.
+/// True when `pat`, folded (ASCII lower case, as every group key is), occurs
+/// in `hay` case-insensitively, searching for its anchor byte.
 fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
     let Some(&a) = pat.get(anchor) else {
         return false;
@@ -1504,23 +1504,38 @@ impl Crossing {
         if n == 0 || m == 0 {
             return false;
         }
-        // The bytes around the boundary, folded; the boundary at `n`.
+        // The bytes around the boundary as two little-endian words (byte `i`
+        // of the 16 at bits `8i`), folded; the boundary at byte `n`.
         let mut w = [0u8; 16];
-        let around = before
-            .iter()
-            .skip(before.len() - n)
-            .chain(after.iter().take(m));
-        for (d, &s) in w.iter_mut().zip(around) {
-            *d = LOWER[usize::from(s)];
+        if let (Some(d), Some(b)) = (w.get_mut(..n), before.get(before.len() - n..)) {
+            d.copy_from_slice(b);
         }
+        if let (Some(d), Some(a)) = (w.get_mut(n..n + m), after.get(..m)) {
+            d.copy_from_slice(a);
+        }
+        let half = |i: usize| {
+            let mut h = [0u8; 8];
+            if let Some(x) = w.get(i..i + 8) {
+                h.copy_from_slice(x);
+            }
+            fold8(u64::from_le_bytes(h))
+        };
+        let (lo, hi) = (half(0), half(8));
+        // The 8 bytes from byte `s < 8`.
+        let at = |s: usize| {
+            if s == 0 {
+                lo
+            } else {
+                (lo >> (8 * s)) | (hi << (64 - 8 * s))
+            }
+        };
         let len = n + m;
-        let i = usize::from(w[n - 1]) << 8 | usize::from(w[n]);
+        let pair = (at(n - 1) & 0xff) << 8 | (at(n - 1) >> 8 & 0xff);
+        let i = pair as usize;
         if (self.pairs[i / 64] >> (i % 64)) & 1 != 0 {
             return true;
         }
-        // The windows of 3, 4 and 8 bytes that hold the boundary and fit
-        // (`w` has 16 bytes: a window at `s < 8` reads within it).
-        let at = |s: usize| word(w.get(s..s + 8).unwrap_or(&[]));
+        // The windows of 3, 4 and 8 bytes that hold the boundary and fit.
         for (l, mask) in [(3, 0xff_ffff), (4, 0xffff_ffff), (8, u64::MAX)] {
             for s in n.saturating_sub(l - 1)..n {
                 if s + l <= len && self.has(at(s) & mask, l) {
@@ -1978,12 +1993,42 @@ mod tests {
     fn single_key_search_at_every_length_and_anchor() {
         // Short buffers (compared in place) and long ones (memchr on the
         // anchor byte, limited to where the key fits) around the cut.
+        // Keys of up to 20 bytes, some planted whole (letters in either
+        // case) or but for one byte; bytes next to the letters (`@`, `[`,
+        // `` ` ``, `{`, 0xc1) must not fold into them.
         let mut rnd = rng(0x0bad_cafe_f00d_d00d);
-        for _ in 0..20_000 {
+        for i in 0..40_000 {
             let n = (rnd() % 48) as usize;
-            let hay: Vec<u8> = (0..n).map(|_| b"abAB:"[(rnd() % 5) as usize]).collect();
-            let klen = 1 + (rnd() % 5) as usize;
-            let key: Vec<u8> = (0..klen).map(|_| b"ab:"[(rnd() % 3) as usize]).collect();
+            let (hb, kb): (&[u8], &[u8]) = if i % 2 == 0 {
+                (b"abAB:", b"ab:")
+            } else {
+                (b"aA@`[{\xc1", b"a@`[{\xc1")
+            };
+            let hay: Vec<u8> = (0..n)
+                .map(|_| hb[(rnd() % hb.len() as u64) as usize])
+                .collect();
+            let klen = 1 + (rnd() % if i % 4 < 2 { 5 } else { 20 }) as usize;
+            let key: Vec<u8> = (0..klen)
+                .map(|_| kb[(rnd() % kb.len() as u64) as usize])
+                .collect();
+            let mut hay = hay;
+            // A quarter of the time the key is in the buffer, its letters'
+            // case flipped at random; a quarter, all of it but one byte.
+            let plant = rnd() % 4;
+            if plant < 2 && klen <= n {
+                let at = (rnd() % (n - klen + 1) as u64) as usize;
+                for (j, &c) in key.iter().enumerate() {
+                    hay[at + j] = if rnd().is_multiple_of(2) {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    };
+                }
+                if plant == 1 {
+                    let j = (rnd() % klen as u64) as usize;
+                    hay[at + j] = b'#';
+                }
+            }
             let anchor = (rnd() % klen as u64) as usize;
             let want = hay.windows(klen).any(|w| w.eq_ignore_ascii_case(&key));
             assert_eq!(
@@ -2311,6 +2356,70 @@ mod tests {
             .filter(|&b| c.may_cross(&text[..b], &text[b..]))
             .count();
         assert!(reported <= 2, "{reported}");
+    }
+
+    /// The boundary check reads the bytes around it as two folded words;
+    /// it answers as the byte-by-byte reading it replaced (kept here as the
+    /// model) for random keys, contexts of 0–9 bytes and every byte value.
+    #[test]
+    fn crossing_check_answers_as_its_bytewise_model() {
+        fn model(c: &Crossing, before: &[u8], after: &[u8]) -> bool {
+            let n = before.len().min(7);
+            let m = after.len().min(7);
+            if n == 0 || m == 0 {
+                return false;
+            }
+            let mut w = [0u8; 16];
+            let around = before
+                .iter()
+                .skip(before.len() - n)
+                .chain(after.iter().take(m));
+            for (d, &s) in w.iter_mut().zip(around) {
+                *d = LOWER[usize::from(s)];
+            }
+            let len = n + m;
+            let i = usize::from(w[n - 1]) << 8 | usize::from(w[n]);
+            if (c.pairs[i / 64] >> (i % 64)) & 1 != 0 {
+                return true;
+            }
+            let at = |s: usize| word(w.get(s..s + 8).unwrap_or(&[]));
+            for (l, mask) in [(3, 0xff_ffff), (4, 0xffff_ffff), (8, u64::MAX)] {
+                for s in n.saturating_sub(l - 1)..n {
+                    if s + l <= len && c.has(at(s) & mask, l) {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        let mut rnd = rng(0x51ed_270b_2f3a_9c4d);
+        let alphabet = b"abcXYZ01 .\x00\xff\x80@[`{";
+        for _ in 0..40 {
+            let keys: Vec<Vec<u8>> = (0..rnd() % 30 + 1)
+                .map(|_| {
+                    (0..rnd() % 12 + 2)
+                        .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
+                        .collect()
+                })
+                .collect();
+            let c = Crossing::build(keys.iter().map(Vec::as_slice));
+            for _ in 0..2000 {
+                let mut bytes = |n: u64| -> Vec<u8> {
+                    (0..rnd() % n)
+                        .map(|_| match rnd() % 3 {
+                            0 => rnd() as u8,
+                            _ => alphabet[(rnd() % alphabet.len() as u64) as usize],
+                        })
+                        .collect()
+                };
+                let (before, after) = (bytes(10), bytes(10));
+                assert_eq!(
+                    c.may_cross(&before, &after),
+                    model(&c, &before, &after),
+                    "{before:?} | {after:?}"
+                );
+            }
+        }
     }
 
     /// Keys much longer than the stride (one gram per residue, taken from
