@@ -2859,7 +2859,7 @@ mod tests {
                         .collect();
                     // Mostly anchored at the start; sometimes a little room.
                     let reach = len as u32
-                        + if rnd() % 4 == 0 {
+                        + if rnd().is_multiple_of(4) {
                             (rnd() % 3) as u32
                         } else {
                             0
@@ -2884,7 +2884,7 @@ mod tests {
                 0 => {}
                 plant => {
                     for (j, &c) in k.iter().enumerate() {
-                        hay[shift + j] = if rnd() % 2 == 0 {
+                        hay[shift + j] = if rnd().is_multiple_of(2) {
                             c.to_ascii_uppercase()
                         } else {
                             c
@@ -2896,7 +2896,7 @@ mod tests {
                     }
                 }
             }
-            let at = if rnd() % 4 == 0 { 1 } else { 0 };
+            let at = if rnd().is_multiple_of(4) { 1 } else { 0 };
             let want: Vec<u32> = keys
                 .iter()
                 .zip(0u32..)
