@@ -1302,7 +1302,14 @@ fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
     }
     let mut from = anchor;
     while let Some(rest) = region.get(from..) {
-        let Some(rel) = memchr::memchr2(a, up, rest) else {
+        // A byte without case (most anchors: the rarest byte of a key is
+        // seldom a letter) is one needle, not two.
+        let next = if a == up {
+            memchr::memchr(a, rest)
+        } else {
+            memchr::memchr2(a, up, rest)
+        };
+        let Some(rel) = next else {
             return false;
         };
         let at = from + rel;
