@@ -38,7 +38,13 @@ fn find_content(c: &Content, buf: &[u8], from: usize, end: usize) -> Option<usiz
     let last_start = hay.len() - plen;
     let mut i = 0;
     while i <= last_start {
-        let rel = memchr::memchr2(first, up, &hay[i..=last_start])?;
+        let rest = &hay[i..=last_start];
+        // A first byte without case (`/`, `<`, `|00|`) is one needle.
+        let rel = if first == up {
+            memchr::memchr(first, rest)?
+        } else {
+            memchr::memchr2(first, up, rest)?
+        };
         let p = i + rel;
         if hay[p..p + plen].eq_ignore_ascii_case(&c.lower) {
             return Some(p + from);
@@ -525,6 +531,46 @@ mod tests {
         assert_eq!(find_content(&c, b"xxABCx", 0, 4), None);
         let c = content(b"abc");
         assert_eq!(find_content(&c, b"ABCabc", 0, 6), Some(3));
+    }
+
+    /// A `nocase` content is found at its first case-insensitive match in
+    /// the window, whether its first byte has case (`a`) or not (`/`,
+    /// `|00|`, `@`), as a plain search finds it.
+    #[test]
+    fn nocase_contents_are_found_where_a_plain_search_finds_them() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"aA/\x00@`bB";
+        for _ in 0..20_000 {
+            let hay: Vec<u8> = (0..rnd() % 40)
+                .map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize])
+                .collect();
+            let pat: Vec<u8> = (0..1 + rnd() % 4)
+                .map(|_| b"a/\x00@b"[(rnd() % 5) as usize])
+                .collect();
+            let mut c = Content::new(pat.clone(), false);
+            c.nocase = true;
+            c.finish();
+            let from = (rnd() % (hay.len() as u64 + 1)) as usize;
+            let end = from + (rnd() % ((hay.len() - from) as u64 + 1)) as usize;
+            let want = hay
+                .get(from..end)
+                .and_then(|h| {
+                    h.windows(pat.len())
+                        .position(|w| w.eq_ignore_ascii_case(&pat))
+                })
+                .map(|p| p + from);
+            assert_eq!(
+                find_content(&c, &hay, from, end),
+                want,
+                "{pat:?} in {hay:?} [{from}, {end})"
+            );
+        }
     }
 
     #[test]
