@@ -34,17 +34,10 @@ fn find_content(c: &Content, buf: &[u8], from: usize, end: usize) -> Option<usiz
     }
     // Case-insensitive: scan for either case of the first byte.
     let first = c.lower[0];
-    let up = first.to_ascii_uppercase();
     let last_start = hay.len() - plen;
     let mut i = 0;
     while i <= last_start {
-        let rest = &hay[i..=last_start];
-        // A first byte without case (`/`, `<`, `|00|`) is one needle.
-        let rel = if first == up {
-            memchr::memchr(first, rest)?
-        } else {
-            memchr::memchr2(first, up, rest)?
-        };
+        let rel = crate::prefilter::memchr_either_case(first, &hay[i..=last_start])?;
         let p = i + rel;
         if hay[p..p + plen].eq_ignore_ascii_case(&c.lower) {
             return Some(p + from);

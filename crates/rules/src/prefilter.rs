@@ -280,31 +280,55 @@ struct GramEntry {
 /// Loose case fold of eight bytes (see [`loose`]).
 const LOOSE8: u64 = 0x2020_2020_2020_2020;
 
+/// Eight bytes of `b` at `at` as a little-endian number; None past the end.
+#[inline(always)]
+fn le8(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map(u64::from_le_bytes)
+}
+
 /// Eight bytes of `hay` at `at`, loosely folded; None past the end.
 #[inline(always)]
 fn loose8(hay: &[u8], at: usize) -> Option<u64> {
-    hay.get(at..at + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-        .map(|w| u64::from_le_bytes(w) | LOOSE8)
+    le8(hay, at).map(|w| w | LOOSE8)
+}
+
+/// A key's first (up to) eight bytes as a little-endian number, and the mask
+/// of those bytes.
+fn head_word(key: &[u8]) -> (u64, u64) {
+    let n = key.len().min(8);
+    let mask = if n == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    (word(key), mask)
+}
+
+/// Where `lower` (a byte as folded keys hold it) or its upper case first
+/// occurs in `hay`. A byte without case (`/`, `<`, `|00|`: most of the
+/// rarest bytes keys are searched by) is one `memchr` needle, not two.
+#[inline]
+pub(crate) fn memchr_either_case(lower: u8, hay: &[u8]) -> Option<usize> {
+    let up = lower.to_ascii_uppercase();
+    if up == lower {
+        memchr::memchr(lower, hay)
+    } else {
+        memchr::memchr2(lower, up, hay)
+    }
 }
 
 impl GramEntry {
     fn new(gram: u32, id: u32, off: u16, key: &[u8]) -> GramEntry {
-        let mut b = [0u8; 8];
-        let n = key.len().min(8);
-        b[..n].copy_from_slice(&key[..n]);
-        let head_mask = if n == 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * n)) - 1
-        };
+        let (head, head_mask) = head_word(key);
         GramEntry {
             gram,
             id,
             off,
             // 0 (no tail test) for a key too long to say.
             len: u16::try_from(key.len()).unwrap_or(0),
-            head: (u64::from_le_bytes(b) | LOOSE8) & head_mask,
+            head: (head | LOOSE8) & head_mask,
             head_mask,
             tail: key
                 .len()
@@ -934,7 +958,7 @@ fn fold_into(src: &[u8], dst: &mut [u8]) {
     let mut s = src.chunks_exact(8);
     let mut d = dst.chunks_exact_mut(8);
     for (a, b) in (&mut s).zip(&mut d) {
-        let x = <[u8; 8]>::try_from(a).map_or(0, u64::from_le_bytes);
+        let x = le8(a, 0).unwrap_or(0);
         b.copy_from_slice(&fold8(x).to_le_bytes());
     }
     for (a, b) in s.remainder().iter().zip(d.into_remainder()) {
@@ -1022,17 +1046,13 @@ struct Few {
 
 impl Few {
     fn new(id: u32, key: &[u8]) -> Few {
-        let n = key.len().min(8);
+        let (head, head_mask) = head_word(key);
         Few {
             id,
             anchor: rarest_byte(key),
             reach: u64::MAX,
-            head: word(key),
-            head_mask: if n == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * n)) - 1
-            },
+            head,
+            head_mask,
         }
     }
 }
@@ -1302,14 +1322,7 @@ fn find_folded(hay: &[u8], pat: &[u8], anchor: usize) -> bool {
     }
     let mut from = anchor;
     while let Some(rest) = region.get(from..) {
-        // A byte without case (most anchors: the rarest byte of a key is
-        // seldom a letter) is one needle, not two.
-        let next = if a == up {
-            memchr::memchr(a, rest)
-        } else {
-            memchr::memchr2(a, up, rest)
-        };
-        let Some(rel) = next else {
+        let Some(rel) = memchr_either_case(a, rest) else {
             return false;
         };
         let at = from + rel;
@@ -1546,17 +1559,12 @@ impl Crossing {
         // with fixed 8-byte loads (a copy of `n` and `m` bytes was two
         // `memcpy` calls, slower than the byte loop it replaced); bytes past
         // `n + m` (more of `after`) are read, but no window covers them.
-        let eight = |b: &[u8]| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(b);
-            u64::from_le_bytes(x)
-        };
         // `before`'s last eight bytes (fewer: at the top, zeros below).
         let b = match before.len().checked_sub(8) {
-            Some(from) => before.get(from..).map_or(0, eight),
+            Some(from) => le8(before, from).unwrap_or(0),
             None => word(before) << (8 * (8 - before.len())),
         };
-        let a = after.get(..8).map_or_else(|| word(after), eight);
+        let a = le8(after, 0).unwrap_or_else(|| word(after));
         let lo = fold8((b >> (8 * (8 - n))) | (a << (8 * n)));
         let hi = fold8(a >> (8 * (8 - n)));
         // The 8 bytes from byte `s < 8`.
