@@ -63,6 +63,14 @@ pub struct AnalyzeArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Profile the rules and write the profile here as JSON (`-` = standard
+    /// output; per rule:
+    /// evaluations, matches, time; per buffer: searches, bytes, time), as
+    /// Suricata's `rule_perf.log` does; the costliest rules are also listed
+    /// on standard error unless `--quiet`. Profiling reads the clock around
+    /// every evaluation and search, so the run is slower.
+    #[arg(long, value_name = "FILE")]
+    pub rule_profile: Option<PathBuf>,
 }
 
 /// What a run produced besides its records.
@@ -118,11 +126,15 @@ pub fn load_rules(
     paths: &[PathBuf],
     settings: &Settings,
     quiet: bool,
+    profile: bool,
 ) -> Result<Option<Arc<RuleSet>>> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let (set, report) = RuleSet::load(paths, &settings.rules)?;
+    let (mut set, report) = RuleSet::load(paths, &settings.rules)?;
+    if profile {
+        set.enable_profiling();
+    }
     if !quiet {
         eprintln!(
             "stormwatch: {} rules loaded, {} skipped (`stormwatch rules check` lists why)",
@@ -311,7 +323,20 @@ pub fn run(a: AnalyzeArgs) -> Result<ExitCode> {
     } else {
         a.rules.clone()
     };
-    settings.engine.rules = load_rules(&rule_paths, &settings, a.quiet)?;
+    if a.rule_profile.as_deref() == Some(Path::new("-"))
+        && (a.eve.as_deref() == Some(Path::new("-"))
+            || (a.report == ReportFormat::Text && a.report_out.is_none()))
+    {
+        return Err(anyhow!(
+            "--rule-profile -: standard output already carries the EVE records or the text report (give a file, or --report none)"
+        ));
+    }
+    if a.rule_profile.is_some() && rule_paths.is_empty() {
+        return Err(anyhow!(
+            "--rule-profile: no rules to profile (give --rules or `rule-files` in the configuration)"
+        ));
+    }
+    settings.engine.rules = load_rules(&rule_paths, &settings, a.quiet, a.rule_profile.is_some())?;
 
     let eve_path = match (&a.eve, &a.output_dir) {
         (Some(p), _) => Some(p.clone()),
@@ -362,6 +387,9 @@ pub fn run(a: AnalyzeArgs) -> Result<ExitCode> {
     if want_report {
         crate::report::emit(&a, &settings, &outcome, &collect.records, eve_to_stdout)?;
     }
+    if let (Some(path), Some(rules)) = (&a.rule_profile, settings.engine.rules.as_deref()) {
+        write_rule_profile(path, rules, a.quiet)?;
+    }
     if !a.quiet {
         eprint!("{}", summary_text(&outcome));
         for w in &outcome.warnings {
@@ -378,6 +406,69 @@ pub fn run(a: AnalyzeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes the rule set's profile to `path` as one JSON document (and the
+/// costliest rules to standard error unless `quiet`).
+fn write_rule_profile(path: &Path, rules: &RuleSet, quiet: bool) -> Result<()> {
+    let Some(p) = rules.profile() else {
+        return Ok(());
+    };
+    let total: u64 = p.rules.iter().map(|r| r.total_ns).sum();
+    let rule_json: Vec<serde_json::Value> = p
+        .rules
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "signature_id": r.sid,
+                "gid": r.gid,
+                "rev": r.rev,
+                "msg": r.msg,
+                "checks": r.checks,
+                "matches": r.matches,
+                "ns_total": r.total_ns,
+                "ns_max": r.max_ns,
+                "ns_avg": r.total_ns / r.checks.max(1),
+                "ns_avg_match": r.match_ns / r.matches.max(1),
+                "ns_avg_nomatch": (r.total_ns - r.match_ns) / (r.checks - r.matches).max(1),
+                "percent": stormwatch_rules::profile_percent(r.total_ns, total),
+            })
+        })
+        .collect();
+    let search_json: Vec<serde_json::Value> = p
+        .searches
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "buffer": b.buffer,
+                "searches": b.calls,
+                "bytes": b.bytes,
+                "ns_total": b.total_ns,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "sort": "ns_total",
+        "rules_ns_total": total,
+        "rules": rule_json,
+        "searches": search_json,
+    });
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    if path.as_os_str() == "-" {
+        io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing the rule profile to standard output")?;
+    } else {
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the rule profile {}", path.display()))?;
+    }
+    if !quiet {
+        eprint!("{}", p.table(10));
+        eprintln!("stormwatch: rule profile written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// Keeps only the records reports and stores need (alerts, notices, verdicts,

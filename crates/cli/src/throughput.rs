@@ -157,7 +157,7 @@ fn line(name: &str, bytes: u64, packets: u64, f: Figure) -> String {
 /// `stormwatch throughput`.
 pub fn run(a: ThroughputArgs) -> Result<ExitCode> {
     let mut settings = Settings::load(a.config.as_deref(), &[])?;
-    settings.engine.rules = load_rules(&a.rules, &settings, true)?;
+    settings.engine.rules = load_rules(&a.rules, &settings, true, false)?;
     settings.engine.app_records = a.eve;
     let open = || CaptureFile::open(&a.capture).map_err(|e| anyhow!("{e}"));
     let (bytes, records) = {

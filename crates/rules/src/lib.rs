@@ -35,6 +35,7 @@ mod inspect;
 mod lexer;
 mod parse;
 mod prefilter;
+mod profile;
 mod report;
 mod rule;
 mod ruleset;
@@ -43,5 +44,8 @@ mod threshold;
 
 pub use config::{ClassType, Classification, EncryptionHandling, RulesConfig, RulesLimits, Vars};
 pub use error::RulesError;
+pub use profile::{
+    ProfileReport, RuleProfile, SearchProfile, buffer_name, percent as profile_percent,
+};
 pub use report::{FileReport, LoadReport, Skip};
 pub use ruleset::{FlowInfo, FlowState, PacketInput, RuleSet, RulesCounters, StreamInput, TxInput};

@@ -11,6 +11,7 @@ use crate::inspect::Eval;
 use crate::lexer::logical_lines;
 use crate::parse::{Names, parse_rule};
 use crate::prefilter::{FlagsOf, Group, Key, choose_key};
+use crate::profile::SearchAt;
 use crate::report::{LoadReport, Skip};
 use crate::rule::*;
 use crate::threshold::{ThresholdFile, ThresholdTable};
@@ -857,6 +858,9 @@ pub struct RuleSet {
     thresholds: Mutex<ThresholdTable>,
     th_file: ThresholdFile,
     counters: Counters,
+    /// Per-rule and per-buffer work, when profiling is on
+    /// ([`RuleSet::enable_profiling`]).
+    profile: Option<crate::profile::Profile>,
 }
 
 /// What the encryption watch says about a stream chunk.
@@ -1181,6 +1185,7 @@ impl RuleSet {
             thresholds: Mutex::new(ThresholdTable::default()),
             th_file,
             counters: Counters::default(),
+            profile: None,
         };
         rs.compile();
         (rs, report)
@@ -1378,6 +1383,40 @@ impl RuleSet {
             threshold_full: c.threshold_full.load(Ordering::Relaxed),
             rules_evaluated: c.evaluated.load(Ordering::Relaxed),
             encrypted_flows: c.encrypted_flows.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts counting, per rule, its evaluations, matches and their time,
+    /// and per buffer the prefilter's searches, bytes and time (see
+    /// [`RuleSet::profile`]). Each evaluation and search then reads the clock
+    /// twice.
+    pub fn enable_profiling(&mut self) {
+        self.profile = Some(crate::profile::Profile::new(self.rules.len()));
+    }
+
+    /// The profile so far; None unless [`RuleSet::enable_profiling`] was called.
+    pub fn profile(&self) -> Option<crate::profile::ProfileReport> {
+        self.profile
+            .as_ref()
+            .map(|p| p.report(self.rules.iter().map(|r| &*r.sig)))
+    }
+
+    /// The clock, when profiling.
+    #[inline]
+    fn prof_start(&self) -> Option<std::time::Instant> {
+        self.profile.as_ref().map(|_| std::time::Instant::now())
+    }
+
+    /// Records a search of `bytes` bytes at `at` started at `since`.
+    #[inline]
+    fn prof_search(
+        &self,
+        at: crate::profile::SearchAt,
+        bytes: usize,
+        since: Option<std::time::Instant>,
+    ) {
+        if let (Some(p), Some(t)) = (&self.profile, since) {
+            p.search(at, bytes, t);
         }
     }
 
@@ -1596,7 +1635,9 @@ impl RuleSet {
             if let Some((g, mask)) = g {
                 cands.extend(g.always_for(tcp_flags).iter().filter(|r| pre_ok(r)));
                 if scan && g.has_keys() {
+                    let since = self.prof_start();
                     g.scan_masked(payload, &mut cands, mask);
+                    self.prof_search(SearchAt::Packet, payload.len(), since);
                 }
             }
             if !index_quiet {
@@ -1874,6 +1915,7 @@ impl RuleSet {
         } = &mut lent.0;
         cands.extend_from_slice(&g.always);
         if g.has_keys() {
+            let since = self.prof_start();
             if sd.spans.is_empty() {
                 // Copied: the new bytes end `buf`.
                 let scan_from = usize::try_from(scan_pos - sd.base).unwrap_or(0);
@@ -1903,6 +1945,7 @@ impl RuleSet {
                     g.scan_at(bytes.get(skip..).unwrap_or(&[]), new_from, hits);
                 }
             }
+            self.prof_search(SearchAt::Stream, bytes.len(), since);
         }
         let turn_pos = old_end;
         hits.sort_unstable();
@@ -2038,7 +2081,9 @@ impl RuleSet {
             for i in 0..n {
                 if let Some(data) = tx.buffer(read, i) {
                     present = true;
+                    let since = self.prof_start();
                     g.scan(data, cands);
+                    self.prof_search(SearchAt::Tx(read), data.len(), since);
                 }
             }
             if present {
@@ -2172,7 +2217,12 @@ impl RuleSet {
             let Some(r) = self.rules.get(ri as usize) else {
                 continue;
             };
-            if !self.eval_rule(r, ctx, src, payload, fs.as_deref()) {
+            let since = self.prof_start();
+            let hit = self.eval_rule(r, ctx, src, payload, fs.as_deref());
+            if let (Some(p), Some(t)) = (&self.profile, since) {
+                p.rule(ri, t, hit);
+            }
+            if !hit {
                 continue;
             }
             if let Some(m) = matched.as_deref_mut() {

@@ -273,7 +273,8 @@ fn catalog_verdicts_hold_on_real_captures() {
             settings.rules.set_var("HOME_NET", h).unwrap();
         }
         if case.et_rules {
-            settings.engine.rules = load_rules(std::slice::from_ref(&et), &settings, true).unwrap();
+            settings.engine.rules =
+                load_rules(std::slice::from_ref(&et), &settings, true, false).unwrap();
         }
         let mut sink = VecSink::default();
         let path: PathBuf = shared.join("corpus").join(case.file);

@@ -4,6 +4,7 @@
 mod bad_input;
 mod common;
 mod corpus_verdicts;
+mod profile;
 mod roundtrip;
 mod story;
 mod suricata_verify;

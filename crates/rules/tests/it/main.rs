@@ -5,4 +5,5 @@ mod broken;
 mod check;
 mod common;
 mod pct;
+mod profile;
 mod semantics;
