@@ -64,11 +64,11 @@ pub struct AnalyzeArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Profile the rules and write the profile here as JSON (`-` = standard
-    /// output; per rule:
-    /// evaluations, matches, time; per buffer: searches, bytes, time), as
-    /// Suricata's `rule_perf.log` does; the costliest rules are also listed
-    /// on standard error unless `--quiet`. Profiling reads the clock around
-    /// every evaluation and search, so the run is slower.
+    /// output): per rule its evaluations, matches and their time, per buffer
+    /// the searches, bytes and time, as Suricata's `rule_perf.log`; the
+    /// costliest rules are also listed on standard error unless `--quiet`.
+    /// Profiling reads the clock around every evaluation and search, so the
+    /// run is slower.
     #[arg(long, value_name = "FILE")]
     pub rule_profile: Option<PathBuf>,
 }

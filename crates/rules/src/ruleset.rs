@@ -1409,12 +1409,7 @@ impl RuleSet {
 
     /// Records a search of `bytes` bytes at `at` started at `since`.
     #[inline]
-    fn prof_search(
-        &self,
-        at: crate::profile::SearchAt,
-        bytes: usize,
-        since: Option<std::time::Instant>,
-    ) {
+    fn prof_search(&self, at: SearchAt, bytes: usize, since: Option<std::time::Instant>) {
         if let (Some(p), Some(t)) = (&self.profile, since) {
             p.search(at, bytes, t);
         }
