@@ -301,3 +301,30 @@ pub fn percent(part: u64, whole: u64) -> f64 {
         part as f64 * 100.0 / whole as f64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A buffer's counters sit at its declaration index, and the report
+    /// names them in `BufferId::ALL`'s order: the two must agree, and every
+    /// buffer needs its own name.
+    #[test]
+    fn buffers_are_counted_and_named_in_one_order() {
+        for (i, &b) in BufferId::ALL.iter().enumerate() {
+            assert_eq!(SearchAt::Tx(b).index(), 2 + i, "{b:?}");
+        }
+        let mut names: Vec<&str> = BufferId::ALL.iter().map(|&b| buffer_name(b)).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), BufferId::ALL.len());
+        let p = Profile::new(0);
+        p.search(SearchAt::Tx(BufferId::DnsQuery), 9, Instant::now());
+        let r = p.report(std::iter::empty());
+        assert_eq!(r.searches.len(), 1);
+        assert_eq!(
+            (r.searches[0].buffer, r.searches[0].bytes),
+            ("dns.query", 9)
+        );
+    }
+}
