@@ -428,9 +428,9 @@ fn write_rule_profile(path: &Path, rules: &RuleSet, quiet: bool) -> Result<()> {
                 "matches": r.matches,
                 "ns_total": r.total_ns,
                 "ns_max": r.max_ns,
-                "ns_avg": r.total_ns / r.checks.max(1),
-                "ns_avg_match": r.match_ns / r.matches.max(1),
-                "ns_avg_nomatch": (r.total_ns - r.match_ns) / (r.checks - r.matches).max(1),
+                "ns_avg": r.avg_ns(),
+                "ns_avg_match": r.avg_match_ns(),
+                "ns_avg_nomatch": r.avg_nomatch_ns(),
                 "percent": stormwatch_rules::profile_percent(r.total_ns, total),
             })
         })

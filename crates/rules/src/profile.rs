@@ -219,6 +219,23 @@ pub struct RuleProfile {
     pub max_ns: u64,
 }
 
+impl RuleProfile {
+    /// Mean nanoseconds of an evaluation.
+    pub fn avg_ns(&self) -> u64 {
+        self.total_ns / self.checks.max(1)
+    }
+
+    /// Mean nanoseconds of an evaluation that matched.
+    pub fn avg_match_ns(&self) -> u64 {
+        self.match_ns / self.matches.max(1)
+    }
+
+    /// Mean nanoseconds of an evaluation that did not match.
+    pub fn avg_nomatch_ns(&self) -> u64 {
+        (self.total_ns - self.match_ns) / (self.checks - self.matches).max(1)
+    }
+}
+
 /// One buffer's prefilter searches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchProfile {
@@ -262,7 +279,7 @@ impl ProfileReport {
                 r.checks,
                 r.matches,
                 r.total_ns as f64 / 1e3,
-                r.total_ns / r.checks.max(1),
+                r.avg_ns(),
                 percent(r.total_ns, total),
                 r.msg
             );
